@@ -1,0 +1,206 @@
+"""The command line: ``harvester sweep | status | simulate``. Only this module runs a loop.
+
+Exit codes: 0 every task finished; 2 usage, configuration or database error;
+3 finished but some tasks ``failed``; 130 interrupted (SIGINT); 143 (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from harvester import __version__
+from harvester.config import Settings, load_settings
+from harvester.errors import HarvesterError
+from harvester.model import RunStatus, RunSummary
+from harvester.report import ProgressDisplay, status_text, summary_dict, summary_text
+from harvester.simulate import Gateway, GatewaySettings, add_arguments, serve, settings_from_args
+from harvester.store import read_status
+from harvester.sweep import Progress, run_sweep
+
+log = logging.getLogger("harvester")
+
+EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
+EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class UsageError(HarvesterError):
+    """A command-line mistake."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports mistakes as one line and exit code 2, like every other error."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"harvester: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = _Parser(prog="harvester", description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--version", action="version", version=f"harvester {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sweep = commands.add_parser("sweep", help="fetch every symbol into the database")
+    sweep.add_argument("--config", type=Path, help="TOML settings file "
+                       "(default: config/harvester.toml if present)")
+    sweep.add_argument("--symbols", help="symbols file ([sweep] symbols)")
+    sweep.add_argument("--db", help="database file ([sweep] db)")
+    sweep.add_argument("--base-url", help="gateway URL ([gateway] base_url)")
+    sweep.add_argument("--resume", action="store_true",
+                       help="continue the latest unfinished run, or start one")
+    sweep.add_argument("--simulate", action="store_true",
+                       help="start the simulated gateway in-process and sweep against it")
+    sweep.add_argument("--strict", action="store_true", default=None,
+                       help="a malformed symbols line is an error (exit 2)")
+    sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    sweep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    status = commands.add_parser("status", help="recent runs and their task counts")
+    status.add_argument("--config", type=Path, help="TOML settings file")
+    status.add_argument("--db", help="database file ([sweep] db)")
+    status.add_argument("--limit", type=int, default=5, help="runs to show (default 5)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    simulate = commands.add_parser("simulate", help="serve the simulated gateway on loopback")
+    simulate.add_argument("--config", type=Path, help="TOML settings file ([simulate] table)")
+    simulate.add_argument("--port", type=int, default=8787, help="port (0 = any free port)")
+    add_arguments(simulate)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, dict[str, Any]] = {"sweep": {}, "gateway": {}}
+    for flag, section, key in (("symbols", "sweep", "symbols"), ("db", "sweep", "db"),
+                               ("base_url", "gateway", "base_url"), ("strict", "sweep", "strict")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[section][key] = value
+    return load_settings(args.config, overrides=overrides)
+
+
+def gateway_settings(settings: Settings) -> GatewaySettings:
+    """The simulated gateway's settings: the ``[simulate]`` table over the defaults.
+
+    Unless the table sets ``rate_limit``, the gateway enforces each endpoint's
+    own ``rate + burst`` per second, so ``--simulate`` proves the sweep polite.
+    """
+    table = dict(settings.simulate)
+    table.setdefault("rate_limit", {
+        endpoint.name: math.ceil(endpoint.rate + max(endpoint.burst, 1))
+        for endpoint in settings.endpoints
+    })
+    try:
+        return GatewaySettings.from_mapping(table)
+    except ValueError as exc:
+        raise UsageError(f"{settings.source}: {exc}") from exc
+
+
+def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> int:
+    if summary.interrupted or summary.status is RunStatus.INTERRUPTED:
+        return EXIT_SIGNAL.get(caught or signal.SIGINT, 130)
+    return EXIT_FAILED if summary.failed else EXIT_OK
+
+
+def _install_signals(caught: list[signal.Signals]) -> None:
+    """First SIGINT/SIGTERM: cancel the sweep, which commits and closes the run.
+
+    The handlers are then removed, so a second signal stops the process at once.
+    """
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def stop(signum: signal.Signals) -> None:
+        caught.append(signum)
+        log.warning("%s received: finishing up (send it again to stop at once)", signum.name)
+        for other in EXIT_SIGNAL:
+            loop.remove_signal_handler(other)
+        if main is not None:
+            main.cancel()
+
+    for signum in EXIT_SIGNAL:
+        loop.add_signal_handler(signum, stop, signum)
+
+
+async def _sweep(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if args.simulate and args.base_url:
+        raise UsageError("--simulate and --base-url exclude each other")
+    token = os.environ.get(settings.gateway.token_env) or None
+    caught: list[signal.Signals] = []
+    _install_signals(caught)
+    progress = Progress()
+    async with AsyncExitStack() as stack:
+        if args.simulate:
+            gateway = await stack.enter_async_context(Gateway(gateway_settings(settings)))
+            settings = replace(settings, gateway=replace(settings.gateway, base_url=gateway.url))
+        display = ProgressDisplay(progress, interval=settings.sweep.log_interval,
+                                  enabled=not args.quiet)
+        await stack.enter_async_context(display)
+        summary = await run_sweep(settings, resume=args.resume, token=token, progress=progress)
+    if args.json:
+        sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")
+    else:
+        sys.stdout.write(summary_text(summary) + "\n")
+    return _exit_code(summary, caught[0] if caught else None)
+
+
+def _status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    runs = read_status(Path(settings.sweep.db), limit=args.limit)
+    if args.json:
+        sys.stdout.write(orjson.dumps(runs, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        sys.stdout.write(status_text(runs) + "\n")
+    return EXIT_OK
+
+
+async def _simulate(args: argparse.Namespace) -> int:
+    base = GatewaySettings()
+    if args.config is not None:
+        base = gateway_settings(load_settings(args.config))
+    settings = settings_from_args(args, base)
+
+    def ready(url: str) -> None:
+        sys.stdout.write(f"simulated gateway listening on {url}\n")
+        sys.stdout.flush()
+
+    with contextlib.suppress(asyncio.CancelledError):
+        await serve(settings, port=args.port, ready=ready)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s harvester %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "sweep":
+            return asyncio.run(_sweep(args))
+        if args.command == "status":
+            return _status(args)
+        return asyncio.run(_simulate(args))
+    except HarvesterError as exc:
+        sys.stderr.write(f"harvester: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("harvester: stopped at once\n")
+        return 130

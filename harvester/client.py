@@ -1,0 +1,142 @@
+"""The HTTP client: one aiohttp session, and per endpoint a rate limiter and an in-flight cap.
+
+Every attempt, retries included, takes a slot of its endpoint's in-flight cap
+and then a token of its limiter. The limiter is a leaky bucket of ``burst``
+tokens (at least one) refilled at ``rate`` per second, so no one-second window
+sees more than ``rate + burst`` requests; aiolimiter's default bucket would let
+a whole second's worth through at once. Redirects are never followed, bodies
+over ``max_body_bytes`` are refused unread, and the token only ever goes into
+the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+from yarl import URL
+
+from harvester.config import EndpointConfig, GatewayConfig
+from harvester.errors import Rejected, TransportError
+
+_KEPT_HEADERS = ("Retry-After", "Location")
+_CHUNK = 65_536
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What the adapters need of an HTTP answer."""
+
+    status: int
+    content_type: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def make_limiter(rate: float, burst: int) -> AsyncLimiter:
+    """A leaky bucket of ``max(burst, 1)`` tokens that refills at ``rate`` per second."""
+    capacity = max(burst, 1)
+    return AsyncLimiter(capacity, capacity / rate)
+
+
+class Client:
+    """Sends GET requests for the sweep; use as ``async with Client(...) as client``."""
+
+    def __init__(
+        self,
+        gateway: GatewayConfig,
+        endpoints: Sequence[EndpointConfig],
+        *,
+        token: str | None = None,
+    ) -> None:
+        self._gateway = gateway
+        self._endpoints = {endpoint.name: endpoint for endpoint in endpoints}
+        self._token = token
+        self._base = gateway.base_url.rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+        self._limiters: dict[str, AsyncLimiter] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self.requests: Counter[str] = Counter()  #: attempts sent, by endpoint
+
+    def __repr__(self) -> str:
+        return f"<Client {self._base} requests={dict(self.requests)}>"
+
+    async def __aenter__(self) -> Client:
+        # The session, limiters and semaphores belong to the running loop.
+        headers = {"Accept": "application/json", "User-Agent": "harvester"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        in_flight = sum(endpoint.concurrency for endpoint in self._endpoints.values())
+        self._session = aiohttp.ClientSession(
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=in_flight, limit_per_host=0),
+            timeout=aiohttp.ClientTimeout(
+                total=self._gateway.timeout, sock_connect=self._gateway.connect_timeout
+            ),
+            raise_for_status=False,
+        )
+        for name, endpoint in self._endpoints.items():
+            self._limiters[name] = make_limiter(endpoint.rate, endpoint.burst)
+            self._slots[name] = asyncio.Semaphore(endpoint.concurrency)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session; harmless when already closed."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def get(self, endpoint: str, path: str, query: Sequence[tuple[str, str]]) -> Response:
+        """One attempt: wait for a slot and a token, send, read the bounded body."""
+        if self._session is None:
+            raise RuntimeError("Client used outside 'async with'")
+        # The path is already percent-encoded by the adapter: keep yarl from re-quoting it.
+        url = URL(self._base + path, encoded=True).with_query(list(query))
+        async with self._slots[endpoint]:
+            await self._limiters[endpoint].acquire()
+            self.requests[endpoint] += 1
+            try:
+                async with self._session.get(url, allow_redirects=False) as answer:
+                    body = await self._read(answer)
+                    headers = {k: answer.headers[k] for k in _KEPT_HEADERS if k in answer.headers}
+                    return Response(answer.status, answer.content_type, headers, body)
+            except TimeoutError as exc:
+                raise TransportError(
+                    f"no complete answer within {self._gateway.timeout:g}s", code="timeout"
+                ) from exc
+            except aiohttp.ClientPayloadError as exc:
+                raise TransportError("connection broken in the middle of the body",
+                                     code="connection_reset") from exc
+            except aiohttp.ClientResponseError as exc:
+                raise TransportError(f"bad HTTP answer: {exc.message}", code="bad_http") from exc
+            except aiohttp.ClientError as exc:
+                raise TransportError(f"cannot reach the gateway: {type(exc).__name__}",
+                                     code="connection_error") from exc
+
+    async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
+        """Read the body, refusing anything over the size limit without reading it all."""
+        limit = self._gateway.max_body_bytes
+        if answer.content_length is not None and answer.content_length > limit:
+            raise Rejected(
+                f"answer of {answer.content_length} bytes is over the {limit}-byte limit",
+                code="body_too_large",
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in answer.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise Rejected(f"answer is over the {limit}-byte limit", code="body_too_large")
+            chunks.append(chunk)
+        return b"".join(chunks)

@@ -1,0 +1,222 @@
+"""What every endpoint adapter shares: request specs, HTTP and code classification, rows.
+
+An adapter is a plain object with no I/O. It formats a symbol its own way,
+checks its ``count`` range, parses its envelope and maps records to rows of
+its table. Adding an endpoint means adding one adapter module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from harvester.config import EndpointConfig
+from harvester.errors import (
+    ConfigError,
+    FetchError,
+    InvalidRequest,
+    MalformedResponse,
+    NoData,
+    RateLimited,
+    Rejected,
+    TransportError,
+    Unsupported,
+    UpstreamError,
+)
+from harvester.model import MARKET_TZ, Symbol
+
+# Upstream codes, by number and by the string ``error.code`` of the documented table.
+_PERMANENT: dict[int, tuple[str, type[FetchError]]] = {
+    -3: ("invalid_parameter", InvalidRequest),
+    -7: ("invalid_symbol", InvalidRequest),
+    -8: ("unsupported", Unsupported),
+    -10: ("no_data", NoData),
+    -5: ("internal_error", UpstreamError),
+}
+_BY_NAME = {name: number for number, (name, _) in _PERMANENT.items()}
+
+Parser = Callable[[object], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A data column of an endpoint's table and its SQLite type."""
+
+    name: str
+    sqltype: str
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """Where a column's value comes from in one market's record."""
+
+    source: str
+    column: str
+    parse: Parser
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """The path and query of one request, the symbol already encoded."""
+
+    path: str
+    query: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """Rows mapped from one successful answer and the warnings raised on the way."""
+
+    rows: tuple[tuple[Any, ...], ...]
+    warnings: int
+
+
+def classify_code(
+    number: int | None, name: str | None, message: str, *, retry_unknown: bool = False
+) -> FetchError:
+    """Translate a non-zero upstream code (number or string ``error.code``) into an error."""
+    if number is None and name is not None:
+        number = _BY_NAME.get(name)
+    label = name or (_PERMANENT[number][0] if number in _PERMANENT else None)
+    code = str(number) if number is not None else name
+    text = f"{label}: {message}" if label and message else (message or label or "unknown error")
+    if number in _PERMANENT:
+        return _PERMANENT[number][1](text, code=code)
+    if retry_unknown:
+        return UpstreamError(f"unknown code {code}: {message}", code=code)
+    return Rejected(f"unknown code {code}: {message}", code=code)
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds; None if absent or a date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # an HTTP-date: fall back to our own backoff
+    return seconds if seconds >= 0 else None
+
+
+def check_http(status: int, content_type: str, headers: Mapping[str, str]) -> None:
+    """Raise the error an HTTP status stands for; return on 200."""
+    if status == 200:
+        return
+    if status == 429:
+        raise RateLimited("HTTP 429 too many requests",
+                          retry_after=retry_after_seconds(headers.get("Retry-After")))
+    if status == 400:
+        raise InvalidRequest("HTTP 400 bad request", code="http_400")
+    if 300 <= status < 400:
+        raise Rejected(f"HTTP {status} redirect not followed", code=f"http_{status}")
+    if status in (401, 403):
+        raise Rejected(f"HTTP {status}: credentials refused; check the token",
+                       code=f"http_{status}")
+    if status >= 500:
+        raise TransportError(f"HTTP {status} from the gateway ({content_type or 'no type'})",
+                             code=f"http_{status}")
+    raise Rejected(f"HTTP {status}", code=f"http_{status}")
+
+
+def decode(body: bytes, content_type: str) -> Any:
+    """Parse a JSON body; anything else is a malformed (retryable) answer."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedResponse(
+            f"body is not JSON ({content_type or 'no type'}, {len(body)} bytes)",
+            code="malformed_body",
+        ) from exc
+
+
+def as_code(value: object) -> int | None:
+    """An envelope's numeric code, tolerating a numeric string; None if absent or junk."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+class Adapter:
+    """Base of the endpoint adapters; subclasses set the class attributes and ``envelope``."""
+
+    name: str
+    table: str
+    count_range: tuple[int, int]
+    columns: tuple[Column, ...]
+    fields: Mapping[str, tuple[Field, ...]]  # by market
+
+    def format_symbol(self, symbol: Symbol) -> str:
+        """The symbol in this endpoint's own style."""
+        raise NotImplementedError
+
+    def envelope(self, document: Any, retry_unknown: bool) -> Sequence[Any]:
+        """The records of a success envelope; raise the classified error otherwise."""
+        raise NotImplementedError
+
+    def record_date(self, record: Mapping[str, Any], tz: str) -> tuple[date | None, int]:
+        """The record's trading date and the warnings found deciding it."""
+        raise NotImplementedError
+
+    def check_count(self, config: EndpointConfig) -> None:
+        """Refuse a ``count`` outside the documented range, naming the setting."""
+        low, high = self.count_range
+        if not low <= config.count <= high:
+            raise ConfigError(
+                f"[endpoints.{self.name}] count = {config.count} is outside {low}..{high}"
+            )
+
+    def request(self, symbol: Symbol, config: EndpointConfig) -> RequestSpec:
+        """The request for ``symbol``: its style, URL-encoded as one path segment."""
+        segment = quote(self.format_symbol(symbol), safe="")
+        path = config.path.replace("{symbol}", segment)
+        return RequestSpec(path, (("count", str(config.count)),))
+
+    def parse(
+        self,
+        symbol: Symbol,
+        status: int,
+        content_type: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        retry_unknown: bool = False,
+    ) -> Parsed:
+        """Map an HTTP answer to rows, or raise the error it stands for."""
+        check_http(status, content_type, headers)
+        records = self.envelope(decode(body, content_type), retry_unknown)
+        return self.map_records(symbol, records)
+
+    def map_records(self, symbol: Symbol, records: Iterable[Any]) -> Parsed:
+        """Map records to rows; one row per trading day, the first one seen wins."""
+        tz = MARKET_TZ[symbol.market]
+        fields = self.fields[symbol.market]
+        rows: dict[date, tuple[Any, ...]] = {}
+        warnings = 0
+        for record in records:
+            if not isinstance(record, dict):
+                warnings += 1
+                continue
+            day, problems = self.record_date(record, tz)
+            warnings += problems
+            if day is None or day in rows:
+                warnings += 1  # no usable date, or the same day twice: keep the first
+                continue
+            values = dict.fromkeys(column.name for column in self.columns)
+            for spec in fields:
+                value = spec.parse(record.get(spec.source))
+                warnings += value is None
+                values[spec.column] = value
+            rows[day] = (symbol.canonical, symbol.market, day.isoformat(), *values.values())
+        return Parsed(tuple(rows.values()), warnings)

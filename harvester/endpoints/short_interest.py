@@ -1,0 +1,101 @@
+"""``short_interest``: short interest reports; ``MARKET.CODE`` symbols, HK codes of five digits.
+
+Envelope ``{"ret_code": 0, "ret_msg": ..., "data": {"items": [...]}}``; errors may
+carry a string ``error.code``. ``timestamp`` is integer milliseconds, ratios and
+prices JSON numbers, share counts strings. The date is ``timestamp_str``,
+checked against ``timestamp`` taken in the exchange's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from typing import Any, ClassVar
+
+from harvester.endpoints.base import Adapter, Column, Field, as_code, classify_code
+from harvester.endpoints.values import epoch_ms_date, iso_date, to_float, to_int
+from harvester.errors import MalformedResponse
+from harvester.model import Symbol
+
+_COMMON = (
+    Field("avg_daily_short_volume", "avg_daily_short_volume", to_int),
+    Field("close_price", "close_price", to_float),
+    Field("last_close_price", "last_close_price", to_float),
+)
+
+
+class ShortInterest(Adapter):
+    """Adapter for the short interest endpoint."""
+
+    name = "short_interest"
+    table = "short_interest"
+    count_range = (1, 90)
+    columns = (
+        Column("short_shares", "INTEGER"),
+        Column("short_percent", "REAL"),
+        Column("avg_daily_short_volume", "INTEGER"),
+        Column("avg_daily_share_volume", "INTEGER"),
+        Column("days_to_cover", "REAL"),
+        Column("avg_cost", "REAL"),
+        Column("close_price", "REAL"),
+        Column("last_close_price", "REAL"),
+    )
+    fields: ClassVar[Mapping[str, tuple[Field, ...]]] = {
+        "US": (
+            Field("shares_short", "short_shares", to_int),
+            Field("short_percent", "short_percent", to_float),
+            Field("avg_daily_share_volume", "avg_daily_share_volume", to_int),
+            Field("days_to_cover", "days_to_cover", to_float),
+            *_COMMON,
+        ),
+        "HK": (
+            Field("aggregated_short", "short_shares", to_int),
+            Field("aggregated_short_ratio", "short_percent", to_float),
+            Field("avg_cost", "avg_cost", to_float),
+            *_COMMON,
+        ),
+    }
+
+    def format_symbol(self, symbol: Symbol) -> str:
+        """``HK.00700``, ``US.AAPL``, ``US.BRK.B``."""
+        code = symbol.code.zfill(5) if symbol.market == "HK" else symbol.code
+        return f"{symbol.market}.{code}"
+
+    def envelope(self, document: Any, retry_unknown: bool) -> Sequence[Any]:
+        """The ``data.items`` list of a ``ret_code``/``ret_msg`` envelope."""
+        if not isinstance(document, dict) or "ret_code" not in document:
+            raise MalformedResponse("answer is not a ret_code/ret_msg envelope",
+                                    code="malformed_body")
+        code = as_code(document.get("ret_code"))
+        if code is None:
+            raise MalformedResponse(
+                f"envelope ret_code {document.get('ret_code')!r} is not a number",
+                code="malformed_body",
+            )
+        if code != 0:
+            error = document.get("error")
+            name = error.get("code") if isinstance(error, dict) else None
+            message = document.get("ret_msg")
+            raise classify_code(code, name if isinstance(name, str) else None,
+                                message if isinstance(message, str) else "",
+                                retry_unknown=retry_unknown)
+        data = document.get("data")
+        if data is None:
+            return []
+        items = data.get("items") if isinstance(data, dict) else None
+        if items is None and isinstance(data, dict):
+            return []
+        if not isinstance(items, list):
+            raise MalformedResponse("envelope data.items is not a list", code="malformed_body")
+        return items
+
+    def record_date(self, record: Mapping[str, Any], tz: str) -> tuple[date | None, int]:
+        """``timestamp_str``, falling back to ``timestamp``; a disagreement is a warning."""
+        stated = iso_date(record.get("timestamp_str"))
+        derived = epoch_ms_date(record.get("timestamp"), tz)
+        if stated is not None:
+            return stated, int(derived != stated)
+        return derived, 1
+
+
+SHORT_INTEREST = ShortInterest()

@@ -1,0 +1,102 @@
+"""The one exception tree of the harvester.
+
+::
+
+    HarvesterError
+    ├── ConfigError            bad settings, symbols file or CLI usage (exit 2)
+    ├── StoreError             the database cannot be opened or written (exit 2)
+    └── FetchError             one request's failure; carries symbol, endpoint, code
+        ├── TransientError     worth another attempt after a backoff
+        │   ├── TransportError     time-out, connection reset, HTTP 5xx
+        │   ├── MalformedResponse  a body that is not the JSON envelope
+        │   ├── RateLimited        HTTP 429; knows its Retry-After
+        │   └── UpstreamError      ``-5`` internal_error (and unknown codes, if so configured)
+        └── PermanentError     retrying cannot help; carries the task status it leads to
+            ├── InvalidRequest     HTTP 400, ``-3``, ``-7``       -> invalid
+            ├── Unsupported        ``-8``                         -> unsupported
+            ├── NoData             ``-10``                        -> no_data
+            └── Rejected           redirects, other 4xx, unknown codes -> failed
+
+Foreign exceptions (aiohttp, aiosqlite, orjson) are translated where those
+libraries are called and chained with ``from exc``.
+"""
+
+from __future__ import annotations
+
+from harvester.model import TaskStatus
+
+
+class HarvesterError(Exception):
+    """Base of every error the harvester raises on purpose."""
+
+
+class ConfigError(HarvesterError):
+    """A setting, the symbols file or the command line is wrong; the message names it."""
+
+
+class StoreError(HarvesterError):
+    """The database file cannot be used."""
+
+
+class FetchError(HarvesterError):
+    """One request failed; ``code`` is the upstream code or a short reason."""
+
+    status: TaskStatus = TaskStatus.FAILED
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class TransientError(FetchError):
+    """Worth another attempt after a backoff; ``failed`` once attempts run out."""
+
+
+class TransportError(TransientError):
+    """Time-out, connection failure or HTTP 5xx."""
+
+
+class MalformedResponse(TransientError):
+    """A body that is not the endpoint's JSON envelope (HTML page, truncated JSON)."""
+
+
+class RateLimited(TransientError):
+    """HTTP 429; ``retry_after`` is the delay the gateway asked for, if any."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, code="http_429")
+        self.retry_after = retry_after
+
+
+class UpstreamError(TransientError):
+    """The gateway reported a backend error (``-5``) or an unknown code set to be retried."""
+
+
+class PermanentError(FetchError):
+    """Retrying cannot change the answer."""
+
+
+class InvalidRequest(PermanentError):
+    """The gateway rejected the symbol or the request (HTTP 400, ``-3``, ``-7``)."""
+
+    status = TaskStatus.INVALID
+
+
+class Unsupported(PermanentError):
+    """The market or category is not served (``-8``)."""
+
+    status = TaskStatus.UNSUPPORTED
+
+
+class NoData(PermanentError):
+    """The security has no such data (``-10``)."""
+
+    status = TaskStatus.NO_DATA
+
+
+class Rejected(PermanentError):
+    """A permanent failure with no better status: redirect, other 4xx, unknown code."""

@@ -1,0 +1,121 @@
+"""Plain values shared by every layer: statuses, task keys, task results and run summaries."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class TaskStatus(enum.StrEnum):
+    """Where one (symbol, endpoint) task stands within a run."""
+
+    PENDING = "pending"
+    OK = "ok"
+    NO_DATA = "no_data"
+    UNSUPPORTED = "unsupported"
+    INVALID = "invalid"
+    FAILED = "failed"
+
+    @property
+    def is_done(self) -> bool:
+        """True when a resumed run must not fetch this task again."""
+        return self not in (TaskStatus.PENDING, TaskStatus.FAILED)
+
+
+class RunStatus(enum.StrEnum):
+    """Where a whole run stands."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+
+
+SUPPORTED_MARKETS = ("US", "HK")
+
+# Exchange time zones: a trading date is always the exchange's own calendar day.
+MARKET_TZ = {"US": "America/New_York", "HK": "Asia/Hong_Kong"}
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A security in canonical form: ``CODE.MARKET``, upper case, HK code without zeros."""
+
+    code: str
+    market: str
+
+    @property
+    def canonical(self) -> str:
+        """The form stored everywhere, e.g. ``700.HK`` or ``BRK.B.US``."""
+        return f"{self.code}.{self.market}"
+
+    @property
+    def supported(self) -> bool:
+        """True for the markets the gateway serves (US and HK)."""
+        return self.market in SUPPORTED_MARKETS
+
+    def __str__(self) -> str:
+        return self.canonical
+
+
+@dataclass(frozen=True, slots=True)
+class TaskKey:
+    """Identifies one task within a run."""
+
+    run_id: str
+    symbol: str
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """One symbol to fetch and the endpoints still to fetch for it."""
+
+    symbol: Symbol
+    endpoints: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """The final word on one task from this invocation, written with its rows."""
+
+    symbol: Symbol
+    endpoint: str
+    status: TaskStatus
+    attempts: int
+    rows: tuple[tuple[Any, ...], ...] = ()
+    warnings: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """What a sweep did, for the closing report and the exit code."""
+
+    run_id: str
+    status: RunStatus
+    resumed: bool
+    interrupted: bool = False
+    tasks: dict[str, dict[str, int]] = field(default_factory=dict)
+    rows: int = 0
+    warnings: int = 0
+    requests: int = 0
+    elapsed: float = 0.0
+    malformed_lines: int = 0
+    duplicates: int = 0
+
+    @property
+    def requests_per_second(self) -> float:
+        """Requests sent by this invocation per second of its wall time."""
+        return self.requests / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def failed(self) -> int:
+        """Tasks of the run that ended ``failed``."""
+        return sum(counts.get(TaskStatus.FAILED.value, 0) for counts in self.tasks.values())
+
+    @property
+    def unfinished(self) -> int:
+        """Tasks of the run still ``pending``."""
+        return sum(counts.get(TaskStatus.PENDING.value, 0) for counts in self.tasks.values())

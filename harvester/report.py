@@ -1,0 +1,124 @@
+"""What a person sees: the live progress display, the closing summary and ``status``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, TextIO
+
+from harvester.model import RunSummary, TaskStatus
+from harvester.sweep import Progress
+
+log = logging.getLogger("harvester")
+
+STATUS_ORDER = tuple(status.value for status in TaskStatus)
+
+
+def _counts(counts: Mapping[str, int]) -> str:
+    return "  ".join(f"{name} {counts.get(name, 0)}" for name in STATUS_ORDER
+                     if counts.get(name, 0) or name in ("ok", "failed"))
+
+
+def progress_line(progress: Progress) -> str:
+    """One line of live progress."""
+    elapsed = progress.elapsed
+    rate = progress.requests / elapsed if elapsed > 0 else 0.0
+    return (f"{progress.done}/{progress.total} tasks  {_counts(progress.statuses)}  "
+            f"rows {progress.rows}  {rate:.1f} req/s  {elapsed:.0f}s")
+
+
+class ProgressDisplay:
+    """Redraws a progress line on a terminal, or logs one every ``interval`` seconds."""
+
+    def __init__(self, progress: Progress, *, interval: float, stream: TextIO = sys.stderr,
+                 enabled: bool = True) -> None:
+        self._progress = progress
+        self._stream = stream
+        self._tty = stream.isatty()
+        self._interval = 0.5 if self._tty else interval
+        self._enabled = enabled
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> ProgressDisplay:
+        if self._enabled:
+            self._task = asyncio.create_task(self._run(), name="harvester-progress")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._tty and self._enabled:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            if not self._progress.total:
+                continue
+            if self._tty:
+                self._stream.write("\r\033[K" + progress_line(self._progress))
+                self._stream.flush()
+            else:
+                log.info("progress: %s", progress_line(self._progress))
+
+
+def summary_text(summary: RunSummary) -> str:
+    """The human summary printed at the end of a sweep."""
+    state = summary.status.value + (" (resumed)" if summary.resumed else "")
+    if summary.interrupted:
+        state += ", stopped by a signal"
+    lines = [f"run {summary.run_id}: {state}"]
+    width = max((len(name) for name in summary.tasks), default=0)
+    for endpoint, counts in sorted(summary.tasks.items()):
+        lines.append(f"  {endpoint:<{width}}  {_counts(counts)}")
+    lines.append(
+        f"  rows written {summary.rows}, warnings {summary.warnings}, "
+        f"requests {summary.requests} in {summary.elapsed:.1f}s "
+        f"({summary.requests_per_second:.1f} req/s)"
+    )
+    if summary.malformed_lines or summary.duplicates:
+        lines.append(f"  symbols file: {summary.malformed_lines} malformed lines skipped, "
+                     f"{summary.duplicates} duplicates fetched once")
+    return "\n".join(lines)
+
+
+def summary_dict(summary: RunSummary) -> dict[str, Any]:
+    """The summary as plain data for ``--json``."""
+    return {
+        "run_id": summary.run_id,
+        "status": summary.status.value,
+        "resumed": summary.resumed,
+        "interrupted": summary.interrupted,
+        "tasks": summary.tasks,
+        "rows": summary.rows,
+        "warnings": summary.warnings,
+        "requests": summary.requests,
+        "elapsed": round(summary.elapsed, 3),
+        "requests_per_second": round(summary.requests_per_second, 2),
+        "malformed_lines": summary.malformed_lines,
+        "duplicates": summary.duplicates,
+    }
+
+
+def status_text(runs: list[dict[str, Any]]) -> str:
+    """Recent runs for ``harvester status``."""
+    if not runs:
+        return "no runs yet"
+    lines = []
+    for run in runs:
+        finished = run["finished_at"] or "-"
+        lines.append(f"{run['run_id']}  {run['status']:<11}  started {run['started_at']}  "
+                     f"finished {finished}  rows {run['rows_written']}  "
+                     f"requests {run['requests']}")
+        for endpoint, counts in sorted(run["tasks"].items()):
+            lines.append(f"    {endpoint:<15} {_counts(counts)}")
+    return "\n".join(lines)

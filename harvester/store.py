@@ -1,0 +1,306 @@
+"""The SQLite store: one connection in WAL mode, explicit transactions, batched upserts.
+
+A task's final status is written in the same transaction as its rows, so a
+crash never leaves rows without their task or a task marked done without its
+rows. Only the sweep writes; ``status`` opens the file read-only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from harvester.errors import StoreError
+from harvester.model import RunStatus, Symbol, TaskResult, TaskStatus, WorkItem
+from harvester.schema import MIGRATIONS, SCHEMA_VERSION
+
+PAGE = 1000  # tasks read per query when streaming a run's remaining work
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601 text with milliseconds and ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """Where one endpoint's rows go: its table and its data columns, in row order."""
+
+    endpoint: str
+    table: str
+    columns: tuple[str, ...]
+
+    def upsert_sql(self) -> str:
+        """The upsert for a row ``(symbol, market, trade_date, *columns, run_id, fetched_at)``."""
+        names = ("symbol", "market", "trade_date", *self.columns, "run_id", "fetched_at")
+        updates = ", ".join(
+            f"{name} = excluded.{name}" for name in names if name not in ("symbol", "trade_date")
+        )
+        # Table and column names come from the adapters' code, never from input.
+        return (
+            f"INSERT INTO {self.table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT (symbol, trade_date) DO UPDATE SET {updates}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A row of ``runs``."""
+
+    run_id: str
+    started_at: str
+    status: RunStatus
+
+
+def symbol_from_canonical(text: str) -> Symbol:
+    """Rebuild a Symbol from its stored canonical form."""
+    code, _, market = text.rpartition(".")
+    return Symbol(code, market)
+
+
+def _translate(path: Path, exc: sqlite3.Error) -> StoreError:
+    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+        return StoreError(f"database {path}: cannot open it (does its folder exist and is it "
+                          "writable?)")
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+        return StoreError(f"database {path}: the file is not an SQLite database")
+    return StoreError(f"database {path}: {exc}")
+
+
+class Store:
+    """The sweep's database; use as ``async with Store(path) as store``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._upserts: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path} open={self._db is not None}>"
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        """The open connection."""
+        if self._db is None:
+            raise RuntimeError("Store used outside 'async with'")
+        return self._db
+
+    async def __aenter__(self) -> Store:
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._db.execute("PRAGMA busy_timeout = 5000")
+            await self._db.execute("PRAGMA journal_mode = WAL")
+            # WAL with synchronous=NORMAL survives a crash of the process; only a power
+            # loss can drop the last commits, and resume fetches those again.
+            await self._db.execute("PRAGMA synchronous = NORMAL")
+            await self._db.execute("PRAGMA foreign_keys = ON")
+            await self._migrate()
+        except sqlite3.Error as exc:
+            await self.close()
+            raise _translate(self.path, exc) from exc
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the connection; harmless when already closed."""
+        db, self._db = self._db, None
+        if db is not None:
+            await db.close()
+
+    async def _migrate(self) -> None:
+        async with self.db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = row[0] if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"database {self.path}: schema version {version} is newer than this "
+                             f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            async with self.transaction():
+                for statement in MIGRATIONS[number - 1]:
+                    await self.db.execute(statement)
+                await self.db.execute(f"PRAGMA user_version = {int(number)}")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error or cancellation."""
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
+
+    # Runs ------------------------------------------------------------------------------
+
+    async def latest_unfinished_run(self) -> RunRow | None:
+        """The newest run that is still ``running`` or ``interrupted``."""
+        sql = ("SELECT run_id, started_at, status FROM runs WHERE status != 'completed' "
+               "ORDER BY started_at DESC, rowid DESC LIMIT 1")
+        async with self.db.execute(sql) as cursor:
+            row = await cursor.fetchone()
+        return RunRow(row[0], row[1], RunStatus(row[2])) if row else None
+
+    async def insert_run(self, run_id: str, symbols_file: str) -> None:
+        """Record a new run as ``running``; call inside a transaction."""
+        await self.db.execute(
+            "INSERT INTO runs (run_id, started_at, status, symbols_file) VALUES (?, ?, ?, ?)",
+            (run_id, now(), RunStatus.RUNNING.value, symbols_file),
+        )
+
+    async def add_tasks(
+        self, run_id: str, tasks: Iterable[tuple[str, str, str, str | None]]
+    ) -> int:
+        """Insert ``(symbol, endpoint, status, message)`` tasks, ignoring duplicates; count new."""
+        before = self.db.total_changes
+        stamp = now()
+        await self.db.executemany(
+            "INSERT OR IGNORE INTO tasks (run_id, symbol, endpoint, status, error_message, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(run_id, symbol, endpoint, status, message, stamp)
+             for symbol, endpoint, status, message in tasks],
+        )
+        return self.db.total_changes - before
+
+    async def update_run(self, run_id: str, **counts: int) -> None:
+        """Add to a run's counters (``symbols``, ``requests``, ``rows_written``...)."""
+        allowed = {"symbols", "duplicates", "malformed_lines", "requests", "rows_written",
+                   "warnings", "resumes"}
+        for name, value in counts.items():
+            if name not in allowed:
+                raise ValueError(name)
+            await self.db.execute(
+                f"UPDATE runs SET {name} = {name} + ? WHERE run_id = ?", (value, run_id)
+            )
+
+    async def set_run_status(self, run_id: str, status: RunStatus) -> None:
+        """Set a run's status; a finished run gets its ``finished_at``."""
+        finished = None if status is RunStatus.RUNNING else now()
+        await self.db.execute(
+            "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
+            (status.value, finished, run_id),
+        )
+
+    # Tasks -----------------------------------------------------------------------------
+
+    async def remaining_work(
+        self, run_id: str, endpoints: Sequence[str]
+    ) -> AsyncIterator[WorkItem]:
+        """Stream the run's ``pending`` and ``failed`` tasks grouped by symbol, in file order.
+
+        Pages by rowid so no cursor stays open across the writer's commits.
+        """
+        wanted = set(endpoints)
+        last = 0
+        held: tuple[str, list[str]] | None = None
+        sql = ("SELECT rowid, symbol, endpoint FROM tasks WHERE run_id = ? AND rowid > ? "
+               "AND status IN ('pending', 'failed') ORDER BY rowid LIMIT ?")
+        while True:
+            async with self.db.execute(sql, (run_id, last, PAGE)) as cursor:
+                rows = list(await cursor.fetchall())
+            for rowid, symbol, endpoint in rows:
+                last = rowid
+                if endpoint not in wanted:
+                    continue
+                if held is not None and held[0] == symbol:
+                    held[1].append(endpoint)
+                    continue
+                if held is not None:
+                    yield WorkItem(symbol_from_canonical(held[0]), tuple(held[1]))
+                held = (symbol, [endpoint])
+            if len(rows) < PAGE:
+                break
+        if held is not None:
+            yield WorkItem(symbol_from_canonical(held[0]), tuple(held[1]))
+
+    async def write_results(
+        self, run_id: str, results: Sequence[TaskResult], tables: Mapping[str, TableSpec]
+    ) -> int:
+        """Upsert the results' rows and set their tasks' statuses in one transaction."""
+        stamp = now()
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for result in results:
+            if result.rows:
+                suffix = (run_id, stamp)
+                by_table.setdefault(result.endpoint, []).extend(row + suffix for row in result.rows)
+        task_rows = [
+            (r.status.value, r.attempts, len(r.rows), r.warnings, r.error_code, r.error_message,
+             stamp, run_id, r.symbol.canonical, r.endpoint)
+            for r in results
+        ]
+        async with self.transaction():
+            for endpoint, rows in by_table.items():
+                await self.db.executemany(self._upsert(tables[endpoint]), rows)
+            written = sum(len(rows) for rows in by_table.values())
+            await self.db.execute(
+                "UPDATE runs SET rows_written = rows_written + ?, warnings = warnings + ? "
+                "WHERE run_id = ?",
+                (written, sum(r.warnings for r in results), run_id),
+            )
+            await self.db.executemany(
+                "UPDATE tasks SET status = ?, attempts = attempts + ?, rows = ?, warnings = ?, "
+                "error_code = ?, error_message = ?, updated_at = ? "
+                "WHERE run_id = ? AND symbol = ? AND endpoint = ?",
+                task_rows,
+            )
+        return written
+
+    def _upsert(self, spec: TableSpec) -> str:
+        sql = self._upserts.get(spec.table)
+        if sql is None:
+            sql = self._upserts[spec.table] = spec.upsert_sql()
+        return sql
+
+    async def task_counts(self, run_id: str) -> dict[str, dict[str, int]]:
+        """``{endpoint: {status: count}}`` for a run."""
+        sql = "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2"
+        counts: dict[str, dict[str, int]] = {}
+        async with self.db.execute(sql, (run_id,)) as cursor:
+            async for endpoint, status, count in cursor:
+                counts.setdefault(endpoint, {})[status] = count
+        return counts
+
+
+def read_status(path: Path, limit: int = 5) -> list[dict[str, Any]]:
+    """Recent runs with their task counts by endpoint and status, read-only."""
+    if not path.is_file():
+        raise StoreError(f"database {path}: no such file")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise _translate(path, exc) from exc
+    try:
+        db.row_factory = sqlite3.Row
+        runs = [dict(row) for row in db.execute(
+            "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))]
+        for run in runs:
+            run["tasks"] = {}
+            for endpoint, status, count in db.execute(
+                "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2",
+                (run["run_id"],),
+            ):
+                run["tasks"].setdefault(endpoint, {})[status] = count
+        return runs
+    except sqlite3.Error as exc:
+        raise _translate(path, exc) from exc
+    finally:
+        db.close()
+
+
+__all__ = ["Store", "TableSpec", "TaskStatus", "read_status"]

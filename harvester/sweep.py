@@ -1,0 +1,251 @@
+"""A sweep: open or resume a run, stream its work to a fixed pool of workers, record the end.
+
+Symbols flow from the database (where the run's universe was recorded when it
+started) through a bounded queue to ``workers`` workers; each worker fetches a
+symbol's endpoints concurrently and hands the results to the one writer. A
+cancellation (Ctrl-C) stops the pool, the writer commits what finished, and
+the run is left ``interrupted`` for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harvester.client import Client
+from harvester.config import Settings
+from harvester.endpoints import ADAPTERS
+from harvester.errors import ConfigError
+from harvester.fetch import Job, fetch_task
+from harvester.model import RunStatus, RunSummary, TaskResult, TaskStatus, WorkItem
+from harvester.retry import RetryPolicy
+from harvester.store import Store, TableSpec
+from harvester.symbols import read_symbols
+from harvester.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+TASK_CHUNK = 2000  # task rows per insert while recording a new run's universe
+MALFORMED_SHOWN = 20  # malformed lines logged one by one; the rest are counted
+
+
+class Progress:
+    """Live counters of the sweep in progress, read by the progress display."""
+
+    def __init__(self) -> None:
+        self.run_id = ""
+        self.total = 0  #: tasks this invocation set out to fetch
+        self.statuses: Counter[str] = Counter()  #: tasks finished, by status
+        self.rows = 0
+        self.warnings = 0
+        self.started = time.monotonic()
+        self.client: Client | None = None
+
+    def __repr__(self) -> str:
+        return f"<Progress {self.done}/{self.total} requests={self.requests}>"
+
+    @property
+    def done(self) -> int:
+        """Tasks finished so far."""
+        return sum(self.statuses.values())
+
+    @property
+    def requests(self) -> int:
+        """Requests sent so far, retries included."""
+        return sum(self.client.requests.values()) if self.client else 0
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the sweep started."""
+        return time.monotonic() - self.started
+
+    def record(self, result: TaskResult) -> None:
+        """Count a finished task."""
+        self.statuses[result.status.value] += 1
+        self.rows += len(result.rows)
+        self.warnings += result.warnings
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id such as ``20261121T093000Z-3fa9c1``."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def table_specs() -> dict[str, TableSpec]:
+    """Where each adapter's rows go."""
+    return {
+        name: TableSpec(name, adapter.table, tuple(column.name for column in adapter.columns))
+        for name, adapter in ADAPTERS.items()
+    }
+
+
+def build_jobs(settings: Settings) -> dict[str, Job]:
+    """One Job per configured endpoint; a ``count`` outside its range is a ConfigError."""
+    policy = RetryPolicy(
+        max_attempts=settings.sweep.max_attempts,
+        backoff_base=settings.sweep.backoff_base,
+        backoff_max=settings.sweep.backoff_max,
+        retry_after_max=settings.sweep.retry_after_max,
+    )
+    jobs = {}
+    for config in settings.endpoints:
+        adapter = ADAPTERS[config.name]
+        adapter.check_count(config)
+        jobs[config.name] = Job(adapter, config, policy, settings.sweep.retry_unknown)
+    return jobs
+
+
+async def record_universe(
+    store: Store, run_id: str, path: Path, endpoints: Sequence[str], *, strict: bool
+) -> tuple[int, int, int]:
+    """Record a new run and its tasks from the symbols file in one transaction.
+
+    Returns (symbols, duplicates, malformed lines). A duplicate is the same
+    security written again, in any style; it is fetched once.
+    """
+    symbols = seen = malformed = 0
+    chunk: list[tuple[str, str, str, str | None]] = []
+    async with store.transaction():
+        await store.insert_run(run_id, str(path))
+        for line in read_symbols(path):
+            if line.symbol is None:
+                if strict:
+                    raise ConfigError(f"{path} line {line.lineno}: {line.error}")
+                malformed += 1
+                if malformed <= MALFORMED_SHOWN:
+                    log.warning("%s line %d: %s; skipped", path, line.lineno, line.error)
+                continue
+            symbol = line.symbol
+            seen += 1
+            if symbol.supported:
+                chunk.extend((symbol.canonical, name, "pending", None) for name in endpoints)
+            else:
+                message = f"market {symbol.market} is not served by the gateway; not requested"
+                chunk.extend((symbol.canonical, name, "unsupported", message) for name in endpoints)
+            if len(chunk) >= TASK_CHUNK:
+                symbols += await store.add_tasks(run_id, chunk) // len(endpoints)
+                chunk.clear()
+        symbols += await store.add_tasks(run_id, chunk) // len(endpoints)
+        await store.update_run(run_id, symbols=symbols, duplicates=seen - symbols,
+                               malformed_lines=malformed)
+    if malformed > MALFORMED_SHOWN:
+        log.warning("%s: %d more malformed lines skipped", path, malformed - MALFORMED_SHOWN)
+    if not symbols:
+        log.warning("%s: no symbols to fetch", path)
+    return symbols, seen - symbols, malformed
+
+
+async def _open_run(
+    store: Store, settings: Settings, endpoints: Sequence[str], resume: bool
+) -> tuple[str, bool, tuple[int, int, int]]:
+    """Continue the latest unfinished run when asked and there is one, else start a new one."""
+    if resume:
+        run = await store.latest_unfinished_run()
+        if run is not None:
+            async with store.transaction():
+                await store.set_run_status(run.run_id, RunStatus.RUNNING)
+                await store.update_run(run.run_id, resumes=1)
+            log.info("resuming run %s (started %s)", run.run_id, run.started_at)
+            return run.run_id, True, (0, 0, 0)
+        log.info("no unfinished run to resume; starting a new one")
+    run_id = new_run_id()
+    path = Path(settings.sweep.symbols)
+    counts = await record_universe(store, run_id, path, endpoints, strict=settings.sweep.strict)
+    log.info("run %s: %d symbols from %s", run_id, counts[0], path)
+    return run_id, False, counts
+
+
+async def _worker(
+    queue: asyncio.Queue[WorkItem | None],
+    client: Client,
+    writer: BatchWriter,
+    jobs: Mapping[str, Job],
+    progress: Progress,
+) -> None:
+    while (item := await queue.get()) is not None:
+        async with asyncio.TaskGroup() as group:
+            fetches = [group.create_task(fetch_task(client, jobs[name], item.symbol))
+                       for name in item.endpoints]
+        for fetch in fetches:
+            result = fetch.result()
+            await writer.submit(result)
+            progress.record(result)
+
+
+async def _pump(
+    store: Store, run_id: str, client: Client, writer: BatchWriter,
+    jobs: Mapping[str, Job], workers: int, progress: Progress,
+) -> None:
+    queue: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=workers * 2)
+    async with asyncio.TaskGroup() as group:
+        for _ in range(workers):
+            group.create_task(_worker(queue, client, writer, jobs, progress))
+        async for item in store.remaining_work(run_id, list(jobs)):
+            await queue.put(item)
+        for _ in range(workers):
+            await queue.put(None)
+
+
+async def run_sweep(
+    settings: Settings,
+    *,
+    resume: bool = False,
+    token: str | None = None,
+    progress: Progress | None = None,
+) -> RunSummary:
+    """Run (or resume) a sweep to the end or to a cancellation, and summarise it."""
+    jobs = build_jobs(settings)
+    progress = progress or Progress()
+    async with Store(Path(settings.sweep.db)) as store:
+        run_id, resumed, (_, duplicates, malformed) = await _open_run(
+            store, settings, list(jobs), resume
+        )
+        progress.run_id = run_id
+        progress.total = sum(
+            counts.get("pending", 0) + counts.get("failed", 0)
+            for counts in (await store.task_counts(run_id)).values()
+        )
+        interrupted = False
+        async with AsyncExitStack() as stack:
+            client = await stack.enter_async_context(
+                Client(settings.gateway, settings.endpoints, token=token)
+            )
+            progress.client = client
+            writer = await stack.enter_async_context(BatchWriter(
+                store, run_id, table_specs(),
+                interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
+            ))
+            try:
+                await _pump(store, run_id, client, writer, jobs, settings.sweep.workers, progress)
+            except asyncio.CancelledError:
+                interrupted = True
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+        # The writer has committed everything that finished; now close the books.
+        counts = await store.task_counts(run_id)
+        pending = sum(c.get(TaskStatus.PENDING.value, 0) for c in counts.values())
+        status = RunStatus.INTERRUPTED if pending else RunStatus.COMPLETED
+        async with store.transaction():
+            await store.update_run(run_id, requests=progress.requests)
+            await store.set_run_status(run_id, status)
+    return RunSummary(
+        run_id=run_id,
+        status=status,
+        resumed=resumed,
+        interrupted=interrupted,
+        tasks=counts,
+        rows=writer.rows,
+        warnings=progress.warnings,
+        requests=progress.requests,
+        elapsed=progress.elapsed,
+        malformed_lines=malformed,
+        duplicates=duplicates,
+    )

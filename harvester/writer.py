@@ -1,0 +1,97 @@
+"""The one writer: task results queue up and are committed in batches, by size and by time.
+
+A result waits at most ``interval`` (plus the commit itself) between being
+submitted and being committed, with its rows and its task status together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from types import TracebackType
+
+from harvester.model import TaskResult
+from harvester.store import Store, TableSpec
+
+_POLL = 0.02  # seconds between looks at the queue while a batch is gathering
+
+
+class BatchWriter:
+    """Commits task results in batches; ``async with`` flushes everything on the way out."""
+
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        tables: Mapping[str, TableSpec],
+        *,
+        interval: float = 0.25,
+        max_tasks: int = 500,
+    ) -> None:
+        self._store = store
+        self._run_id = run_id
+        self._tables = tables
+        # Gather for half the bound: the commit and a queue wait fit in the other half.
+        self._window = interval / 2
+        self._max_tasks = max_tasks
+        self._queue: asyncio.Queue[TaskResult | None] = asyncio.Queue(maxsize=max_tasks * 4)
+        self._task: asyncio.Task[None] | None = None
+        self.rows = 0  #: rows written
+        self.tasks = 0  #: task results committed
+        self.commits = 0  #: transactions committed
+
+    def __repr__(self) -> str:
+        return (f"<BatchWriter run={self._run_id} queued={self._queue.qsize()} "
+                f"tasks={self.tasks} rows={self.rows} commits={self.commits}>")
+
+    async def __aenter__(self) -> BatchWriter:
+        self._task = asyncio.create_task(self._run(), name="harvester-writer")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def submit(self, result: TaskResult) -> None:
+        """Queue a result for the next commit; waits when the writer falls behind."""
+        if self._task is None or self._task.done():
+            await self.close()  # raises the writer's own failure, if that is why it stopped
+            raise RuntimeError("writer is closed")
+        await self._queue.put(result)
+
+    async def close(self) -> None:
+        """Commit what is queued and stop; shielded so a cancellation cannot lose results."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if not task.done():
+            await asyncio.shield(self._queue.put(None))
+        await asyncio.shield(task)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            deadline = loop.time() + self._window
+            stop = False
+            while len(batch) < self._max_tasks:
+                while len(batch) < self._max_tasks and not self._queue.empty():
+                    item = self._queue.get_nowait()
+                    if item is None:
+                        stop = True
+                        break
+                    batch.append(item)
+                remaining = deadline - loop.time()
+                if stop or remaining <= 0:
+                    break
+                await asyncio.sleep(min(remaining, _POLL))
+            self.rows += await self._store.write_results(self._run_id, batch, self._tables)
+            self.tasks += len(batch)
+            self.commits += 1
+            if stop:
+                return
