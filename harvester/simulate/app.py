@@ -1,0 +1,86 @@
+"""The aiohttp application: routes, sending answers, and the stats endpoints.
+
+The ``{symbol}`` route variable matches one path segment of the percent-
+decoded path, except that aiohttp keeps ``%2F`` encoded while routing and
+decodes it only in ``match_info``. So ``AAPL%2FX.US`` arrives here as the one
+symbol ``AAPL/X.US`` (answered as a malformed symbol), and a raw ``/`` simply
+makes a path that no route matches (404).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from .responses import JSON, Answer
+from .service import Service
+
+SERVICE = web.AppKey("service", Service)
+"""Where the application keeps its :class:`Service`."""
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_app(service: Service) -> web.Application:
+    """An application serving both endpoints, ``GET /_stats`` and ``POST /_stats/reset``."""
+    app = web.Application()
+    app[SERVICE] = service
+    settings = service.settings
+    app.router.add_get(settings.short_trades_path, _endpoint("short_trades"))
+    app.router.add_get(settings.short_interest_path, _endpoint("short_interest"))
+    app.router.add_get("/_stats", _stats)
+    app.router.add_post("/_stats/reset", _reset_stats)
+    return app
+
+
+def _endpoint(name: str) -> _Handler:
+    """The request handler of one upstream endpoint."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        service = request.app[SERVICE]
+        answer, delay = service.handle(
+            name,
+            request.match_info["symbol"],
+            request.query.get("count"),
+            request.headers.get("Authorization"),
+        )
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return await send(request, answer)
+
+    return handle
+
+
+async def send(request: web.Request, answer: Answer) -> web.StreamResponse:
+    """Send an answer, cutting the connection mid-body when it asks for that."""
+    headers = dict(answer.headers)
+    content_type = answer.content_type
+    if not content_type.endswith("json"):
+        content_type += "; charset=utf-8"
+    headers["Content-Type"] = content_type
+    if answer.abort_after is None:
+        return web.Response(status=answer.status, body=answer.body, headers=headers)
+    response = web.StreamResponse(status=answer.status, headers=headers)
+    # Announce the whole body so the client knows it was cut short.
+    response.content_length = len(answer.body)
+    await response.prepare(request)
+    await response.write(answer.body[: answer.abort_after])
+    if request.transport is not None:
+        request.transport.abort()
+    return response
+
+
+async def _stats(request: web.Request) -> web.Response:
+    """``GET /_stats``: the counters as JSON, for tests and benchmarks in other processes."""
+    body = orjson.dumps(request.app[SERVICE].stats.as_dict())
+    return web.Response(body=body, content_type=JSON)
+
+
+async def _reset_stats(request: web.Request) -> web.Response:
+    """``POST /_stats/reset``: zero the counters and return them."""
+    stats = request.app[SERVICE].stats
+    stats.reset()
+    return web.Response(body=orjson.dumps(stats.as_dict()), content_type=JSON)

@@ -1,0 +1,106 @@
+"""Command-line flags for ``harvester simulate``, layered over TOML settings.
+
+Flags left out keep the value of the base settings. Symbol-list flags add to
+the base lists, and ``--rate-limit`` / ``--script`` add or replace single
+entries of the base tables, so a flag can adjust a config file without
+restating it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from .faults import FAULTS
+from .settings import GatewaySettings
+
+_NUMBERS = (
+    ("seed", int, "seed of the random faults (default 0)"),
+    ("latency", float, "seconds added to every answer"),
+    ("latency_jitter", float, "up to this many more seconds, drawn per request"),
+    ("error_rate", float, "fraction of answers that are -5 internal_error"),
+    ("http_429_rate", float, "fraction of answers that are HTTP 429"),
+    ("http_5xx_rate", float, "fraction of answers that are an HTML 502 page"),
+    ("malformed_rate", float, "fraction of answers with a truncated or HTML body"),
+)
+_LISTS = (
+    ("no_data", "always answer -10 no_data for SYMBOL"),
+    ("unsupported", "always answer -8 unsupported for SYMBOL"),
+    ("invalid_symbol", "always answer -7 invalid_symbol for SYMBOL"),
+    ("empty", "always answer success with no records for SYMBOL"),
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the gateway's flags (all optional) to ``parser``."""
+    group = parser.add_argument_group("simulated gateway")
+    for name, kind, text in _NUMBERS:
+        flag = "--" + name.replace("_", "-")
+        group.add_argument(flag, dest=f"sim_{name}", type=kind, metavar="N", help=text)
+    for name, text in _LISTS:
+        flag = "--" + name.replace("_", "-")
+        group.add_argument(flag, dest=f"sim_{name}", action="append", metavar="SYMBOL", help=text)
+    group.add_argument(
+        "--rate-limit",
+        dest="sim_rate_limit",
+        action="append",
+        type=_pair(int),
+        metavar="ENDPOINT=N",
+        help="accept at most N requests a second on ENDPOINT, then answer 429",
+    )
+    group.add_argument(
+        "--script",
+        dest="sim_scripted",
+        action="append",
+        type=_pair(_steps),
+        metavar="SYMBOL=FAULT,...",
+        help=f"serve these faults in order to SYMBOL; a final * repeats the last. "
+        f"Faults: {', '.join(FAULTS)}",
+    )
+    group.add_argument("--token", dest="sim_token", help="require 'Authorization: Bearer TOKEN'")
+    group.add_argument(
+        "--anchor-date", dest="sim_anchor_date", metavar="YYYY-MM-DD", help="newest data date"
+    )
+
+
+def settings_from_args(ns: argparse.Namespace, base: GatewaySettings) -> GatewaySettings:
+    """``base`` with the flags given in ``ns`` applied; raises ValueError on bad values."""
+    changes: dict[str, Any] = {}
+    for name, _, _ in _NUMBERS:
+        _set(changes, name, getattr(ns, f"sim_{name}", None))
+    for name, _ in _LISTS:
+        extra = getattr(ns, f"sim_{name}", None)
+        if extra:
+            changes[name] = (*getattr(base, name), *extra)
+    for name in ("rate_limit", "scripted"):
+        pairs = getattr(ns, f"sim_{name}", None)
+        if pairs:
+            changes[name] = {**getattr(base, name), **dict(pairs)}
+    _set(changes, "token", getattr(ns, "sim_token", None))
+    _set(changes, "anchor_date", getattr(ns, "sim_anchor_date", None))
+    return dataclasses.replace(base, **changes)
+
+
+def _set(changes: dict[str, Any], name: str, value: object) -> None:
+    if value is not None:
+        changes[name] = value
+
+
+def _steps(text: str) -> tuple[str, ...]:
+    return tuple(step.strip() for step in text.split(",") if step.strip())
+
+
+def _pair(convert: Any) -> Any:
+    """An argparse type reading ``KEY=VALUE`` into ``(KEY, convert(VALUE))``."""
+
+    def parse(text: str) -> tuple[str, Any]:
+        key, sep, value = text.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+        try:
+            return key.strip(), convert(value.strip())
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"bad value in {text!r}") from exc
+
+    return parse

@@ -1,0 +1,188 @@
+"""Settings of the simulated gateway: one frozen, keyword-only dataclass.
+
+Every field has a default, so ``GatewaySettings()`` is a well-behaved gateway
+with no faults. Values are checked (and lists turned into tuples) on
+construction, so a bad value fails with one line naming the field whether it
+came from TOML through :meth:`GatewaySettings.from_mapping`, from the command
+line or from a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .faults import FAULTS, REPEAT
+from .symbols import is_canonical
+
+ENDPOINTS: tuple[str, ...] = ("short_trades", "short_interest")
+"""Endpoint names, as used in ``rate_limit``, the stats and the logs."""
+
+DEFAULT_ANCHOR = dt.date(2026, 5, 18)
+"""Newest trading day served: fixed so the data never depends on today."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewaySettings:
+    """How the simulated gateway answers: data anchor, faults, limits, auth."""
+
+    seed: int = 0
+    latency: float = 0.0
+    latency_jitter: float = 0.0
+    error_rate: float = 0.0
+    http_429_rate: float = 0.0
+    http_5xx_rate: float = 0.0
+    malformed_rate: float = 0.0
+    rate_limit: dict[str, int] = field(default_factory=dict)
+    no_data: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()
+    invalid_symbol: tuple[str, ...] = ()
+    empty: tuple[str, ...] = ()
+    scripted: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    token: str | None = None
+    anchor_date: dt.date = DEFAULT_ANCHOR
+    short_trades_path: str = "/v1/quote/{symbol}/short-selling/short-trades"
+    short_interest_path: str = "/v1/quote/{symbol}/short-selling/short-interest"
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = _CHECKS[f.name](f.name, getattr(self, f.name))
+            # Frozen: normalised values (tuples, copies) are set this way.
+            object.__setattr__(self, f.name, value)
+        rates = self.fault_rates()
+        if sum(rates.values()) > 1.0 + 1e-9:
+            raise ValueError("simulate: the fault rates add up to more than 1")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> GatewaySettings:
+        """Build settings from a mapping such as a ``[simulate]`` TOML table."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in mapping:
+            if key not in names:
+                raise ValueError(f"simulate: unknown setting {key!r}")
+        return cls(**mapping)
+
+    def fault_rates(self) -> dict[str, float]:
+        """The random fault rates by family, as :func:`faults.random_fault` wants."""
+        return {
+            "internal_error": self.error_rate,
+            "http_429": self.http_429_rate,
+            "http_5xx": self.http_5xx_rate,
+            "malformed": self.malformed_rate,
+        }
+
+
+def _fail(name: str, expected: str, value: object) -> ValueError:
+    """One-line error for a field holding the wrong kind of value."""
+    return ValueError(f"simulate: {name} must be {expected}, got {value!r}")
+
+
+def _int(name: str, value: object) -> int:
+    # bool is an int subclass; `seed = true` in TOML is a mistake, not 1.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(name, "an integer", value)
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise _fail(name, "a number of seconds >= 0", value)
+    return float(value)
+
+
+def _fraction(name: str, value: object) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise _fail(name, "a fraction between 0 and 1", value)
+    return float(value)
+
+
+def _symbols(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail(name, "a list of symbols", value)
+    for item in value:
+        if not isinstance(item, str) or not is_canonical(item):
+            raise _fail(name, "canonical symbols like 'AAPL.US' or '700.HK'", item)
+    return tuple(value)
+
+
+def _rate_limit(name: str, value: object) -> dict[str, int]:
+    if not isinstance(value, Mapping):
+        raise _fail(name, "a table of endpoint = requests per second", value)
+    for endpoint, limit in value.items():
+        if endpoint not in ENDPOINTS:
+            raise _fail(name, f"keyed by one of {', '.join(ENDPOINTS)}", endpoint)
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise _fail(f"{name}.{endpoint}", "an integer >= 0", limit)
+    return dict(value)
+
+
+def _scripted(name: str, value: object) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, Mapping):
+        raise _fail(name, "a table of symbol = [fault, ...]", value)
+    scripts: dict[str, tuple[str, ...]] = {}
+    for symbol, script in value.items():
+        if not isinstance(symbol, str) or not is_canonical(symbol):
+            raise _fail(name, "keyed by canonical symbols like 'AAPL.US'", symbol)
+        scripts[symbol] = _script(f"{name}.{symbol}", script)
+    return scripts
+
+
+def _script(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail(name, "a list of fault names", value)
+    steps = tuple(value)
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        if step == REPEAT and last and i > 0:
+            continue
+        if step not in FAULTS:
+            raise _fail(name, f"fault names from {', '.join(FAULTS)} (and a final '*')", step)
+    return steps
+
+
+def _token(name: str, value: object) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise _fail(name, "a non-empty string or absent", value)
+    return value
+
+
+def _date(name: str, value: object) -> dt.date:
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value)
+        except ValueError:
+            raise _fail(name, "a date like 2026-05-18", value) from None
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise _fail(name, "a date like 2026-05-18", value)
+    return value
+
+
+def _path(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or "{symbol}" not in value:
+        raise _fail(name, "a path starting with '/' containing '{symbol}'", value)
+    return value
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "seed": _int,
+    "latency": _seconds,
+    "latency_jitter": _seconds,
+    "error_rate": _fraction,
+    "http_429_rate": _fraction,
+    "http_5xx_rate": _fraction,
+    "malformed_rate": _fraction,
+    "rate_limit": _rate_limit,
+    "no_data": _symbols,
+    "unsupported": _symbols,
+    "invalid_symbol": _symbols,
+    "empty": _symbols,
+    "scripted": _scripted,
+    "token": _token,
+    "anchor_date": _date,
+    "short_trades_path": _path,
+    "short_interest_path": _path,
+}
+"""Field name -> checker returning the normalised value; drives validation."""

@@ -1,0 +1,109 @@
+"""Counting what the gateway served, and the per-endpoint rate limit.
+
+Both rest on a sliding one-second window over a monotonic clock passed in by
+the caller, so tests can drive a fake clock instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Mapping
+
+from .settings import ENDPOINTS
+
+WINDOW = 1.0
+"""Width of the sliding window, seconds."""
+
+
+class SlidingWindow:
+    """Event times within the last :data:`WINDOW` seconds."""
+
+    def __init__(self) -> None:
+        self._times: deque[float] = deque()
+
+    def __len__(self) -> int:
+        return len(self._times)
+
+    def __repr__(self) -> str:
+        return f"<SlidingWindow events={len(self._times)}>"
+
+    def advance(self, now: float) -> int:
+        """Forget events a full window old; return how many remain."""
+        while self._times and now - self._times[0] >= WINDOW:
+            self._times.popleft()
+        return len(self._times)
+
+    def add(self, now: float) -> int:
+        """Record an event at ``now``; return the events in the window ending now."""
+        self.advance(now)
+        self._times.append(now)
+        return len(self._times)
+
+
+class RateLimiter:
+    """Accepts at most ``limits[endpoint]`` requests in any one-second window."""
+
+    def __init__(self, limits: Mapping[str, int]) -> None:
+        self._limits = {name: n for name, n in limits.items() if n > 0}
+        self._windows = {name: SlidingWindow() for name in self._limits}
+
+    def __repr__(self) -> str:
+        return f"<RateLimiter limits={self._limits}>"
+
+    def allow(self, endpoint: str, now: float) -> bool:
+        """Whether to accept a request now; rejected requests don't fill the window."""
+        window = self._windows.get(endpoint)
+        if window is None:
+            return True
+        if window.advance(now) >= self._limits[endpoint]:
+            return False
+        window.add(now)
+        return True
+
+
+class GatewayStats:
+    """Requests received and answers served, per endpoint and per outcome.
+
+    Outcomes are ``ok``, ``empty``, the error and fault names, ``http_401``
+    and ``rate_limited``. ``max_per_second`` counts every request received,
+    429s included, so a client's politeness can be measured.
+    """
+
+    def __init__(self) -> None:
+        self._windows: dict[str, SlidingWindow] = {}
+        self.reset()
+
+    def __repr__(self) -> str:
+        return f"<GatewayStats total={self.total} served_429={self.served_429}>"
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        self.total = 0
+        self.served_429 = 0
+        self.by_endpoint: Counter[str] = Counter({name: 0 for name in ENDPOINTS})
+        self.by_outcome: dict[str, Counter[str]] = {name: Counter() for name in ENDPOINTS}
+        self.max_per_second: dict[str, int] = {name: 0 for name in ENDPOINTS}
+        self._windows = {name: SlidingWindow() for name in ENDPOINTS}
+
+    def received(self, endpoint: str, now: float) -> None:
+        """Count a request on arrival, before anything decides its answer."""
+        self.total += 1
+        self.by_endpoint[endpoint] += 1
+        seen = self._windows[endpoint].add(now)
+        self.max_per_second[endpoint] = max(self.max_per_second[endpoint], seen)
+
+    def answered(self, endpoint: str, outcome: str, status: int) -> None:
+        """Count the outcome of an answer."""
+        self.by_outcome[endpoint][outcome] += 1
+        if status == 429:
+            self.served_429 += 1
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON-able counters."""
+        return {
+            "total": self.total,
+            "by_endpoint": dict(self.by_endpoint),
+            "by_outcome": {name: dict(c) for name, c in self.by_outcome.items()},
+            "max_per_second": dict(self.max_per_second),
+            "served_429": self.served_429,
+        }

@@ -1,0 +1,85 @@
+"""The gateway's own reading of the two symbol styles.
+
+``short_trades`` takes ``CODE.MARKET`` (``700.HK``), ``short_interest`` takes
+``MARKET.CODE`` (``HK.00700``). Both are reduced to one canonical form,
+``CODE.MARKET`` with the HK code stripped of leading zeros, which keys the
+data, the special symbol lists and the fault scripts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MARKETS: tuple[str, ...] = ("US", "HK")
+"""Markets that have data."""
+
+OTHER_MARKETS = frozenset({"SH", "SZ", "SG", "JP", "UK", "DE", "CA", "AU", "TW", "KR"})
+"""Markets the gateway recognises only to answer ``unsupported``."""
+
+_US_CODE = re.compile(r"[A-Z][A-Z0-9]{0,5}(?:\.[A-Z]{1,2})?")
+_HK_TRADES_CODE = re.compile(r"[1-9][0-9]{0,4}")
+_HK_INTEREST_CODE = re.compile(r"[0-9]{5}")
+_OTHER_CODE = re.compile(r"[A-Z0-9]{1,10}")
+
+
+class SymbolStyleError(ValueError):
+    """The text is not a symbol in the style the endpoint expects."""
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A parsed symbol: its code (HK without leading zeros) and market."""
+
+    code: str
+    market: str
+
+    @property
+    def canonical(self) -> str:
+        """The ``CODE.MARKET`` form used as key everywhere in the gateway."""
+        return f"{self.code}.{self.market}"
+
+    @property
+    def supported(self) -> bool:
+        """Whether the market has data at all."""
+        return self.market in MARKETS
+
+
+def parse_trades_symbol(text: str) -> Symbol:
+    """Read a ``CODE.MARKET`` symbol (``TSLA.US``, ``BRK.B.US``, ``700.HK``)."""
+    code, dot, market = text.rpartition(".")
+    if not dot:
+        raise SymbolStyleError(text)
+    if not _code_ok(code, market, _HK_TRADES_CODE):
+        raise SymbolStyleError(text)
+    return Symbol(code, market)
+
+
+def parse_interest_symbol(text: str) -> Symbol:
+    """Read a ``MARKET.CODE`` symbol (``US.AAPL``, ``US.BRK.B``, ``HK.00700``)."""
+    market, dot, code = text.partition(".")
+    if not dot:
+        raise SymbolStyleError(text)
+    if not _code_ok(code, market, _HK_INTEREST_CODE) or code == "00000":
+        raise SymbolStyleError(text)
+    # The canonical HK code drops the zero padding: HK.00700 is 700.HK.
+    return Symbol(str(int(code)) if market == "HK" else code, market)
+
+
+def _code_ok(code: str, market: str, hk_code: re.Pattern[str]) -> bool:
+    """Check a code against its market's pattern; HK's differs by endpoint."""
+    if market == "HK":
+        return hk_code.fullmatch(code) is not None
+    if market == "US":
+        return _US_CODE.fullmatch(code) is not None
+    if market in OTHER_MARKETS:
+        return _OTHER_CODE.fullmatch(code) is not None
+    return False
+
+
+def is_canonical(text: str) -> bool:
+    """Whether the text is a symbol already in canonical ``CODE.MARKET`` form."""
+    try:
+        return parse_trades_symbol(text).canonical == text
+    except SymbolStyleError:
+        return False
