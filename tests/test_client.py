@@ -1,4 +1,4 @@
-"""The client and the sweep against aiohttp's own test server, for answers the gateway can't craft."""
+"""The client and the sweep against aiohttp's test server, for answers the gateway can't craft."""
 
 from __future__ import annotations
 

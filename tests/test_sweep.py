@@ -32,7 +32,9 @@ async def test_both_styles_and_duplicates_are_fetched_once(tmp_path: Path) -> No
     assert statuses == {"ok"}
 
 
-async def test_rows_have_market_types_and_null_columns_of_the_other_market(tmp_path: Path) -> None:
+async def test_rows_have_market_types_and_null_columns_of_the_other_market(
+    tmp_path: Path,
+) -> None:
     async with Gateway() as gateway:
         settings = make_settings(tmp_path, gateway.url, "TSLA.US\n700.HK\n")
         await run_sweep(settings)
@@ -45,8 +47,9 @@ async def test_rows_have_market_types_and_null_columns_of_the_other_market(tmp_p
                    "typeof(short_balance), typeof(total_turnover) "
                    "FROM short_trades WHERE symbol = '700.HK' LIMIT 1")
     assert hk == [("HK", "null", "real", "real", "real")]
-    interest = query(db, "SELECT typeof(short_shares), typeof(short_percent), typeof(avg_cost), "
-                         "typeof(days_to_cover) FROM short_interest WHERE symbol = '700.HK' LIMIT 1")
+    interest = query(db, "SELECT typeof(short_shares), typeof(short_percent), "
+                         "typeof(avg_cost), typeof(days_to_cover) "
+                         "FROM short_interest WHERE symbol = '700.HK' LIMIT 1")
     assert interest == [("integer", "real", "real", "null")]
     # The gateway's newest HK trading day is a Monday: the UTC timestamp falls on Sunday.
     assert query(db, "SELECT MAX(trade_date) FROM short_trades WHERE symbol = '700.HK'") == [

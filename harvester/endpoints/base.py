@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import orjson
@@ -155,7 +155,7 @@ class Adapter:
     table: str
     count_range: tuple[int, int]
     columns: tuple[Column, ...]
-    fields: Mapping[str, tuple[Field, ...]]  # by market
+    fields: ClassVar[Mapping[str, tuple[Field, ...]]]  # by market
 
     def format_symbol(self, symbol: Symbol) -> str:
         """The symbol in this endpoint's own style."""
