@@ -201,6 +201,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarvesterError as exc:
         sys.stderr.write(f"harvester: error: {exc}\n")
         return EXIT_USAGE
+    except BaseExceptionGroup as group:
+        # A worker's error arrives wrapped by the TaskGroup; report ours as one line.
+        ours = group.subgroup(HarvesterError)
+        if ours is None:
+            raise
+        first: BaseException = ours
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        sys.stderr.write(f"harvester: error: {first}\n")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("harvester: stopped at once\n")
         return 130

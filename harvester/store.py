@@ -244,6 +244,20 @@ class Store:
              stamp, run_id, r.symbol.canonical, r.endpoint)
             for r in results
         ]
+        try:
+            warnings = sum(result.warnings for result in results)
+            return await self._write(run_id, by_table, task_rows, warnings, tables)
+        except sqlite3.Error as exc:
+            raise _translate(self.path, exc) from exc
+
+    async def _write(
+        self,
+        run_id: str,
+        by_table: Mapping[str, list[tuple[Any, ...]]],
+        task_rows: list[tuple[Any, ...]],
+        warnings: int,
+        tables: Mapping[str, TableSpec],
+    ) -> int:
         async with self.transaction():
             for endpoint, rows in by_table.items():
                 await self.db.executemany(self._upsert(tables[endpoint]), rows)
@@ -251,7 +265,7 @@ class Store:
             await self.db.execute(
                 "UPDATE runs SET rows_written = rows_written + ?, warnings = warnings + ? "
                 "WHERE run_id = ?",
-                (written, sum(r.warnings for r in results), run_id),
+                (written, warnings, run_id),
             )
             await self.db.executemany(
                 "UPDATE tasks SET status = ?, attempts = attempts + ?, rows = ?, warnings = ?, "

@@ -19,7 +19,8 @@ from harvester.model import Symbol
 MAX_LINE = 64  # longer lines are malformed rather than scanned
 
 _MARKET = re.compile(r"[A-Z]{2}")
-_US_CODE = re.compile(r"[A-Z][A-Z0-9]{0,9}(?:\.[A-Z]{1,2})?")
+# A share class named like a market (X.US.US) would not survive the round trip via US.X.US.
+_US_CODE = re.compile(r"[A-Z][A-Z0-9]{0,9}(?:\.(?!US$|HK$)[A-Z]{1,2})?")
 _HK_CODE = re.compile(r"[0-9]{1,5}")
 _OTHER_CODE = re.compile(r"[A-Z0-9]{1,12}")
 
@@ -40,9 +41,11 @@ def _code(code: str, market: str) -> str | None:
 
 def parse_symbol(text: str) -> Symbol:
     """Parse one symbol in any accepted style; raise SymbolSyntaxError otherwise."""
-    raw = text.strip().upper()
-    if not raw or len(raw) > MAX_LINE or not raw.isascii():
-        raise SymbolSyntaxError(f"not a symbol: {text.strip()[:40]!r}")
+    stripped = text.strip()
+    # ASCII is checked before upper-casing: "ß".upper() is "SS" and would sneak through.
+    if not stripped or len(stripped) > MAX_LINE or not stripped.isascii():
+        raise SymbolSyntaxError(f"not a symbol: {stripped[:40]!r}")
+    raw = stripped.upper()
     head, _, tail = raw.partition(".")
     rest, _, last = raw.rpartition(".")
     # Try the interpretations in order: a supported market wins over another one,

@@ -80,8 +80,8 @@ def classify_code(
     number: int | None, name: str | None, message: str, *, retry_unknown: bool = False
 ) -> FetchError:
     """Translate a non-zero upstream code (number or string ``error.code``) into an error."""
-    if number is None and name is not None:
-        number = _BY_NAME.get(name)
+    if name in _BY_NAME and number not in _PERMANENT:
+        number = _BY_NAME[name]  # a documented string code beats an undocumented number
     label = name or (_PERMANENT[number][0] if number in _PERMANENT else None)
     code = str(number) if number is not None else name
     text = f"{label}: {message}" if label and message else (message or label or "unknown error")

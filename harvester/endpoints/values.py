@@ -77,11 +77,12 @@ def rfc3339_date(value: object, tz: str) -> date | None:
         return None
     try:
         instant = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
+        if instant.tzinfo is None:
+            return None  # a naive time could mean anything; refuse to guess
+        # Near year 1 or 9999 the shift into the exchange's zone overflows.
+        return _in_range(instant.astimezone(zone(tz)).date())
+    except (ValueError, OverflowError):
         return None
-    if instant.tzinfo is None:
-        return None  # a naive time could mean anything; refuse to guess
-    return _in_range(instant.astimezone(zone(tz)).date())
 
 
 def epoch_ms_date(value: object, tz: str) -> date | None:
@@ -90,9 +91,9 @@ def epoch_ms_date(value: object, tz: str) -> date | None:
         return None
     try:
         instant = datetime.fromtimestamp(value / 1000, tz=UTC)
+        return _in_range(instant.astimezone(zone(tz)).date())
     except (OverflowError, OSError, ValueError):
         return None
-    return _in_range(instant.astimezone(zone(tz)).date())
 
 
 def iso_date(value: object) -> date | None:

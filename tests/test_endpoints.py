@@ -1,0 +1,620 @@
+"""Unit tests of the endpoint adapters (harvester/endpoints/): pure, no network, no event loop.
+
+The API.md examples go in as bytes and must come out as exactly the expected rows. Then the
+error table of API.md section 3 for both envelopes, HTTP statuses, bodies that are not the
+envelope, the value mapping (bad values become None plus one warning each), dates in the
+exchange's zone, ``count`` ranges and the encoding of the symbol into the request path.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harvester.config import EndpointConfig
+from harvester.endpoints import ADAPTERS, Adapter
+from harvester.errors import (
+    ConfigError,
+    FetchError,
+    InvalidRequest,
+    MalformedResponse,
+    NoData,
+    RateLimited,
+    Rejected,
+    TransportError,
+    Unsupported,
+    UpstreamError,
+)
+from harvester.model import Symbol, TaskStatus
+
+TRADES = ADAPTERS["short_trades"]
+INTEREST = ADAPTERS["short_interest"]
+TSLA = Symbol("TSLA", "US")
+TENCENT = Symbol("700", "HK")
+JSON = "application/json"
+MISSING = object()  # stands for a field left out of the record
+
+US_TRADES_EXAMPLE = b"""{"code": 0, "message": "success", "data": [
+  {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
+   "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}]}"""
+
+HK_TRADES_EXAMPLE = b"""{"code": 0, "message": "success", "data": [
+  {"timestamp": "2026-05-17T16:00:00Z", "amount": "2926000", "balance": "1318056100.00",
+   "total_amount": "29497076", "rate": "0.0992", "close": "449.2"}]}"""
+
+HK_INTEREST_EXAMPLE = b"""{"ret_code": 0, "ret_msg": "success", "data": {"items": [
+  {"aggregated_short": "54177721", "aggregated_short_ratio": 0.59, "avg_cost": 456.399,
+   "avg_daily_short_volume": "3755740", "close_price": 456.4, "last_close_price": 454.9,
+   "timestamp": 1778774400000, "timestamp_str": "2026-05-15"},
+  {"aggregated_short": "44972868", "aggregated_short_ratio": 0.49, "avg_cost": 471.399,
+   "avg_daily_short_volume": "2392820", "close_price": 466.1, "last_close_price": 472.1,
+   "timestamp": 1778169600000, "timestamp_str": "2026-05-08"}]}}"""
+
+US_TRADE = {
+    "timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
+    "total_amount": "15778974", "rate": "0.3643", "close": "300.230",
+}
+HK_TRADE = {
+    "timestamp": "2026-05-17T16:00:00Z", "amount": "2926000", "balance": "1318056100.00",
+    "total_amount": "29497076", "rate": "0.0992", "close": "449.2",
+}
+US_INTEREST = {
+    "timestamp": 1778731200000, "timestamp_str": "2026-05-14", "shares_short": "81234567",
+    "short_percent": 2.61, "avg_daily_share_volume": "95123456", "days_to_cover": 1.2,
+    "close_price": 300.23, "last_close_price": 298.1, "avg_daily_short_volume": "4123456",
+}
+HK_INTEREST = {
+    "aggregated_short": "54177721", "aggregated_short_ratio": 0.59, "avg_cost": 456.399,
+    "avg_daily_short_volume": "3755740", "close_price": 456.4, "last_close_price": 454.9,
+    "timestamp": 1778774400000, "timestamp_str": "2026-05-15",
+}
+RECORDS: dict[tuple[str, str], dict[str, Any]] = {
+    ("short_trades", "US"): US_TRADE,
+    ("short_trades", "HK"): HK_TRADE,
+    ("short_interest", "US"): US_INTEREST,
+    ("short_interest", "HK"): HK_INTEREST,
+}
+SYMBOLS = {"US": TSLA, "HK": TENCENT}
+
+
+def config(adapter: Adapter, count: int | None = None) -> EndpointConfig:
+    path = f"/v1/quote/{{symbol}}/short-selling/{adapter.name.replace('_', '-')}"
+    default = 20 if adapter is TRADES else 30
+    return EndpointConfig(name=adapter.name, path=path, count=count or default, rate=10.0,
+                          burst=1, concurrency=5)
+
+
+def parse(adapter: Adapter, body: Any, symbol: Symbol = TSLA, *, status: int = 200,
+          content_type: str = JSON, headers: dict[str, str] | None = None,
+          retry_unknown: bool = False) -> Any:
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return adapter.parse(symbol, status, content_type, headers or {}, raw,
+                         retry_unknown=retry_unknown)
+
+
+def column(adapter: Adapter, name: str) -> int:
+    """The index of data column ``name`` in a row."""
+    return 3 + [c.name for c in adapter.columns].index(name)
+
+
+def with_value(record: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
+    changed = dict(record)
+    if value is MISSING:
+        del changed[field]
+    else:
+        changed[field] = value
+    return changed
+
+
+# The API.md examples ---------------------------------------------------------------------
+
+
+def test_us_short_trades_example_gives_exactly_the_expected_row() -> None:
+    parsed = parse(TRADES, US_TRADES_EXAMPLE, TSLA)
+    assert parsed.rows == (
+        ("TSLA.US", "US", "2026-05-15", 5748485, 0, 15778974, None, None, None, 0.3643, 300.23),
+    )
+    assert parsed.warnings == 0
+    row = parsed.rows[0]
+    assert [type(value) for value in row[3:6]] == [int, int, int]
+    assert [type(value) for value in row[9:]] == [float, float]
+
+
+def test_hk_short_trades_example_is_dated_in_hong_kong_time() -> None:
+    parsed = parse(TRADES, HK_TRADES_EXAMPLE, TENCENT)
+    assert parsed.rows == (
+        ("700.HK", "HK", "2026-05-18", None, None, None,
+         2926000.0, 1318056100.0, 29497076.0, 0.0992, 449.2),
+    )
+    assert parsed.warnings == 0
+    assert [type(value) for value in parsed.rows[0][6:]] == [float] * 5
+
+
+def test_hk_short_interest_example_gives_both_reports() -> None:
+    parsed = parse(INTEREST, HK_INTEREST_EXAMPLE, TENCENT)
+    assert parsed.rows == (
+        ("700.HK", "HK", "2026-05-15", 54177721, 0.59, 3755740, None, None, 456.399, 456.4,
+         454.9),
+        ("700.HK", "HK", "2026-05-08", 44972868, 0.49, 2392820, None, None, 471.399, 466.1,
+         472.1),
+    )
+    assert parsed.warnings == 0
+    for row in parsed.rows:
+        assert [type(row[i]) for i in (3, 4, 5, 8, 9, 10)] == [int, float, int, float, float,
+                                                              float]
+
+
+def test_a_us_short_interest_record_fills_the_us_columns() -> None:
+    parsed = INTEREST.map_records(TSLA, [US_INTEREST])
+    assert parsed.rows == (
+        ("TSLA.US", "US", "2026-05-14", 81234567, 2.61, 4123456, 95123456, 1.2, None, 300.23,
+         298.1),
+    )
+    assert parsed.warnings == 0
+
+
+def test_the_same_instant_is_a_different_day_in_new_york_and_hong_kong() -> None:
+    record = {**US_TRADE, "timestamp": "2026-05-17T16:00:00Z"}
+    assert TRADES.map_records(TSLA, [record]).rows[0][2] == "2026-05-17"
+    assert TRADES.map_records(TENCENT, [record]).rows[0][2] == "2026-05-18"
+
+
+# Upstream codes, both envelopes ------------------------------------------------------------
+
+CODES = [
+    (-3, "invalid_parameter", InvalidRequest, TaskStatus.INVALID),
+    (-7, "invalid_symbol", InvalidRequest, TaskStatus.INVALID),
+    (-8, "unsupported", Unsupported, TaskStatus.UNSUPPORTED),
+    (-10, "no_data", NoData, TaskStatus.NO_DATA),
+    (-5, "internal_error", UpstreamError, TaskStatus.FAILED),
+]
+
+
+@pytest.mark.parametrize(("number", "name", "error", "status"), CODES)
+def test_short_trades_codes_are_classified(
+    number: int, name: str, error: type[FetchError], status: TaskStatus
+) -> None:
+    with pytest.raises(error) as info:
+        parse(TRADES, {"code": number, "message": "boom"})
+    assert type(info.value) is error
+    assert info.value.status is status
+    assert info.value.code == str(number)
+    assert "boom" in info.value.message
+
+
+@pytest.mark.parametrize(("number", "name", "error", "status"), CODES)
+def test_short_interest_codes_are_classified(
+    number: int, name: str, error: type[FetchError], status: TaskStatus
+) -> None:
+    body = {"ret_code": number, "ret_msg": "boom", "error": {"code": name}}
+    with pytest.raises(error) as info:
+        parse(INTEREST, body)
+    assert type(info.value) is error
+    assert info.value.status is status
+    assert "boom" in info.value.message
+
+
+@pytest.mark.parametrize(("number", "name", "error", "status"), CODES)
+def test_short_interest_numeric_code_alone_is_enough(
+    number: int, name: str, error: type[FetchError], status: TaskStatus
+) -> None:
+    with pytest.raises(error):
+        parse(INTEREST, {"ret_code": number, "ret_msg": "boom"})
+
+
+@pytest.mark.parametrize(("number", "name", "error", "status"), CODES)
+def test_short_interest_string_error_code_alone_is_enough(
+    number: int, name: str, error: type[FetchError], status: TaskStatus
+) -> None:
+    body = {"ret_code": -1, "ret_msg": "boom", "error": {"code": name}}
+    with pytest.raises(error) as info:
+        parse(INTEREST, body)
+    assert type(info.value) is error
+
+
+@pytest.mark.parametrize(
+    ("adapter", "body"),
+    [
+        (TRADES, {"code": -42, "message": "strange"}),
+        (TRADES, {"code": "-42", "message": "strange"}),
+        (INTEREST, {"ret_code": -42, "ret_msg": "strange"}),
+        (INTEREST, {"ret_code": -42, "ret_msg": "strange", "error": {"code": "weird"}}),
+    ],
+)
+def test_unknown_codes_are_rejected_unless_set_to_retry(adapter: Adapter, body: Any) -> None:
+    with pytest.raises(Rejected) as info:
+        parse(adapter, body)
+    assert info.value.status is TaskStatus.FAILED
+    assert info.value.code == "-42"
+    assert "strange" in info.value.message
+    with pytest.raises(UpstreamError) as retried:
+        parse(adapter, body, retry_unknown=True)
+    assert retried.value.code == "-42"
+    assert "strange" in retried.value.message
+
+
+# HTTP statuses and bodies that are not the envelope ----------------------------------------
+
+HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+ADAPTER_LIST = pytest.mark.parametrize("adapter", [TRADES, INTEREST], ids=lambda a: a.name)
+
+
+@ADAPTER_LIST
+def test_http_400_is_an_invalid_request(adapter: Adapter) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse(adapter, b"", status=400, content_type="")
+    assert info.value.status is TaskStatus.INVALID
+    assert info.value.code == "http_400"
+
+
+@ADAPTER_LIST
+@pytest.mark.parametrize(
+    ("header", "seconds"), [("3", 3.0), ("0.5", 0.5), (None, None), ("soon", None)]
+)
+def test_http_429_is_rate_limited_with_its_retry_after(
+    adapter: Adapter, header: str | None, seconds: float | None
+) -> None:
+    headers = {"Retry-After": header} if header is not None else {}
+    with pytest.raises(RateLimited) as info:
+        parse(adapter, b"", status=429, content_type="", headers=headers)
+    assert info.value.retry_after == seconds
+
+
+@ADAPTER_LIST
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_http_5xx_with_an_html_page_is_a_transport_error(adapter: Adapter, status: int) -> None:
+    with pytest.raises(TransportError) as info:
+        parse(adapter, HTML, status=status, content_type="text/html")
+    assert info.value.code == f"http_{status}"
+
+
+@ADAPTER_LIST
+@pytest.mark.parametrize("status", [301, 401, 403, 404, 418])
+def test_other_statuses_are_rejected(adapter: Adapter, status: int) -> None:
+    with pytest.raises(Rejected):
+        parse(adapter, b"{}", status=status)
+
+
+@ADAPTER_LIST
+def test_200_with_an_html_body_is_malformed(adapter: Adapter) -> None:
+    with pytest.raises(MalformedResponse):
+        parse(adapter, HTML, content_type="text/html")
+
+
+@pytest.mark.parametrize(
+    ("adapter", "body"), [(TRADES, US_TRADES_EXAMPLE), (INTEREST, HK_INTEREST_EXAMPLE)]
+)
+@pytest.mark.parametrize("cut", [1, 10, 50, 120])
+def test_truncated_json_is_malformed(adapter: Adapter, body: bytes, cut: int) -> None:
+    with pytest.raises(MalformedResponse):
+        parse(adapter, body[:cut])
+
+
+NOT_TRADES_ENVELOPES = [
+    [], [1, 2], None, "success", 0, {}, {"message": "success", "data": []},
+    {"code": None, "data": []}, {"code": "zero", "data": []}, {"code": True, "data": []},
+    {"code": 0, "data": {}}, {"code": 0, "data": "rows"}, {"code": 0, "data": 5},
+    {"ret_code": 0, "data": {"items": []}},
+]
+NOT_INTEREST_ENVELOPES = [
+    [], None, "success", {}, {"ret_msg": "success", "data": {"items": []}},
+    {"ret_code": None}, {"ret_code": "zero"}, {"ret_code": 0, "data": []},
+    {"ret_code": 0, "data": "items"}, {"ret_code": 0, "data": {"items": {}}},
+    {"ret_code": 0, "data": {"items": "x"}}, {"code": 0, "data": []},
+]
+
+
+@pytest.mark.parametrize("body", NOT_TRADES_ENVELOPES)
+def test_json_that_is_not_the_short_trades_envelope_is_malformed(body: Any) -> None:
+    with pytest.raises(MalformedResponse):
+        parse(TRADES, body)
+
+
+@pytest.mark.parametrize("body", NOT_INTEREST_ENVELOPES)
+def test_json_that_is_not_the_short_interest_envelope_is_malformed(body: Any) -> None:
+    with pytest.raises(MalformedResponse):
+        parse(INTEREST, body)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "body"),
+    [
+        (TRADES, {"code": 0, "message": "success", "data": []}),
+        (TRADES, {"code": 0, "message": "success"}),
+        (INTEREST, {"ret_code": 0, "ret_msg": "success", "data": {"items": []}}),
+        (INTEREST, {"ret_code": 0, "ret_msg": "success", "data": {}}),
+    ],
+)
+def test_success_with_no_records_gives_zero_rows(adapter: Adapter, body: Any) -> None:
+    parsed = parse(adapter, body)
+    assert parsed.rows == ()
+    assert parsed.warnings == 0
+
+
+# Value mapping -----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    "N/A", "", MISSING, None, "NaN", "nan", "1e309", "-5", -5, -0.5, True, False,
+    "1" * 100, float("nan"), float("inf"), "abc", [], {},
+]
+FIELDS = [
+    # adapter, market, source field, column
+    (TRADES, "US", "nus_amount", "nasdaq_short_volume"),
+    (TRADES, "US", "total_amount", "total_volume"),
+    (TRADES, "US", "close", "close"),
+    (TRADES, "HK", "amount", "short_turnover"),
+    (TRADES, "HK", "rate", "short_ratio"),
+    (INTEREST, "US", "shares_short", "short_shares"),
+    (INTEREST, "US", "days_to_cover", "days_to_cover"),
+    (INTEREST, "HK", "aggregated_short_ratio", "short_percent"),
+    (INTEREST, "HK", "avg_daily_short_volume", "avg_daily_short_volume"),
+]
+
+
+@pytest.mark.parametrize(
+    ("adapter", "market", "field", "name"), FIELDS, ids=lambda v: getattr(v, "name", v)
+)
+@pytest.mark.parametrize("value", BAD_VALUES, ids=repr)
+def test_an_unusable_value_is_none_with_one_warning_and_the_rest_is_kept(
+    adapter: Adapter, market: str, field: str, name: str, value: Any
+) -> None:
+    symbol = SYMBOLS[market]
+    record = RECORDS[(adapter.name, market)]
+    good = adapter.map_records(symbol, [record])
+    assert good.warnings == 0
+    parsed = adapter.map_records(symbol, [with_value(record, field, value)])
+    assert parsed.warnings == 1
+    assert len(parsed.rows) == 1
+    index = column(adapter, name)
+    assert good.rows[0][index] is not None
+    assert parsed.rows[0][index] is None
+    expected = list(good.rows[0])
+    expected[index] = None
+    assert list(parsed.rows[0]) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("5748485", 5748485), ("5748485.0", 5748485), (" 42 ", 42), (7, 7), (7.0, 7), ("0", 0)],
+)
+def test_share_counts_accept_whole_numbers_in_any_spelling(value: Any, expected: int) -> None:
+    parsed = TRADES.map_records(TSLA, [with_value(US_TRADE, "nus_amount", value)])
+    result = parsed.rows[0][column(TRADES, "nasdaq_short_volume")]
+    assert result == expected
+    assert type(result) is int
+    assert parsed.warnings == 0
+
+
+@pytest.mark.parametrize("value", ["1.5", 1.5, str(2**63), 2**63])
+def test_share_counts_refuse_fractions_and_values_beyond_int64(value: Any) -> None:
+    parsed = TRADES.map_records(TSLA, [with_value(US_TRADE, "nus_amount", value)])
+    assert parsed.rows[0][column(TRADES, "nasdaq_short_volume")] is None
+    assert parsed.warnings == 1
+
+
+def test_several_unusable_values_in_one_record_count_one_warning_each() -> None:
+    record = {**US_TRADE, "nus_amount": "N/A", "rate": None, "close": "NaN"}
+    del record["ny_amount"]
+    parsed = TRADES.map_records(TSLA, [record])
+    assert parsed.warnings == 4
+    assert parsed.rows == (
+        ("TSLA.US", "US", "2026-05-15", None, None, 15778974, None, None, None, None, None),
+    )
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "yesterday", "", None, MISSING, 1778774400000, True, "2026-05-15",
+        "2026-05-15T04:00:00",  # no offset: refuse to guess the zone
+        "2026-13-45T00:00:00Z", "1970-01-02T00:00:00Z", "9999-06-01T00:00:00Z",
+        "2026-05-15T04:00:00Z" + "0" * 80,
+    ],
+    ids=repr,
+)
+def test_a_short_trades_record_without_a_usable_date_is_dropped_with_a_warning(
+    timestamp: Any,
+) -> None:
+    records = [with_value(US_TRADE, "timestamp", timestamp),
+               {**US_TRADE, "timestamp": "2026-05-14T04:00:00Z"}]
+    parsed = TRADES.map_records(TSLA, records)
+    assert [row[2] for row in parsed.rows] == ["2026-05-14"]
+    assert parsed.warnings == 1
+
+
+@pytest.mark.parametrize(
+    ("symbol", "timestamp"),
+    [(TENCENT, "9999-12-31T23:00:00Z"), (TSLA, "0001-01-01T00:00:00+01:00")],
+)
+def test_a_short_trades_timestamp_at_the_edge_of_time_is_dropped(
+    symbol: Symbol, timestamp: str
+) -> None:
+    record = {**(HK_TRADE if symbol is TENCENT else US_TRADE), "timestamp": timestamp}
+    parsed = TRADES.map_records(symbol, [record])
+    assert parsed.rows == ()
+    assert parsed.warnings == 1
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "timestamp_str"),
+    [(0, MISSING), (0, "1970-01-01"), (MISSING, MISSING), ("1778774400000", MISSING),
+     (253_370_764_800_000, "9999-01-01"), (1778774400000.0, None)],
+    ids=repr,
+)
+def test_a_short_interest_record_without_a_usable_date_is_dropped_with_a_warning(
+    timestamp: Any, timestamp_str: Any
+) -> None:
+    record = with_value(with_value(HK_INTEREST, "timestamp", timestamp),
+                        "timestamp_str", timestamp_str)
+    parsed = INTEREST.map_records(TENCENT, [record])
+    assert parsed.rows == ()
+    assert parsed.warnings >= 1
+
+
+def test_a_short_interest_timestamp_at_the_end_of_time_is_dropped() -> None:
+    record = with_value({**HK_INTEREST, "timestamp": 253_402_300_799_000},
+                        "timestamp_str", MISSING)
+    parsed = INTEREST.map_records(TENCENT, [record])
+    assert parsed.rows == ()
+
+
+@pytest.mark.parametrize(
+    ("adapter", "symbol", "first", "second"),
+    [
+        (TRADES, TSLA, {**US_TRADE, "close": "1.0"}, {**US_TRADE, "close": "2.0"}),
+        # Different instants, same New York day.
+        (TRADES, TSLA, {**US_TRADE, "close": "1.0"},
+         {**US_TRADE, "timestamp": "2026-05-15T20:00:00Z", "close": "2.0"}),
+        (INTEREST, TENCENT, {**HK_INTEREST, "close_price": 1.0},
+         {**HK_INTEREST, "close_price": 2.0}),
+    ],
+)
+def test_the_same_day_twice_keeps_the_first_with_a_warning(
+    adapter: Adapter, symbol: Symbol, first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    parsed = adapter.map_records(symbol, [first, second])
+    assert len(parsed.rows) == 1
+    assert parsed.rows[0][-1 if adapter is TRADES else -2] == 1.0
+    assert parsed.warnings == 1
+
+
+def test_short_interest_timestamp_str_wins_over_a_disagreeing_timestamp() -> None:
+    record = {**HK_INTEREST, "timestamp_str": "2026-05-14"}  # timestamp says 2026-05-15
+    parsed = INTEREST.map_records(TENCENT, [record])
+    assert [row[2] for row in parsed.rows] == ["2026-05-14"]
+    assert parsed.warnings == 1
+
+
+@pytest.mark.parametrize("timestamp_str", [MISSING, None, "15/05/2026", "2026-5-15", 20260515])
+def test_short_interest_without_timestamp_str_takes_the_day_of_timestamp(
+    timestamp_str: Any,
+) -> None:
+    record = with_value(HK_INTEREST, "timestamp_str", timestamp_str)
+    parsed = INTEREST.map_records(TENCENT, [record])
+    assert [row[2] for row in parsed.rows] == ["2026-05-15"]
+    assert parsed.warnings == 1
+
+
+@pytest.mark.parametrize("adapter", [TRADES, INTEREST], ids=lambda a: a.name)
+@pytest.mark.parametrize("record", [None, "row", 5, [1, 2]], ids=repr)
+def test_a_record_that_is_not_an_object_is_skipped_with_a_warning(
+    adapter: Adapter, record: Any
+) -> None:
+    good = RECORDS[(adapter.name, "US")]
+    parsed = adapter.map_records(TSLA, [record, good])
+    assert len(parsed.rows) == 1
+    assert parsed.warnings == 1
+
+
+# count and the request -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("adapter", "count"),
+    [(TRADES, 0), (TRADES, -1), (TRADES, 101), (INTEREST, 0), (INTEREST, 91)],
+    ids=str,
+)
+def test_check_count_refuses_a_count_out_of_range_naming_the_setting(
+    adapter: Adapter, count: int
+) -> None:
+    endpoint = EndpointConfig(name=adapter.name, path="/{symbol}", count=count, rate=1.0,
+                              burst=1, concurrency=1)
+    with pytest.raises(ConfigError) as info:
+        adapter.check_count(endpoint)
+    assert f"[endpoints.{adapter.name}] count" in str(info.value)
+    assert str(count) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "count"),
+    [(TRADES, 1), (TRADES, 20), (TRADES, 100), (INTEREST, 1), (INTEREST, 30), (INTEREST, 90)],
+    ids=str,
+)
+def test_check_count_accepts_the_documented_range(adapter: Adapter, count: int) -> None:
+    endpoint = EndpointConfig(name=adapter.name, path="/{symbol}", count=count, rate=1.0,
+                              burst=1, concurrency=1)
+    assert adapter.check_count(endpoint) is None
+
+
+@pytest.mark.parametrize(
+    ("adapter", "symbol", "path"),
+    [
+        (TRADES, Symbol("700", "HK"), "/v1/quote/700.HK/short-selling/short-trades"),
+        (INTEREST, Symbol("700", "HK"), "/v1/quote/HK.00700/short-selling/short-interest"),
+        (TRADES, Symbol("BRK.B", "US"), "/v1/quote/BRK.B.US/short-selling/short-trades"),
+        (INTEREST, Symbol("BRK.B", "US"), "/v1/quote/US.BRK.B/short-selling/short-interest"),
+    ],
+)
+def test_request_puts_the_symbol_in_the_endpoints_style(
+    adapter: Adapter, symbol: Symbol, path: str
+) -> None:
+    spec = adapter.request(symbol, config(adapter, count=7))
+    assert spec.path == path
+    assert spec.query == (("count", "7"),)
+
+
+@pytest.mark.parametrize("adapter", [TRADES, INTEREST], ids=lambda a: a.name)
+@pytest.mark.parametrize(
+    ("code", "encoded"),
+    [("A/B", "A%2FB"), ("A B", "A%20B"), ("A?B", "A%3FB"), ("A#B", "A%23B"),
+     ("A%2FB", "A%252FB")],
+)
+def test_request_encodes_the_symbol_as_one_path_segment(
+    adapter: Adapter, code: str, encoded: str
+) -> None:
+    endpoint = config(adapter)
+    spec = adapter.request(Symbol(code, "US"), endpoint)
+    assert encoded in spec.path
+    assert spec.path.count("/") == endpoint.path.count("/")
+    assert " " not in spec.path
+    assert "?" not in spec.path
+    assert "#" not in spec.path
+
+
+# Property: no value breaks map_records -----------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=6,
+)
+ALL_FIELDS = sorted({key for record in RECORDS.values() for key in record})
+
+
+@settings(database=None, deadline=None, max_examples=300)
+@given(
+    key=st.sampled_from(sorted(RECORDS)),
+    field=st.sampled_from(ALL_FIELDS),
+    value=JSON_VALUES | st.just(MISSING),
+)
+def test_any_json_value_in_any_field_maps_to_typed_values_or_none(
+    key: tuple[str, str], field: str, value: Any
+) -> None:
+    adapter = ADAPTERS[key[0]]
+    record = RECORDS[key]
+    if value is MISSING:
+        record = {k: v for k, v in record.items() if k != field}
+    else:
+        record = {**record, field: value}
+    parsed = adapter.map_records(SYMBOLS[key[1]], [record])
+    assert parsed.warnings >= 0
+    assert len(parsed.rows) <= 1
+    for row in parsed.rows:
+        assert len(row) == 3 + len(adapter.columns)
+        for spec, cell in zip(adapter.columns, row[3:], strict=True):
+            if cell is None:
+                continue
+            if spec.sqltype == "INTEGER":
+                assert type(cell) is int
+                assert 0 <= cell < 2**63
+            else:
+                assert type(cell) is float
+                assert math.isfinite(cell)
+                assert cell >= 0
