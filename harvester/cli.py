@@ -29,7 +29,7 @@ from harvester.model import RunStatus, RunSummary
 from harvester.report import ProgressDisplay, status_text, summary_dict, summary_text
 from harvester.simulate import Gateway, GatewaySettings, add_arguments, serve, settings_from_args
 from harvester.store import read_status
-from harvester.sweep import Progress, run_sweep
+from harvester.sweep import Progress, first_leaf, run_sweep
 
 log = logging.getLogger("harvester")
 
@@ -111,6 +111,8 @@ def gateway_settings(settings: Settings) -> GatewaySettings:
 
 
 def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> int:
+    if summary.stop_reason:
+        return EXIT_USAGE
     if summary.interrupted or summary.status is RunStatus.INTERRUPTED:
         return EXIT_SIGNAL.get(caught or signal.SIGINT, 130)
     return EXIT_FAILED if summary.failed else EXIT_OK
@@ -156,6 +158,8 @@ async def _sweep(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")
     else:
         sys.stdout.write(summary_text(summary) + "\n")
+    if summary.stop_reason:
+        sys.stderr.write(f"harvester: error: {summary.stop_reason}\n")
     return _exit_code(summary, caught[0] if caught else None)
 
 
@@ -206,10 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = group.subgroup(HarvesterError)
         if ours is None:
             raise
-        first: BaseException = ours
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        sys.stderr.write(f"harvester: error: {first}\n")
+        sys.stderr.write(f"harvester: error: {first_leaf(ours)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("harvester: stopped at once\n")

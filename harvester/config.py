@@ -141,6 +141,11 @@ class Settings:
     endpoints: tuple[EndpointConfig, ...]
     simulate: Mapping[str, Any] = field(default_factory=dict)
     source: str = "defaults"
+    origins: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def where(self, section: str, key: str) -> str:
+        """Where a setting's value came from, for error messages: file, variable or option."""
+        return self.origins.get(f"{section}.{key}", f"{self.source}: [{section}] {key}")
 
     def endpoint(self, name: str) -> EndpointConfig:
         """The settings of the endpoint called ``name``."""
@@ -215,6 +220,7 @@ def _resolve_section(
     overrides: Mapping[str, Any],
     environ: Mapping[str, str],
     source: str,
+    origins: dict[str, str],
 ) -> dict[str, Any]:
     specs = {spec.key: spec for spec in SECTIONS[section]}
     for key in table:
@@ -238,6 +244,7 @@ def _resolve_section(
         if problem:
             raise ConfigError(f"{where}: {problem} (got {value!r})")
         values[key] = value
+        origins[f"{section}.{key}"] = where
     return values
 
 
@@ -254,9 +261,10 @@ def load_settings(
         path = DEFAULT_CONFIG
     tables = load_file(path) if path is not None else {}
     source = str(path) if path is not None else "defaults"
+    origins: dict[str, str] = {}
     resolved = {
         section: _resolve_section(
-            section, tables.get(section, {}), overrides.get(section, {}), environ, source
+            section, tables.get(section, {}), overrides.get(section, {}), environ, source, origins
         )
         for section in SECTIONS
     }
@@ -269,4 +277,5 @@ def load_settings(
         endpoints=endpoints,
         simulate=dict(tables.get("simulate", {})),
         source=source,
+        origins=origins,
     )

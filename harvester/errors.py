@@ -6,6 +6,7 @@
     ├── ConfigError            bad settings, symbols file or CLI usage (exit 2)
     ├── StoreError             the database cannot be opened or written (exit 2)
     └── FetchError             one request's failure; carries symbol, endpoint, code
+        ├── CredentialsRefused HTTP 401/403: every request would fail, so the run stops (exit 2)
         ├── TransientError     worth another attempt after a backoff
         │   ├── TransportError     time-out, connection reset, HTTP 5xx
         │   ├── MalformedResponse  a body that is not the JSON envelope
@@ -50,6 +51,10 @@ class FetchError(HarvesterError):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class CredentialsRefused(FetchError):
+    """HTTP 401 or 403: not a task's failure but the whole run's; the sweep stops."""
 
 
 class TransientError(FetchError):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from harvester.client import Client
 from harvester.config import EndpointConfig
 from harvester.endpoints import Adapter
-from harvester.errors import FetchError, TransientError
+from harvester.errors import CredentialsRefused, FetchError, TransientError
 from harvester.model import Symbol, TaskResult, TaskStatus
 from harvester.retry import RetryPolicy, next_delay
 
@@ -34,6 +34,8 @@ async def fetch_task(client: Client, job: Job, symbol: Symbol) -> TaskResult:
             answer = await client.get(adapter.name, spec.path, spec.query)
             parsed = adapter.parse(symbol, answer.status, answer.content_type, answer.headers,
                                    answer.body, retry_unknown=job.retry_unknown)
+        except CredentialsRefused:
+            raise  # the run's problem, not this task's: the sweep stops
         except FetchError as error:
             delay = next_delay(job.policy, error, attempt)
             if delay is None:

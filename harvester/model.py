@@ -104,6 +104,7 @@ class RunSummary:
     elapsed: float = 0.0
     malformed_lines: int = 0
     duplicates: int = 0
+    stop_reason: str | None = None  #: why the sweep stopped early on its own, if it did
 
     @property
     def requests_per_second(self) -> float:

@@ -76,6 +76,8 @@ def summary_text(summary: RunSummary) -> str:
     state = summary.status.value + (" (resumed)" if summary.resumed else "")
     if summary.interrupted:
         state += ", stopped by a signal"
+    if summary.stop_reason:
+        state += ", stopped early"
     lines = [f"run {summary.run_id}: {state}"]
     width = max((len(name) for name in summary.tasks), default=0)
     for endpoint, counts in sorted(summary.tasks.items()):
@@ -106,6 +108,7 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "requests_per_second": round(summary.requests_per_second, 2),
         "malformed_lines": summary.malformed_lines,
         "duplicates": summary.duplicates,
+        "stop_reason": summary.stop_reason,
     }
 
 

@@ -75,6 +75,25 @@ def _translate(path: Path, exc: sqlite3.Error) -> StoreError:
     return StoreError(f"database {path}: {exc}")
 
 
+def _preflight(path: Path) -> None:
+    """Open the file once with the stdlib driver and read its header.
+
+    aiosqlite (0.22) leaves its worker thread posting to a closed loop when
+    ``connect`` fails, which prints a thread traceback at exit; failing here
+    first keeps a bad path to one clear line.
+    """
+    try:
+        conn = sqlite3.connect(path)
+    except sqlite3.Error as exc:
+        raise _translate(path, exc) from exc
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.Error as exc:
+        raise _translate(path, exc) from exc
+    finally:
+        conn.close()
+
+
 class Store:
     """The sweep's database; use as ``async with Store(path) as store``."""
 
@@ -94,6 +113,7 @@ class Store:
         return self._db
 
     async def __aenter__(self) -> Store:
+        _preflight(self.path)
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             await self._db.execute("PRAGMA busy_timeout = 5000")

@@ -22,7 +22,7 @@ from pathlib import Path
 from harvester.client import Client
 from harvester.config import Settings
 from harvester.endpoints import ADAPTERS
-from harvester.errors import ConfigError
+from harvester.errors import ConfigError, CredentialsRefused
 from harvester.fetch import Job, fetch_task
 from harvester.model import RunStatus, RunSummary, TaskResult, TaskStatus, WorkItem
 from harvester.retry import RetryPolicy
@@ -73,6 +73,14 @@ class Progress:
         self.warnings += result.warnings
 
 
+def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception in a (possibly nested) exception group."""
+    leaf: BaseException = group
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
+
+
 def new_run_id() -> str:
     """A sortable, unique run id such as ``20261121T093000Z-3fa9c1``."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
@@ -97,7 +105,7 @@ def build_jobs(settings: Settings) -> dict[str, Job]:
     jobs = {}
     for config in settings.endpoints:
         adapter = ADAPTERS[config.name]
-        adapter.check_count(config)
+        adapter.check_count(config, settings.where(f"endpoints.{config.name}", "count"))
         jobs[config.name] = Job(adapter, config, policy, settings.sweep.retry_unknown)
     return jobs
 
@@ -184,13 +192,17 @@ async def _pump(
     jobs: Mapping[str, Job], workers: int, progress: Progress,
 ) -> None:
     queue: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=workers * 2)
-    async with asyncio.TaskGroup() as group:
-        for _ in range(workers):
-            group.create_task(_worker(queue, client, writer, jobs, progress))
-        async for item in store.remaining_work(run_id, list(jobs)):
-            await queue.put(item)
-        for _ in range(workers):
-            await queue.put(None)
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(workers):
+                group.create_task(_worker(queue, client, writer, jobs, progress))
+            async for item in store.remaining_work(run_id, list(jobs)):
+                await queue.put(item)
+            for _ in range(workers):
+                await queue.put(None)
+    except* CredentialsRefused as group:
+        # The TaskGroup has cancelled the other workers; one refusal is reason enough.
+        raise first_leaf(group) from None
 
 
 async def run_sweep(
@@ -213,6 +225,7 @@ async def run_sweep(
             for counts in (await store.task_counts(run_id)).values()
         )
         interrupted = False
+        stop_reason = None
         async with AsyncExitStack() as stack:
             client = await stack.enter_async_context(
                 Client(settings.gateway, settings.endpoints, token=token)
@@ -224,6 +237,9 @@ async def run_sweep(
             ))
             try:
                 await _pump(store, run_id, client, writer, jobs, settings.sweep.workers, progress)
+            except CredentialsRefused as refused:
+                stop_reason = (f"{refused.message}; check the token in the environment "
+                               f"variable {settings.gateway.token_env}")
             except asyncio.CancelledError:
                 interrupted = True
                 current = asyncio.current_task()
@@ -248,4 +264,5 @@ async def run_sweep(
         elapsed=progress.elapsed,
         malformed_lines=malformed,
         duplicates=duplicates,
+        stop_reason=stop_reason,
     )

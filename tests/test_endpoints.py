@@ -20,12 +20,15 @@ from harvester.config import EndpointConfig
 from harvester.endpoints import ADAPTERS, Adapter
 from harvester.errors import (
     ConfigError,
+    CredentialsRefused,
     FetchError,
     InvalidRequest,
     MalformedResponse,
     NoData,
+    PermanentError,
     RateLimited,
     Rejected,
+    TransientError,
     TransportError,
     Unsupported,
     UpstreamError,
@@ -274,7 +277,18 @@ def test_http_5xx_with_an_html_page_is_a_transport_error(adapter: Adapter, statu
 
 
 @ADAPTER_LIST
-@pytest.mark.parametrize("status", [301, 401, 403, 404, 418])
+@pytest.mark.parametrize("status", [401, 403])
+def test_refused_credentials_stop_the_run_rather_than_fail_a_task(
+    adapter: Adapter, status: int
+) -> None:
+    with pytest.raises(CredentialsRefused) as info:
+        parse(adapter, b"", status=status, content_type="text/plain")
+    assert info.value.code == f"http_{status}"
+    assert not isinstance(info.value, PermanentError | TransientError)
+
+
+@ADAPTER_LIST
+@pytest.mark.parametrize("status", [301, 404, 418])
 def test_other_statuses_are_rejected(adapter: Adapter, status: int) -> None:
     with pytest.raises(Rejected):
         parse(adapter, b"{}", status=status)

@@ -183,13 +183,29 @@ async def test_rate_limit_and_burst_hold_at_the_gateway(tmp_path: Path) -> None:
 async def test_token_is_sent_and_stored_nowhere(tmp_path: Path) -> None:
     secret = "tok-9f8e7d6c5b4a"
     async with Gateway(GatewaySettings(token=secret)) as gateway:
-        settings = make_settings(tmp_path, gateway.url, "AAPL.US\n")
+        settings = make_settings(tmp_path, gateway.url, "AAPL.US\n700.HK\n")
         summary = await run_sweep(settings, token=secret)
-        assert summary.failed == 0
-        await run_sweep(settings, token="wrong")
+    assert summary.failed == 0 and summary.stop_reason is None
     db = Path(settings.sweep.db)
-    assert query(db, "SELECT COUNT(*) FROM tasks WHERE error_code = 'http_401'") == [(2,)]
+    assert query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'ok'") == [(4,)]
     assert secret.encode() not in db.read_bytes()
+
+
+async def test_refused_credentials_stop_the_run_early(tmp_path: Path) -> None:
+    symbols = "".join(f"A{i}.US\n" for i in range(200))
+    async with Gateway(GatewaySettings(token="right")) as gateway:
+        settings = make_settings(tmp_path, gateway.url, symbols, sweep={"workers": 2},
+                                 endpoints={"concurrency": 1})
+        summary = await run_sweep(settings, token="wrong")
+        served = gateway.stats.total
+    assert summary.stop_reason is not None
+    assert "credentials" in summary.stop_reason and "HARVESTER_TOKEN" in summary.stop_reason
+    assert "wrong" not in summary.stop_reason
+    assert summary.status is RunStatus.INTERRUPTED
+    assert served <= 4  # the in-flight requests of the moment, not the 400 tasks
+    db = Path(settings.sweep.db)
+    assert query(db, "SELECT status FROM runs") == [("interrupted",)]
+    assert query(db, "SELECT DISTINCT status FROM tasks") == [("pending",)]
 
 
 async def test_resume_fetches_only_unfinished_tasks(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import orjson
 from harvester.config import EndpointConfig
 from harvester.errors import (
     ConfigError,
+    CredentialsRefused,
     FetchError,
     InvalidRequest,
     MalformedResponse,
@@ -115,8 +116,8 @@ def check_http(status: int, content_type: str, headers: Mapping[str, str]) -> No
     if 300 <= status < 400:
         raise Rejected(f"HTTP {status} redirect not followed", code=f"http_{status}")
     if status in (401, 403):
-        raise Rejected(f"HTTP {status}: credentials refused; check the token",
-                       code=f"http_{status}")
+        raise CredentialsRefused(f"the gateway refused the credentials (HTTP {status})",
+                                 code=f"http_{status}")
     if status >= 500:
         raise TransportError(f"HTTP {status} from the gateway ({content_type or 'no type'})",
                              code=f"http_{status}")
@@ -169,13 +170,12 @@ class Adapter:
         """The record's trading date and the warnings found deciding it."""
         raise NotImplementedError
 
-    def check_count(self, config: EndpointConfig) -> None:
-        """Refuse a ``count`` outside the documented range, naming the setting."""
+    def check_count(self, config: EndpointConfig, where: str | None = None) -> None:
+        """Refuse a ``count`` outside the documented range, naming the setting and its origin."""
         low, high = self.count_range
         if not low <= config.count <= high:
-            raise ConfigError(
-                f"[endpoints.{self.name}] count = {config.count} is outside {low}..{high}"
-            )
+            setting = where or f"[endpoints.{self.name}] count"
+            raise ConfigError(f"{setting}: {config.count} is outside {low}..{high}")
 
     def request(self, symbol: Symbol, config: EndpointConfig) -> RequestSpec:
         """The request for ``symbol``: its style, URL-encoded as one path segment."""
