@@ -192,10 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s harvester %(levelname)s %(message)s",
+        level=logging.INFO, format="%(asctime)s harvester %(levelname)s %(message)s",
         stream=sys.stderr,
     )
+    if getattr(args, "verbose", False):
+        # Only our own debug lines: aiosqlite's would echo every statement and its values.
+        log.setLevel(logging.DEBUG)
     try:
         if args.command == "sweep":
             return asyncio.run(_sweep(args))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from harvester.client import Client
@@ -11,6 +12,8 @@ from harvester.endpoints import Adapter
 from harvester.errors import CredentialsRefused, FetchError, TransientError
 from harvester.model import Symbol, TaskResult, TaskStatus
 from harvester.retry import RetryPolicy, next_delay
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,8 @@ async def fetch_task(client: Client, job: Job, symbol: Symbol) -> TaskResult:
                     message = f"{message} (after {attempt} attempts)"
                 return TaskResult(symbol, adapter.name, status, attempt,
                                   error_code=error.code, error_message=message)
+            log.debug("%s %s attempt %d: %s; retrying in %.2fs",
+                      symbol, adapter.name, attempt, error.message, delay)
             await asyncio.sleep(delay)
             continue
         # ``code`` 0 with an empty list is how both endpoints say "no data".

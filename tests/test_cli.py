@@ -164,6 +164,42 @@ def test_missing_config_file_and_database_folder(tmp_path: Path) -> None:
     assert "none.sqlite" in line
 
 
+def test_token_appears_in_no_log_line_database_value_or_error(tmp_path: Path) -> None:
+    secret = "s3cr3t-t0ken-5f1e"
+    config = write(tmp_path / "c.toml", FAST + f'token = "{secret}"\n')
+    symbols = write(tmp_path / "s.txt", "AAPL.US\n700.HK\n")
+    db = tmp_path / "h.sqlite"
+    good = cli("sweep", "--simulate", "-v", "--config", str(config), "--symbols", str(symbols),
+               "--db", str(db), cwd=tmp_path, env={"HARVESTER_TOKEN": secret})
+    assert good.returncode == 0, good.stderr
+    wrong = "wr0ng-t0ken-77aa"
+    refused = cli("sweep", "--simulate", "-v", "--config", str(config), "--symbols",
+                  str(symbols), "--db", str(db), cwd=tmp_path, env={"HARVESTER_TOKEN": wrong})
+    line = one_line_error(refused)
+    assert "credentials" in line and "HARVESTER_TOKEN" in line
+    assert query(db, "SELECT status FROM runs ORDER BY started_at") == [
+        ("completed",), ("interrupted",)]
+    for text in (good.stdout, good.stderr, refused.stdout, refused.stderr):
+        assert secret not in text and wrong not in text
+    for path in tmp_path.glob("h.sqlite*"):
+        assert secret.encode() not in path.read_bytes() and wrong.encode() not in path.read_bytes()
+    assert query(db, "SELECT COUNT(*) FROM tasks WHERE error_message LIKE ?", (f"%{secret}%",)) \
+        == [(0,)]
+
+
+def test_missing_and_empty_symbols_files(tmp_path: Path) -> None:
+    config = write(tmp_path / "fast.toml", FAST)
+    line = one_line_error(cli("sweep", "--simulate", "--config", str(config), "--symbols",
+                              str(tmp_path / "gone.txt"), "--db", str(tmp_path / "h.sqlite"),
+                              cwd=tmp_path))
+    assert "symbols file" in line and "gone.txt" in line
+    empty = write(tmp_path / "empty.txt", "")
+    result = cli("sweep", "--simulate", "--config", str(config), "--symbols", str(empty),
+                 "--db", str(tmp_path / "h.sqlite"), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "no symbols to fetch" in result.stderr
+
+
 def test_malformed_lines_are_reported_or_strict(tmp_path: Path) -> None:
     config = write(tmp_path / "fast.toml", FAST)
     symbols = write(tmp_path / "s.txt", "AAPL.US\n# fine\nNOT A SYMBOL\n700.HK\n")
