@@ -1,7 +1,8 @@
 """The command line: ``harvester sweep | status | simulate``. Only this module runs a loop.
 
-Exit codes: 0 every task finished; 2 usage, configuration or database error;
-3 finished but some tasks ``failed``; 130 interrupted (SIGINT); 143 (SIGTERM).
+Exit codes: 0 every task finished; 2 usage, configuration, database or credentials
+error; 3 finished but some tasks ``failed``; 75 the gateway stayed unavailable;
+130 interrupted (SIGINT); 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import orjson
 from harvester import __version__
 from harvester.config import Settings, load_settings
 from harvester.errors import HarvesterError
-from harvester.model import RunStatus, RunSummary
+from harvester.model import RunStatus, RunSummary, StopKind
 from harvester.report import ProgressDisplay, status_text, summary_dict, summary_text
 from harvester.simulate import Gateway, GatewaySettings, add_arguments, serve, settings_from_args
 from harvester.store import read_status
@@ -33,7 +34,7 @@ from harvester.sweep import Progress, first_leaf, run_sweep
 
 log = logging.getLogger("harvester")
 
-EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 2, 3, 75
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -111,31 +112,34 @@ def gateway_settings(settings: Settings) -> GatewaySettings:
 
 
 def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> int:
-    if summary.stop_reason:
+    if summary.stop_kind is StopKind.CREDENTIALS:
         return EXIT_USAGE
-    if summary.interrupted or summary.status is RunStatus.INTERRUPTED:
+    if summary.stop_kind is StopKind.OUTAGE:
+        return EXIT_UNAVAILABLE
+    if summary.stop_kind is StopKind.SIGNAL or summary.status is RunStatus.INTERRUPTED:
         return EXIT_SIGNAL.get(caught or signal.SIGINT, 130)
     return EXIT_FAILED if summary.failed else EXIT_OK
 
 
-def _install_signals(caught: list[signal.Signals]) -> None:
-    """First SIGINT/SIGTERM: cancel the sweep, which commits and closes the run.
+def _install_signals(caught: list[signal.Signals], stop: asyncio.Event) -> None:
+    """First SIGINT/SIGTERM: ask the sweep to stop gracefully. Second: exit at once.
 
-    The handlers are then removed, so a second signal stops the process at once.
+    Exiting at once is safe: every commit is atomic (WAL), and the run left
+    ``running`` is picked up by ``--resume``.
     """
     loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
 
-    def stop(signum: signal.Signals) -> None:
+    def on_signal(signum: signal.Signals) -> None:
+        if caught:
+            sys.stderr.write(f"harvester: {signum.name} again: stopping at once\n")
+            os._exit(EXIT_SIGNAL[caught[0]])
         caught.append(signum)
-        log.warning("%s received: finishing up (send it again to stop at once)", signum.name)
-        for other in EXIT_SIGNAL:
-            loop.remove_signal_handler(other)
-        if main is not None:
-            main.cancel()
+        log.warning("%s received: finishing what is in flight (send it again to stop at once)",
+                    signum.name)
+        stop.set()
 
     for signum in EXIT_SIGNAL:
-        loop.add_signal_handler(signum, stop, signum)
+        loop.add_signal_handler(signum, on_signal, signum)
 
 
 async def _sweep(args: argparse.Namespace) -> int:
@@ -144,7 +148,8 @@ async def _sweep(args: argparse.Namespace) -> int:
         raise UsageError("--simulate and --base-url exclude each other")
     token = os.environ.get(settings.gateway.token_env) or None
     caught: list[signal.Signals] = []
-    _install_signals(caught)
+    stop = asyncio.Event()
+    _install_signals(caught, stop)
     progress = Progress()
     async with AsyncExitStack() as stack:
         if args.simulate:
@@ -153,12 +158,13 @@ async def _sweep(args: argparse.Namespace) -> int:
         display = ProgressDisplay(progress, interval=settings.sweep.log_interval,
                                   enabled=not args.quiet)
         await stack.enter_async_context(display)
-        summary = await run_sweep(settings, resume=args.resume, token=token, progress=progress)
+        summary = await run_sweep(settings, resume=args.resume, token=token, progress=progress,
+                                  stop=stop)
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")
     else:
         sys.stdout.write(summary_text(summary) + "\n")
-    if summary.stop_reason:
+    if summary.stop_kind in (StopKind.CREDENTIALS, StopKind.OUTAGE):
         sys.stderr.write(f"harvester: error: {summary.stop_reason}\n")
     return _exit_code(summary, caught[0] if caught else None)
 

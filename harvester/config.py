@@ -75,6 +75,12 @@ SWEEP = (
     Spec("commit_tasks", int, 500, "tasks per write transaction at most", _positive),
     Spec("log_interval", float, 5.0, "seconds between progress lines when not on a terminal",
          _positive),
+    Spec("grace_period", float, 10.0, "seconds in-flight requests get after Ctrl-C or SIGTERM",
+         _non_negative),
+    Spec("outage_max", float, 300.0, "seconds to wait for a gateway that is down (then exit 75)",
+         _non_negative),
+    Spec("resume_max_age", float, 20.0, "hours within which --resume continues a run",
+         _positive),
 )
 ENDPOINT = (
     Spec("path", str, None, "URL path; {symbol} is replaced", _path_template),
@@ -118,6 +124,9 @@ class SweepConfig:
     commit_interval: float
     commit_tasks: int
     log_interval: float
+    grace_period: float
+    outage_max: float
+    resume_max_age: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,6 +5,7 @@
     HarvesterError
     ├── ConfigError            bad settings, symbols file or CLI usage (exit 2)
     ├── StoreError             the database cannot be opened or written (exit 2)
+    ├── GatewayUnavailable     an outage outlasted ``outage_max``; the run stops (exit 75)
     └── FetchError             one request's failure; carries symbol, endpoint, code
         ├── CredentialsRefused HTTP 401/403: every request would fail, so the run stops (exit 2)
         ├── TransientError     worth another attempt after a backoff
@@ -39,6 +40,10 @@ class StoreError(HarvesterError):
     """The database file cannot be used."""
 
 
+class GatewayUnavailable(HarvesterError):
+    """The gateway stayed down for longer than ``outage_max``."""
+
+
 class FetchError(HarvesterError):
     """One request failed; ``code`` is the upstream code or a short reason."""
 
@@ -48,6 +53,7 @@ class FetchError(HarvesterError):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.outage = False  #: set when the failure belongs to a gateway outage
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"

@@ -31,6 +31,14 @@ class RunStatus(enum.StrEnum):
     INTERRUPTED = "interrupted"
 
 
+class StopKind(enum.StrEnum):
+    """Why a sweep stopped before its work was done."""
+
+    SIGNAL = "signal"  #: Ctrl-C, SIGTERM or a cancellation
+    CREDENTIALS = "credentials"  #: HTTP 401/403
+    OUTAGE = "outage"  #: the gateway stayed down longer than outage_max
+
+
 SUPPORTED_MARKETS = ("US", "HK")
 
 # Exchange time zones: a trading date is always the exchange's own calendar day.
@@ -104,7 +112,8 @@ class RunSummary:
     elapsed: float = 0.0
     malformed_lines: int = 0
     duplicates: int = 0
-    stop_reason: str | None = None  #: why the sweep stopped early on its own, if it did
+    stop_kind: StopKind | None = None  #: why the sweep stopped early, if it did
+    stop_reason: str | None = None  #: the same, in words
 
     @property
     def requests_per_second(self) -> float:

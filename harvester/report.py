@@ -74,10 +74,8 @@ class ProgressDisplay:
 def summary_text(summary: RunSummary) -> str:
     """The human summary printed at the end of a sweep."""
     state = summary.status.value + (" (resumed)" if summary.resumed else "")
-    if summary.interrupted:
-        state += ", stopped by a signal"
     if summary.stop_reason:
-        state += ", stopped early"
+        state += f": {summary.stop_reason}"
     lines = [f"run {summary.run_id}: {state}"]
     width = max((len(name) for name in summary.tasks), default=0)
     for endpoint, counts in sorted(summary.tasks.items()):
@@ -108,6 +106,7 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "requests_per_second": round(summary.requests_per_second, 2),
         "malformed_lines": summary.malformed_lines,
         "duplicates": summary.duplicates,
+        "stop_kind": summary.stop_kind,
         "stop_reason": summary.stop_reason,
     }
 

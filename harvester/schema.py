@@ -86,6 +86,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX short_trades_by_date ON short_trades (trade_date)",
         "CREATE INDEX short_interest_by_date ON short_interest (trade_date)",
     ),
+    # 2: why a run stopped early (a signal, an outage, refused credentials, a stale run).
+    ("ALTER TABLE runs ADD COLUMN stop_reason TEXT",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

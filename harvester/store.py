@@ -150,11 +150,15 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StoreError(f"database {self.path}: schema version {version} is newer than this "
                              f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            async with self.transaction():
+        if version == SCHEMA_VERSION:
+            return
+        # Every pending step and the version bump in one transaction: the file is at its
+        # old version or the new one, never between.
+        async with self.transaction():
+            for number in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[number - 1]:
                     await self.db.execute(statement)
-                await self.db.execute(f"PRAGMA user_version = {int(number)}")
+            await self.db.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
@@ -209,13 +213,24 @@ class Store:
                 f"UPDATE runs SET {name} = {name} + ? WHERE run_id = ?", (value, run_id)
             )
 
-    async def set_run_status(self, run_id: str, status: RunStatus) -> None:
-        """Set a run's status; a finished run gets its ``finished_at``."""
+    async def set_run_status(
+        self, run_id: str, status: RunStatus, stop_reason: str | None = None
+    ) -> None:
+        """Set a run's status and why it stopped; a finished run gets its ``finished_at``."""
         finished = None if status is RunStatus.RUNNING else now()
         await self.db.execute(
-            "UPDATE runs SET status = ?, finished_at = ? WHERE run_id = ?",
-            (status.value, finished, run_id),
+            "UPDATE runs SET status = ?, finished_at = ?, stop_reason = ? WHERE run_id = ?",
+            (status.value, finished, stop_reason, run_id),
         )
+
+    async def interrupt_running(self, reason: str, keep: str | None = None) -> int:
+        """Close ``running`` runs (left by a crash: the caller holds the lock) as interrupted."""
+        cursor = await self.db.execute(
+            "UPDATE runs SET status = 'interrupted', finished_at = ?, stop_reason = ? "
+            "WHERE status = 'running' AND run_id IS NOT ?",
+            (now(), reason, keep),
+        )
+        return cursor.rowcount
 
     # Tasks -----------------------------------------------------------------------------
 

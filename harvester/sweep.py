@@ -10,21 +10,25 @@ the run is left ``interrupted`` for ``--resume``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from harvester.client import Client
 from harvester.config import Settings
 from harvester.endpoints import ADAPTERS
-from harvester.errors import ConfigError, CredentialsRefused
+from harvester.errors import ConfigError, CredentialsRefused, GatewayUnavailable
 from harvester.fetch import Job, fetch_task
-from harvester.model import RunStatus, RunSummary, TaskResult, TaskStatus, WorkItem
+from harvester.lock import DatabaseLock
+from harvester.model import RunStatus, RunSummary, StopKind, TaskResult, TaskStatus, WorkItem
+from harvester.outage import OutageGuard
 from harvester.retry import RetryPolicy
 from harvester.store import Store, TableSpec
 from harvester.symbols import read_symbols
@@ -150,19 +154,39 @@ async def record_universe(
     return symbols, seen - symbols, malformed
 
 
+def _age_hours(started_at: str) -> float:
+    started = datetime.fromisoformat(started_at)
+    return (datetime.now(UTC) - started).total_seconds() / 3600
+
+
 async def _open_run(
     store: Store, settings: Settings, endpoints: Sequence[str], resume: bool
 ) -> tuple[str, bool, tuple[int, int, int]]:
-    """Continue the latest unfinished run when asked and there is one, else start a new one."""
+    """Continue the latest unfinished run when asked and it is recent, else start a new one.
+
+    The caller holds the database lock, so a run still marked ``running`` was
+    left by a crash: it is resumed, or closed as ``interrupted``.
+    """
     if resume:
         run = await store.latest_unfinished_run()
-        if run is not None:
+        max_age = settings.sweep.resume_max_age
+        if run is not None and _age_hours(run.started_at) <= max_age:
             async with store.transaction():
+                await store.interrupt_running("left by a crash", keep=run.run_id)
                 await store.set_run_status(run.run_id, RunStatus.RUNNING)
                 await store.update_run(run.run_id, resumes=1)
             log.info("resuming run %s (started %s)", run.run_id, run.started_at)
             return run.run_id, True, (0, 0, 0)
-        log.info("no unfinished run to resume; starting a new one")
+        if run is not None:
+            async with store.transaction():
+                await store.set_run_status(run.run_id, RunStatus.INTERRUPTED,
+                                           f"too old to resume (over {max_age:g} hours)")
+            log.warning("run %s started %s, more than resume_max_age (%g hours) ago: closed as "
+                        "interrupted; starting a new run", run.run_id, run.started_at, max_age)
+        else:
+            log.info("no unfinished run to resume; starting a new one")
+    async with store.transaction():
+        await store.interrupt_running("left by a crash")
     run_id = new_run_id()
     path = Path(settings.sweep.symbols)
     counts = await record_universe(store, run_id, path, endpoints, strict=settings.sweep.strict)
@@ -170,39 +194,68 @@ async def _open_run(
     return run_id, False, counts
 
 
-async def _worker(
-    queue: asyncio.Queue[WorkItem | None],
-    client: Client,
-    writer: BatchWriter,
-    jobs: Mapping[str, Job],
-    progress: Progress,
-) -> None:
+@dataclass(frozen=True, slots=True)
+class Crew:
+    """What every worker shares."""
+
+    client: Client
+    writer: BatchWriter
+    jobs: Mapping[str, Job]
+    progress: Progress
+    guard: OutageGuard
+    stop: asyncio.Event
+
+
+async def _worker(queue: asyncio.Queue[WorkItem | None], crew: Crew) -> None:
     while (item := await queue.get()) is not None:
+        if crew.stop.is_set():
+            continue  # stopping: drain the queue without starting anything new
         async with asyncio.TaskGroup() as group:
-            fetches = [group.create_task(fetch_task(client, jobs[name], item.symbol))
-                       for name in item.endpoints]
+            fetches = [
+                group.create_task(fetch_task(crew.client, crew.jobs[name], item.symbol, crew.guard))
+                for name in item.endpoints
+            ]
         for fetch in fetches:
             result = fetch.result()
-            await writer.submit(result)
-            progress.record(result)
+            await crew.writer.submit(result)
+            crew.progress.record(result)
 
 
-async def _pump(
-    store: Store, run_id: str, client: Client, writer: BatchWriter,
-    jobs: Mapping[str, Job], workers: int, progress: Progress,
-) -> None:
+async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
+    """Feed the run's remaining work to the workers until it is done or a stop is asked."""
     queue: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=workers * 2)
     try:
         async with asyncio.TaskGroup() as group:
             for _ in range(workers):
-                group.create_task(_worker(queue, client, writer, jobs, progress))
-            async for item in store.remaining_work(run_id, list(jobs)):
+                group.create_task(_worker(queue, crew))
+            async for item in store.remaining_work(run_id, list(crew.jobs)):
+                if crew.stop.is_set():
+                    break
                 await queue.put(item)
             for _ in range(workers):
                 await queue.put(None)
-    except* CredentialsRefused as group:
-        # The TaskGroup has cancelled the other workers; one refusal is reason enough.
+    except* (CredentialsRefused, GatewayUnavailable) as group:
+        # The TaskGroup has cancelled the other workers; one such error stops the run.
         raise first_leaf(group) from None
+
+
+async def _supervise(pump: asyncio.Task[None], stop: asyncio.Event, grace: float) -> bool:
+    """Wait for the pump; on a stop, give requests in flight ``grace`` seconds. True if stopped."""
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({pump, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if pump.done():
+        pump.result()
+        return stop.is_set()
+    log.warning("stopping: no new symbols; requests in flight get up to %gs", grace)
+    done, _ = await asyncio.wait({pump}, timeout=grace)
+    if not done:
+        pump.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await pump
+    return True
 
 
 async def run_sweep(
@@ -211,52 +264,74 @@ async def run_sweep(
     resume: bool = False,
     token: str | None = None,
     progress: Progress | None = None,
+    stop: asyncio.Event | None = None,
 ) -> RunSummary:
-    """Run (or resume) a sweep to the end or to a cancellation, and summarise it."""
+    """Run (or resume) a sweep to the end, a stop request or a cancellation, and summarise it.
+
+    ``stop`` (set on the first Ctrl-C or SIGTERM) ends it gracefully: no new
+    symbols, requests in flight get ``grace_period`` seconds, results commit.
+    """
     jobs = build_jobs(settings)
     progress = progress or Progress()
-    async with Store(Path(settings.sweep.db)) as store:
-        run_id, resumed, (_, duplicates, malformed) = await _open_run(
-            store, settings, list(jobs), resume
+    stop = stop or asyncio.Event()
+    with DatabaseLock(Path(settings.sweep.db)):
+        async with Store(Path(settings.sweep.db)) as store:
+            return await _run(store, settings, jobs, resume, token, progress, stop)
+
+
+async def _run(
+    store: Store, settings: Settings, jobs: Mapping[str, Job], resume: bool,
+    token: str | None, progress: Progress, stop: asyncio.Event,
+) -> RunSummary:
+    run_id, resumed, (_, duplicates, malformed) = await _open_run(
+        store, settings, list(jobs), resume
+    )
+    progress.run_id = run_id
+    progress.total = sum(
+        counts.get("pending", 0) + counts.get("failed", 0)
+        for counts in (await store.task_counts(run_id)).values()
+    )
+    stop_kind, stop_reason = None, None
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            Client(settings.gateway, settings.endpoints, token=token)
         )
-        progress.run_id = run_id
-        progress.total = sum(
-            counts.get("pending", 0) + counts.get("failed", 0)
-            for counts in (await store.task_counts(run_id)).values()
-        )
-        interrupted = False
-        stop_reason = None
-        async with AsyncExitStack() as stack:
-            client = await stack.enter_async_context(
-                Client(settings.gateway, settings.endpoints, token=token)
-            )
-            progress.client = client
-            writer = await stack.enter_async_context(BatchWriter(
-                store, run_id, table_specs(),
-                interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
-            ))
-            try:
-                await _pump(store, run_id, client, writer, jobs, settings.sweep.workers, progress)
-            except CredentialsRefused as refused:
-                stop_reason = (f"{refused.message}; check the token in the environment "
-                               f"variable {settings.gateway.token_env}")
-            except asyncio.CancelledError:
-                interrupted = True
-                current = asyncio.current_task()
-                if current is not None:
-                    current.uncancel()
-        # The writer has committed everything that finished; now close the books.
-        counts = await store.task_counts(run_id)
-        pending = sum(c.get(TaskStatus.PENDING.value, 0) for c in counts.values())
-        status = RunStatus.INTERRUPTED if pending else RunStatus.COMPLETED
-        async with store.transaction():
-            await store.update_run(run_id, requests=progress.requests)
-            await store.set_run_status(run_id, status)
+        progress.client = client
+        writer = await stack.enter_async_context(BatchWriter(
+            store, run_id, table_specs(),
+            interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
+        ))
+        crew = Crew(client, writer, jobs, progress, OutageGuard(settings.sweep.outage_max), stop)
+        pump = asyncio.create_task(_pump(store, run_id, crew, settings.sweep.workers))
+        try:
+            if await _supervise(pump, stop, settings.sweep.grace_period):
+                stop_kind, stop_reason = StopKind.SIGNAL, "stopped by a signal"
+        except CredentialsRefused as refused:
+            stop_kind = StopKind.CREDENTIALS
+            stop_reason = (f"{refused.message}; check the token in the environment "
+                           f"variable {settings.gateway.token_env}")
+        except GatewayUnavailable as unavailable:
+            stop_kind, stop_reason = StopKind.OUTAGE, str(unavailable)
+        except asyncio.CancelledError:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            stop_kind, stop_reason = StopKind.SIGNAL, "cancelled"
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+    # The writer has committed everything that finished; now close the books.
+    counts = await store.task_counts(run_id)
+    pending = sum(c.get(TaskStatus.PENDING.value, 0) for c in counts.values())
+    status = RunStatus.INTERRUPTED if pending else RunStatus.COMPLETED
+    async with store.transaction():
+        await store.update_run(run_id, requests=progress.requests)
+        await store.set_run_status(run_id, status, stop_reason if pending else None)
     return RunSummary(
         run_id=run_id,
         status=status,
         resumed=resumed,
-        interrupted=interrupted,
+        interrupted=stop_kind is StopKind.SIGNAL,
         tasks=counts,
         rows=writer.rows,
         warnings=progress.warnings,
@@ -264,5 +339,6 @@ async def run_sweep(
         elapsed=progress.elapsed,
         malformed_lines=malformed,
         duplicates=duplicates,
+        stop_kind=stop_kind,
         stop_reason=stop_reason,
     )

@@ -44,6 +44,9 @@ DEFAULT_SWEEP = SweepConfig(
     commit_interval=0.25,
     commit_tasks=500,
     log_interval=5.0,
+    grace_period=10.0,
+    outage_max=300.0,
+    resume_max_age=20.0,
 )
 DEFAULT_ENDPOINTS = (
     EndpointConfig(

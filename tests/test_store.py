@@ -124,7 +124,8 @@ async def test_runs_and_tasks_tables_have_the_documented_columns(db_path: Path) 
         pass
     assert table_info(db_path, "runs") == (
         ("run_id", "started_at", "finished_at", "status", "symbols_file", "symbols",
-         "duplicates", "malformed_lines", "requests", "rows_written", "warnings", "resumes"),
+         "duplicates", "malformed_lines", "requests", "rows_written", "warnings", "resumes",
+         "stop_reason"),
         ("run_id",),
     )
     assert table_info(db_path, "tasks") == (
