@@ -203,7 +203,7 @@ def test_a_gateway_restarted_mid_sweep_costs_no_task(tmp_path: Path) -> None:
     # The gateway process is gone now; the sweep meets refused connections.
     time.sleep(3)
     with gateway_process(port):
-        out, err = sweep.communicate(timeout=60)
+        _, err = sweep.communicate(timeout=60)
     assert sweep.returncode == 0, err
     assert "looks down" in err and "answers again" in err
     assert query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 240)]
@@ -225,7 +225,7 @@ def test_a_gateway_that_stays_down_exits_75_and_resume_finishes(tmp_path: Path) 
             sweep.kill()
             sweep.communicate()
             raise
-    out, err = sweep.communicate(timeout=60)
+    _, err = sweep.communicate(timeout=60)
     assert sweep.returncode == 75, err
     assert "gateway is unavailable" in err
     assert query(db, "SELECT status FROM runs") == [("interrupted",)]
@@ -255,9 +255,9 @@ async def test_an_unreachable_gateway_interrupts_without_failing_tasks(tmp_path:
 async def test_a_second_sweep_on_a_locked_database_is_refused(tmp_path: Path) -> None:
     async with Gateway() as gateway:
         settings = make_settings(tmp_path, gateway.url, "AAPL.US\n")
-        with DatabaseLock(Path(settings.sweep.db)):
-            with pytest.raises(StoreError, match=rf"another harvester sweep \(pid {os.getpid()}\)"):
-                await run_sweep(settings)
+        held = rf"another harvester sweep \(pid {os.getpid()}\)"
+        with DatabaseLock(Path(settings.sweep.db)), pytest.raises(StoreError, match=held):
+            await run_sweep(settings)
         assert gateway.stats.total == 0
         summary = await run_sweep(settings)  # released: the next sweep runs
     assert summary.status is RunStatus.COMPLETED
