@@ -92,6 +92,18 @@ def sweep_cmd(config: Path, symbols: Path, db: Path, *extra: str) -> list[str]:
             "--symbols", str(symbols), "--db", str(db), *extra]
 
 
+def sweep_until(command: list[str], db: Path, ok: int) -> subprocess.Popen[str]:
+    """Start a sweep and return once ``ok`` tasks are committed; it is ended if that fails."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_ok(db, ok)
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    return process
+
+
 def universe(tmp_path: Path, count: int) -> Path:
     path = tmp_path / "symbols.txt"
     path.write_text("".join(f"Z{i}.US\n" for i in range(count)), encoding="utf-8")
@@ -152,9 +164,7 @@ def test_sigterm_exits_143_and_a_second_sigint_stops_at_once(tmp_path: Path) -> 
     config = write_config(tmp_path / "c.toml", port, 20.0, grace_period=60.0)
     db = tmp_path / "h.sqlite"
     with gateway_process(port, "--latency", "0.3"):
-        first = subprocess.Popen(sweep_cmd(config, symbols, db), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        wait_for_ok(db, 10)
+        first = sweep_until(sweep_cmd(config, symbols, db), db, 10)
         first.send_signal(signal.SIGTERM)
         out, err = first.communicate(timeout=30)
         assert first.returncode == 143, err
@@ -192,14 +202,7 @@ def test_a_gateway_restarted_mid_sweep_costs_no_task(tmp_path: Path) -> None:
     config = write_config(tmp_path / "c.toml", port, 40.0, max_attempts=3)
     db = tmp_path / "h.sqlite"
     with gateway_process(port):
-        sweep = subprocess.Popen(sweep_cmd(config, symbols, db, "--json"),
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            wait_for_ok(db, 40)
-        except BaseException:
-            sweep.kill()
-            sweep.communicate()
-            raise
+        sweep = sweep_until(sweep_cmd(config, symbols, db, "--json"), db, 40)
     # The gateway process is gone now; the sweep meets refused connections.
     time.sleep(3)
     with gateway_process(port):
@@ -217,14 +220,7 @@ def test_a_gateway_that_stays_down_exits_75_and_resume_finishes(tmp_path: Path) 
     config = write_config(tmp_path / "c.toml", port, 40.0, outage_max=2.0)
     db = tmp_path / "h.sqlite"
     with gateway_process(port):
-        sweep = subprocess.Popen(sweep_cmd(config, symbols, db), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-        try:
-            wait_for_ok(db, 20)
-        except BaseException:
-            sweep.kill()
-            sweep.communicate()
-            raise
+        sweep = sweep_until(sweep_cmd(config, symbols, db), db, 20)
     _, err = sweep.communicate(timeout=60)
     assert sweep.returncode == 75, err
     assert "gateway is unavailable" in err
@@ -291,10 +287,8 @@ def test_cli_second_instance_exits_2_and_status_still_reads(tmp_path: Path) -> N
     config = write_config(tmp_path / "c.toml", port, 10.0)
     db = tmp_path / "h.sqlite"
     with gateway_process(port):
-        first = subprocess.Popen(sweep_cmd(config, symbols, db), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+        first = sweep_until(sweep_cmd(config, symbols, db), db, 2)
         try:
-            wait_for_ok(db, 2)
             second = subprocess.run(sweep_cmd(config, symbols, db), capture_output=True,
                                     text=True, timeout=30)
             status = subprocess.run([sys.executable, "-m", "harvester", "status", "--db",
