@@ -104,7 +104,6 @@ class RunSummary:
     run_id: str
     status: RunStatus
     resumed: bool
-    interrupted: bool = False
     tasks: dict[str, dict[str, int]] = field(default_factory=dict)
     rows: int = 0
     warnings: int = 0
@@ -114,6 +113,11 @@ class RunSummary:
     duplicates: int = 0
     stop_kind: StopKind | None = None  #: why the sweep stopped early, if it did
     stop_reason: str | None = None  #: the same, in words
+
+    @property
+    def interrupted(self) -> bool:
+        """True when a signal (or a cancellation) stopped the sweep."""
+        return self.stop_kind is StopKind.SIGNAL
 
     @property
     def requests_per_second(self) -> float:

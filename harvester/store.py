@@ -19,9 +19,11 @@ from typing import Any
 import aiosqlite
 
 from harvester.errors import StoreError
-from harvester.model import RunStatus, Symbol, TaskResult, TaskStatus, WorkItem
+from harvester.model import RunStatus, Symbol, TaskResult, WorkItem
 from harvester.schema import MIGRATIONS, SCHEMA_VERSION
 
+_RUN_COUNTERS = frozenset({"symbols", "duplicates", "malformed_lines", "requests",
+                           "rows_written", "warnings", "resumes"})
 PAGE = 1000  # tasks read per query when streaming a run's remaining work
 
 
@@ -204,14 +206,14 @@ class Store:
 
     async def update_run(self, run_id: str, **counts: int) -> None:
         """Add to a run's counters (``symbols``, ``requests``, ``rows_written``...)."""
-        allowed = {"symbols", "duplicates", "malformed_lines", "requests", "rows_written",
-                   "warnings", "resumes"}
-        for name, value in counts.items():
-            if name not in allowed:
-                raise ValueError(name)
-            await self.db.execute(
-                f"UPDATE runs SET {name} = {name} + ? WHERE run_id = ?", (value, run_id)
-            )
+        unknown = set(counts) - _RUN_COUNTERS
+        if unknown:
+            raise ValueError(f"not a run counter: {sorted(unknown)}")
+        if counts:
+            # Column names come from the allow-list above, never from input.
+            assignments = ", ".join(f"{name} = {name} + ?" for name in counts)
+            await self.db.execute(f"UPDATE runs SET {assignments} WHERE run_id = ?",
+                                  (*counts.values(), run_id))
 
     async def set_run_status(
         self, run_id: str, status: RunStatus, stop_reason: str | None = None
@@ -351,5 +353,3 @@ def read_status(path: Path, limit: int = 5) -> list[dict[str, Any]]:
     finally:
         db.close()
 
-
-__all__ = ["Store", "TableSpec", "TaskStatus", "read_status"]

@@ -331,7 +331,6 @@ async def _run(
         run_id=run_id,
         status=status,
         resumed=resumed,
-        interrupted=stop_kind is StopKind.SIGNAL,
         tasks=counts,
         rows=writer.rows,
         warnings=progress.warnings,
