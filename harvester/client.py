@@ -1,12 +1,10 @@
 """The HTTP client: one aiohttp session, and per endpoint a rate limiter and an in-flight cap.
 
 Every attempt, retries included, takes a slot of its endpoint's in-flight cap
-and then a token of its limiter. The limiter is a leaky bucket of ``burst``
-tokens (at least one) refilled at ``rate`` per second, so no one-second window
-sees more than ``rate + burst`` requests; aiolimiter's default bucket would let
-a whole second's worth through at once. Redirects are never followed, bodies
-over ``max_body_bytes`` are refused unread, and the token only ever goes into
-the ``Authorization`` header.
+and then the go-ahead of its :class:`~harvester.limiter.RateLimiter`: ``rate``
+a second on average and never more than ``rate + burst`` in any second.
+Redirects are never followed, bodies over ``max_body_bytes`` are refused
+unread, and the token only ever goes into the ``Authorization`` header.
 """
 
 from __future__ import annotations
@@ -18,11 +16,11 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from harvester.config import EndpointConfig, GatewayConfig
 from harvester.errors import Rejected, TransportError
+from harvester.limiter import RateLimiter
 
 _KEPT_HEADERS = ("Retry-After", "Location")
 _CHUNK = 65_536
@@ -36,12 +34,6 @@ class Response:
     content_type: str
     headers: dict[str, str]
     body: bytes
-
-
-def make_limiter(rate: float, burst: int) -> AsyncLimiter:
-    """A leaky bucket of ``max(burst, 1)`` tokens that refills at ``rate`` per second."""
-    capacity = max(burst, 1)
-    return AsyncLimiter(capacity, capacity / rate)
 
 
 class Client:
@@ -59,7 +51,7 @@ class Client:
         self._token = token
         self._base = gateway.base_url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
-        self._limiters: dict[str, AsyncLimiter] = {}
+        self._limiters: dict[str, RateLimiter] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self.requests: Counter[str] = Counter()  #: attempts sent, by endpoint
 
@@ -81,7 +73,7 @@ class Client:
             raise_for_status=False,
         )
         for name, endpoint in self._endpoints.items():
-            self._limiters[name] = make_limiter(endpoint.rate, endpoint.burst)
+            self._limiters[name] = RateLimiter(endpoint.rate, endpoint.burst)
             self._slots[name] = asyncio.Semaphore(endpoint.concurrency)
         return self
 

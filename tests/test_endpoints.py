@@ -33,6 +33,7 @@ from harvester.errors import (
     Unsupported,
     UpstreamError,
 )
+from harvester.endpoints.values import floats, ints, to_float, to_int
 from harvester.model import Symbol, TaskStatus
 
 TRADES = ADAPTERS["short_trades"]
@@ -632,3 +633,24 @@ def test_any_json_value_in_any_field_maps_to_typed_values_or_none(
                 assert type(cell) is float
                 assert math.isfinite(cell)
                 assert cell >= 0
+
+
+# Property: the column-wise parsers agree with the one-value parsers ----------------------
+
+NUMBER_LIKE = (
+    st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.booleans() | st.none()
+    | st.text(alphabet="0123456789.-+eE _nainfNAINF", max_size=12)
+    | st.integers().map(str) | st.floats().map(str) | st.text(max_size=70)
+)
+
+
+@settings(database=None, deadline=None, max_examples=400)
+@given(column=st.lists(NUMBER_LIKE, max_size=8), clean=st.booleans())
+def test_column_parsers_equal_the_one_value_parsers(column: list[Any], clean: bool) -> None:
+    if clean:  # make the fast path likely: all digit strings, or all plain floats
+        column = [str(sum(map(ord, repr(v))) * 7919) for v in column]
+    for many, one in ((ints, to_int), (floats, to_float)):
+        expected = [one(v) for v in column]
+        got = many(list(column))
+        assert got == expected
+        assert [type(v) for v in got] == [type(v) for v in expected]

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
+from itertools import repeat
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import orjson
 
 from harvester.config import EndpointConfig
+from harvester.endpoints.values import column_parser
 from harvester.errors import (
     ConfigError,
     CredentialsRefused,
@@ -199,24 +202,46 @@ class Adapter:
         return self.map_records(symbol, records)
 
     def map_records(self, symbol: Symbol, records: Iterable[Any]) -> Parsed:
-        """Map records to rows; one row per trading day, the first one seen wins."""
+        """Map records to rows; one row per trading day, the first one seen wins.
+
+        Works column by column, so that a clean answer is converted in C.
+        """
         tz = MARKET_TZ[symbol.market]
-        fields = self.fields[symbol.market]
-        rows: dict[date, tuple[Any, ...]] = {}
+        record_date = self.record_date
+        kept: list[dict[str, Any]] = []
+        days: list[str] = []
+        seen: set[date] = set()
         warnings = 0
         for record in records:
             if not isinstance(record, dict):
                 warnings += 1
                 continue
-            day, problems = self.record_date(record, tz)
+            day, problems = record_date(record, tz)
             warnings += problems
-            if day is None or day in rows:
+            if day is None or day in seen:
                 warnings += 1  # no usable date, or the same day twice: keep the first
                 continue
-            values = dict.fromkeys(column.name for column in self.columns)
-            for spec in fields:
-                value = spec.parse(record.get(spec.source))
-                warnings += value is None
-                values[spec.column] = value
-            rows[day] = (symbol.canonical, symbol.market, day.isoformat(), *values.values())
-        return Parsed(tuple(rows.values()), warnings)
+            seen.add(day)
+            kept.append(record)
+            days.append(day.isoformat())
+        if not kept:
+            return Parsed((), warnings)
+        missing = [None] * len(kept)
+        columns: list[list[Any]] = [missing] * len(self.columns)
+        for source, parse_column, index in field_plan(self, symbol.market):
+            values = parse_column([record.get(source) for record in kept])
+            warnings += values.count(None)
+            columns[index] = values
+        head = repeat(symbol.canonical), repeat(symbol.market)
+        # The heads repeat without end; the columns are all as long as ``days``.
+        return Parsed(tuple(zip(*head, days, *columns, strict=False)), warnings)
+
+
+@cache
+def field_plan(
+    adapter: Adapter, market: str
+) -> tuple[tuple[str, Callable[[list[object]], list[Any]], int], ...]:
+    """For one market's records: each field's source key, column parser and column position."""
+    position = {column.name: index for index, column in enumerate(adapter.columns)}
+    return tuple((spec.source, column_parser(spec.parse), position[spec.column])
+                 for spec in adapter.fields[market])

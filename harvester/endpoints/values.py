@@ -8,13 +8,16 @@ value is a boolean, NaN or infinite.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 MAX_TEXT = 64  # a longer "number" is junk, not worth parsing
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
+DATE_CACHE = 8192  # distinct date texts and timestamps remembered per kind
 
 
 @cache
@@ -23,44 +26,51 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _number(value: object) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return value
-    if isinstance(value, str) and 0 < len(value) <= MAX_TEXT:
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            pass
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
-
-
 def to_int(value: object) -> int | None:
     """A non-negative whole number (``"5748485"``, ``5748485``, ``"5748485.0"``) or None."""
-    number = _number(value)
+    kind = type(value)
+    number: int | float
+    if kind is str:
+        text = str(value)
+        if not 0 < len(text) <= MAX_TEXT:
+            return None
+        try:
+            number = int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return None
+    elif isinstance(value, int | float) and kind is not bool:
+        number = value
+    else:
+        return None
     if isinstance(number, float):
         if not math.isfinite(number) or not number.is_integer():
             return None
         number = int(number)
-    if number is None or number < 0 or number >= 2**63:
-        return None
-    return number
+    return number if 0 <= number < 2**63 else None
 
 
 def to_float(value: object) -> float | None:
     """A finite, non-negative number (``"0.3643"``, ``456.4``) or None."""
-    number = _number(value)
-    if number is None:
-        return None
-    try:
-        result = float(number)
-    except OverflowError:
+    kind = type(value)
+    if kind is float:
+        result = cast(float, value)
+    elif kind is str:
+        text = str(value)
+        if not 0 < len(text) <= MAX_TEXT:
+            return None
+        try:
+            result = float(text)  # reads whole numbers too, rounded as int() then float() would
+        except ValueError:
+            return None
+    elif isinstance(value, int | float) and kind is not bool:
+        try:
+            result = float(value)
+        except OverflowError:
+            return None
+    else:
         return None
     if not math.isfinite(result) or result < 0:
         return None
@@ -75,6 +85,12 @@ def rfc3339_date(value: object, tz: str) -> date | None:
     """The calendar date in zone ``tz`` of an RFC 3339 instant, or None."""
     if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
         return None
+    return _rfc3339_date(value, tz)
+
+
+# Every symbol of a market repeats the same few hundred dates: remember them.
+@lru_cache(maxsize=DATE_CACHE)
+def _rfc3339_date(value: str, tz: str) -> date | None:
     try:
         instant = datetime.fromisoformat(value.replace("z", "Z"))
         if instant.tzinfo is None:
@@ -89,6 +105,11 @@ def epoch_ms_date(value: object, tz: str) -> date | None:
     """The calendar date in zone ``tz`` of a millisecond epoch timestamp, or None."""
     if isinstance(value, bool) or not isinstance(value, int):
         return None
+    return _epoch_ms_date(value, tz)
+
+
+@lru_cache(maxsize=DATE_CACHE)
+def _epoch_ms_date(value: int, tz: str) -> date | None:
     try:
         instant = datetime.fromtimestamp(value / 1000, tz=UTC)
         return _in_range(instant.astimezone(zone(tz)).date())
@@ -100,7 +121,60 @@ def iso_date(value: object) -> date | None:
     """A ``yyyy-MM-dd`` date, or None."""
     if not isinstance(value, str) or len(value) != 10:
         return None
+    return _iso_date(value)
+
+
+@lru_cache(maxsize=DATE_CACHE)
+def _iso_date(value: str) -> date | None:
     try:
         return _in_range(date.fromisoformat(value))
     except ValueError:
         return None
+
+
+# Column-wise forms of the parsers, for whole answers: when every value of a
+# column is plain (all digit strings, all finite floats...) the work runs in C
+# through map(); otherwise each value goes through the one-value parser. Either
+# way the result equals ``[parse(v) for v in values]``.
+
+
+def ints(values: list[object]) -> list[int | None]:
+    """``to_int`` over a column."""
+    kinds = set(map(type, values))
+    out: list[int] = []
+    try:
+        if kinds == {str}:
+            texts = cast(list[str], values)
+            if max(map(len, texts)) <= MAX_TEXT:
+                out = list(map(int, texts))
+        elif kinds == {int}:
+            out = list(cast(list[int], values))
+    except ValueError:
+        out = []
+    if not out or min(out) < 0 or max(out) >= 2**63:
+        return list(map(to_int, values))
+    return list[int | None](out)
+
+
+def floats(values: list[object]) -> list[float | None]:
+    """``to_float`` over a column."""
+    kinds = set(map(type, values))
+    out: list[float] = []
+    try:
+        if kinds == {float}:
+            out = list(cast(list[float], values))
+        elif kinds == {str}:
+            texts = cast(list[str], values)
+            if max(map(len, texts)) <= MAX_TEXT:
+                out = list(map(float, texts))
+    except ValueError:
+        out = []
+    if not out or not all(map(math.isfinite, out)) or min(out) < 0:
+        return list(map(to_float, values))
+    return list[float | None](out)
+
+
+def column_parser(parse: Callable[[object], Any]) -> Callable[[list[object]], list[Any]]:
+    """The column-wise form of a one-value parser."""
+    known: dict[object, Callable[[list[object]], list[Any]]] = {to_int: ints, to_float: floats}
+    return known.get(parse) or (lambda values: list(map(parse, values)))
