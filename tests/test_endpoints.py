@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from harvester.config import EndpointConfig
 from harvester.endpoints import ADAPTERS, Adapter
+from harvester.endpoints.values import floats, ints, to_float, to_int
 from harvester.errors import (
     ConfigError,
     CredentialsRefused,
@@ -33,7 +34,6 @@ from harvester.errors import (
     Unsupported,
     UpstreamError,
 )
-from harvester.endpoints.values import floats, ints, to_float, to_int
 from harvester.model import Symbol, TaskStatus
 
 TRADES = ADAPTERS["short_trades"]
