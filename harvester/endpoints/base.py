@@ -18,7 +18,7 @@ from urllib.parse import quote
 import orjson
 
 from harvester.config import EndpointConfig
-from harvester.endpoints.values import column_parser
+from harvester.endpoints.values import column_parser, iso_text
 from harvester.errors import (
     ConfigError,
     CredentialsRefused,
@@ -173,6 +173,13 @@ class Adapter:
         """The record's trading date and the warnings found deciding it."""
         raise NotImplementedError
 
+    def record_dates(
+        self, records: list[dict[str, Any]], tz: str
+    ) -> tuple[list[date | None], int]:
+        """``record_date`` over many records: their dates, and the warnings in all."""
+        found = [self.record_date(record, tz) for record in records]
+        return [day for day, _ in found], sum(problems for _, problems in found)
+
     def check_count(self, config: EndpointConfig, where: str | None = None) -> None:
         """Refuse a ``count`` outside the documented range, naming the setting and its origin."""
         low, high = self.count_range
@@ -206,24 +213,14 @@ class Adapter:
 
         Works column by column, so that a clean answer is converted in C.
         """
-        tz = MARKET_TZ[symbol.market]
-        record_date = self.record_date
-        kept: list[dict[str, Any]] = []
-        days: list[str] = []
-        seen: set[date] = set()
-        warnings = 0
-        for record in records:
-            if not isinstance(record, dict):
-                warnings += 1
-                continue
-            day, problems = record_date(record, tz)
-            warnings += problems
-            if day is None or day in seen:
-                warnings += 1  # no usable date, or the same day twice: keep the first
-                continue
-            seen.add(day)
-            kept.append(record)
-            days.append(day.isoformat())
+        records = list(records)
+        kept: list[dict[str, Any]] = [record for record in records if isinstance(record, dict)]
+        warnings = len(records) - len(kept)
+        days, problems = self.record_dates(kept, MARKET_TZ[symbol.market])
+        warnings += problems
+        if None in days or len(set(days)) < len(days):
+            kept, days, dropped = _first_of_each_day(kept, days)
+            warnings += dropped  # no usable date, or the same day twice: keep the first
         if not kept:
             return Parsed((), warnings)
         missing = [None] * len(kept)
@@ -233,8 +230,25 @@ class Adapter:
             warnings += values.count(None)
             columns[index] = values
         head = repeat(symbol.canonical), repeat(symbol.market)
+        isos = list(map(iso_text, days))  # no None is left in days
         # The heads repeat without end; the columns are all as long as ``days``.
-        return Parsed(tuple(zip(*head, days, *columns, strict=False)), warnings)
+        return Parsed(tuple(zip(*head, isos, *columns, strict=False)), warnings)
+
+
+def _first_of_each_day(
+    records: list[dict[str, Any]], days: list[date | None]
+) -> tuple[list[dict[str, Any]], list[date | None], int]:
+    """Drop records with no date and repeats of a day; return what is kept and the count dropped."""
+    kept: list[dict[str, Any]] = []
+    kept_days: list[date | None] = []
+    seen: set[date] = set()
+    for record, day in zip(records, days, strict=True):
+        if day is None or day in seen:
+            continue
+        seen.add(day)
+        kept.append(record)
+        kept_days.append(day)
+    return kept, kept_days, len(records) - len(kept)
 
 
 @cache

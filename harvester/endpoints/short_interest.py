@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from operator import ne
 from typing import Any, ClassVar
 
 from harvester.endpoints.base import Adapter, Column, Field, as_code, classify_code
-from harvester.endpoints.values import epoch_ms_date, iso_date, to_float, to_int
+from harvester.endpoints.values import (
+    epoch_ms_date,
+    epoch_ms_dates,
+    iso_date,
+    iso_dates,
+    to_float,
+    to_int,
+)
 from harvester.errors import MalformedResponse
 from harvester.model import Symbol
 
@@ -96,6 +104,19 @@ class ShortInterest(Adapter):
         if stated is not None:
             return stated, int(derived != stated)
         return derived, 1
+
+    def record_dates(
+        self, records: list[dict[str, Any]], tz: str
+    ) -> tuple[list[date | None], int]:
+        """``record_date`` over many records, column by column."""
+        stated = iso_dates([record.get("timestamp_str") for record in records])
+        derived = epoch_ms_dates([record.get("timestamp") for record in records], tz)
+        if None not in stated:
+            return stated, sum(map(ne, stated, derived))
+        days = [s if s is not None else d for s, d in zip(stated, derived, strict=True)]
+        warnings = sum(1 if s is None else int(s != d)
+                       for s, d in zip(stated, derived, strict=True))
+        return days, warnings
 
 
 SHORT_INTEREST = ShortInterest()

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
+from itertools import repeat
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -138,40 +139,65 @@ def _iso_date(value: str) -> date | None:
 # way the result equals ``[parse(v) for v in values]``.
 
 
-def ints(values: list[object]) -> list[int | None]:
+def ints(values: list[Any]) -> list[Any]:
     """``to_int`` over a column."""
     kinds = set(map(type, values))
-    out: list[int] = []
+    out: list[Any] = []
     try:
-        if kinds == {str}:
-            texts = cast(list[str], values)
-            if max(map(len, texts)) <= MAX_TEXT:
-                out = list(map(int, texts))
-        elif kinds == {int}:
-            out = list(cast(list[int], values))
+        if kinds == _STR:
+            if max(map(len, values)) <= MAX_TEXT:
+                out = list(map(int, values))
+        elif kinds == _INT:
+            out = values[:]
     except ValueError:
         out = []
     if not out or min(out) < 0 or max(out) >= 2**63:
         return list(map(to_int, values))
-    return list[int | None](out)
+    return out
 
 
-def floats(values: list[object]) -> list[float | None]:
+def floats(values: list[Any]) -> list[Any]:
     """``to_float`` over a column."""
     kinds = set(map(type, values))
-    out: list[float] = []
+    out: list[Any] = []
     try:
-        if kinds == {float}:
-            out = list(cast(list[float], values))
-        elif kinds == {str}:
-            texts = cast(list[str], values)
-            if max(map(len, texts)) <= MAX_TEXT:
-                out = list(map(float, texts))
+        if kinds == _FLOAT:
+            out = values[:]
+        elif kinds == _STR and max(map(len, values)) <= MAX_TEXT:
+            out = list(map(float, values))
     except ValueError:
         out = []
     if not out or not all(map(math.isfinite, out)) or min(out) < 0:
         return list(map(to_float, values))
-    return list[float | None](out)
+    return out
+
+
+_STR, _INT, _FLOAT = frozenset({str}), frozenset({int}), frozenset({float})
+
+
+#: ``date.isoformat``, remembered: the same few hundred days come back in every answer
+iso_text = lru_cache(maxsize=DATE_CACHE)(date.isoformat)
+
+
+def rfc3339_dates(values: list[Any], tz: str) -> list[date | None]:
+    """``rfc3339_date`` over a column."""
+    if set(map(type, values)) == _STR and max(map(len, values)) <= MAX_TEXT:
+        return list(map(_rfc3339_date, values, repeat(tz)))
+    return [rfc3339_date(value, tz) for value in values]
+
+
+def epoch_ms_dates(values: list[Any], tz: str) -> list[date | None]:
+    """``epoch_ms_date`` over a column."""
+    if set(map(type, values)) == _INT:
+        return list(map(_epoch_ms_date, values, repeat(tz)))
+    return [epoch_ms_date(value, tz) for value in values]
+
+
+def iso_dates(values: list[Any]) -> list[date | None]:
+    """``iso_date`` over a column."""
+    if set(map(type, values)) == _STR and set(map(len, values)) == {10}:
+        return list(map(_iso_date, values))
+    return list(map(iso_date, values))
 
 
 def column_parser(parse: Callable[[object], Any]) -> Callable[[list[object]], list[Any]]:
