@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
@@ -94,14 +95,17 @@ class Client:
         if self._session is None:
             raise RuntimeError("Client used outside 'async with'")
         # The path is already percent-encoded by the adapter: keep yarl from re-quoting it.
-        url = URL(self._base + path, encoded=True).with_query(list(query))
+        query_text = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}"
+                              for name, value in query)
+        url = URL(f"{self._base}{path}?{query_text}" if query else self._base + path, encoded=True)
         async with self._slots[endpoint]:
             await self._limiters[endpoint].acquire()
             self.requests[endpoint] += 1
             try:
                 async with self._session.get(url, allow_redirects=False) as answer:
                     body = await self._read(answer)
-                    headers = {k: answer.headers[k] for k in _KEPT_HEADERS if k in answer.headers}
+                    kept = answer.headers
+                    headers = {k: kept[k] for k in _KEPT_HEADERS if k in kept}
                     return Response(answer.status, answer.content_type, headers, body)
             except TimeoutError as exc:
                 raise TransportError(
@@ -119,11 +123,13 @@ class Client:
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         """Read the body, refusing anything over the size limit without reading it all."""
         limit = self._gateway.max_body_bytes
-        if answer.content_length is not None and answer.content_length > limit:
-            raise Rejected(
-                f"answer of {answer.content_length} bytes is over the {limit}-byte limit",
-                code="body_too_large",
-            )
+        length = answer.content_length
+        if length is not None and length > limit:
+            raise Rejected(f"answer of {length} bytes is over the {limit}-byte limit",
+                           code="body_too_large")
+        if length is not None:
+            # aiohttp stops at the declared length, so this read is bounded too.
+            return await answer.read()
         chunks: list[bytes] = []
         size = 0
         async for chunk in answer.content.iter_chunked(_CHUNK):
