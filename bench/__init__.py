@@ -1,0 +1,16 @@
+"""The harvester's benchmark: ``python -m bench [--quick] [--json] [--case NAME]``.
+
+Seven cases, each reporting two measured quantities and their ratio against a
+target: ``utilisation`` and ``politeness`` (one rate-limited sweep),
+``overhead`` (harvester against a bare aiohttp loop), ``store`` (the store's
+batched upserts against stdlib ``executemany``), ``memory`` (peak RSS of a big
+sweep against a small one), ``resume`` (requests spent by a sweep killed
+halfway and resumed) and ``cold_start`` (``sweep --simulate`` wall time
+against the time its rate limit needs). The simulated gateway and every sweep
+run in their own processes on loopback; databases live in temp folders.
+"""
+
+CASES: tuple[str, ...] = (
+    "utilisation", "politeness", "overhead", "store", "memory", "resume", "cold_start",
+)
+"""Every case, in the order they run and are reported."""

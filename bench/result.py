@@ -1,0 +1,55 @@
+"""A case's outcome: its measured quantities, which two the table shows, the ratio, the verdict."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseResult:
+    """What one case measured.
+
+    ``figures`` are the measured quantities, keyed by a name that carries its
+    unit (``achieved_rps``, ``peak_rss_kb``). ``shown`` names the figures of
+    the table's two quantity columns. ``ok`` is None for a report-only case
+    and for a case that could not run (then ``error`` says why).
+    """
+
+    name: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    shown: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    ratio: float | None = None
+    target: str = ""
+    ok: bool | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: the figures, then ``ratio``, ``target``, ``ok`` (and ``error``)."""
+        data = dict(self.figures)
+        data["ratio"] = None if self.ratio is None else round(self.ratio, 4)
+        data["target"] = self.target
+        data["ok"] = self.ok
+        if self.error is not None:
+            data["error"] = self.error
+        return data
+
+
+def failed(name: str, target: str, error: str) -> CaseResult:
+    """The result of a case that could not run."""
+    return CaseResult(name=name, target=target, error=error)
+
+
+def median_of(runs: Sequence[T], key: Callable[[T], float]) -> T:
+    """The run whose ``key`` is the median (the lower one of an even count)."""
+    ordered = sorted(runs, key=key)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def median(values: Sequence[float]) -> float:
+    """The median of the values."""
+    return float(statistics.median(values))

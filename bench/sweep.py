@@ -1,0 +1,129 @@
+"""Running ``harvester sweep`` as a child process on a config the bench writes.
+
+The config has a ``[sweep]`` table and both ``[endpoints.*]`` tables; paths
+and counts are copied from the shipped ``config/harvester.toml``, the limits
+come from the case. The gateway URL, symbols file and database are flags.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.gateway import GatewayProcess, Stats
+from bench.procs import BenchError, Child, Finished, harvester_argv, tail
+from harvester.config import ENDPOINT_DEFAULTS
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = ROOT / "config" / "harvester.toml"
+ENDPOINTS = tuple(ENDPOINT_DEFAULTS)
+UNLIMITED_RATE = 1e6  # requests per second: no limiter ever waits
+UNLIMITED_BURST = 1_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """A sweep's limits: per endpoint ``rate``, ``burst``, ``concurrency``; ``workers``."""
+
+    rate: float
+    burst: int
+    concurrency: int
+    workers: int
+
+    @property
+    def total_rate(self) -> float:
+        """Requests per second over both endpoints."""
+        return self.rate * len(ENDPOINTS)
+
+    @property
+    def in_flight(self) -> int:
+        """Requests in flight at most, over both endpoints."""
+        return self.concurrency * len(ENDPOINTS)
+
+
+def unlimited(concurrency: int, workers: int) -> Limits:
+    """Limits under which only ``concurrency`` holds the sweep back."""
+    return Limits(rate=UNLIMITED_RATE, burst=UNLIMITED_BURST, concurrency=concurrency,
+                  workers=workers)
+
+
+def shipped_endpoints() -> dict[str, dict[str, Any]]:
+    """``{endpoint: {path, count, rate, ...}}`` from the shipped config, over the defaults."""
+    with SHIPPED_CONFIG.open("rb") as handle:
+        tables = tomllib.load(handle).get("endpoints", {})
+    return {name: {**ENDPOINT_DEFAULTS[name], **tables.get(name, {})} for name in ENDPOINTS}
+
+
+def write_config(path: Path, limits: Limits) -> Path:
+    """A harvester config file with these limits; paths and counts as shipped."""
+    shipped = shipped_endpoints()
+    lines = ["[sweep]", f"workers = {limits.workers}", ""]
+    for name in ENDPOINTS:
+        lines += [
+            f"[endpoints.{name}]",
+            f"path = {json.dumps(shipped[name]['path'])}",
+            f"count = {int(shipped[name]['count'])}",
+            f"rate = {float(limits.rate)!r}",
+            f"burst = {limits.burst}",
+            f"concurrency = {limits.concurrency}",
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class SweepRun:
+    """One finished sweep: the child's figures, its JSON summary, the gateway's stats."""
+
+    finished: Finished
+    summary: dict[str, Any]
+    stats: Stats
+
+
+def summary_of(finished: Finished, what: str) -> dict[str, Any]:
+    """The ``--json`` summary a sweep printed; BenchError if it failed or printed none."""
+    if finished.exit_code not in (0, 3):
+        raise BenchError(f"{what} exited {finished.exit_code}: {tail(finished.stderr)}")
+    for line in reversed(finished.stdout.splitlines()):
+        if line.startswith("{"):
+            summary: dict[str, Any] = json.loads(line)
+            return summary
+    raise BenchError(f"{what} printed no JSON summary: {tail(finished.stdout)}")
+
+
+class Sweeper:
+    """Runs sweeps of one config against one gateway, in ``folder``."""
+
+    def __init__(self, gateway: GatewayProcess, folder: Path, limits: Limits) -> None:
+        self.gateway = gateway
+        self.folder = folder
+        self.limits = limits
+        self.config = write_config(folder / "harvester.toml", limits)
+        self._count = 0
+
+    def __repr__(self) -> str:
+        return f"<Sweeper {self.limits} runs={self._count}>"
+
+    def argv(self, symbols: Path, db: Path, *extra: str) -> list[str]:
+        """The sweep's command line."""
+        return harvester_argv("sweep", "--config", str(self.config), "--symbols", str(symbols),
+                              "--db", str(db), "--base-url", self.gateway.url, "--json", "-q",
+                              *extra)
+
+    def start(self, symbols: Path, db: Path, *extra: str, timeout: float,
+              measured: bool = True) -> Child:
+        """Start a sweep and return at once (see Child for ``measured``)."""
+        self._count += 1
+        return Child(self.argv(symbols, db, *extra), cwd=self.folder, folder=self.folder,
+                     name=f"sweep{self._count}", timeout=timeout, measured=measured)
+
+    def run(self, symbols: Path, db: Path, *extra: str, timeout: float) -> SweepRun:
+        """Reset the gateway's stats, run a sweep to its end, read the stats."""
+        self.gateway.reset()
+        finished = self.start(symbols, db, *extra, timeout=timeout).wait()
+        summary = summary_of(finished, "the sweep")
+        return SweepRun(finished, summary, self.gateway.stats())
