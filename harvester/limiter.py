@@ -10,9 +10,11 @@ Two rules, both on the event loop's clock:
   second, where a one-token bucket that restarts its wait on every wake-up
   falls behind. After an idle spell up to ``burst`` slots may be taken early.
 * **A window** over the times requests were really let go. No request goes
-  out while ``rate + burst`` others went out in the last ``window`` seconds, a
-  little over one second (half the slack ``burst`` leaves), so callers that
-  woke late and bunch up cannot crowd one second at the gateway.
+  out while ``rate + burst`` others went out in the last ``window`` seconds.
+  The window is a little over one second: as long as the window alone would
+  still allow 99.5% of ``rate`` (but at most ``MAX_MARGIN`` over), so that
+  requests delayed on their way (a busy loop on either side) and bunching up
+  on arrival cannot crowd one of the gateway's seconds.
 
 Use ``await limiter.acquire()`` before each request, or ``async with limiter``.
 """
@@ -25,7 +27,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-MAX_MARGIN = 0.05  # seconds the window may reach past one second
+MAX_MARGIN = 0.1  # seconds the window may reach past one second
+RATE_KEPT = 0.995  # share of ``rate`` the window alone still allows
 
 
 class RateLimiter:
@@ -51,8 +54,8 @@ class RateLimiter:
         self.burst = burst  #: requests allowed above the rate in one second
         #: most requests let go in any ``window`` seconds
         self.limit = max(math.floor(rate + burst), 1)
-        #: seconds the limit is counted over: one second and half the slack burst leaves
-        self.window = 1.0 + min(burst / rate / 2, MAX_MARGIN)
+        #: seconds the limit is counted over: ``limit`` in it is still 99.5% of ``rate``
+        self.window = 1.0 + min(max(self.limit / (RATE_KEPT * rate) - 1.0, 0.0), MAX_MARGIN)
         self._interval = 1.0 / rate
         self._tolerance = burst * self._interval
         self._clock = clock
