@@ -92,7 +92,7 @@ async def test_the_rate_is_reached_and_no_second_exceeds_rate_plus_burst(
     vt = VirtualTime(lateness, seed=int(rate))
     limiter = limiter_on(vt, rate, burst)
     times: list[float] = []
-    per_worker = int(rate * 20) // workers  # about twenty seconds of work
+    per_worker = max(int(rate * 8) // workers, 10)  # about eight seconds of work
     await vt.run(*(caller(limiter, vt, times, per_worker) for _ in range(workers)))
     total = per_worker * workers
     assert len(times) == total
