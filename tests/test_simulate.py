@@ -36,8 +36,11 @@ from harvester.simulate import (
     serve,
     settings_from_args,
 )
+from harvester.simulate import data as sim_data
 from harvester.simulate import dates as sim_dates
+from harvester.simulate import draws as sim_draws
 from harvester.simulate.service import Service
+from harvester.simulate.symbols import parse_interest_symbol, parse_trades_symbol
 
 ROOT = Path(__file__).resolve().parents[1]
 TRADES = "short_trades"
@@ -279,9 +282,10 @@ def test_data_is_the_same_in_another_process():
     code = (
         "import datetime, orjson\n"
         "from harvester.simulate import data, symbols\n"
-        "s = symbols.parse_trades_symbol('NVDA.US')\n"
         "a = datetime.date(2026, 5, 18)\n"
-        "print(orjson.dumps([data.short_trades(s, a, 5), data.short_interest(s, a, 5)]).decode())\n"
+        "for code in ('NVDA.US', '700.HK'):\n"
+        "    s = symbols.parse_trades_symbol(code)\n"
+        "    print(orjson.dumps([data.short_trades(s, a, 5), data.short_interest(s, a, 5)]))\n"
     )
     outputs = set()
     for hash_seed in ("1", "2"):
@@ -292,6 +296,66 @@ def test_data_is_the_same_in_another_process():
         )
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+# --- properties of the generated data -------------------------------------------------
+
+ANCHOR = dt.date(2026, 5, 18)
+
+
+@pytest.mark.parametrize("code", ["AAPL.US", "700.HK"])
+def test_a_day_keeps_its_figures_when_the_anchor_moves(code):
+    symbol = parse_trades_symbol(code)
+    monday = sim_data.short_trades(symbol, ANCHOR, 30)
+    friday = sim_data.short_trades(symbol, dt.date(2026, 5, 15), 29)
+    assert monday[1:] == friday
+    # Both markets' newest report stays that of 2026-05-15 until the 20th.
+    reports = sim_data.short_interest(symbol, ANCHOR, 20)
+    assert reports == sim_data.short_interest(symbol, dt.date(2026, 5, 20), 20)
+    assert reports[0]["timestamp_str"] == "2026-05-15"
+
+
+@pytest.mark.parametrize(("trades", "interest"), [("TSLA.US", "US.TSLA"), ("5.HK", "HK.00005")])
+def test_both_endpoints_agree_on_every_close(trades, interest):
+    zone = "America/New_York" if trades.endswith(".US") else "Asia/Hong_Kong"
+    days = sim_data.short_trades(parse_trades_symbol(trades), ANCHOR, 100)
+    closes = {local_date(r["timestamp"], zone): float(r["close"]) for r in days}
+    items = sim_data.short_interest(parse_interest_symbol(interest), ANCHOR, 90)
+    checked = 0
+    for item in items:
+        day = dt.date.fromisoformat(item["timestamp_str"])
+        before = sim_dates.previous_trading_day(day)
+        if day in closes and before in closes:
+            assert item["close_price"] == closes[day]
+            assert item["last_close_price"] == closes[before]
+            checked += 1
+    assert checked >= 5
+
+
+def test_ratio_rounds_half_up_like_decimal():
+    pairs = [(0, 7), (1, 20000), (3, 60000), (5, 100000), (1, 3), (2, 3), (7, 7), (1, 1)]
+    pairs += [(n * 7919 % 10**7, 10**7 + n) for n in range(500)]
+    for short, total in pairs:
+        assert sim_data.ratio(short, total) == quantized(short, total), (short, total)
+    assert sim_data.ratio(3, 2) == "1.5000" and sim_data.ratio(0, 0) == "0.0000"
+
+
+def test_the_draw_pool_is_standard_normal_then_uniform():
+    rows = sim_draws.pool()
+    assert len(rows) == sim_draws.POOL_SIZE and len(set(rows)) == len(rows)
+    normals = [x for row in rows for x in row[: sim_draws.NORMALS]]
+    uniforms = [x for row in rows for x in row[sim_draws.NORMALS :]]
+    mean = sum(normals) / len(normals)
+    spread = (sum((x - mean) ** 2 for x in normals) / len(normals)) ** 0.5
+    assert abs(mean) < 0.02 and abs(spread - 1) < 0.02
+    assert sum(abs(x) > 1.96 for x in normals) / len(normals) == pytest.approx(0.05, abs=0.005)
+    assert all(0 <= x < 1 for x in uniforms)
+    assert sum(uniforms) / len(uniforms) == pytest.approx(0.5, abs=0.01)
+    # A symbol's walk passes every row before its days repeat one.
+    size = sim_draws.POOL_SIZE
+    for first, second in [(0, 0), (5, 2**32 - 1), (2**31, 2**20)]:
+        start, stride = sim_draws.walk(first, second)
+        assert len({(start + day * stride) % size for day in range(size)}) == size
 
 
 # --- malformed requests ---------------------------------------------------------------
@@ -566,6 +630,7 @@ async def test_stats_are_served_over_http_and_can_be_reset(session):
             assert response.status == 200
         zeroed = (await fetch(session, gw.url + "/_stats")).json()
     assert served["total"] == 3 and served["served_429"] == 1
+    assert served["span"] > 0
     assert served["by_outcome"] == {
         TRADES: {"http_429": 1, "ok": 1},
         INTEREST: {"invalid_parameter": 1},
@@ -576,6 +641,7 @@ async def test_stats_are_served_over_http_and_can_be_reset(session):
         "by_outcome": {TRADES: {}, INTEREST: {}},
         "max_per_second": {TRADES: 0, INTEREST: 0},
         "served_429": 0,
+        "span": 0.0,
     }
 
 

@@ -6,8 +6,8 @@ errors, malformed bodies, connection resets, rate limits), and counts what it
 served. It encodes the wire format on its own and imports nothing else from
 ``harvester``, so an adapter bug shows up as a failing test.
 
-Modules: ``settings`` (GatewaySettings), ``symbols``, ``dates`` and ``data``
-(the records), ``faults`` and ``responses`` (what goes on the wire),
+Modules: ``settings`` (GatewaySettings), ``symbols``, ``dates``, ``draws``
+and ``data`` (the records), ``faults`` and ``responses`` (what goes on the wire),
 ``stats`` (counters, rate limit), ``service`` (deciding an answer),
 ``app`` (aiohttp routes), ``server`` (Gateway, serve) and ``cli`` (flags).
 """

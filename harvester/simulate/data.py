@@ -1,67 +1,66 @@
 """Deterministic, realistic-looking records for any US or HK symbol.
 
-Every number comes from ``random.Random`` seeded with ``zlib.crc32`` of the
-canonical symbol (and of the date, for daily figures), never from ``hash()``,
-so a symbol gives the same records in every process. Daily figures depend on
-the date alone, not on the anchor, so moving the anchor shifts the window but
-keeps the history. Records are plain dicts already in wire types: strings for
-``short_trades``; ints, floats and strings for ``short_interest``.
+Every number comes from :mod:`.draws`: constants from a blake2b digest of the
+canonical symbol, daily figures from the pool row of the symbol's day; never
+``hash()``, so a symbol gives the same records in every process. Daily figures
+depend on the symbol and the date alone, not on the anchor or the count, so
+moving the anchor shifts the window but keeps the history, and a short answer
+is the start of a longer one. Only the ``count`` records asked for are made,
+and none are kept: over thousands of symbols a cache of records would cost
+memory and rarely hit.
+
+Records are plain dicts already in wire types: strings for ``short_trades``;
+ints, floats and strings for ``short_interest``. Prices are worked in integer
+thousandths of the currency on the exchange's tick grid, so their text and
+float forms agree without decimal arithmetic.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
-import itertools
 import math
-import random
-import zlib
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
-from .dates import (
-    epoch_ms,
-    hk_report_dates,
-    previous_trading_day,
-    rfc3339_utc,
-    trading_days,
-    us_report_dates,
-)
+from .dates import Day, report_window, trading_window
+from .draws import POOL_SIZE, log_uniform, pool, uniform, walk, words
 from .symbols import Symbol
 
 TRADES_HISTORY = 100
-"""Trading days kept per symbol: the largest ``short_trades`` count."""
+"""Trading days served per symbol: the largest ``short_trades`` count."""
 
 INTEREST_HISTORY = 90
-"""Reports kept per symbol: the largest ``short_interest`` count."""
+"""Reports served per symbol: the largest ``short_interest`` count."""
 
 Record = dict[str, object]
 """One record as it goes on the wire."""
 
-_HK_TICKS = (
-    (Decimal("0.25"), Decimal("0.001")),
-    (Decimal("0.5"), Decimal("0.005")),
-    (Decimal("10"), Decimal("0.01")),
-    (Decimal("20"), Decimal("0.02")),
-    (Decimal("100"), Decimal("0.05")),
-    (Decimal("200"), Decimal("0.1")),
-    (Decimal("500"), Decimal("0.2")),
-    (Decimal("1000"), Decimal("0.5")),
-    (Decimal("2000"), Decimal("1")),
+# The HKEX spread table in thousandths of a dollar: below each limit, its tick.
+_HK_LIMITS = (250, 500, 10_000, 20_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000)
+_HK_TICKS = (1, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
+
+_CYCLE = 71 * 17
+"""Days in which the price wave repeats: a slow 71-day and a fast 17-day swing."""
+
+_WAVE = tuple(
+    math.exp(0.15 * math.sin(math.tau * n / 71) + 0.06 * math.sin(math.tau * n / 17))
+    for n in range(_CYCLE)
 )
+"""The price factor of each day of the cycle. 71 and 17 are coprime, so a
+symbol's own offset into the cycle shifts both swings independently."""
 
 
-def _rng(*parts: object) -> random.Random:
-    """A generator seeded from the parts, identical in every process."""
-    return random.Random(zlib.crc32("|".join(map(str, parts)).encode()))
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Profile:
     """Per-symbol constants that daily figures vary around."""
 
-    price: float
-    phases: tuple[float, float]
+    market: str
+    rows: tuple[tuple[float, ...], ...]  # draws.pool(), kept here to save a call a day
+    start: int  # where the symbol's walk through the pool starts
+    stride: int
+    phase: int  # the symbol's offset into the price wave's cycle
+    price: float  # in thousandths, like every price here
     volume: float  # US: shares a day; HK: turnover a day, HKD
     short_ratio: float  # short share of the day's volume or turnover
     nyse_share: float  # US: part of short volume reported by NYSE (0 = none)
@@ -71,146 +70,162 @@ class _Profile:
 
 @functools.lru_cache(maxsize=4096)
 def _profile(symbol: Symbol) -> _Profile:
-    """The symbol's constants, drawn once from its crc32 seed."""
-    rng = _rng(symbol.canonical)
-    price = math.exp(rng.uniform(math.log(10), math.log(900)))
-    phases = (rng.uniform(0, math.tau), rng.uniform(0, math.tau))
+    """The symbol's constants, drawn from its own digest (bounded cache: it is small)."""
+    w = words(b"profile|" + symbol.canonical.encode())
+    price = log_uniform(w[0], 10, 900)
     if symbol.market == "US":
-        volume = math.exp(rng.uniform(math.log(5e6), math.log(8e7)))
-        ratio = rng.uniform(0.3, 0.55)
-        nyse = rng.choice((0.0, rng.uniform(0.05, 0.3)))
-        pct = math.exp(rng.uniform(math.log(0.005), math.log(0.15)))
+        volume = log_uniform(w[3], 5e6, 8e7)
+        ratio = uniform(w[4], 0.3, 0.55)
+        nyse = 0.0 if w[5] < 2**31 else uniform(w[6], 0.05, 0.3)
+        pct = log_uniform(w[7], 0.005, 0.15)
         # Float of 30..300 days of volume keeps days-to-cover mostly under 10.
-        float_shares = volume * math.exp(rng.uniform(math.log(30), math.log(300)))
+        float_shares = volume * log_uniform(w[8], 30, 300)
     else:
-        volume = math.exp(rng.uniform(math.log(5e7), math.log(5e9)))
-        ratio = rng.uniform(0.03, 0.3)
+        volume = log_uniform(w[3], 5e7, 5e9)
+        ratio = uniform(w[4], 0.03, 0.3)
         nyse = 0.0
-        pct = rng.uniform(0.001, 0.05)
-        float_shares = volume / price * rng.uniform(200, 2000)
-    return _Profile(price, phases, volume, ratio, nyse, float_shares, pct)
+        pct = uniform(w[7], 0.001, 0.05)
+        float_shares = volume / price * uniform(w[8], 200, 2000)
+    start, stride = walk(w[14], w[15])
+    phase = w[1] % _CYCLE
+    return _Profile(
+        market=symbol.market,
+        rows=pool(),
+        start=start,
+        stride=stride,
+        phase=phase,
+        price=price * 1000,
+        volume=volume,
+        short_ratio=ratio,
+        nyse_share=nyse,
+        float_shares=float_shares,
+        interest_pct=pct,
+    )
 
 
-def close_price(symbol: Symbol, day: dt.date) -> Decimal:
-    """Closing price on ``day``: a smooth wave plus daily noise, on the tick grid."""
-    p = _profile(symbol)
-    n = day.toordinal()
-    wave = 0.15 * math.sin(math.tau * n / 71 + p.phases[0])
-    wave += 0.06 * math.sin(math.tau * n / 17 + p.phases[1])
-    raw = p.price * math.exp(wave) * (1 + 0.01 * _rng(symbol.canonical, day, "close").gauss(0, 1))
-    if symbol.market == "HK":
-        return _hk_tick(Decimal(f"{raw:.6f}"))
-    return Decimal(f"{raw:.2f}")
+def _day(p: _Profile, ordinal: int) -> tuple[tuple[float, ...], int]:
+    """The symbol's draws for the day with that ordinal, and its close in thousandths.
+
+    The close is a smooth wave plus daily noise, on the exchange's tick grid.
+    A row (see draws.NORMALS) holds normals 0-11, then uniforms 12-15: the close
+    takes normal 0, short_trades normals 1-2 and uniform 12, short_interest
+    normals 3-5; so both endpoints agree on a day's close.
+    """
+    row = p.rows[(p.start + ordinal * p.stride) % POOL_SIZE]
+    mils = p.price * _WAVE[(ordinal + p.phase) % _CYCLE] * (1 + 0.01 * row[0])
+    if p.market == "US":
+        return row, int(mils * 0.1 + 0.5) * 10  # to the cent
+    # Round to the HKEX spread table so prices look like real quotes.
+    tick = _HK_TICKS[bisect.bisect_right(_HK_LIMITS, mils)]
+    return row, int(mils / tick + 0.5) * tick
 
 
-def _hk_tick(price: Decimal) -> Decimal:
-    """Round to the HKEX spread table so prices look like real quotes."""
-    tick = next((t for limit, t in _HK_TICKS if price < limit), Decimal("2"))
-    return ((price / tick).to_integral_value(ROUND_HALF_UP) * tick).normalize()
+def _hk_price_text(mils: int) -> str:
+    """An HK price as the wire writes it: no trailing zeros (``449.2``, ``300``)."""
+    whole, part = divmod(mils, 1000)
+    return f"{whole}.{part:03d}".rstrip("0") if part else str(whole)
 
 
 def ratio(short: int, total: int) -> str:
     """``short / total`` rounded half-up to four decimals, as the wire writes it."""
     if total == 0:
         return "0.0000"
-    exact = Decimal(short) / Decimal(total)
-    return str(exact.quantize(Decimal("0.0001"), ROUND_HALF_UP))
+    # Exact integer rounding, the same as Decimal's ROUND_HALF_UP at 0.0001.
+    units = (20000 * short + total) // (2 * total)
+    if 0 <= units <= 10000:
+        return _rate_texts()[units]
+    whole, part = divmod(units, 10000)
+    return f"{whole}.{part:04d}"
+
+
+@functools.cache
+def _rate_texts() -> tuple[str, ...]:
+    """Every ratio from 0.0000 to 1.0000 as text, made on first use.
+
+    Formatting one per record cost as much as the rest of its arithmetic.
+    """
+    return tuple(f"{units // 10000}.{units % 10000:04d}" for units in range(10001))
 
 
 def short_trades(symbol: Symbol, anchor: dt.date, count: int) -> list[Record]:
-    """The newest ``count`` daily records on or before ``anchor``, newest first.
-
-    The dicts are shared with a cache: read them, don't change them.
-    """
-    return list(_trades_history(symbol, anchor)[:count])
+    """The newest ``count`` daily records on or before ``anchor``, newest first."""
+    p = _profile(symbol)
+    make = _us_trade if p.market == "US" else _hk_trade
+    days = trading_window(anchor, p.market, TRADES_HISTORY)
+    return [make(p, day) for day in days[:count]]
 
 
 def short_interest(symbol: Symbol, anchor: dt.date, count: int) -> list[Record]:
     """The newest ``count`` short interest reports on or before ``anchor``."""
-    return list(_interest_history(symbol, anchor)[:count])
-
-
-@functools.lru_cache(maxsize=1024)
-def _trades_history(symbol: Symbol, anchor: dt.date) -> tuple[Record, ...]:
-    days = itertools.islice(trading_days(anchor), TRADES_HISTORY)
-    make = _us_trade if symbol.market == "US" else _hk_trade
-    return tuple(make(symbol, day) for day in days)
-
-
-@functools.lru_cache(maxsize=1024)
-def _interest_history(symbol: Symbol, anchor: dt.date) -> tuple[Record, ...]:
-    if symbol.market == "US":
-        dates = itertools.islice(us_report_dates(anchor), INTEREST_HISTORY)
-        return tuple(_us_interest(symbol, day) for day in dates)
-    dates = itertools.islice(hk_report_dates(anchor), INTEREST_HISTORY)
-    return tuple(_hk_interest(symbol, day) for day in dates)
-
-
-def _us_trade(symbol: Symbol, day: dt.date) -> Record:
     p = _profile(symbol)
-    rng = _rng(symbol.canonical, day, "trades")
-    total = int(p.volume * math.exp(rng.gauss(0, 0.35)))
-    short = int(total * min(max(p.short_ratio + rng.gauss(0, 0.06), 0.05), 0.95))
-    nyse = int(short * p.nyse_share * rng.uniform(0.7, 1.3))
+    make = _us_interest if p.market == "US" else _hk_interest
+    days = report_window(anchor, p.market, INTEREST_HISTORY)
+    return [make(p, day) for day in days[:count]]
+
+
+def _us_trade(p: _Profile, day: Day) -> Record:
+    r, close = _day(p, day.ordinal)
+    total = int(p.volume * math.exp(0.35 * r[1]))
+    short = int(total * min(max(p.short_ratio + 0.06 * r[2], 0.05), 0.95))
+    nyse = int(short * p.nyse_share * (0.7 + 0.6 * r[12]))
     return {
-        "timestamp": rfc3339_utc(day, "US"),
+        "timestamp": day.stamp,
         "nus_amount": str(short - nyse),
         "ny_amount": str(nyse),
         "total_amount": str(total),
         "rate": ratio(short, total),
-        "close": f"{close_price(symbol, day):.3f}",
+        "close": f"{close / 1000:.3f}",
     }
 
 
-def _hk_trade(symbol: Symbol, day: dt.date) -> Record:
-    p = _profile(symbol)
-    rng = _rng(symbol.canonical, day, "trades")
-    total = int(p.volume * math.exp(rng.gauss(0, 0.4)))
-    share = min(max(p.short_ratio + rng.gauss(0, 0.04), 0.005), 0.6)
+def _hk_trade(p: _Profile, day: Day) -> Record:
+    r, close = _day(p, day.ordinal)
+    total = int(p.volume * math.exp(0.4 * r[1]))
+    share = min(max(p.short_ratio + 0.04 * r[2], 0.005), 0.6)
     # HKEX publishes short turnover rounded to the thousand dollars.
     amount = int(total * share) // 1000 * 1000
-    balance = int(amount * rng.uniform(200, 600)) // 100 * 100
+    balance = int(amount * (200 + 400 * r[12])) // 100 * 100
     return {
-        "timestamp": rfc3339_utc(day, "HK"),
+        "timestamp": day.stamp,
         "amount": str(amount),
         "balance": f"{balance}.00",
         "total_amount": str(total),
         "rate": ratio(amount, total),
-        "close": format(close_price(symbol, day), "f"),
+        "close": _hk_price_text(close),
     }
 
 
-def _us_interest(symbol: Symbol, day: dt.date) -> Record:
-    p = _profile(symbol)
-    rng = _rng(symbol.canonical, day, "interest")
-    shares_short = int(p.float_shares * min(p.interest_pct * math.exp(rng.gauss(0, 0.15)), 0.4))
-    daily_volume = int(p.volume * math.exp(rng.gauss(0, 0.2)))
+def _us_interest(p: _Profile, day: Day) -> Record:
+    r, close = _day(p, day.ordinal)
+    last_close = _day(p, day.previous)[1]
+    pct = min(p.interest_pct * math.exp(0.15 * r[3]), 0.4)
+    shares_short = int(p.float_shares * pct)
+    daily_volume = int(p.volume * math.exp(0.2 * r[4]))
     return {
-        "timestamp": epoch_ms(day, "US"),
-        "timestamp_str": day.isoformat(),
+        "timestamp": day.millis,
+        "timestamp_str": day.text,
         "shares_short": str(shares_short),
         "short_percent": round(shares_short / p.float_shares * 100, 2),
         "avg_daily_share_volume": str(daily_volume),
         "days_to_cover": max(round(shares_short / daily_volume, 2), 0.01),
-        "close_price": float(close_price(symbol, day)),
-        "last_close_price": float(close_price(symbol, previous_trading_day(day))),
+        "close_price": close / 1000,
+        "last_close_price": last_close / 1000,
         "avg_daily_short_volume": str(int(daily_volume * p.short_ratio)),
     }
 
 
-def _hk_interest(symbol: Symbol, day: dt.date) -> Record:
-    p = _profile(symbol)
-    rng = _rng(symbol.canonical, day, "interest")
-    aggregated = int(p.float_shares * p.interest_pct * math.exp(rng.gauss(0, 0.15)))
-    close = close_price(symbol, day)
-    daily_shares = p.volume / p.price * p.short_ratio * math.exp(rng.gauss(0, 0.3))
+def _hk_interest(p: _Profile, day: Day) -> Record:
+    r, close = _day(p, day.ordinal)
+    last_close = _day(p, day.previous)[1]
+    aggregated = int(p.float_shares * p.interest_pct * math.exp(0.15 * r[3]))
+    daily_shares = p.volume / p.price * 1000 * p.short_ratio * math.exp(0.3 * r[4])
     return {
-        "timestamp": epoch_ms(day, "HK"),
-        "timestamp_str": day.isoformat(),
+        "timestamp": day.millis,
+        "timestamp_str": day.text,
         "aggregated_short": str(aggregated),
         "aggregated_short_ratio": round(aggregated / p.float_shares * 100, 2),
-        "close_price": float(close),
-        "last_close_price": float(close_price(symbol, previous_trading_day(day))),
-        "avg_cost": round(float(close) * (1 + rng.gauss(0, 0.02)), 3),
+        "close_price": close / 1000,
+        "last_close_price": last_close / 1000,
+        "avg_cost": round(close / 1000 * (1 + 0.02 * r[5]), 3),
         "avg_daily_short_volume": str(int(daily_shares)),
     }

@@ -3,13 +3,20 @@
 Trading days are weekdays (holidays are not modelled). A trading date always
 means midnight in the exchange's own zone, so the HK date 2026-05-18 is sent
 as ``2026-05-17T16:00:00Z``: the previous day in UTC.
+
+The windows of days an anchor serves, with their wire forms, are worked out
+once per (anchor, market) and kept: time zone arithmetic per record would cost
+more than the record's numbers.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterator
+import functools
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 ZONES: dict[str, ZoneInfo] = {
@@ -84,3 +91,42 @@ def hk_report_dates(anchor: dt.date) -> Iterator[dt.date]:
     while True:
         yield day
         day -= dt.timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    """A trading date with everything a record needs of it, in wire form."""
+
+    date: dt.date
+    ordinal: int
+    previous: int  # ordinal of the trading day before
+    stamp: str  # short_trades: local midnight as RFC 3339 UTC
+    millis: int  # short_interest: local midnight, ms since the epoch
+    text: str  # short_interest: yyyy-MM-dd
+
+
+@functools.lru_cache(maxsize=32)
+def trading_window(anchor: dt.date, market: str, size: int) -> tuple[Day, ...]:
+    """The ``size`` newest trading days on or before ``anchor``, newest first."""
+    return _window(itertools.islice(trading_days(anchor), size), market)
+
+
+@functools.lru_cache(maxsize=32)
+def report_window(anchor: dt.date, market: str, size: int) -> tuple[Day, ...]:
+    """The ``size`` newest short interest report dates on or before ``anchor``."""
+    reports = us_report_dates(anchor) if market == "US" else hk_report_dates(anchor)
+    return _window(itertools.islice(reports, size), market)
+
+
+def _window(days: Iterable[dt.date], market: str) -> tuple[Day, ...]:
+    return tuple(
+        Day(
+            date=day,
+            ordinal=day.toordinal(),
+            previous=previous_trading_day(day).toordinal(),
+            stamp=rfc3339_utc(day, market),
+            millis=epoch_ms(day, market),
+            text=day.isoformat(),
+        )
+        for day in days
+    )

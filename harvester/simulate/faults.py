@@ -89,6 +89,7 @@ class FaultPlan:
     ) -> None:
         self._seed = seed
         self._rates = dict(rates)
+        self._random = any(rate > 0 for rate in self._rates.values())
         self._scripted = dict(scripted)
         self._served: Counter[tuple[str, str]] = Counter()
 
@@ -100,6 +101,6 @@ class FaultPlan:
         n = self._served[key, endpoint]
         self._served[key, endpoint] = n + 1
         fault = scripted_fault(self._scripted.get(key, ()), n)
-        if fault is None:
+        if fault is None and self._random:
             fault = random_fault(self._rates, self._seed, key, endpoint, n)
         return (None if fault == "ok" else fault), n

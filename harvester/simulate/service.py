@@ -77,7 +77,10 @@ class Service:
             symbol = None
         key = symbol.canonical if symbol else raw
         fault, n = self._plan.next_fault(key, endpoint)
-        draw = unit_interval(self.settings.seed, key, endpoint, n, "latency")
+        # The jitter draw is a hash: spare it when there is no jitter to draw.
+        draw = 0.0
+        if self.settings.latency_jitter > 0:
+            draw = unit_interval(self.settings.seed, key, endpoint, n, "latency")
         normal = self._normal(endpoint, symbol, raw, count)
         if fault is None:
             return normal, draw

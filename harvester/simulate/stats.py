@@ -66,7 +66,9 @@ class GatewayStats:
 
     Outcomes are ``ok``, ``empty``, the error and fault names, ``http_401``
     and ``rate_limited``. ``max_per_second`` counts every request received,
-    429s included, so a client's politeness can be measured.
+    429s included, so a client's politeness can be measured. ``span`` is the
+    time from the first request received to the last, so a benchmark can take
+    the achieved rate as the gateway saw it.
     """
 
     def __init__(self) -> None:
@@ -84,10 +86,15 @@ class GatewayStats:
         self.by_outcome: dict[str, Counter[str]] = {name: Counter() for name in ENDPOINTS}
         self.max_per_second: dict[str, int] = {name: 0 for name in ENDPOINTS}
         self._windows = {name: SlidingWindow() for name in ENDPOINTS}
+        self._first: float | None = None
+        self._last = 0.0
 
     def received(self, endpoint: str, now: float) -> None:
         """Count a request on arrival, before anything decides its answer."""
         self.total += 1
+        if self._first is None:
+            self._first = now
+        self._last = now
         self.by_endpoint[endpoint] += 1
         seen = self._windows[endpoint].add(now)
         self.max_per_second[endpoint] = max(self.max_per_second[endpoint], seen)
@@ -106,4 +113,5 @@ class GatewayStats:
             "by_outcome": {name: dict(c) for name, c in self.by_outcome.items()},
             "max_per_second": dict(self.max_per_second),
             "served_429": self.served_429,
+            "span": (self._last - self._first) if self._first is not None else 0.0,
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 MARKETS: tuple[str, ...] = ("US", "HK")
 """Markets that have data."""
@@ -34,9 +35,9 @@ class Symbol:
     code: str
     market: str
 
-    @property
+    @cached_property
     def canonical(self) -> str:
-        """The ``CODE.MARKET`` form used as key everywhere in the gateway."""
+        """The ``CODE.MARKET`` form used as key everywhere in the gateway (asked often)."""
         return f"{self.code}.{self.market}"
 
     @property
