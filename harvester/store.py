@@ -8,10 +8,11 @@ rows. Only the sweep writes; ``status`` opens the file read-only.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,6 +26,7 @@ from harvester.schema import MIGRATIONS, SCHEMA_VERSION
 _RUN_COUNTERS = frozenset({"symbols", "duplicates", "malformed_lines", "requests",
                            "rows_written", "warnings", "resumes"})
 PAGE = 1000  # tasks read per query when streaming a run's remaining work
+Picker = Callable[[tuple[Any, ...]], tuple[Any, ...]]  # picks a row's stored values
 
 
 def now() -> str:
@@ -34,15 +36,25 @@ def now() -> str:
 
 @dataclass(frozen=True, slots=True)
 class TableSpec:
-    """Where one endpoint's rows go: its table and its data columns, in row order."""
+    """Where one endpoint's rows go: its table and its data columns, in row order.
+
+    ``markets`` names, per market, the data columns its records can fill; the
+    others are always NULL for that market's symbols, so they are left out of
+    its upserts rather than bound as NULL row after row.
+    """
 
     endpoint: str
     table: str
     columns: tuple[str, ...]
+    markets: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
-    def upsert_sql(self) -> str:
-        """The upsert for a row ``(symbol, market, trade_date, *columns, run_id, fetched_at)``."""
-        names = ("symbol", "market", "trade_date", *self.columns, "run_id", "fetched_at")
+    def upsert_sql(self, columns: Sequence[str] | None = None) -> str:
+        """The upsert for a row ``(symbol, market, trade_date, *columns, run_id, fetched_at)``.
+
+        ``columns`` defaults to all the data columns.
+        """
+        data = self.columns if columns is None else tuple(columns)
+        names = ("symbol", "market", "trade_date", *data, "run_id", "fetched_at")
         updates = ", ".join(
             f"{name} = excluded.{name}" for name in names if name not in ("symbol", "trade_date")
         )
@@ -51,6 +63,14 @@ class TableSpec:
             f"INSERT INTO {self.table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
             f"ON CONFLICT (symbol, trade_date) DO UPDATE SET {updates}"
         )
+
+    def narrowing(self, market: str) -> tuple[str, Picker | None]:
+        """The upsert for ``market``'s rows, and what picks their values out of a full row."""
+        kept = dict(self.markets).get(market)
+        if kept is None:
+            return self.upsert_sql(), None
+        positions = [0, 1, 2, *(3 + self.columns.index(name) for name in kept)]
+        return self.upsert_sql(kept), itemgetter(*positions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +122,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
-        self._upserts: dict[str, str] = {}
+        self._upserts: dict[tuple[TableSpec, str], tuple[str, Picker | None]] = {}
 
     def __repr__(self) -> str:
         return f"<Store {self.path} open={self._db is not None}>"
@@ -271,11 +291,11 @@ class Store:
     ) -> int:
         """Upsert the results' rows and set their tasks' statuses in one transaction."""
         stamp = now()
-        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        by_table: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         for result in results:
             if result.rows:
-                suffix = (run_id, stamp)
-                by_table.setdefault(result.endpoint, []).extend(row + suffix for row in result.rows)
+                key = (result.endpoint, result.symbol.market)
+                by_table.setdefault(key, []).extend(result.rows)
         task_rows = [
             (r.status.value, r.attempts, len(r.rows), r.warnings, r.error_code, r.error_message,
              stamp, run_id, r.symbol.canonical, r.endpoint)
@@ -283,21 +303,28 @@ class Store:
         ]
         try:
             warnings = sum(result.warnings for result in results)
-            return await self._write(run_id, by_table, task_rows, warnings, tables)
+            return await self._write(run_id, stamp, by_table, task_rows, warnings, tables)
         except sqlite3.Error as exc:
             raise _translate(self.path, exc) from exc
 
     async def _write(
         self,
         run_id: str,
-        by_table: Mapping[str, list[tuple[Any, ...]]],
+        stamp: str,
+        by_table: Mapping[tuple[str, str], list[tuple[Any, ...]]],
         task_rows: list[tuple[Any, ...]],
         warnings: int,
         tables: Mapping[str, TableSpec],
     ) -> int:
+        suffix = (run_id, stamp)
         async with self.transaction():
-            for endpoint, rows in by_table.items():
-                await self.db.executemany(self._upsert(tables[endpoint]), rows)
+            for (endpoint, market), rows in by_table.items():
+                sql, pick = self._narrowing(tables[endpoint], market)
+                if pick is None:
+                    values = [row + suffix for row in rows]
+                else:
+                    values = [pick(row) + suffix for row in rows]
+                await self.db.executemany(sql, values)
             written = sum(len(rows) for rows in by_table.values())
             await self.db.execute(
                 "UPDATE runs SET rows_written = rows_written + ?, warnings = warnings + ? "
@@ -312,11 +339,13 @@ class Store:
             )
         return written
 
-    def _upsert(self, spec: TableSpec) -> str:
-        sql = self._upserts.get(spec.table)
-        if sql is None:
-            sql = self._upserts[spec.table] = spec.upsert_sql()
-        return sql
+    def _narrowing(
+        self, spec: TableSpec, market: str
+    ) -> tuple[str, Picker | None]:
+        found = self._upserts.get((spec, market))
+        if found is None:
+            found = self._upserts[spec, market] = spec.narrowing(market)
+        return found
 
     async def task_counts(self, run_id: str) -> dict[str, dict[str, int]]:
         """``{endpoint: {status: count}}`` for a run."""

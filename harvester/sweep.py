@@ -93,7 +93,11 @@ def new_run_id() -> str:
 def table_specs() -> dict[str, TableSpec]:
     """Where each adapter's rows go."""
     return {
-        name: TableSpec(name, adapter.table, tuple(column.name for column in adapter.columns))
+        name: TableSpec(
+            name, adapter.table, tuple(column.name for column in adapter.columns),
+            tuple((market, tuple(spec.column for spec in fields))
+                  for market, fields in adapter.fields.items()),
+        )
         for name, adapter in ADAPTERS.items()
     }
 
