@@ -423,3 +423,32 @@ async def test_submitting_to_a_closed_writer_is_an_error(db_path: Path) -> None:
         with pytest.raises(RuntimeError, match="closed"):
             await writer.submit(result(AAPL, "short_trades"))
     assert statuses(db_path)[("AAPL.US", "short_trades")] == "pending"
+
+
+# Rows of each market bind only the columns that market fills -----------------------------
+
+
+async def test_each_market_stores_exactly_its_row_with_the_sweeps_table_specs(
+    db_path: Path,
+) -> None:
+    from harvester.sweep import table_specs
+
+    tencent = Symbol("700", "HK")
+    us_row = trade_row(AAPL, "2026-05-15", 1.5)
+    hk_row = ("700.HK", "HK", "2026-05-15", None, None, None, 3.5e8, 9.3e10, 1.4e9, 0.25, 411.2)
+    async with Store(db_path) as store:
+        await start_run(store, ["AAPL.US", "700.HK"], ("short_trades",))
+        await store.write_results(RUN, [result(AAPL, "short_trades", rows=(us_row,)),
+                                        result(tencent, "short_trades", rows=(hk_row,))],
+                                  table_specs())
+        # Upsert again with new values: the row is replaced, the other market's columns stay NULL.
+        newer = (*us_row[:-1], 2.5)
+        await store.write_results(RUN, [result(AAPL, "short_trades", rows=(newer,))],
+                                  table_specs())
+    stored = query(db_path, "SELECT symbol, market, trade_date, nasdaq_short_volume, "
+                   "nyse_short_volume, total_volume, short_turnover, short_balance, "
+                   "total_turnover, short_ratio, close FROM short_trades ORDER BY symbol")
+    assert stored == [hk_row, newer]
+    specs = table_specs()["short_trades"]
+    assert "short_turnover" not in specs.narrowing("US")[0].split("DO UPDATE")[0]
+    assert "nasdaq_short_volume" not in specs.narrowing("HK")[0].split("DO UPDATE")[0]
