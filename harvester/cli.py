@@ -28,7 +28,7 @@ from harvester.config import Settings, load_settings
 from harvester.errors import HarvesterError
 from harvester.model import RunStatus, RunSummary, StopKind
 from harvester.report import ProgressDisplay, status_text, summary_dict, summary_text
-from harvester.simulate import Gateway, GatewaySettings, add_arguments, serve, settings_from_args
+from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
 from harvester.store import read_status
 from harvester.sweep import Progress, first_leaf, run_sweep
 
@@ -153,6 +153,8 @@ async def _sweep(args: argparse.Namespace) -> int:
     progress = Progress()
     async with AsyncExitStack() as stack:
         if args.simulate:
+            from harvester.simulate.server import Gateway
+
             gateway = await stack.enter_async_context(Gateway(gateway_settings(settings)))
             settings = replace(settings, gateway=replace(settings.gateway, base_url=gateway.url))
         display = ProgressDisplay(progress, interval=settings.sweep.log_interval,
@@ -188,6 +190,8 @@ async def _simulate(args: argparse.Namespace) -> int:
     def ready(url: str) -> None:
         sys.stdout.write(f"simulated gateway listening on {url}\n")
         sys.stdout.flush()
+
+    from harvester.simulate.server import serve
 
     with contextlib.suppress(asyncio.CancelledError):
         await serve(settings, port=args.port, ready=ready)

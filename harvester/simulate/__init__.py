@@ -12,11 +12,29 @@ and ``data`` (the records), ``faults`` and ``responses`` (what goes on the wire)
 ``app`` (aiohttp routes), ``server`` (Gateway, serve) and ``cli`` (flags).
 """
 
+from typing import TYPE_CHECKING
+
 from .cli import add_arguments, settings_from_args
 from .faults import FAULTS
-from .server import Gateway, serve
 from .settings import GatewaySettings
 from .stats import GatewayStats
+
+if TYPE_CHECKING:
+    from .server import Gateway, serve
+
+
+def __getattr__(name: str) -> object:
+    """``Gateway`` and ``serve`` load the server (aiohttp.web) on first use, not on import.
+
+    ``harvester sweep`` imports this package for its flags; a sweep that does not
+    simulate then starts without the server's import time.
+    """
+    if name in ("Gateway", "serve"):
+        from . import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FAULTS",
