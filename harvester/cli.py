@@ -15,7 +15,7 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +25,7 @@ import orjson
 
 from harvester import __version__
 from harvester.config import Settings, load_settings
-from harvester.errors import HarvesterError
+from harvester.errors import ConfigError, HarvesterError
 from harvester.model import RunStatus, RunSummary, StopKind
 from harvester.report import ProgressDisplay, status_text, summary_dict, summary_text
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
@@ -142,8 +142,28 @@ def _install_signals(caught: list[signal.Signals], stop: asyncio.Event) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
-async def _sweep(args: argparse.Namespace) -> int:
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop for ``[sweep] event_loop``: uvloop's if chosen or installed, else None."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError("[sweep] event_loop: uvloop is not installed "
+                              "(pip install 'harvester[fast]')") from None
+        return None
+    return uvloop.new_event_loop
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    with asyncio.Runner(loop_factory=loop_factory(settings.sweep.event_loop)) as runner:
+        log.debug("event loop: %s", type(runner.get_loop()).__module__)
+        return runner.run(_sweep(args, settings))
+
+
+async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     if args.simulate and args.base_url:
         raise UsageError("--simulate and --base-url exclude each other")
     token = os.environ.get(settings.gateway.token_env) or None
@@ -210,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.setLevel(logging.DEBUG)
     try:
         if args.command == "sweep":
-            return asyncio.run(_sweep(args))
+            return _run_sweep(args)
         if args.command == "status":
             return _status(args)
         return asyncio.run(_simulate(args))

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from harvester.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/harvester.toml")
+EVENT_LOOPS = ("auto", "asyncio", "uvloop")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,10 @@ def _positive(value: Any) -> str | None:
 
 def _non_negative(value: Any) -> str | None:
     return None if value >= 0 and math.isfinite(value) else "must be zero or more"
+
+
+def _event_loop(value: str) -> str | None:
+    return None if value in EVENT_LOOPS else f"must be one of {', '.join(EVENT_LOOPS)}"
 
 
 def _url(value: str) -> str | None:
@@ -69,7 +74,7 @@ SWEEP = (
          _non_negative),
     Spec("backoff_max", float, 30.0, "longest retry delay in seconds", _non_negative),
     Spec("retry_after_max", float, 60.0, "longest Retry-After honoured, seconds", _non_negative),
-    Spec("retry_unknown", bool, False, "retry unknown upstream codes like -5"),
+    Spec("retry_unknown", bool, False, "retry unknown upstream codes like -99"),
     Spec("strict", bool, False, "a malformed symbols line is an error (exit 2)"),
     Spec("commit_interval", float, 0.25, "max seconds from a task's end to its commit", _positive),
     Spec("commit_tasks", int, 500, "tasks per write transaction at most", _positive),
@@ -81,6 +86,8 @@ SWEEP = (
          _non_negative),
     Spec("resume_max_age", float, 20.0, "hours within which --resume continues a run",
          _positive),
+    Spec("event_loop", str, "auto", "auto (uvloop when installed), asyncio or uvloop",
+         _event_loop),
 )
 ENDPOINT = (
     Spec("path", str, None, "URL path; {symbol} is replaced", _path_template),
@@ -127,6 +134,7 @@ class SweepConfig:
     grace_period: float
     outage_max: float
     resume_max_age: float
+    event_loop: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

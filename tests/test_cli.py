@@ -284,3 +284,44 @@ def test_readme_quick_start_matches_ci_and_lists_every_setting() -> None:
             assert f"`{spec.key}`" in README, spec.key
     for code in ("| 0 |", "| 2 |", "| 3 |", "| 130 |", "| 143 |"):
         assert code in README
+
+
+# The event loop ------------------------------------------------------------------------
+
+
+def test_event_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from harvester.cli import loop_factory
+    from harvester.errors import ConfigError
+
+    assert loop_factory("asyncio") is None
+    factory = loop_factory("auto")
+    if factory is not None:  # uvloop is installed here
+        loop = factory()
+        try:
+            assert type(loop).__module__.startswith("uvloop")
+        finally:
+            loop.close()
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed
+    assert loop_factory("auto") is None
+    with pytest.raises(ConfigError, match=r"event_loop: uvloop is not installed"):
+        loop_factory("uvloop")
+    with asyncio.Runner(loop_factory=loop_factory("auto")) as runner:
+        assert runner.run(asyncio.sleep(0, 7)) == 7
+
+
+def test_a_bad_event_loop_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[sweep]\nevent_loop = "trio"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "harvester", "sweep", "--config", str(config),
+         "--db", str(tmp_path / "h.sqlite")],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"harvester: error: {config}: [sweep] event_loop: must be one of auto, asyncio, uvloop "
+        "(got 'trio')"
+    ]
+    assert not (tmp_path / "h.sqlite").exists()

@@ -47,6 +47,7 @@ DEFAULT_SWEEP = SweepConfig(
     grace_period=10.0,
     outage_max=300.0,
     resume_max_age=20.0,
+    event_loop="auto",
 )
 DEFAULT_ENDPOINTS = (
     EndpointConfig(
