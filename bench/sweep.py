@@ -32,6 +32,8 @@ class Limits:
     burst: int
     concurrency: int
     workers: int
+    #: ``[sweep] event_loop``: asyncio unless a case says otherwise, as after a plain install
+    event_loop: str = "asyncio"
 
     @property
     def total_rate(self) -> float:
@@ -60,7 +62,7 @@ def shipped_endpoints() -> dict[str, dict[str, Any]]:
 def write_config(path: Path, limits: Limits) -> Path:
     """A harvester config file with these limits; paths and counts as shipped."""
     shipped = shipped_endpoints()
-    lines = ["[sweep]", f"workers = {limits.workers}", ""]
+    lines = ["[sweep]", f"workers = {limits.workers}", f'event_loop = "{limits.event_loop}"', ""]
     for name in ENDPOINTS:
         lines += [
             f"[endpoints.{name}]",
@@ -102,7 +104,7 @@ class Sweeper:
         self.gateway = gateway
         self.folder = folder
         self.limits = limits
-        self.config = write_config(folder / "harvester.toml", limits)
+        self.config = write_config(folder / f"harvester-{limits.event_loop}.toml", limits)
         self._count = 0
 
     def __repr__(self) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import math
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +144,13 @@ def overhead(options: Options) -> CaseResult:
     timeout = unthrottled_timeout(size * len(ENDPOINTS))
     bare: list[tuple[Finished, float, int]] = []
     harvester: list[SweepRun] = []
+    fast: list[SweepRun] = []  # the harvester on uvloop, when it is installed
     with _temp("overhead") as tmp, GatewayProcess(UNTHROTTLED_GATEWAY, Path(tmp)) as gateway:
         folder = Path(tmp)
         symbols = universe.write(folder / "symbols.txt", size)
         sweeper = Sweeper(gateway, folder, limits)
+        uvloop = (Sweeper(gateway, folder, replace(limits, event_loop="uvloop"))
+                  if importlib.util.find_spec("uvloop") else None)
         for i in range(options.runs):
             # Alternate which goes first, so neither always meets a fresher gateway.
             if i % 2:
@@ -153,8 +158,11 @@ def overhead(options: Options) -> CaseResult:
             bare.append(_bare(gateway, sweeper, symbols, i, timeout))
             if not i % 2:
                 harvester.append(sweeper.run(symbols, folder / f"run{i}.sqlite", timeout=timeout))
-            log.info("overhead: run %d/%d: bare %.1f req/s, harvester %.1f req/s", i + 1,
-                     options.runs, bare[-1][1], harvester[-1].stats.rate)
+            if uvloop is not None:
+                fast.append(uvloop.run(symbols, folder / f"uv{i}.sqlite", timeout=timeout))
+            log.info("overhead: run %d/%d: bare %.1f req/s, harvester %.1f req/s%s", i + 1,
+                     options.runs, bare[-1][1], harvester[-1].stats.rate,
+                     f", on uvloop {fast[-1].stats.rate:.1f} req/s" if fast else "")
     requests = harvester[0].stats.total
     if any(total != requests for _, _, total in bare):
         raise BenchError(f"the bare loop sent {bare[0][2]} requests, the harvester {requests}")
@@ -175,7 +183,13 @@ def overhead(options: Options) -> CaseResult:
         "bare_wall_s": round(median([finished.wall for finished, _, _ in bare]), 3),
         "in_flight": limits.in_flight,
         "runs": options.runs,
+        "event_loop": limits.event_loop,
     }
+    if fast:
+        fast_rps = median([sweep.stats.rate for sweep in fast])
+        figures["harvester_uvloop_rps"] = round(fast_rps, 1)
+        figures["harvester_uvloop_cpu_s"] = round(median([s.finished.cpu for s in fast]), 3)
+        figures["ratio_uvloop"] = round(fast_rps / bare_rps, 4)
     return CaseResult(name="overhead", figures=figures,
                       shown=(("harvester_rps",), ("bare_rps",)), ratio=ratio,
                       target=f"≥ {OVERHEAD_TARGET}", ok=ratio >= OVERHEAD_TARGET)
