@@ -19,7 +19,7 @@ from bench.sweep import ENDPOINTS, ROOT, Limits, Sweeper, shipped_endpoints, sum
 
 log = logging.getLogger(__name__)
 
-RESUME_SYMBOLS, RESUME_SYMBOLS_QUICK = 2_000, 400
+RESUME_SYMBOLS, RESUME_SYMBOLS_QUICK = 2_000, 300
 RESUME_RATE = 100.0
 RESUME_BURST = 1
 RESUME_CONCURRENCY = 16
