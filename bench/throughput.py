@@ -40,7 +40,7 @@ OVERHEAD_WORKERS = 64
 OVERHEAD_TARGET = 0.75
 
 # memory: peak RSS of a big unthrottled sweep against a small one.
-# Quick sizes are half the 2,000 / 20,000 so that --quick stays under a minute.
+# Quick sizes (1,000 and 5,000 symbols) keep --quick under a minute.
 MEMORY_SMALL, MEMORY_SMALL_QUICK = 10_000, 1_000
 MEMORY_BIG, MEMORY_BIG_QUICK = 100_000, 5_000
 # The big sweep's peak is steady from run to run (it is reached in the long middle of the
