@@ -169,16 +169,11 @@ class Adapter:
         """The records of a success envelope; raise the classified error otherwise."""
         raise NotImplementedError
 
-    def record_date(self, record: Mapping[str, Any], tz: str) -> tuple[date | None, int]:
-        """The record's trading date and the warnings found deciding it."""
-        raise NotImplementedError
-
     def record_dates(
         self, records: list[dict[str, Any]], tz: str
     ) -> tuple[list[date | None], int]:
-        """``record_date`` over many records: their dates, and the warnings in all."""
-        found = [self.record_date(record, tz) for record in records]
-        return [day for day, _ in found], sum(problems for _, problems in found)
+        """Each record's trading date (None if unusable), and the warnings found deciding them."""
+        raise NotImplementedError
 
     def check_count(self, config: EndpointConfig, where: str | None = None) -> None:
         """Refuse a ``count`` outside the documented range, naming the setting and its origin."""

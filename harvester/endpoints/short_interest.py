@@ -15,9 +15,7 @@ from typing import Any, ClassVar
 
 from harvester.endpoints.base import Adapter, Column, Field, as_code, classify_code
 from harvester.endpoints.values import (
-    epoch_ms_date,
     epoch_ms_dates,
-    iso_date,
     iso_dates,
     to_float,
     to_int,
@@ -97,18 +95,13 @@ class ShortInterest(Adapter):
             raise MalformedResponse("envelope data.items is not a list", code="malformed_body")
         return items
 
-    def record_date(self, record: Mapping[str, Any], tz: str) -> tuple[date | None, int]:
-        """``timestamp_str``, falling back to ``timestamp``; a disagreement is a warning."""
-        stated = iso_date(record.get("timestamp_str"))
-        derived = epoch_ms_date(record.get("timestamp"), tz)
-        if stated is not None:
-            return stated, int(derived != stated)
-        return derived, 1
-
     def record_dates(
         self, records: list[dict[str, Any]], tz: str
     ) -> tuple[list[date | None], int]:
-        """``record_date`` over many records, column by column."""
+        """Each record's ``timestamp_str``, else its ``timestamp`` in zone ``tz``.
+
+        Falling back is a warning, and so is a ``timestamp`` that disagrees.
+        """
         stated = iso_dates([record.get("timestamp_str") for record in records])
         derived = epoch_ms_dates([record.get("timestamp") for record in records], tz)
         if None not in stated:

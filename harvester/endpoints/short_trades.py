@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 from harvester.endpoints.base import Adapter, Column, Field, as_code, classify_code
-from harvester.endpoints.values import rfc3339_date, rfc3339_dates, to_float, to_int
+from harvester.endpoints.values import rfc3339_dates, to_float, to_int
 from harvester.errors import MalformedResponse
 from harvester.model import Symbol
 
@@ -72,10 +72,6 @@ class ShortTrades(Adapter):
         if not isinstance(data, list):
             raise MalformedResponse("envelope data is not a list", code="malformed_body")
         return data
-
-    def record_date(self, record: Mapping[str, Any], tz: str) -> tuple[date | None, int]:
-        """The exchange-local day of ``timestamp``."""
-        return rfc3339_date(record.get("timestamp"), tz), 0
 
     def record_dates(
         self, records: list[dict[str, Any]], tz: str
