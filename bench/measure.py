@@ -11,6 +11,7 @@ high-water mark across ``exec``). Forked straight from the bench, which holds
 tens of MB, every sweep would report the bench's size as its floor. Forked
 from this script, which imports almost nothing, the floor is about 10 MB.
 Standard library only, and nothing from the bench: it runs with ``-I``.
+The bench imports its ``wait4`` for the children it reaps itself.
 """
 
 from __future__ import annotations
@@ -28,8 +29,16 @@ if TYPE_CHECKING:
     from resource import struct_rusage
 
 
-def _reap(pid: int, deadline: float) -> tuple[int, struct_rusage] | None:
-    fd = os.pidfd_open(pid)
+POLL = 0.005  # seconds between looks at a child where pidfds are missing
+
+
+def wait4(pid: int, timeout: float) -> tuple[int, struct_rusage] | None:
+    """``os.wait4`` with a deadline: (status, rusage), or None if the child still runs."""
+    deadline = time.monotonic() + timeout
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
     try:
         while True:
             done, status, usage = os.wait4(pid, os.WNOHANG)
@@ -38,9 +47,13 @@ def _reap(pid: int, deadline: float) -> tuple[int, struct_rusage] | None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            select.select([fd], [], [], remaining)
+            if fd is not None:
+                select.select([fd], [], [], remaining)
+            else:
+                time.sleep(min(POLL, remaining))
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def main(argv: list[str]) -> int:
@@ -57,11 +70,11 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    reaped = _reap(pid, time.monotonic() + timeout)
+    reaped = wait4(pid, timeout)
     timed_out = reaped is None
     if reaped is None:
         os.kill(pid, signal.SIGKILL)
-        reaped = _reap(pid, time.monotonic() + 30.0)
+        reaped = wait4(pid, 30.0)
     wall = time.perf_counter() - started
     status, usage = reaped if reaped is not None else (0, None)
     figures = {

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -23,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench.measure import wait4
+
 if TYPE_CHECKING:
     from resource import struct_rusage
 
 MEASURE = Path(__file__).resolve().parent / "measure.py"
 TAIL = 600  # characters of a child's stderr quoted in an error
 BACKSTOP = 30.0  # seconds the launcher gets beyond its own deadline
-_POLL = 0.005  # seconds between looks at a child where pidfds are missing
 
 
 class BenchError(Exception):
@@ -121,7 +121,7 @@ class Child:
         """
         limit = timeout if timeout is not None else self.timeout
         try:
-            reaped = _wait4(self.pid, limit + BACKSTOP if self.measured else limit)
+            reaped = wait4(self.pid, limit + BACKSTOP if self.measured else limit)
         except BaseException:
             self._stop()
             raise
@@ -153,41 +153,17 @@ class Child:
 
     def _stop(self) -> None:
         self.kill()
-        reaped = _wait4(self.pid, BACKSTOP)
+        reaped = wait4(self.pid, BACKSTOP)
         if reaped is None and self.measured:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            reaped = _wait4(self.pid, BACKSTOP)
+            reaped = wait4(self.pid, BACKSTOP)
         self._mark(reaped)
 
     def _mark(self, reaped: tuple[int, struct_rusage] | None) -> None:
         # Tell Popen the child is reaped, so it never waits for (or signals) a reused pid.
         if reaped is not None:
             self.proc.returncode = os.waitstatus_to_exitcode(reaped[0])
-
-
-def _wait4(pid: int, timeout: float) -> tuple[int, struct_rusage] | None:
-    """``os.wait4`` with a deadline: (status, rusage), or None if the child still runs."""
-    deadline = time.monotonic() + timeout
-    try:
-        fd: int | None = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        fd = None
-    try:
-        while True:
-            done, status, usage = os.wait4(pid, os.WNOHANG)
-            if done:
-                return status, usage
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            if fd is not None:
-                select.select([fd], [], [], remaining)
-            else:
-                time.sleep(min(_POLL, remaining))
-    finally:
-        if fd is not None:
-            os.close(fd)
 
 
 def run(argv: Sequence[str], *, cwd: Path, folder: Path, name: str, timeout: float) -> Finished:
