@@ -64,11 +64,9 @@ class TableSpec:
             f"ON CONFLICT (symbol, trade_date) DO UPDATE SET {updates}"
         )
 
-    def narrowing(self, market: str) -> tuple[str, Picker | None]:
+    def narrowing(self, market: str) -> tuple[str, Picker]:
         """The upsert for ``market``'s rows, and what picks their values out of a full row."""
-        kept = dict(self.markets).get(market)
-        if kept is None:
-            return self.upsert_sql(), None
+        kept = dict(self.markets).get(market, self.columns)
         positions = [0, 1, 2, *(3 + self.columns.index(name) for name in kept)]
         return self.upsert_sql(kept), itemgetter(*positions)
 
@@ -122,7 +120,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
-        self._upserts: dict[tuple[TableSpec, str], tuple[str, Picker | None]] = {}
+        self._upserts: dict[tuple[TableSpec, str], tuple[str, Picker]] = {}
 
     def __repr__(self) -> str:
         return f"<Store {self.path} open={self._db is not None}>"
@@ -320,11 +318,7 @@ class Store:
         async with self.transaction():
             for (endpoint, market), rows in by_table.items():
                 sql, pick = self._narrowing(tables[endpoint], market)
-                if pick is None:
-                    values = [row + suffix for row in rows]
-                else:
-                    values = [pick(row) + suffix for row in rows]
-                await self.db.executemany(sql, values)
+                await self.db.executemany(sql, [pick(row) + suffix for row in rows])
             written = sum(len(rows) for rows in by_table.values())
             await self.db.execute(
                 "UPDATE runs SET rows_written = rows_written + ?, warnings = warnings + ? "
@@ -341,7 +335,7 @@ class Store:
 
     def _narrowing(
         self, spec: TableSpec, market: str
-    ) -> tuple[str, Picker | None]:
+    ) -> tuple[str, Picker]:
         found = self._upserts.get((spec, market))
         if found is None:
             found = self._upserts[spec, market] = spec.narrowing(market)
