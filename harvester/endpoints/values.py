@@ -19,6 +19,8 @@ MAX_TEXT = 64  # a longer "number" is junk, not worth parsing
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
 DATE_CACHE = 8192  # distinct date texts and timestamps remembered per kind
+# The set of value types a column must have for its C-speed path.
+_STR, _INT, _FLOAT = frozenset({str}), frozenset({int}), frozenset({float})
 
 
 @cache
@@ -170,9 +172,6 @@ def floats(values: list[Any]) -> list[Any]:
     if not out or not all(map(math.isfinite, out)) or min(out) < 0:
         return list(map(to_float, values))
     return out
-
-
-_STR, _INT, _FLOAT = frozenset({str}), frozenset({int}), frozenset({float})
 
 
 #: ``date.isoformat``, remembered: the same few hundred days come back in every answer
