@@ -1,8 +1,8 @@
 """The command line: ``harvester sweep | status | simulate``. Only this module runs a loop.
 
 Exit codes: 0 every task finished; 2 usage, configuration, database or credentials
-error; 3 finished but some tasks ``failed``; 75 the gateway stayed unavailable;
-130 interrupted (SIGINT); 143 (SIGTERM).
+error, or a wrong gateway address; 3 finished but some tasks ``failed``; 75 the gateway
+stayed unavailable; 129 interrupted (SIGHUP); 130 (SIGINT); 143 (SIGTERM).
 """
 
 from __future__ import annotations
@@ -36,7 +36,10 @@ from harvester.sweep import Progress, first_leaf, run_sweep
 log = logging.getLogger("harvester")
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 2, 3, 75
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
+# A second signal this soon after the first is the same request: GNU timeout, and a
+# terminal closing, signal the process and then its whole group.
+SAME_REQUEST = 0.5
 
 
 class UsageError(HarvesterError):
@@ -113,7 +116,7 @@ def gateway_settings(settings: Settings) -> GatewaySettings:
 
 
 def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> int:
-    if summary.stop_kind is StopKind.CREDENTIALS:
+    if summary.stop_kind in (StopKind.CREDENTIALS, StopKind.ADDRESS):
         return EXIT_USAGE
     if summary.stop_kind is StopKind.OUTAGE:
         return EXIT_UNAVAILABLE
@@ -123,17 +126,24 @@ def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> int:
 
 
 def _install_signals(caught: list[signal.Signals], stop: asyncio.Event) -> None:
-    """First SIGINT/SIGTERM: ask the sweep to stop gracefully. Second: exit at once.
+    """First SIGINT/SIGTERM/SIGHUP: ask the sweep to stop gracefully. Another: exit at once.
 
+    A signal within ``SAME_REQUEST`` seconds of the first is the same request.
     Exiting at once is safe: every commit is atomic (WAL), and the run left
     ``running`` is picked up by ``--resume``.
     """
     loop = asyncio.get_running_loop()
+    first: list[float] = []
 
     def on_signal(signum: signal.Signals) -> None:
         if caught:
+            if loop.time() - first[0] < SAME_REQUEST:
+                log.debug("%s right after %s: the same stop request", signum.name,
+                          caught[0].name)
+                return
             sys.stderr.write(f"harvester: {signum.name} again: stopping at once\n")
             os._exit(EXIT_SIGNAL[caught[0]])
+        first.append(loop.time())
         caught.append(signum)
         log.warning("%s received: finishing what is in flight (send it again to stop at once)",
                     signum.name)
@@ -190,7 +200,7 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")
     else:
         sys.stdout.write(summary_text(summary) + "\n")
-    if summary.stop_kind in (StopKind.CREDENTIALS, StopKind.OUTAGE):
+    if summary.stop_kind in (StopKind.CREDENTIALS, StopKind.OUTAGE, StopKind.ADDRESS):
         sys.stderr.write(f"harvester: error: {summary.stop_reason}\n")
     return _exit_code(summary, caught[0] if caught else None)
 

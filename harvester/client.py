@@ -23,7 +23,8 @@ from harvester.config import EndpointConfig, GatewayConfig
 from harvester.errors import Rejected, TransportError
 from harvester.limiter import RateLimiter
 
-_KEPT_HEADERS = ("Retry-After", "Location")
+_KEPT_HEADERS = ("Retry-After", "Location", "Date")  # Date: a Retry-After date is relative to it
+REDACTED = "[redacted]"
 _CHUNK = 65_536
 
 
@@ -90,14 +91,26 @@ class Client:
         if session is not None:
             await session.close()
 
+    def url(self, path: str, query: Sequence[tuple[str, str]]) -> URL:
+        """The URL of a request; the path is already percent-encoded by the adapter."""
+        query_text = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}"
+                              for name, value in query)
+        # encoded=True keeps yarl from quoting the adapter's encoding a second time.
+        return URL(f"{self._base}{path}?{query_text}" if query else self._base + path, encoded=True)
+
+    def redact(self, text: str) -> str:
+        """``text`` with the token taken out: an upstream may echo the request's headers."""
+        if not self._token or not text:
+            return text
+        for form in (self._token, quote(self._token, safe="")):
+            text = text.replace(form, REDACTED)
+        return text
+
     async def get(self, endpoint: str, path: str, query: Sequence[tuple[str, str]]) -> Response:
         """One attempt: wait for a slot and a token, send, read the bounded body."""
         if self._session is None:
             raise RuntimeError("Client used outside 'async with'")
-        # The path is already percent-encoded by the adapter: keep yarl from re-quoting it.
-        query_text = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}"
-                              for name, value in query)
-        url = URL(f"{self._base}{path}?{query_text}" if query else self._base + path, encoded=True)
+        url = self.url(path, query)
         async with self._slots[endpoint]:
             await self._limiters[endpoint].acquire()
             self.requests[endpoint] += 1
@@ -107,6 +120,10 @@ class Client:
                     kept = answer.headers
                     headers = {k: kept[k] for k in _KEPT_HEADERS if k in kept}
                     return Response(answer.status, answer.content_type, headers, body)
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                # No connection at all: the gateway's state, not an answer about a symbol.
+                raise TransportError(f"cannot connect to the gateway: {type(exc).__name__}",
+                                     code="connection_error", unreachable=True) from exc
             except TimeoutError as exc:
                 raise TransportError(
                     f"no complete answer within {self._gateway.timeout:g}s", code="timeout"

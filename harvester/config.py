@@ -7,14 +7,18 @@ environment variables (``[endpoints.short_trades] rate`` is
 
 from __future__ import annotations
 
-import math
+import difflib
 import os
+import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from yarl import URL
 
 from harvester.errors import ConfigError
 
@@ -33,68 +37,135 @@ class Spec:
     check: Callable[[Any], str | None] | None = None
 
 
-def _positive(value: Any) -> str | None:
-    return None if value > 0 and math.isfinite(value) else "must be greater than zero"
+def _between(low: float, high: float) -> Callable[[Any], str | None]:
+    """A check that the value lies in ``low..high``, both included; NaN and infinities fail."""
 
+    def check(value: Any) -> str | None:
+        # NaN compares false and infinities fall outside; math.isfinite would overflow on
+        # a huge int from the environment.
+        return None if low <= value <= high else f"must be between {low} and {high}"
 
-def _non_negative(value: Any) -> str | None:
-    return None if value >= 0 and math.isfinite(value) else "must be zero or more"
+    return check
 
 
 def _event_loop(value: str) -> str | None:
     return None if value in EVENT_LOOPS else f"must be one of {', '.join(EVENT_LOOPS)}"
 
 
-def _url(value: str) -> str | None:
-    parts = urlsplit(value)
+def _blank_or_control(value: str) -> bool:
+    """Whitespace, control or invisible format characters: never meant, often pasted."""
+    return any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value)
+
+
+def _url_parts(value: str) -> str | None:
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        return f"is not a valid URL: {exc}"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http:// or https:// URL with a host"
+    if "@" in parts.netloc:
+        return "must not contain user:password@; put the token in the variable named by token_env"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port is not None and not 1 <= port <= 65535:
+        return "must have a port between 1 and 65535"
+    return None
+
+
+def _url(value: str) -> str | None:
+    if _blank_or_control(value):
+        return "must not contain whitespace or control characters"
+    problem = _url_parts(value)
+    if problem:
+        return problem
+    # The client appends the endpoint's path and its own query: a query or fragment here
+    # would swallow them.
+    if "?" in value or "#" in value:
+        return "must not contain a query (?) or a fragment (#)"
+    try:
+        URL(value)
+    except (ValueError, TypeError) as exc:
+        return f"is not a valid URL: {exc}"
     return None
 
 
 def _path_template(value: str) -> str | None:
     if not value.startswith("/") or value.count("{symbol}") != 1:
         return "must start with / and contain {symbol} exactly once"
+    if _blank_or_control(value):
+        return "must not contain whitespace or control characters"
+    # A ? here silently swallowed the count query the client appends.
+    if "?" in value or "#" in value:
+        return "must not contain ? or #; the query is built from count"
     return None
+
+
+def _db_file(value: str) -> str | None:
+    if not value:
+        return "must name a database file, not be empty"
+    if value == ":memory:":
+        return "must name a database file; :memory: would keep nothing"
+    last = value.replace(os.sep, "/").rsplit("/", 1)[-1]
+    if last in ("", ".", ".."):
+        return "must name a database file, not a folder"
+    return None
+
+
+_USERINFO = re.compile(r"(?<=://)[^/?#]*@")
+
+
+def _shown(value: Any) -> str:
+    """The value for an error message, with any ``user:password@`` in a URL masked."""
+    return repr(_USERINFO.sub("***@", value) if isinstance(value, str) else value)
 
 
 GATEWAY = (
     Spec("base_url", str, "http://127.0.0.1:8787", "gateway root URL", _url),
     Spec("token_env", str, "HARVESTER_TOKEN", "name of the variable holding the bearer token"),
-    Spec("timeout", float, 10.0, "seconds for one whole request", _positive),
-    Spec("connect_timeout", float, 5.0, "seconds to open a connection", _positive),
-    Spec("max_body_bytes", int, 4_194_304, "larger answers are refused unread", _positive),
+    Spec("timeout", float, 10.0, "seconds for one whole request", _between(0.1, 3600)),
+    Spec("connect_timeout", float, 5.0, "seconds to open a connection", _between(0.1, 3600)),
+    Spec("max_body_bytes", int, 4_194_304, "larger answers are refused unread",
+         _between(1024, 1_073_741_824)),
 )
 SWEEP = (
     Spec("symbols", str, "symbols.txt", "symbols file, one per line"),
-    Spec("db", str, "harvest.sqlite", "SQLite database file"),
-    Spec("workers", int, 32, "symbols fetched at once", _positive),
-    Spec("max_attempts", int, 5, "attempts per task, retries included", _positive),
+    Spec("db", str, "harvest.sqlite", "SQLite database file", _db_file),
+    Spec("workers", int, 32, "symbols fetched at once", _between(1, 10_000)),
+    Spec("max_attempts", int, 5, "attempts per task, retries included", _between(1, 100)),
     Spec("backoff_base", float, 0.5, "first retry delay, seconds; doubles each time",
-         _non_negative),
-    Spec("backoff_max", float, 30.0, "longest retry delay in seconds", _non_negative),
-    Spec("retry_after_max", float, 60.0, "longest Retry-After honoured, seconds", _non_negative),
+         _between(0, 3600)),
+    Spec("backoff_max", float, 30.0, "longest retry delay in seconds", _between(0, 86_400)),
+    Spec("retry_after_max", float, 60.0, "longest Retry-After honoured, seconds",
+         _between(0, 86_400)),
     Spec("retry_unknown", bool, False, "retry unknown upstream codes like -99"),
     Spec("strict", bool, False, "a malformed symbols line is an error (exit 2)"),
-    Spec("commit_interval", float, 0.25, "max seconds from a task's end to its commit", _positive),
-    Spec("commit_tasks", int, 500, "tasks per write transaction at most", _positive),
+    Spec("commit_interval", float, 0.25, "max seconds from a task's end to its commit",
+         _between(0.01, 60)),
+    Spec("commit_tasks", int, 500, "tasks per write transaction at most", _between(1, 100_000)),
+    # Down to 0.1 s so a short run still logs progress (the CLI tests use 0.2).
     Spec("log_interval", float, 5.0, "seconds between progress lines when not on a terminal",
-         _positive),
+         _between(0.1, 86_400)),
     Spec("grace_period", float, 10.0, "seconds in-flight requests get after Ctrl-C or SIGTERM",
-         _non_negative),
+         _between(0, 3600)),
     Spec("outage_max", float, 300.0, "seconds to wait for a gateway that is down (then exit 75)",
-         _non_negative),
+         _between(0, 86_400)),
     Spec("resume_max_age", float, 20.0, "hours within which --resume continues a run",
-         _positive),
+         _between(0.01, 100_000)),
+    Spec("busy_timeout", float, 30.0,
+         "seconds to wait for a write lock held by another program (sqlite3 CLI, pandas) "
+         "before giving up with exit 2", _between(0, 3600)),
     Spec("event_loop", str, "auto", "auto (uvloop when installed), asyncio or uvloop",
          _event_loop),
 )
 ENDPOINT = (
     Spec("path", str, None, "URL path; {symbol} is replaced", _path_template),
     Spec("count", int, None, "records asked for per request"),
-    Spec("rate", float, 10.0, "requests per second, retries included", _positive),
-    Spec("burst", int, 1, "requests allowed above the rate in one second", _non_negative),
-    Spec("concurrency", int, 5, "requests in flight at once", _positive),
+    Spec("rate", float, 10.0, "requests per second, retries included", _between(0.01, 100_000)),
+    Spec("burst", int, 1, "requests allowed above the rate in one second", _between(0, 10_000)),
+    Spec("concurrency", int, 5, "requests in flight at once", _between(1, 10_000)),
 )
 ENDPOINT_DEFAULTS = {
     "short_trades": {"path": "/v1/quote/{symbol}/short-selling/short-trades", "count": 20},
@@ -134,6 +205,7 @@ class SweepConfig:
     grace_period: float
     outage_max: float
     resume_max_age: float
+    busy_timeout: float
     event_loop: str
 
 
@@ -175,6 +247,21 @@ class Settings:
 def env_name(section: str, key: str) -> str:
     """The environment variable that overrides ``[section] key``."""
     return "HARVESTER_" + f"{section}_{key}".replace(".", "_").upper()
+
+
+def _check_environ(environ: Mapping[str, str], token_env: str) -> None:
+    """Refuse ``HARVESTER_*`` variables that set nothing, as unknown keys in the file are."""
+    known = {env_name(section, spec.key) for section, specs in SECTIONS.items() for spec in specs}
+    known.add(token_env)
+    for variable in sorted(name for name in environ if name.startswith("HARVESTER_")):
+        if variable in known:
+            continue
+        # Compare without the shared prefix, or every name would look close to every other.
+        tails = {name.removeprefix("HARVESTER_"): name for name in known
+                 if name.startswith("HARVESTER_")}
+        close = difflib.get_close_matches(variable.removeprefix("HARVESTER_"), tails, n=1)
+        hint = f"; did you mean {tails[close[0]]}?" if close else ""
+        raise ConfigError(f"environment {variable}: unknown setting variable{hint}")
 
 
 def _coerce(spec: Spec, value: Any, where: str) -> Any:
@@ -259,7 +346,7 @@ def _resolve_section(
             value = _coerce(spec, overrides[key], where)
         problem = spec.check(value) if spec.check else None
         if problem:
-            raise ConfigError(f"{where}: {problem} (got {value!r})")
+            raise ConfigError(f"{where}: {problem} (got {_shown(value)})")
         values[key] = value
         origins[f"{section}.{key}"] = where
     return values
@@ -285,6 +372,7 @@ def load_settings(
         )
         for section in SECTIONS
     }
+    _check_environ(environ, resolved["gateway"]["token_env"])
     endpoints = tuple(
         EndpointConfig(name=name, **resolved[f"endpoints.{name}"]) for name in ENDPOINT_DEFAULTS
     )

@@ -6,10 +6,12 @@
     ├── ConfigError            bad settings, symbols file or CLI usage (exit 2)
     ├── StoreError             the database cannot be opened or written (exit 2)
     ├── GatewayUnavailable     an outage outlasted ``outage_max``; the run stops (exit 75)
+    ├── WrongAddress           an endpoint's first answers were all the same HTTP 4xx (exit 2)
     └── FetchError             one request's failure; carries symbol, endpoint, code
         ├── CredentialsRefused HTTP 401/403: every request would fail, so the run stops (exit 2)
         ├── TransientError     worth another attempt after a backoff
-        │   ├── TransportError     time-out, connection reset, HTTP 5xx
+        │   ├── TransportError     time-out, connection reset, HTTP 5xx; ``unreachable``
+        │   │                      when no connection could be opened at all
         │   ├── MalformedResponse  a body that is not the JSON envelope
         │   ├── RateLimited        HTTP 429; knows its Retry-After
         │   └── UpstreamError      ``-5`` internal_error (and unknown codes, if so configured)
@@ -44,6 +46,14 @@ class GatewayUnavailable(HarvesterError):
     """The gateway stayed down for longer than ``outage_max``."""
 
 
+class WrongAddress(HarvesterError):
+    """Every first answer of an endpoint was the same HTTP 4xx: the URL, not the symbols."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
 class FetchError(HarvesterError):
     """One request failed; ``code`` is the upstream code or a short reason."""
 
@@ -68,7 +78,16 @@ class TransientError(FetchError):
 
 
 class TransportError(TransientError):
-    """Time-out, connection failure or HTTP 5xx."""
+    """Time-out, connection failure or HTTP 5xx.
+
+    ``unreachable`` is set when no connection could be opened (refused, no route,
+    connect time-out): that is the gateway's state, whatever symbol was asked for.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None,
+                 unreachable: bool = False) -> None:
+        super().__init__(message, code=code)
+        self.unreachable = unreachable
 
 
 class MalformedResponse(TransientError):

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harvester.client import Client
 from harvester.config import EndpointConfig
 from harvester.endpoints import Adapter, Parsed
-from harvester.errors import CredentialsRefused, FetchError, TransientError, TransportError
+from harvester.errors import (
+    CredentialsRefused,
+    FetchError,
+    TransientError,
+    TransportError,
+    WrongAddress,
+)
 from harvester.model import Symbol, TaskResult, TaskStatus
 from harvester.outage import OutageGuard
 from harvester.retry import RetryPolicy, next_delay
 
 log = logging.getLogger(__name__)
+
+FIRST_ANSWERS = 5  # an endpoint's first answers that, all one HTTP 3xx/4xx, mean a wrong URL
+_SYMBOL_CODES = frozenset({"http_400", "http_429"})  # 4xx answers about a symbol or the pace
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,61 +36,136 @@ class Job:
     retry_unknown: bool
 
 
+@dataclass(slots=True)
+class Tally:
+    """What a task has done so far: kept for its record when a stop cuts it off."""
+
+    sent: int = 0  #: requests begun, those during an outage included
+    error: FetchError | None = None  #: the last failure
+
+    def pending(self, symbol: Symbol, endpoint: str, client: Client) -> TaskResult | None:
+        """Its record as ``pending``, with its attempts and last error; None if it sent none."""
+        if not self.sent:
+            return None
+        error = self.error
+        return TaskResult(symbol, endpoint, TaskStatus.PENDING, self.sent,
+                          error_code=error.code if error else None,
+                          error_message=client.redact(error.message) if error else None)
+
+
+@dataclass(slots=True)
+class FirstAnswers:
+    """Watches each endpoint's first answers: all the same HTTP 3xx/4xx is the URL, not symbols.
+
+    A wrong ``base_url`` or ``path`` makes every request answer 404; without
+    this, each symbol would fail on its own and the run end ``completed``.
+    """
+
+    size: int = FIRST_ANSWERS
+    _codes: dict[str, list[str | None]] = field(default_factory=dict)
+    _settled: set[str] = field(default_factory=set)
+
+    def check(self, endpoint: str, code: str | None, url: str) -> None:
+        """Note an answer's code (None: a success); raise WrongAddress when the pattern is clear."""
+        if endpoint in self._settled:
+            return
+        codes = self._codes.setdefault(endpoint, [])
+        codes.append(code)
+        status = code.removeprefix("http_") if code and code.startswith("http_") else ""
+        if (not status.isdigit() or not 300 <= int(status) < 500 or code in _SYMBOL_CODES
+                or len(set(codes)) > 1):
+            self._settled.add(endpoint)
+            del self._codes[endpoint]
+            return
+        if len(codes) >= self.size:
+            raise WrongAddress(
+                f"the first {len(codes)} requests to {endpoint} all answered HTTP {status}, "
+                f"e.g. {url}; check [gateway] base_url and [endpoints.{endpoint}] path",
+                url=url,
+            )
+
+
+async def _still_answers(client: Client, endpoint: str, path: str,
+                         query: tuple[tuple[str, str], ...]) -> bool:
+    """Re-send a request that was answered before: True if the gateway answers it again."""
+    try:
+        answer = await client.get(endpoint, path, query)
+    except TransportError:
+        return False
+    except FetchError:
+        return True  # refused for its size, but answered
+    return answer.status < 500
+
+
 async def _attempt(
     client: Client, job: Job, symbol: Symbol, path: str, query: tuple[tuple[str, str], ...],
     guard: OutageGuard,
 ) -> Parsed:
     """One request, its answer parsed; tells the guard whether the gateway answered."""
     probe = await guard.admit()
+    name = job.adapter.name
     try:
-        answer = await client.get(job.adapter.name, path, query)
+        answer = await client.get(name, path, query)
         parsed = job.adapter.parse(symbol, answer.status, answer.content_type, answer.headers,
                                    answer.body, retry_unknown=job.retry_unknown)
     except TransportError as error:
-        if guard.failed(probe, error.message):
+        if guard.failed(probe, error, symbol.canonical):
             error.outage = True
         raise
     except FetchError:
-        guard.succeeded(probe)  # an answer, however unwelcome: the gateway is up
+        guard.succeeded(probe, symbol.canonical)  # an answer, however unwelcome: the gateway is up
         raise
     except BaseException:
         if probe:
             guard.abandon_probe()
         raise
-    guard.succeeded(probe)
+    guard.succeeded(probe, symbol.canonical)
+    guard.canary = lambda: _still_answers(client, name, path, query)
     return parsed
 
 
-async def fetch_task(client: Client, job: Job, symbol: Symbol, guard: OutageGuard) -> TaskResult:
+async def fetch_task(
+    client: Client, job: Job, symbol: Symbol, guard: OutageGuard,
+    *, watch: FirstAnswers | None = None, tally: Tally | None = None,
+) -> TaskResult:
     """Fetch ``symbol`` from ``job``'s endpoint until it has a final status.
 
-    ``attempt`` counts against ``max_attempts``; ``sent`` counts every request,
-    including those that failed during an outage and so cost the task nothing.
+    ``attempt`` counts against ``max_attempts``; ``tally.sent`` counts every
+    request, including those that failed during an outage and so cost the task
+    nothing. Error messages are redacted of the token: upstream may echo it.
     """
     adapter = job.adapter
     spec = adapter.request(symbol, job.config)
-    attempt = sent = 0
+    tally = tally if tally is not None else Tally()
+    attempt = 0
     while True:
-        sent += 1
+        tally.sent += 1
         try:
             parsed = await _attempt(client, job, symbol, spec.path, spec.query, guard)
         except CredentialsRefused:
             raise  # the run's problem, not this task's: the sweep stops
         except FetchError as error:
+            tally.error = error
             if error.outage:
                 continue  # the guard holds the next attempt until the gateway is back
+            if watch is not None and not isinstance(error, TransportError):
+                watch.check(adapter.name, error.code, str(client.url(spec.path, spec.query)))
             attempt += 1
             delay = next_delay(job.policy, error, attempt)
+            message = client.redact(error.message)
             if delay is None:
                 transient = isinstance(error, TransientError)
                 status = TaskStatus.FAILED if transient else error.status
-                message = f"{error.message} (after {sent} attempts)" if transient else error.message
-                return TaskResult(symbol, adapter.name, status, sent,
+                if transient:
+                    message = f"{message} (after {tally.sent} attempts)"
+                return TaskResult(symbol, adapter.name, status, tally.sent,
                                   error_code=error.code, error_message=message)
             log.debug("%s %s attempt %d: %s; retrying in %.2fs",
-                      symbol, adapter.name, attempt, error.message, delay)
+                      symbol, adapter.name, attempt, message, delay)
             await asyncio.sleep(delay)
             continue
+        if watch is not None:
+            watch.check(adapter.name, None, "")
         # ``code`` 0 with an empty list is how both endpoints say "no data".
         status = TaskStatus.OK if parsed.rows else TaskStatus.NO_DATA
-        return TaskResult(symbol, adapter.name, status, sent, parsed.rows, parsed.warnings)
+        return TaskResult(symbol, adapter.name, status, tally.sent, parsed.rows, parsed.warnings)

@@ -37,6 +37,7 @@ class StopKind(enum.StrEnum):
     SIGNAL = "signal"  #: Ctrl-C, SIGTERM or a cancellation
     CREDENTIALS = "credentials"  #: HTTP 401/403
     OUTAGE = "outage"  #: the gateway stayed down longer than outage_max
+    ADDRESS = "address"  #: an endpoint's first answers were all the same HTTP 3xx/4xx
 
 
 SUPPORTED_MARKETS = ("US", "HK")

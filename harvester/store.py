@@ -7,6 +7,7 @@ rows. Only the sweep writes; ``status`` opens the file read-only.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -55,8 +56,11 @@ class TableSpec:
         """
         data = self.columns if columns is None else tuple(columns)
         names = ("symbol", "market", "trade_date", *data, "run_id", "fetched_at")
+        # A value that did not parse arrives as NULL: it never erases a stored value.
         updates = ", ".join(
-            f"{name} = excluded.{name}" for name in names if name not in ("symbol", "trade_date")
+            f"{name} = COALESCE(excluded.{name}, {name})" if name in data
+            else f"{name} = excluded.{name}"
+            for name in names if name not in ("symbol", "trade_date")
         )
         # Table and column names come from the adapters' code, never from input.
         return (
@@ -86,13 +90,31 @@ def symbol_from_canonical(text: str) -> Symbol:
     return Symbol(code, market)
 
 
-def _translate(path: Path, exc: sqlite3.Error) -> StoreError:
-    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+_RESUME = "then run the sweep again with --resume"
+
+
+def _translate(path: Path, exc: sqlite3.Error, busy_timeout: float = 0.0) -> StoreError:
+    """The one place an SQLite error becomes a StoreError: one line naming the file."""
+    text = str(exc)
+    if "unable to open" in text:
         return StoreError(f"database {path}: cannot open it (does its folder exist and is it "
                           "writable?)")
-    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
+    if "not a database" in text:
         return StoreError(f"database {path}: the file is not an SQLite database")
-    return StoreError(f"database {path}: {exc}")
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"database {path}: another program holds its write lock (waited {busy_timeout:g}s); "
+            f"close it (an sqlite3 shell in a transaction, a pandas to_sql...) or raise "
+            f"[sweep] busy_timeout, {_RESUME}")
+    if "full" in text:
+        return StoreError(f"database {path}: the disk is full ({text}); free some space, {_RESUME}")
+    if "disk I/O" in text or "readonly" in text:
+        return StoreError(f"database {path}: cannot write it ({text}); check the disk and the "
+                          f"file's permissions, {_RESUME}")
+    if "malformed" in text:
+        return StoreError(f"database {path}: the file is corrupt ({text}); restore it from a "
+                          "copy or move it aside to start a new one")
+    return StoreError(f"database {path}: {text}")
 
 
 def _preflight(path: Path) -> None:
@@ -117,8 +139,9 @@ def _preflight(path: Path) -> None:
 class Store:
     """The sweep's database; use as ``async with Store(path) as store``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float = 30.0) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout  #: seconds to wait for another program's write lock
         self._db: aiosqlite.Connection | None = None
         self._upserts: dict[tuple[TableSpec, str], tuple[str, Picker]] = {}
 
@@ -136,7 +159,7 @@ class Store:
         _preflight(self.path)
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._db.execute("PRAGMA busy_timeout = 5000")
+            await self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             await self._db.execute("PRAGMA journal_mode = WAL")
             # WAL with synchronous=NORMAL survives a crash of the process; only a power
             # loss can drop the last commits, and resume fetches those again.
@@ -145,7 +168,7 @@ class Store:
             await self._migrate()
         except sqlite3.Error as exc:
             await self.close()
-            raise _translate(self.path, exc) from exc
+            raise self._translate(exc) from exc
         except BaseException:
             await self.close()
             raise
@@ -180,16 +203,39 @@ class Store:
                     await self.db.execute(statement)
             await self.db.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
 
+    def _translate(self, exc: sqlite3.Error) -> StoreError:
+        return _translate(self.path, exc, self.busy_timeout)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error or cancellation."""
-        await self.db.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any error or cancellation.
+
+        Every SQLite error inside, the BEGIN and the COMMIT included, comes out
+        as one StoreError naming the file.
+        """
+        try:
+            await self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
         try:
             yield
-        except BaseException:
-            await self.db.execute("ROLLBACK")
+            await self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                # A failed ROLLBACK (a disk gone bad) must not hide why we got here.
+                with contextlib.suppress(sqlite3.Error):
+                    await self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._translate(exc) from exc
             raise
-        await self.db.execute("COMMIT")
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[None]:
+        """Translate the SQLite errors of a read outside a transaction."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
 
     # Runs ------------------------------------------------------------------------------
 
@@ -197,7 +243,7 @@ class Store:
         """The newest run that is still ``running`` or ``interrupted``."""
         sql = ("SELECT run_id, started_at, status FROM runs WHERE status != 'completed' "
                "ORDER BY started_at DESC, rowid DESC LIMIT 1")
-        async with self.db.execute(sql) as cursor:
+        async with self._reading(), self.db.execute(sql) as cursor:
             row = await cursor.fetchone()
         return RunRow(row[0], row[1], RunStatus(row[2])) if row else None
 
@@ -267,7 +313,7 @@ class Store:
         sql = ("SELECT rowid, symbol, endpoint FROM tasks WHERE run_id = ? AND rowid > ? "
                "AND status IN ('pending', 'failed') ORDER BY rowid LIMIT ?")
         while True:
-            async with self.db.execute(sql, (run_id, last, PAGE)) as cursor:
+            async with self._reading(), self.db.execute(sql, (run_id, last, PAGE)) as cursor:
                 rows = list(await cursor.fetchall())
             for rowid, symbol, endpoint in rows:
                 last = rowid
@@ -299,11 +345,8 @@ class Store:
              stamp, run_id, r.symbol.canonical, r.endpoint)
             for r in results
         ]
-        try:
-            warnings = sum(result.warnings for result in results)
-            return await self._write(run_id, stamp, by_table, task_rows, warnings, tables)
-        except sqlite3.Error as exc:
-            raise _translate(self.path, exc) from exc
+        warnings = sum(result.warnings for result in results)
+        return await self._write(run_id, stamp, by_table, task_rows, warnings, tables)
 
     async def _write(
         self,
@@ -345,20 +388,43 @@ class Store:
         """``{endpoint: {status: count}}`` for a run."""
         sql = "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2"
         counts: dict[str, dict[str, int]] = {}
-        async with self.db.execute(sql, (run_id,)) as cursor:
+        async with self._reading(), self.db.execute(sql, (run_id,)) as cursor:
             async for endpoint, status, count in cursor:
                 counts.setdefault(endpoint, {})[status] = count
         return counts
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open the file read-only; a copy we cannot write beside is read as immutable.
+
+    In WAL mode even a reader needs the ``-shm`` file, which it cannot create
+    in a read-only folder. With no ``-wal`` file beside it, the database file
+    is the whole database, so reading it as immutable is exact.
+    """
+    uri = path.resolve().as_uri()
+    db = None
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True)
+        db.execute("PRAGMA schema_version").fetchone()
+        return db
+    except sqlite3.Error as exc:
+        if db is not None:
+            db.close()
+        if Path(f"{path}-wal").exists():
+            raise _translate(path, exc) from exc
+    try:
+        db = sqlite3.connect(f"{uri}?immutable=1", uri=True)
+        db.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.Error as exc:
+        raise _translate(path, exc) from exc
+    return db
 
 
 def read_status(path: Path, limit: int = 5) -> list[dict[str, Any]]:
     """Recent runs with their task counts by endpoint and status, read-only."""
     if not path.is_file():
         raise StoreError(f"database {path}: no such file")
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise _translate(path, exc) from exc
+    db = _open_read_only(path)
     try:
         db.row_factory = sqlite3.Row
         runs = [dict(row) for row in db.execute(

@@ -24,10 +24,24 @@ from pathlib import Path
 from harvester.client import Client
 from harvester.config import Settings
 from harvester.endpoints import ADAPTERS
-from harvester.errors import ConfigError, CredentialsRefused, GatewayUnavailable
-from harvester.fetch import Job, fetch_task
+from harvester.errors import (
+    ConfigError,
+    CredentialsRefused,
+    GatewayUnavailable,
+    HarvesterError,
+    WrongAddress,
+)
+from harvester.fetch import FirstAnswers, Job, Tally, fetch_task
 from harvester.lock import DatabaseLock
-from harvester.model import RunStatus, RunSummary, StopKind, TaskResult, TaskStatus, WorkItem
+from harvester.model import (
+    RunStatus,
+    RunSummary,
+    StopKind,
+    Symbol,
+    TaskResult,
+    TaskStatus,
+    WorkItem,
+)
 from harvester.outage import OutageGuard
 from harvester.retry import RetryPolicy
 from harvester.store import Store, TableSpec
@@ -127,6 +141,7 @@ async def record_universe(
     security written again, in any style; it is fetched once.
     """
     symbols = seen = malformed = 0
+    first_problem = ""
     chunk: list[tuple[str, str, str, str | None]] = []
     async with store.transaction():
         await store.insert_run(run_id, str(path))
@@ -135,6 +150,7 @@ async def record_universe(
                 if strict:
                     raise ConfigError(f"{path} line {line.lineno}: {line.error}")
                 malformed += 1
+                first_problem = first_problem or f"line {line.lineno}: {line.error}"
                 if malformed <= MALFORMED_SHOWN:
                     log.warning("%s line %d: %s; skipped", path, line.lineno, line.error)
                 continue
@@ -149,12 +165,15 @@ async def record_universe(
                 symbols += await store.add_tasks(run_id, chunk) // len(endpoints)
                 chunk.clear()
         symbols += await store.add_tasks(run_id, chunk) // len(endpoints)
+        if not seen:
+            # Rolls the new run back: an empty universe is a broken file, not a quiet night.
+            found = (f"{malformed} malformed lines, the first {first_problem}" if malformed
+                     else "it is empty or only comments")
+            raise ConfigError(f"symbols file {path}: no valid symbol ({found})")
         await store.update_run(run_id, symbols=symbols, duplicates=seen - symbols,
                                malformed_lines=malformed)
     if malformed > MALFORMED_SHOWN:
         log.warning("%s: %d more malformed lines skipped", path, malformed - MALFORMED_SHOWN)
-    if not symbols:
-        log.warning("%s: no symbols to fetch", path)
     return symbols, seen - symbols, malformed
 
 
@@ -207,22 +226,36 @@ class Crew:
     jobs: Mapping[str, Job]
     progress: Progress
     guard: OutageGuard
+    watch: FirstAnswers
     stop: asyncio.Event
+
+
+async def _task(crew: Crew, symbol: Symbol, endpoint: str) -> None:
+    """Fetch one task and hand its result to the writer the moment it ends.
+
+    A task cut off by a stop leaves its attempts and last error on its record.
+    """
+    tally = Tally()
+    try:
+        result = await fetch_task(crew.client, crew.jobs[endpoint], symbol, crew.guard,
+                                  watch=crew.watch, tally=tally)
+    except BaseException:
+        cut = tally.pending(symbol, endpoint, crew.client)
+        if cut is not None:
+            crew.writer.submit_late(cut)
+        raise
+    await crew.writer.submit(result)
+    crew.progress.record(result)
 
 
 async def _worker(queue: asyncio.Queue[WorkItem | None], crew: Crew) -> None:
     while (item := await queue.get()) is not None:
         if crew.stop.is_set():
             continue  # stopping: drain the queue without starting anything new
+        # Each endpoint commits on its own: a slow sibling never holds back a finished task.
         async with asyncio.TaskGroup() as group:
-            fetches = [
-                group.create_task(fetch_task(crew.client, crew.jobs[name], item.symbol, crew.guard))
-                for name in item.endpoints
-            ]
-        for fetch in fetches:
-            result = fetch.result()
-            await crew.writer.submit(result)
-            crew.progress.record(result)
+            for name in item.endpoints:
+                group.create_task(_task(crew, item.symbol, name))
 
 
 async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
@@ -238,7 +271,7 @@ async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
                 await queue.put(item)
             for _ in range(workers):
                 await queue.put(None)
-    except* (CredentialsRefused, GatewayUnavailable) as group:
+    except* HarvesterError as group:
         # The TaskGroup has cancelled the other workers; one such error stops the run.
         raise first_leaf(group) from None
 
@@ -279,7 +312,8 @@ async def run_sweep(
     progress = progress or Progress()
     stop = stop or asyncio.Event()
     with DatabaseLock(Path(settings.sweep.db)):
-        async with Store(Path(settings.sweep.db)) as store:
+        async with Store(Path(settings.sweep.db),
+                         busy_timeout=settings.sweep.busy_timeout) as store:
             return await _run(store, settings, jobs, resume, token, progress, stop)
 
 
@@ -305,7 +339,9 @@ async def _run(
             store, run_id, table_specs(),
             interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
         ))
-        crew = Crew(client, writer, jobs, progress, OutageGuard(settings.sweep.outage_max), stop)
+        base_url = settings.gateway.base_url
+        guard = OutageGuard(settings.sweep.outage_max, where=base_url)
+        crew = Crew(client, writer, jobs, progress, guard, FirstAnswers(), stop)
         pump = asyncio.create_task(_pump(store, run_id, crew, settings.sweep.workers))
         try:
             if await _supervise(pump, stop, settings.sweep.grace_period):
@@ -315,7 +351,11 @@ async def _run(
             stop_reason = (f"{refused.message}; check the token in the environment "
                            f"variable {settings.gateway.token_env}")
         except GatewayUnavailable as unavailable:
-            stop_kind, stop_reason = StopKind.OUTAGE, str(unavailable)
+            stop_kind = StopKind.OUTAGE
+            stop_reason = (f"{unavailable}; check [gateway] base_url, "
+                           "or try the simulated gateway with --simulate")
+        except WrongAddress as wrong:
+            stop_kind, stop_reason = StopKind.ADDRESS, str(wrong)
         except asyncio.CancelledError:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):

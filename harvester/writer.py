@@ -36,6 +36,7 @@ class BatchWriter:
         self._max_tasks = max_tasks
         self._queue: asyncio.Queue[TaskResult | None] = asyncio.Queue(maxsize=max_tasks * 4)
         self._task: asyncio.Task[None] | None = None
+        self._late: list[TaskResult] = []  # records of tasks cut off by a stop
         self.rows = 0  #: rows written
         self.tasks = 0  #: task results committed
         self.commits = 0  #: transactions committed
@@ -61,6 +62,13 @@ class BatchWriter:
             raise RuntimeError("writer is closed")
         await self._queue.put(result)
 
+    def submit_late(self, result: TaskResult) -> None:
+        """Keep the record of a task cut off by a stop, without waiting; committed on close.
+
+        Called from a task that is being cancelled, so it must not await.
+        """
+        self._late.append(result)
+
     async def close(self) -> None:
         """Commit what is queued and stop; shielded so a cancellation cannot lose results."""
         task, self._task = self._task, None
@@ -69,6 +77,14 @@ class BatchWriter:
         if not task.done():
             await asyncio.shield(self._queue.put(None))
         await asyncio.shield(task)
+        late, self._late = self._late, []
+        if late:
+            await asyncio.shield(self._commit(late))
+
+    async def _commit(self, batch: list[TaskResult]) -> None:
+        self.rows += await self._store.write_results(self._run_id, batch, self._tables)
+        self.tasks += len(batch)
+        self.commits += 1
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -90,8 +106,6 @@ class BatchWriter:
                 if stop or remaining <= 0:
                     break
                 await asyncio.sleep(min(remaining, _POLL))
-            self.rows += await self._store.write_results(self._run_id, batch, self._tables)
-            self.tasks += len(batch)
-            self.commits += 1
+            await self._commit(batch)
             if stop:
                 return

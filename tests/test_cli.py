@@ -193,11 +193,18 @@ def test_missing_and_empty_symbols_files(tmp_path: Path) -> None:
                               str(tmp_path / "gone.txt"), "--db", str(tmp_path / "h.sqlite"),
                               cwd=tmp_path))
     assert "symbols file" in line and "gone.txt" in line
-    empty = write(tmp_path / "empty.txt", "")
-    result = cli("sweep", "--simulate", "--config", str(config), "--symbols", str(empty),
-                 "--db", str(tmp_path / "h.sqlite"), cwd=tmp_path)
-    assert result.returncode == 0
-    assert "no symbols to fetch" in result.stderr
+    db = tmp_path / "h.sqlite"
+    # An empty universe is a broken file (a generator that failed), not a quiet night.
+    for name, text, expected in (
+        ("empty.txt", "", "it is empty or only comments"),
+        ("comments.txt", "# nothing yet\n\n", "it is empty or only comments"),
+        ("bare.txt", "AAPL\nMSFT\n", "line 1: not a symbol: 'AAPL'"),
+    ):
+        result = cli("sweep", "--simulate", "--config", str(config), "--symbols",
+                     str(write(tmp_path / name, text)), "--db", str(db), cwd=tmp_path)
+        line = one_line_error(result)
+        assert name in line and "no valid symbol" in line and expected in line
+    assert query(db, "SELECT COUNT(*) FROM runs") == [(0,)]  # no run was recorded
 
 
 def test_malformed_lines_are_reported_or_strict(tmp_path: Path) -> None:

@@ -7,11 +7,15 @@ file, and that every bad setting is one ConfigError line naming the key and the 
 
 from __future__ import annotations
 
+import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harvester.config import (
+    SECTIONS,
     EndpointConfig,
     GatewayConfig,
     Settings,
@@ -47,6 +51,7 @@ DEFAULT_SWEEP = SweepConfig(
     grace_period=10.0,
     outage_max=300.0,
     resume_max_age=20.0,
+    busy_timeout=30.0,
     event_loop="auto",
 )
 DEFAULT_ENDPOINTS = (
@@ -130,6 +135,16 @@ def test_the_shipped_file_loads_and_equals_the_defaults(defaults: Settings) -> N
     assert shipped.simulate["error_rate"] == 0.02
 
 
+def test_the_shipped_file_lists_every_setting() -> None:
+    with SHIPPED.open("rb") as handle:
+        data = tomllib.load(handle)
+    tables = {"gateway": data["gateway"], "sweep": data["sweep"]}
+    tables.update({f"endpoints.{name}": table for name, table in data["endpoints"].items()})
+    assert set(tables) == set(SECTIONS)
+    for section, specs in SECTIONS.items():
+        assert list(tables[section]) == [spec.key for spec in specs], section
+
+
 # Resolution order ------------------------------------------------------------------------
 
 LAYERED_FILE = """
@@ -193,8 +208,8 @@ def test_boolean_environment_values(defaults: Settings, text: str, expected: boo
         ("[sweep]\nworkers = true\n", ["[sweep] workers", "expected int"]),
         ("[sweep]\nworkers = 2.5\n", ["[sweep] workers", "expected int"]),
         ("[endpoints.short_trades]\nrate = true\n", ["[endpoints.short_trades] rate"]),
-        ("[endpoints.short_trades]\nrate = 0\n", ["[endpoints.short_trades] rate", "zero"]),
-        ("[endpoints.short_trades]\nrate = -1\n", ["[endpoints.short_trades] rate", "zero"]),
+        ("[endpoints.short_trades]\nrate = 0\n", ["[endpoints.short_trades] rate", "between"]),
+        ("[endpoints.short_trades]\nrate = -1\n", ["[endpoints.short_trades] rate", "between"]),
         ("[endpoints.short_interest]\nrate = nan\n", ["[endpoints.short_interest] rate"]),
         ("[endpoints.short_trades]\nburst = -1\n", ["[endpoints.short_trades] burst"]),
         ('[endpoints.short_trades]\npath = "/v1/x"\n', ["[endpoints.short_trades] path"]),
@@ -232,8 +247,8 @@ def test_a_missing_file_is_one_error_line_naming_it(tmp_path: Path) -> None:
     ("environ", "names"),
     [
         ({"HARVESTER_SWEEP_WORKERS": "lots"}, ["HARVESTER_SWEEP_WORKERS", "expected int"]),
-        ({"HARVESTER_SWEEP_WORKERS": "0"}, ["HARVESTER_SWEEP_WORKERS", "zero"]),
-        ({"HARVESTER_ENDPOINTS_SHORT_TRADES_RATE": "-1"}, ["SHORT_TRADES_RATE", "zero"]),
+        ({"HARVESTER_SWEEP_WORKERS": "0"}, ["HARVESTER_SWEEP_WORKERS", "between"]),
+        ({"HARVESTER_ENDPOINTS_SHORT_TRADES_RATE": "-1"}, ["SHORT_TRADES_RATE", "between"]),
         ({"HARVESTER_ENDPOINTS_SHORT_TRADES_RATE": "inf"}, ["SHORT_TRADES_RATE"]),
         ({"HARVESTER_SWEEP_STRICT": "maybe"}, ["HARVESTER_SWEEP_STRICT", "expected bool"]),
         ({"HARVESTER_GATEWAY_BASE_URL": "localhost"}, ["HARVESTER_GATEWAY_BASE_URL"]),
@@ -254,7 +269,7 @@ def test_a_bad_environment_value_is_one_error_line_naming_the_variable(
     ("overrides", "names"),
     [
         ({"sweep": {"workers": "8"}}, ["[sweep] workers", "expected int"]),
-        ({"sweep": {"workers": 0}}, ["[sweep] workers", "zero"]),
+        ({"sweep": {"workers": 0}}, ["[sweep] workers", "between"]),
         ({"gateway": {"base_url": "example.com"}}, ["[gateway] base_url"]),
     ],
 )
@@ -267,3 +282,258 @@ def test_a_bad_flag_is_one_error_line_naming_the_setting(
     for name in names:
         assert name in message
     assert "\n" not in message
+
+
+# Values that look legal but would hang, flood or mislead the run --------------------------
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string; JSON's escapes (\\t, \\uXXXX) are TOML's too."""
+    return json.dumps(value)
+
+
+def refused(tmp_path: Path, text: str) -> str:
+    """The one-line message of the ConfigError a config file ``text`` raises, naming the file."""
+    path = write(tmp_path, text, name="bad.toml")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    return message
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://user:pw@127.0.0.1:8787", "must not contain user:password@; put the token in"),
+        ("https://user@example.com", "must not contain user:password@"),
+        ("http://@example.com", "must not contain user:password@"),
+        ("http://h:99999", "must have a port between 1 and 65535"),
+        ("http://h:0", "must have a port between 1 and 65535"),
+        ("http://h:abc", "must have a port between 1 and 65535"),
+        ("http://h:-1", "must have a port between 1 and 65535"),
+        ("http://[::1", "is not a valid URL"),
+        ("http://[zz]/", "is not a valid URL"),
+        ("http://127.0.0.1:8787/a b", "must not contain whitespace or control characters"),
+        (" http://127.0.0.1:8787", "must not contain whitespace or control characters"),
+        ("http://127.0.0.1:8787\n", "must not contain whitespace or control characters"),
+        ("http://127.0.0.1:8787/\t", "must not contain whitespace or control characters"),
+        ("http://127.0.0.1\u0000:8787", "must not contain whitespace or control characters"),
+        ("http://h\u00ad/", "must not contain whitespace or control characters"),
+        ("http://h/?x=1", "must not contain a query (?) or a fragment (#)"),
+        ("http://h?", "must not contain a query (?) or a fragment (#)"),
+        ("http://h/api#f", "must not contain a query (?) or a fragment (#)"),
+        ("http://ab\ufffd/", "is not a valid URL"),  # urlsplit takes it, yarl does not
+        ("ftp://h/", "must be an http:// or https:// URL with a host"),
+        ("http:///path", "must be an http:// or https:// URL with a host"),
+    ],
+)
+def test_a_bad_base_url_is_refused(tmp_path: Path, url: str, problem: str) -> None:
+    message = refused(tmp_path, f"[gateway]\nbase_url = {toml_string(url)}\n")
+    assert f"[gateway] base_url: {problem}" in message
+
+
+def test_credentials_in_the_base_url_are_not_repeated_in_the_message(tmp_path: Path) -> None:
+    message = refused(tmp_path, '[gateway]\nbase_url = "http://alice:s3cret@h:8787/api"\n')
+    assert "s3cret" not in message and "alice" not in message
+    assert "(got 'http://***@h:8787/api')" in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://h/api", "https://example.com/api/v2/", "http://[::1]:8787", "http://h:65535",
+     "http://h:1", "https://bücher.example", "http://h/a@b"],
+)
+def test_a_good_base_url_is_kept(tmp_path: Path, url: str) -> None:
+    settings = load_settings(write(tmp_path, f"[gateway]\nbase_url = {toml_string(url)}\n"),
+                             environ={})
+    assert settings.gateway.base_url == url
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("/v1/x", "must start with / and contain {symbol} exactly once"),
+        ("v1/{symbol}", "must start with / and contain {symbol} exactly once"),
+        ("/{symbol}/{symbol}", "must start with / and contain {symbol} exactly once"),
+        ("/v1/{symbol}?count=5", "must not contain ? or #; the query is built from count"),
+        ("/v1/{symbol}?", "must not contain ? or #"),
+        ("/v1/{symbol}#top", "must not contain ? or #"),
+        ("/v1/{symbol}/short trades", "must not contain whitespace or control characters"),
+        ("/v1/{symbol}\t", "must not contain whitespace or control characters"),
+        ("/v1/\u0007{symbol}", "must not contain whitespace or control characters"),
+        ("/v1/{symbol}\u200b", "must not contain whitespace or control characters"),
+    ],
+)
+@pytest.mark.parametrize("endpoint", ["short_trades", "short_interest"])
+def test_a_bad_endpoint_path_is_refused(
+    tmp_path: Path, endpoint: str, path: str, problem: str
+) -> None:
+    message = refused(tmp_path, f"[endpoints.{endpoint}]\npath = {toml_string(path)}\n")
+    assert f"[endpoints.{endpoint}] path: {problem}" in message
+
+
+@pytest.mark.parametrize(
+    ("db", "problem"),
+    [
+        ("", "must name a database file, not be empty (got '')"),
+        (":memory:", "must name a database file; :memory: would keep nothing (got ':memory:')"),
+        (".", "must name a database file, not a folder (got '.')"),
+        ("..", "must name a database file, not a folder (got '..')"),
+        ("/", "must name a database file, not a folder (got '/')"),
+        ("data/", "must name a database file, not a folder (got 'data/')"),
+        ("data/..", "must name a database file, not a folder (got 'data/..')"),
+    ],
+)
+def test_a_db_that_is_not_a_file_name_is_refused(tmp_path: Path, db: str, problem: str) -> None:
+    message = refused(tmp_path, f"[sweep]\ndb = {toml_string(db)}\n")
+    assert f"[sweep] db: {problem}" in message
+
+
+@pytest.mark.parametrize("db", ["h.sqlite", "data/h.sqlite", "./h.sqlite", "..h", "/tmp/x.db"])
+def test_a_db_file_name_is_kept(tmp_path: Path, db: str) -> None:
+    settings = load_settings(write(tmp_path, f"[sweep]\ndb = {toml_string(db)}\n"), environ={})
+    assert settings.sweep.db == db
+
+
+# (section, key, low, high, just below, just above), as TOML literals; bounds are inclusive.
+RANGES = [
+    ("gateway", "timeout", "0.1", "3600", "0.09", "3600.5"),
+    ("gateway", "connect_timeout", "0.1", "3600", "0.09", "3601"),
+    ("gateway", "max_body_bytes", "1024", "1073741824", "1023", "1073741825"),
+    ("sweep", "workers", "1", "10000", "0", "10001"),
+    ("sweep", "max_attempts", "1", "100", "0", "101"),
+    ("sweep", "backoff_base", "0", "3600", "-0.01", "3601"),
+    ("sweep", "backoff_max", "0", "86400", "-0.01", "86401"),
+    ("sweep", "retry_after_max", "0", "86400", "-0.01", "86401"),
+    ("sweep", "commit_interval", "0.01", "60", "0.005", "60.5"),
+    ("sweep", "commit_tasks", "1", "100000", "0", "100001"),
+    ("sweep", "log_interval", "0.1", "86400", "0.05", "86401"),
+    ("sweep", "grace_period", "0", "3600", "-1", "3601"),
+    ("sweep", "outage_max", "0", "86400", "-1", "86401"),
+    ("sweep", "resume_max_age", "0.01", "100000", "0.001", "100001"),
+    ("sweep", "busy_timeout", "0", "3600", "-0.5", "3601"),
+    ("endpoints.short_trades", "rate", "0.01", "100000", "1e-9", "100001"),
+    ("endpoints.short_interest", "rate", "0.01", "100000", "0.001", "1e6"),
+    ("endpoints.short_trades", "burst", "0", "10000", "-1", "10001"),
+    ("endpoints.short_interest", "burst", "0", "10000", "-1", "10001"),
+    ("endpoints.short_trades", "concurrency", "1", "10000", "0", "10001"),
+    ("endpoints.short_interest", "concurrency", "1", "10000", "0", "10001"),
+]
+FLOATS = [(section, spec.key) for section, specs in SECTIONS.items() for spec in specs
+          if spec.type is float]
+
+
+def value_of(settings: Settings, section: str, key: str) -> Any:
+    if section.startswith("endpoints."):
+        return getattr(settings.endpoint(section.removeprefix("endpoints.")), key)
+    return getattr(getattr(settings, section), key)
+
+
+@pytest.mark.parametrize(("section", "key", "low", "high", "below", "above"), RANGES)
+def test_a_number_out_of_range_is_refused(
+    tmp_path: Path, section: str, key: str, low: str, high: str, below: str, above: str
+) -> None:
+    for bad in (below, above):
+        message = refused(tmp_path, f"[{section}]\n{key} = {bad}\n")
+        assert f"[{section}] {key}: must be between {low} and {high} (got " in message
+
+
+@pytest.mark.parametrize(("section", "key", "low", "high", "below", "above"), RANGES)
+def test_a_number_on_the_bounds_is_kept(
+    tmp_path: Path, section: str, key: str, low: str, high: str, below: str, above: str
+) -> None:
+    for good in (low, high):
+        settings = load_settings(write(tmp_path, f"[{section}]\n{key} = {good}\n"), environ={})
+        assert value_of(settings, section, key) == float(good)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+@pytest.mark.parametrize(("section", "key"), FLOATS)
+def test_nan_and_infinity_are_refused(
+    defaults: Settings, section: str, key: str, text: str
+) -> None:
+    variable = env_name(section, key)
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environ={variable: text})
+    assert str(info.value).startswith(f"environment {variable}: must be between ")
+
+
+def test_every_number_but_count_has_a_range(tmp_path: Path) -> None:
+    numeric = {(section, spec.key) for section, specs in SECTIONS.items() for spec in specs
+               if spec.type in (int, float) and spec.key != "count"}
+    assert numeric == {row[:2] for row in RANGES}
+    for section, key in numeric:
+        assert "must be between" in refused(tmp_path, f"[{section}]\n{key} = 1000000000000\n")
+
+
+def test_busy_timeout_is_a_setting_like_the_others(defaults: Settings, tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "[sweep]\nbusy_timeout = 2\n"), environ={})
+    assert settings.sweep.busy_timeout == 2.0 and type(settings.sweep.busy_timeout) is float
+    settings = load_settings(None, environ={"HARVESTER_SWEEP_BUSY_TIMEOUT": "0.5"})
+    assert settings.sweep.busy_timeout == 0.5
+    settings = load_settings(None, overrides={"sweep": {"busy_timeout": 0}}, environ={})
+    assert settings.sweep.busy_timeout == 0.0
+
+
+# Unknown HARVESTER_* variables ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "message"),
+    [
+        ("HARVESTER_SWEEP_WORKRES", "environment HARVESTER_SWEEP_WORKRES: unknown setting "
+         "variable; did you mean HARVESTER_SWEEP_WORKERS?"),
+        ("HARVESTER_ENDPOINTS_SHORT_TRADE_RATE", "environment HARVESTER_ENDPOINTS_SHORT_TRADE_"
+         "RATE: unknown setting variable; did you mean HARVESTER_ENDPOINTS_SHORT_TRADES_RATE?"),
+        ("HARVESTER_TOKEM", "environment HARVESTER_TOKEM: unknown setting variable; "
+         "did you mean HARVESTER_TOKEN?"),
+        ("HARVESTER_XYZZY", "environment HARVESTER_XYZZY: unknown setting variable"),
+        ("HARVESTER_", "environment HARVESTER_: unknown setting variable"),
+    ],
+)
+def test_an_unknown_harvester_variable_is_refused(
+    defaults: Settings, variable: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environ={variable: "3", "HARVESTER_TOKEN": "t"})
+    assert str(info.value) == message
+
+
+def test_an_unknown_variable_in_the_real_environment_is_refused(
+    defaults: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARVESTER_SWEEP_WORKRES", "3")
+    with pytest.raises(ConfigError, match="HARVESTER_SWEEP_WORKRES: unknown setting variable"):
+        load_settings(None)
+
+
+def test_other_variables_are_left_alone(defaults: Settings) -> None:
+    settings = load_settings(None, environ={"HARVESTER": "1", "harvester_sweep_workres": "1",
+                                            "MY_HARVESTER_X": "1", "PATH": "/bin"})
+    assert settings.sweep == DEFAULT_SWEEP
+
+
+def test_every_setting_variable_and_the_token_are_accepted(defaults: Settings) -> None:
+    environ = {"HARVESTER_TOKEN": "secret"}
+    for section, specs in SECTIONS.items():
+        for spec in specs:
+            value = value_of(defaults, section, spec.key)
+            text = str(value).lower() if spec.type is bool else str(value)
+            environ[env_name(section, spec.key)] = text
+    settings = load_settings(None, environ=environ)
+    assert (settings.gateway, settings.sweep) == (DEFAULT_GATEWAY, DEFAULT_SWEEP)
+    assert settings.endpoints == DEFAULT_ENDPOINTS
+
+
+def test_the_variable_named_by_token_env_is_accepted(defaults: Settings, tmp_path: Path) -> None:
+    path = write(tmp_path, '[gateway]\ntoken_env = "HARVESTER_MY_TOKEN"\n')
+    settings = load_settings(path, environ={"HARVESTER_MY_TOKEN": "secret"})
+    assert settings.gateway.token_env == "HARVESTER_MY_TOKEN"
+    settings = load_settings(None, environ={"HARVESTER_GATEWAY_TOKEN_ENV": "HARVESTER_T2",
+                                            "HARVESTER_T2": "secret"})
+    assert settings.gateway.token_env == "HARVESTER_T2"
+    # Without the file naming it, the same variable sets nothing.
+    with pytest.raises(ConfigError, match="environment HARVESTER_MY_TOKEN: unknown setting"):
+        load_settings(None, environ={"HARVESTER_MY_TOKEN": "secret"})

@@ -9,7 +9,9 @@ exchange's zone, ``count`` ranges and the encoding of the symbol into the reques
 from __future__ import annotations
 
 import math
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -18,6 +20,7 @@ from hypothesis import strategies as st
 
 from harvester.config import EndpointConfig
 from harvester.endpoints import ADAPTERS, Adapter
+from harvester.endpoints.base import retry_after_seconds
 from harvester.endpoints.values import floats, ints, to_float, to_int
 from harvester.errors import (
     ConfigError,
@@ -34,7 +37,7 @@ from harvester.errors import (
     Unsupported,
     UpstreamError,
 )
-from harvester.model import Symbol, TaskStatus
+from harvester.model import MARKET_TZ, Symbol, TaskStatus
 
 TRADES = ADAPTERS["short_trades"]
 INTEREST = ADAPTERS["short_interest"]
@@ -95,10 +98,10 @@ def config(adapter: Adapter, count: int | None = None) -> EndpointConfig:
 
 def parse(adapter: Adapter, body: Any, symbol: Symbol = TSLA, *, status: int = 200,
           content_type: str = JSON, headers: dict[str, str] | None = None,
-          retry_unknown: bool = False) -> Any:
+          retry_unknown: bool = False, now: datetime | None = None) -> Any:
     raw = body if isinstance(body, bytes) else orjson.dumps(body)
     return adapter.parse(symbol, status, content_type, headers or {}, raw,
-                         retry_unknown=retry_unknown)
+                         retry_unknown=retry_unknown, now=now)
 
 
 def column(adapter: Adapter, name: str) -> int:
@@ -266,6 +269,89 @@ def test_http_429_is_rate_limited_with_its_retry_after(
     headers = {"Retry-After": header} if header is not None else {}
     with pytest.raises(RateLimited) as info:
         parse(adapter, b"", status=429, content_type="", headers=headers)
+    assert info.value.retry_after == seconds
+
+
+RETRY_AT = "Wed, 21 Oct 2026 07:28:00 GMT"
+FAR_NOW = datetime(2026, 10, 20, 7, 28, tzinfo=UTC)  # a day before RETRY_AT
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "date_header", "seconds"),
+    [
+        (RETRY_AT, "Wed, 21 Oct 2026 07:27:30 GMT", 30.0),
+        (RETRY_AT, "Wed, 21 Oct 2026 06:28:00 GMT", 3600.0),
+        ("Wed, 21 Oct 2026 09:28:00 +0200", "Wed, 21 Oct 2026 07:27:00 GMT", 60.0),
+        (RETRY_AT, "Wed, 21 Oct 2026 09:27:00 +0200", 60.0),
+        # ``-0000`` (zone unknown) parses as a naive time; HTTP-dates are GMT.
+        ("Wed, 21 Oct 2026 07:28:00 -0000", "Wed, 21 Oct 2026 07:27:30 GMT", 30.0),
+        (RETRY_AT, "Wed, 21 Oct 2026 07:27:30 -0000", 30.0),
+    ],
+)
+def test_retry_after_as_an_http_date_counts_from_the_answers_date_header(
+    retry_after: str, date_header: str, seconds: float
+) -> None:
+    # ``now`` is a day away: only the Date header can give these answers.
+    assert retry_after_seconds(retry_after, date_header=date_header, now=FAR_NOW) == seconds
+
+
+@pytest.mark.parametrize("date_header", [None, "", "yesterday", "Wed, 32 Oct 2026 07:00:00 GMT"])
+def test_retry_after_as_an_http_date_counts_from_now_without_a_usable_date_header(
+    date_header: str | None,
+) -> None:
+    now = datetime(2026, 10, 21, 7, 26, 30, tzinfo=UTC)
+    assert retry_after_seconds(RETRY_AT, date_header=date_header, now=now) == 90.0
+
+
+def test_retry_after_as_an_http_date_counts_from_the_real_clock_by_default() -> None:
+    then = (datetime.now(UTC) + timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    seconds = retry_after_seconds(then)
+    assert seconds is not None
+    assert 3590.0 <= seconds <= 3600.0
+
+
+@pytest.mark.parametrize(
+    ("date_header", "now"),
+    [("Wed, 21 Oct 2026 07:28:01 GMT", FAR_NOW),
+     ("Thu, 22 Oct 2026 00:00:00 GMT", FAR_NOW),
+     (None, datetime(2026, 10, 21, 7, 28, 1, tzinfo=UTC)),
+     (None, datetime(2027, 1, 1, tzinfo=UTC))],
+)
+def test_retry_after_as_a_date_in_the_past_is_zero(date_header: str | None, now: datetime) -> None:
+    assert retry_after_seconds(RETRY_AT, date_header=date_header, now=now) == 0.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "soon", "Wed, 32 Oct 2026 07:28:00 GMT", "Wed, 21 Oct 2026",
+     "Wed, 21 Oct 2026 25:28:00 GMT", "Wed, 21 Foo 2026 07:28:00 GMT", "-3", "1,5", "nan"],
+)
+def test_retry_after_garbage_is_none(value: str | None) -> None:
+    assert retry_after_seconds(value, date_header="Wed, 21 Oct 2026 07:00:00 GMT",
+                               now=FAR_NOW) is None
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("120", 120.0), ("0", 0.0), ("2.5", 2.5)])
+def test_retry_after_in_seconds_ignores_the_date_header_and_now(
+    value: str, seconds: float
+) -> None:
+    assert retry_after_seconds(value) == seconds
+    assert retry_after_seconds(value, date_header=RETRY_AT, now=FAR_NOW) == seconds
+
+
+@ADAPTER_LIST
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [({"Retry-After": RETRY_AT, "Date": "Wed, 21 Oct 2026 07:27:45 GMT"}, 15.0),
+     ({"Retry-After": RETRY_AT}, 86400.0),
+     ({"Retry-After": "Tue, 20 Oct 2026 07:00:00 GMT"}, 0.0),
+     ({"Retry-After": "Wed, 21 Oct 2026 07:99:00 GMT", "Date": RETRY_AT}, None)],
+)
+def test_http_429_with_a_date_retry_after_carries_the_wait(
+    adapter: Adapter, headers: dict[str, str], seconds: float | None
+) -> None:
+    with pytest.raises(RateLimited) as info:
+        parse(adapter, b"", status=429, content_type="", headers=headers, now=FAR_NOW)
     assert info.value.retry_after == seconds
 
 
@@ -476,6 +562,127 @@ def test_a_short_interest_timestamp_at_the_end_of_time_is_dropped() -> None:
                         "timestamp_str", MISSING)
     parsed = INTEREST.map_records(TENCENT, [record])
     assert parsed.rows == ()
+
+
+# Records dated after tomorrow, in the exchange's zone ---------------------------------------
+
+NOW = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)  # 08:00 in New York, 20:00 in Hong Kong
+
+
+def trade(symbol: Symbol, day: str) -> dict[str, Any]:
+    """A short_trades record of ``day``: midnight of that day in the exchange's zone, in UTC."""
+    midnight = "T04:00:00Z" if symbol is TSLA else "T16:00:00Z"
+    stamp = date.fromisoformat(day) - timedelta(days=0 if symbol is TSLA else 1)
+    return {**(US_TRADE if symbol is TSLA else HK_TRADE), "timestamp": f"{stamp}{midnight}"}
+
+
+def report(symbol: Symbol, day: str) -> dict[str, Any]:
+    """A short_interest record of ``day``, its ``timestamp`` agreeing with ``timestamp_str``."""
+    midnight = datetime.combine(date.fromisoformat(day), time(), ZoneInfo(MARKET_TZ[symbol.market]))
+    base = US_INTEREST if symbol is TSLA else HK_INTEREST
+    return {**base, "timestamp": int(midnight.timestamp()) * 1000, "timestamp_str": day}
+
+
+MAKERS = pytest.mark.parametrize(
+    ("adapter", "make"), [(TRADES, trade), (INTEREST, report)], ids=["short_trades",
+                                                                      "short_interest"]
+)
+
+
+@MAKERS
+@pytest.mark.parametrize("symbol", [TSLA, TENCENT], ids=str)
+def test_a_record_dated_after_tomorrow_is_dropped_with_a_warning(
+    adapter: Adapter, make: Any, symbol: Symbol
+) -> None:
+    days = ["2026-05-16", "2026-05-17", "2026-05-15", "2026-05-14"]  # tomorrow, the day after...
+    parsed = adapter.map_records(symbol, [make(symbol, day) for day in days], now=NOW)
+    assert [row[2] for row in parsed.rows] == ["2026-05-16", "2026-05-15", "2026-05-14"]
+    assert parsed.warnings == 1
+    every = adapter.map_records(symbol, [make(symbol, day) for day in days],
+                                now=NOW + timedelta(days=1))
+    assert [row[2] for row in every.rows] == days
+    assert every.warnings == 0
+
+
+@MAKERS
+@pytest.mark.parametrize(
+    ("symbol", "now", "kept", "dropped"),
+    [
+        # 00:59 on the 16th in Hong Kong, still the 15th in UTC.
+        (TENCENT, datetime(2026, 5, 15, 16, 59, tzinfo=UTC), "2026-05-17", "2026-05-18"),
+        # 23:59 on the 15th in Hong Kong.
+        (TENCENT, datetime(2026, 5, 15, 15, 59, tzinfo=UTC), "2026-05-16", "2026-05-17"),
+        # 23:00 on the 15th in New York, already the 16th in UTC.
+        (TSLA, datetime(2026, 5, 16, 3, 0, tzinfo=UTC), "2026-05-16", "2026-05-17"),
+        # 00:00 on the 16th in New York.
+        (TSLA, datetime(2026, 5, 16, 4, 0, tzinfo=UTC), "2026-05-17", "2026-05-18"),
+    ],
+)
+def test_tomorrow_is_taken_in_the_exchanges_zone(
+    adapter: Adapter, make: Any, symbol: Symbol, now: datetime, kept: str, dropped: str
+) -> None:
+    records = [make(symbol, "2026-05-14"), make(symbol, dropped), make(symbol, kept)]
+    parsed = adapter.map_records(symbol, records, now=now)
+    assert [row[2] for row in parsed.rows] == ["2026-05-14", kept]
+    assert parsed.warnings == 1
+
+
+@pytest.mark.parametrize(
+    ("adapter", "body", "symbol"),
+    [
+        (TRADES, {"code": 0, "message": "success",
+                  "data": [trade(TENCENT, "2026-05-18"), trade(TENCENT, "2026-05-17")]}, TENCENT),
+        (INTEREST, {"ret_code": 0, "ret_msg": "success",
+                    "data": {"items": [report(TENCENT, "2026-05-18"),
+                                       report(TENCENT, "2026-05-17")]}}, TENCENT),
+        (INTEREST, {"ret_code": 0, "ret_msg": "success",
+                    "data": {"items": [report(TSLA, "2026-05-17"),
+                                       report(TSLA, "2026-05-16")]}}, TSLA),
+    ],
+)
+def test_parse_drops_records_after_tomorrow_relative_to_its_now(
+    adapter: Adapter, body: Any, symbol: Symbol
+) -> None:
+    now = datetime(2026, 5, 15, 17, 0, tzinfo=UTC)  # the 16th in Hong Kong, the 15th in New York
+    parsed = parse(adapter, body, symbol, now=now)
+    tomorrow = "2026-05-17" if symbol is TENCENT else "2026-05-16"
+    assert [row[2] for row in parsed.rows] == [tomorrow]
+    assert parsed.warnings == 1
+
+
+@pytest.mark.parametrize(("adapter", "make"), [(TRADES, trade), (INTEREST, report)])
+def test_a_record_dated_2099_is_dropped_by_the_real_clock(adapter: Adapter, make: Any) -> None:
+    records = [make(TSLA, "2099-01-01"), make(TSLA, "2026-05-14")]
+    parsed = adapter.map_records(TSLA, records)
+    assert [row[2] for row in parsed.rows] == ["2026-05-14"]
+    assert parsed.warnings == 1
+    assert [row[2] for row in parse(adapter, {"code": 0, "data": records} if adapter is TRADES
+                                    else {"ret_code": 0, "data": {"items": records}}).rows
+            ] == ["2026-05-14"]
+
+
+def test_a_short_interest_date_after_tomorrow_is_the_stated_one() -> None:
+    # timestamp_str decides the day; a sane timestamp does not save a future timestamp_str.
+    record = {**report(TENCENT, "2026-05-15"), "timestamp_str": "2026-05-18"}
+    parsed = INTEREST.map_records(TENCENT, [record], now=NOW)
+    assert parsed.rows == ()
+    assert parsed.warnings == 2  # the disagreement, and the drop
+    fallback = with_value(report(TENCENT, "2026-05-18"), "timestamp_str", MISSING)
+    parsed = INTEREST.map_records(TENCENT, [fallback], now=NOW)
+    assert parsed.rows == ()
+    assert parsed.warnings == 2  # the fallback to timestamp, and the drop
+
+
+def test_the_ceiling_moves_with_the_clock_across_calls() -> None:
+    record = trade(TSLA, "2026-05-17")
+    assert TRADES.map_records(TSLA, [record], now=NOW).rows == ()
+    assert len(TRADES.map_records(TSLA, [record], now=NOW + timedelta(days=1)).rows) == 1
+    assert TRADES.map_records(TSLA, [record], now=NOW).rows == ()
+
+
+def test_a_naive_now_is_refused() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        TRADES.map_records(TSLA, [US_TRADE], now=datetime(2026, 5, 15, 12, 0))
 
 
 @pytest.mark.parametrize(

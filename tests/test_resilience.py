@@ -398,7 +398,7 @@ async def test_a_migrated_file_resumes_its_unfinished_run(tmp_path: Path) -> Non
     _v1_database(db)
     async with Gateway() as gateway:
         settings = make_settings(tmp_path, gateway.url, "AAPL.US\n",
-                                 sweep={"db": str(db), "resume_max_age": 1e9})
+                                 sweep={"db": str(db), "resume_max_age": 1e5})
         summary = await run_sweep(settings, resume=True)
         assert gateway.stats.total == 1  # only the one pending task
     assert summary.run_id == "20260521T020000Z-bbbbbb" and summary.resumed

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from functools import cache
 from itertools import repeat
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from urllib.parse import quote
 
 import orjson
 
 from harvester.config import EndpointConfig
-from harvester.endpoints.values import column_parser, iso_text
+from harvester.endpoints.values import column_parser, iso_text, zone
 from harvester.errors import (
     ConfigError,
     CredentialsRefused,
@@ -96,24 +97,66 @@ def classify_code(
     return Rejected(f"unknown code {code}: {message}", code=code)
 
 
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header given in seconds; None if absent or a date."""
+def retry_after_seconds(
+    value: str | None, *, date_header: str | None = None, now: datetime | None = None
+) -> float | None:
+    """Seconds a ``Retry-After`` (seconds or HTTP-date) asks for; None if absent or junk."""
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        return None  # an HTTP-date: fall back to our own backoff
-    return seconds if seconds >= 0 else None
+        pass
+    else:
+        return seconds if seconds >= 0 else None
+    retry_at = http_date(value)
+    if retry_at is None:
+        return None
+    # The answer's own Date is the gateway's clock: our clock's skew cancels out.
+    reference = http_date(date_header) or _clock(now)
+    return max(0.0, (retry_at - reference).total_seconds())
 
 
-def check_http(status: int, content_type: str, headers: Mapping[str, str]) -> None:
+def http_date(value: str | None) -> datetime | None:
+    """An aware datetime from an HTTP-date (``Wed, 21 Oct 2026 07:28:00 GMT``), or None."""
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    # A ``-0000`` zone parses as naive; HTTP-dates are always GMT.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _clock(now: datetime | None) -> datetime:
+    """``now`` if given (it must be aware), else the current UTC time."""
+    if now is None:
+        return datetime.now(UTC)
+    if now.tzinfo is None:
+        raise ValueError(f"now must be timezone-aware, got {now!r}")
+    return now
+
+
+def _latest_day(now: datetime | None, tz: str) -> date:
+    """The last trading day an answer may hold: tomorrow in zone ``tz``.
+
+    Tomorrow, not today: the exchange's day may start before ours, and some
+    figures are published ahead of the day they stand for.
+    """
+    return _clock(now).astimezone(zone(tz)).date() + timedelta(days=1)
+
+
+def check_http(
+    status: int, content_type: str, headers: Mapping[str, str], *, now: datetime | None = None
+) -> None:
     """Raise the error an HTTP status stands for; return on 200."""
     if status == 200:
         return
     if status == 429:
-        raise RateLimited("HTTP 429 too many requests",
-                          retry_after=retry_after_seconds(headers.get("Retry-After")))
+        wait = retry_after_seconds(headers.get("Retry-After"), date_header=headers.get("Date"),
+                                   now=now)
+        raise RateLimited("HTTP 429 too many requests", retry_after=wait)
     if status == 400:
         raise InvalidRequest("HTTP 400 bad request", code="http_400")
     if 300 <= status < 400:
@@ -197,25 +240,36 @@ class Adapter:
         body: bytes,
         *,
         retry_unknown: bool = False,
+        now: datetime | None = None,
     ) -> Parsed:
-        """Map an HTTP answer to rows, or raise the error it stands for."""
-        check_http(status, content_type, headers)
+        """Map an HTTP answer to rows or raise its error, as of ``now`` (default: the clock)."""
+        now = _clock(now)
+        check_http(status, content_type, headers, now=now)
         records = self.envelope(decode(body, content_type), retry_unknown)
-        return self.map_records(symbol, records)
+        return self.map_records(symbol, records, now=now)
 
-    def map_records(self, symbol: Symbol, records: Iterable[Any]) -> Parsed:
+    def map_records(
+        self, symbol: Symbol, records: Iterable[Any], *, now: datetime | None = None
+    ) -> Parsed:
         """Map records to rows; one row per trading day, the first one seen wins.
 
-        Works column by column, so that a clean answer is converted in C.
+        Works column by column, so that a clean answer is converted in C. A record
+        dated after tomorrow in the exchange's zone, as of ``now`` (default: the
+        clock), is dropped like one with no date: it would top every "latest" query.
         """
         records = list(records)
         kept: list[dict[str, Any]] = [record for record in records if isinstance(record, dict)]
         warnings = len(records) - len(kept)
-        days, problems = self.record_dates(kept, MARKET_TZ[symbol.market])
+        tz = MARKET_TZ[symbol.market]
+        days, problems = self.record_dates(kept, tz)
         warnings += problems
-        if None in days or len(set(days)) < len(days):
-            kept, days, dropped = _first_of_each_day(kept, days)
-            warnings += dropped  # no usable date, or the same day twice: keep the first
+        # Computed per call, not inside the cached date parsers: it moves with the clock.
+        ceiling = _latest_day(now, tz)
+        if (None in days or len(set(days)) < len(days)
+                or max(cast(list[date], days), default=ceiling) > ceiling):
+            kept, days, dropped = _first_of_each_day(kept, days, ceiling)
+            # No usable date, a day after tomorrow, or the same day twice: keep the first.
+            warnings += dropped
         if not kept:
             return Parsed((), warnings)
         missing = [None] * len(kept)
@@ -231,14 +285,14 @@ class Adapter:
 
 
 def _first_of_each_day(
-    records: list[dict[str, Any]], days: list[date | None]
+    records: list[dict[str, Any]], days: list[date | None], ceiling: date
 ) -> tuple[list[dict[str, Any]], list[date | None], int]:
-    """Drop records with no date and repeats of a day; return what is kept and the count dropped."""
+    """Drop records with no date, a date after ``ceiling`` or a repeated day; count the dropped."""
     kept: list[dict[str, Any]] = []
     kept_days: list[date | None] = []
     seen: set[date] = set()
     for record, day in zip(records, days, strict=True):
-        if day is None or day in seen:
+        if day is None or day > ceiling or day in seen:
             continue
         seen.add(day)
         kept.append(record)
