@@ -252,7 +252,9 @@ def env_name(section: str, key: str) -> str:
 def _check_environ(environ: Mapping[str, str], token_env: str) -> None:
     """Refuse ``HARVESTER_*`` variables that set nothing, as unknown keys in the file are."""
     known = {env_name(section, spec.key) for section, specs in SECTIONS.items() for spec in specs}
-    known.add(token_env)
+    # The default token variable stays allowed when token_env names another: it may be
+    # set for another tool, and it is never a misspelled setting.
+    known.update((token_env, "HARVESTER_TOKEN"))
     for variable in sorted(name for name in environ if name.startswith("HARVESTER_")):
         if variable in known:
             continue

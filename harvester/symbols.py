@@ -170,7 +170,7 @@ def _runaway(lineno: int) -> NotSymbolsText:
 
 
 def text_lines(chunks: Iterable[bytes], codec: str = "utf-8") -> Iterator[str]:
-    """Decode byte chunks into lines without their endings; a line over MAX_RAW_LINE is refused."""
+    """Decode byte chunks into lines without endings; a line past MAX_RAW_LINE is NotSymbolsText."""
     # The newline decoder holds back a trailing \r until it knows whether \n follows.
     decoder = io.IncrementalNewlineDecoder(
         codecs.getincrementaldecoder(codec)(errors="replace"), translate=True

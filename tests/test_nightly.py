@@ -1,0 +1,325 @@
+"""The nightly run's promises, attacked from outside as a real night would.
+
+Real processes, real files, a real gateway on loopback:
+
+* one writer per database file, whatever path, symlink or hard link names it;
+* one symbol that upstream cannot serve is that symbol's failure, not an outage;
+* a finished task is committed on its own, even while its sibling endpoint hangs;
+* SQLite trouble at start-up (a full disk, another program's write lock) is one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+from conftest import query
+from test_resilience import (
+    free_port,
+    gateway_process,
+    sweep_cmd,
+    sweep_until,
+    universe,
+    write_config,
+)
+
+HARVESTER = [sys.executable, "-m", "harvester"]
+DEADLINE = 60.0
+
+
+def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a command to its end, with a deadline."""
+    return subprocess.run(command, capture_output=True, text=True, timeout=DEADLINE, **kwargs)
+
+
+def integrity(db: Path) -> list[tuple[Any, ...]]:
+    return query(db, "PRAGMA integrity_check")
+
+
+def error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The one error line of a command that exited 2."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGINT a sweep we started and collect its output."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    return process.communicate(timeout=DEADLINE)
+
+
+# 1. One writer per file ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_symlink_to_the_database_gets_the_same_lock(tmp_path: Path) -> None:
+    port = free_port()
+    symbols = universe(tmp_path, 80)
+    config = write_config(tmp_path / "c.toml", port, 10.0)
+    db = tmp_path / "h.sqlite"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = elsewhere / "link.sqlite"
+    link.symlink_to(db)
+    folder_link = tmp_path / "same-folder"
+    folder_link.symlink_to(tmp_path)
+    with gateway_process(port):
+        # The README's cron line on both: --resume must not take over a live run.
+        first = sweep_until(sweep_cmd(config, symbols, db, "--resume"), db, 2)
+        try:
+            through_link = run(sweep_cmd(config, symbols, link, "--resume"))
+            through_folder = run(sweep_cmd(config, symbols, folder_link / "h.sqlite", "--resume"))
+            relative = run(sweep_cmd(config, symbols, Path("elsewhere/../h.sqlite"), "--resume"),
+                           cwd=tmp_path)
+        finally:
+            stop(first)
+    for second in (through_link, through_folder, relative):
+        assert f"pid {first.pid}" in error_line(second)
+    assert first.returncode == 130
+    assert query(db, "SELECT COUNT(*), MAX(resumes) FROM runs") == [(1, 0)]
+    assert integrity(db) == [("ok",)]
+
+
+@pytest.mark.slow
+def test_a_database_with_two_hard_links_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    symbols = universe(tmp_path, 80)
+    config = write_config(tmp_path / "c.toml", port, 20.0)
+    db = tmp_path / "h.sqlite"
+    hard = tmp_path / "hard.sqlite"
+    with gateway_process(port):
+        first = sweep_until(sweep_cmd(config, symbols, db), db, 2)
+        try:
+            os.link(db, hard)  # made while the first sweep writes
+            through_link = run(sweep_cmd(config, symbols, hard, "--resume"))
+        finally:
+            out, err = stop(first)
+        by_first_name = run(sweep_cmd(config, symbols, db, "--resume"))
+        hard.unlink()
+        done = run(sweep_cmd(config, symbols, db, "--resume"))
+    assert first.returncode == 130, err
+    for refused in (through_link, by_first_name):
+        assert "2 hard links" in error_line(refused)
+    assert done.returncode == 0, done.stderr
+    assert integrity(db) == [("ok",)]
+    assert query(db, "SELECT COUNT(*), status FROM runs") == [(1, "completed")]
+    assert query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 160)]
+
+
+# 2. One bad symbol is not an outage ---------------------------------------------------------
+
+
+def _simulated(tmp_path: Path, scripted: dict[str, str], **sweep: object) -> Path:
+    lines = ["[sweep]\n", "backoff_base = 0.01\n", "outage_max = 5.0\n",
+             *(f"{key} = {value}\n" for key, value in sweep.items())]
+    for name in ("short_trades", "short_interest"):
+        lines.append(f"[endpoints.{name}]\nrate = 200.0\nconcurrency = 4\n")
+    lines.append("[simulate.scripted]\n")
+    lines.extend(f'"{symbol}" = [{script}]\n' for symbol, script in scripted.items())
+    path = tmp_path / "sim.toml"
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "workers"),
+    [
+        (["G1.US", "G2.US", "G3.US", "G4.US", "G5.US"], ["BAD.US"], 8),
+        # Three bad ones last, one at a time: nothing answers between their failures.
+        (["G1.US", "G2.US", "G3.US", "G4.US", "G5.US"], ["B1.US", "B2.US", "B3.US"], 1),
+    ],
+)
+def test_symbols_that_always_answer_502_fail_on_their_own(
+    tmp_path: Path, good: list[str], bad: list[str], workers: int
+) -> None:
+    config = _simulated(tmp_path, {symbol: '"http_502_html", "*"' for symbol in bad},
+                        workers=workers)
+    symbols = tmp_path / "s.txt"
+    symbols.write_text("".join(f"{s}\n" for s in good + bad), encoding="utf-8")
+    db = tmp_path / "h.sqlite"
+    result = run([*HARVESTER, "sweep", "--simulate", "--config", str(config), "--symbols",
+                  str(symbols), "--db", str(db), "--json"])
+    assert result.returncode == 3, result.stderr
+    assert "unavailable" not in result.stderr
+    assert query(db, "SELECT status, stop_reason FROM runs") == [("completed", None)]
+    failed = query(db, "SELECT symbol, error_code FROM tasks WHERE status = 'failed' "
+                       "ORDER BY 1, endpoint")
+    assert failed == [(symbol, "http_502") for symbol in sorted(bad) for _ in range(2)]
+    # max_attempts is 5; a request sent while the guard probed (the three-in-a-row case)
+    # is recorded but costs the task nothing.
+    attempts = query(db, "SELECT MIN(attempts), MAX(attempts) FROM tasks WHERE status = 'failed'")
+    assert attempts[0][0] == 5 and attempts[0][1] <= 5 + 1
+    assert query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'ok'") == [(2 * len(good),)]
+
+
+# 3. A finished task commits on its own ------------------------------------------------------
+
+
+def _us_record(day: int) -> dict[str, str]:
+    return {"timestamp": f"2026-05-{day:02d}T04:00:00Z", "nus_amount": "100", "ny_amount": "50",
+            "total_amount": "1000", "rate": "0.15", "close": "12.5"}
+
+
+@contextlib.asynccontextmanager
+async def hanging_sibling() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """A gateway whose short_trades answer at once and whose short_interest never does."""
+    state: dict[str, Any] = {"answered": 0, "last_answer": 0.0, "hanging": 0}
+    release = asyncio.Event()
+
+    async def trades(request: web.Request) -> web.Response:
+        state["answered"] += 1
+        state["last_answer"] = time.monotonic()
+        body = {"code": 0, "message": "success", "data": [_us_record(15), _us_record(14)]}
+        return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+    async def interest(request: web.Request) -> web.Response:
+        state["hanging"] += 1
+        await release.wait()
+        return web.Response(status=503)
+
+    app = web.Application()
+    app.router.add_get("/v1/quote/{symbol}/short-selling/short-trades", trades)
+    app.router.add_get("/v1/quote/{symbol}/short-selling/short-interest", interest)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}", state
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
+async def _poll(condition: Any, deadline: float, what: str) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"{what}: not within {deadline}s")
+        await asyncio.sleep(0.02)
+
+
+def _ok_trades(db: Path) -> int:
+    try:
+        return query(db, "SELECT COUNT(*) FROM tasks WHERE endpoint = 'short_trades' "
+                         "AND status = 'ok'")[0][0]
+    except Exception:  # the schema is not there yet
+        return 0
+
+
+@pytest.mark.slow
+async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(tmp_path: Path) -> None:
+    count = 6
+    symbols = tmp_path / "s.txt"
+    symbols.write_text("".join(f"H{i}.US\n" for i in range(count)), encoding="utf-8")
+    db = tmp_path / "h.sqlite"
+    async with hanging_sibling() as (url, state):
+        config = tmp_path / "c.toml"
+        config.write_text(f'[gateway]\nbase_url = "{url}"\ntimeout = 120.0\n'
+                          "[sweep]\ncommit_interval = 0.25\nworkers = 8\n"
+                          "[endpoints.short_interest]\nconcurrency = 8\n", encoding="utf-8")
+        sweep = await asyncio.create_subprocess_exec(
+            *sweep_cmd(config, symbols, db), stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        try:
+            await _poll(lambda: state["answered"] == count and state["hanging"] == count,
+                        30, "every short_trades answered while short_interest hangs")
+            answered_at = state["last_answer"]
+            await _poll(lambda: _ok_trades(db) == count, 10, "short_trades committed")
+            waited = time.monotonic() - answered_at
+            assert state["hanging"] == count  # still hanging: nothing was released
+        finally:
+            sweep.kill()  # as kill -9 would: nothing committed may be lost
+            await sweep.wait()
+    assert sweep.returncode == -signal.SIGKILL
+    assert query(db, "SELECT endpoint, status, COUNT(*) FROM tasks GROUP BY 1, 2") == [
+        ("short_interest", "pending", count), ("short_trades", "ok", count)]
+    assert query(db, "SELECT COUNT(*) FROM short_trades") == [(2 * count,)]
+    # commit_interval is 0.25 s; the rest is this test's polling and a loaded CI machine.
+    assert waited < 3.0, waited
+
+
+# 4. SQLite trouble at start-up --------------------------------------------------------------
+
+
+def _small_disk(limit: int) -> Any:
+    def apply() -> None:  # runs in the child: every file it writes stops growing at ``limit``
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_while_the_universe_is_recorded(tmp_path: Path) -> None:
+    config = _simulated(tmp_path, {})
+    symbols = tmp_path / "s.txt"
+    symbols.write_text("".join(f"D{i}.US\n" for i in range(3000)), encoding="utf-8")
+    db = tmp_path / "h.sqlite"
+    command = [*HARVESTER, "sweep", "--simulate", "--config", str(config), "--symbols",
+               str(symbols), "--db", str(db)]
+    full = run(command, preexec_fn=_small_disk(160_000))
+    line = error_line(full)
+    assert str(db) in line and "--resume" in line, line
+    assert integrity(db) == [("ok",)]
+    assert query(db, "SELECT COUNT(*) FROM runs") == [(0,)]  # the half-recorded run rolled back
+    done = run([*command, "--resume"])
+    assert done.returncode == 0, done.stderr
+    assert query(db, "SELECT status, symbols FROM runs") == [("completed", 3000)]
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("CREATE TABLE IF NOT EXISTS other_tool (x)")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("held", "busy_timeout", "expected"), [(30.0, 0.5, 2), (1.0, 20.0, 0)])
+def test_another_programs_write_lock_is_waited_for_then_one_line(
+    tmp_path: Path, held: float, busy_timeout: float, expected: int
+) -> None:
+    config = _simulated(tmp_path, {})
+    symbols = tmp_path / "s.txt"
+    symbols.write_text("AAPL.US\n700.HK\n", encoding="utf-8")
+    db = tmp_path / "h.sqlite"
+    command = [*HARVESTER, "sweep", "--simulate", "--config", str(config), "--symbols",
+               str(symbols), "--db", str(db)]
+    assert run(command).returncode == 0  # a database in WAL mode, as every night finds it
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db), str(held)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        env = {**os.environ, "HARVESTER_SWEEP_BUSY_TIMEOUT": str(busy_timeout)}
+        result = run(command, env=env)
+    finally:
+        holder.kill()
+        holder.communicate()
+    if expected == 2:
+        line = error_line(result)
+        assert "another program holds its write lock" in line and "busy_timeout" in line
+        assert query(db, "SELECT COUNT(*) FROM runs") == [(1,)]
+    else:
+        assert result.returncode == 0, result.stderr
+        assert query(db, "SELECT COUNT(*), MIN(status) FROM runs") == [(2, "completed")]
+    assert integrity(db) == [("ok",)]
