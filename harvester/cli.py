@@ -27,6 +27,7 @@ import orjson
 from harvester import __version__
 from harvester.config import Settings, load_settings
 from harvester.errors import ConfigError, HarvesterError
+from harvester.lock import check_file
 from harvester.model import RunStatus, RunSummary, StopKind
 from harvester.report import ProgressDisplay, status_text, summary_dict, summary_text
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
@@ -169,6 +170,7 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def _run_sweep(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    check_file(Path(settings.sweep.db))  # a folder or a hard-linked file: before anything starts
     # Modules and settings live as long as the process: keep them out of the collector's
     # full passes, so that one does not hold the loop (and the requests due) for ~15 ms.
     gc.freeze()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import quote
@@ -106,13 +106,22 @@ class Client:
             text = text.replace(form, REDACTED)
         return text
 
-    async def get(self, endpoint: str, path: str, query: Sequence[tuple[str, str]]) -> Response:
-        """One attempt: wait for a slot and a token, send, read the bounded body."""
+    async def get(
+        self, endpoint: str, path: str, query: Sequence[tuple[str, str]],
+        *, before_send: Callable[[], None] | None = None,
+    ) -> Response:
+        """One attempt: wait for a slot and a token, send, read the bounded body.
+
+        ``before_send`` runs once the slot and the token are granted, just
+        before the request goes out; it may raise to send nothing after all.
+        """
         if self._session is None:
             raise RuntimeError("Client used outside 'async with'")
         url = self.url(path, query)
         async with self._slots[endpoint]:
             await self._limiters[endpoint].acquire()
+            if before_send is not None:
+                before_send()
             self.requests[endpoint] += 1
             try:
                 async with self._session.get(url, allow_redirects=False) as answer:

@@ -163,8 +163,11 @@ SWEEP = (
 ENDPOINT = (
     Spec("path", str, None, "URL path; {symbol} is replaced", _path_template),
     Spec("count", int, None, "records asked for per request"),
-    Spec("rate", float, 10.0, "requests per second, retries included", _between(0.01, 100_000)),
-    Spec("burst", int, 1, "requests allowed above the rate in one second", _between(0, 10_000)),
+    # Up to a million: the benchmark's "no limit at all" (bench/sweep.py UNLIMITED_*).
+    Spec("rate", float, 10.0, "requests per second, retries included",
+         _between(0.01, 1_000_000)),
+    Spec("burst", int, 1, "requests allowed above the rate in one second",
+         _between(0, 1_000_000)),
     Spec("concurrency", int, 5, "requests in flight at once", _between(1, 10_000)),
 )
 ENDPOINT_DEFAULTS = {

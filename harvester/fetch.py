@@ -36,12 +36,23 @@ class Job:
     retry_unknown: bool
 
 
+class Stopped(Exception):  # control flow: ends a task quietly, not an error
+    """The sweep is stopping: this task sends nothing more and ends ``pending``."""
+
+
 @dataclass(slots=True)
 class Tally:
     """What a task has done so far: kept for its record when a stop cuts it off."""
 
-    sent: int = 0  #: requests begun, those during an outage included
+    sent: int = 0  #: requests that went out, those during an outage included
     error: FetchError | None = None  #: the last failure
+    stop: asyncio.Event | None = None  #: once set, no request of this task goes out
+
+    def before_send(self) -> None:
+        """Count a request at the moment it goes out, or refuse it once a stop is asked."""
+        if self.stop is not None and self.stop.is_set():
+            raise Stopped
+        self.sent += 1
 
     def pending(self, symbol: Symbol, endpoint: str, client: Client) -> TaskResult | None:
         """Its record as ``pending``, with its attempts and last error; None if it sent none."""
@@ -99,13 +110,13 @@ async def _still_answers(client: Client, endpoint: str, path: str,
 
 async def _attempt(
     client: Client, job: Job, symbol: Symbol, path: str, query: tuple[tuple[str, str], ...],
-    guard: OutageGuard,
+    guard: OutageGuard, tally: Tally,
 ) -> Parsed:
     """One request, its answer parsed; tells the guard whether the gateway answered."""
     probe = await guard.admit()
     name = job.adapter.name
     try:
-        answer = await client.get(name, path, query)
+        answer = await client.get(name, path, query, before_send=tally.before_send)
         parsed = job.adapter.parse(symbol, answer.status, answer.content_type, answer.headers,
                                    answer.body, retry_unknown=job.retry_unknown)
     except TransportError as error:
@@ -131,17 +142,20 @@ async def fetch_task(
     """Fetch ``symbol`` from ``job``'s endpoint until it has a final status.
 
     ``attempt`` counts against ``max_attempts``; ``tally.sent`` counts every
-    request, including those that failed during an outage and so cost the task
-    nothing. Error messages are redacted of the token: upstream may echo it.
+    request that went out, including those that failed during an outage and so
+    cost the task nothing. Once ``tally.stop`` is set no further request goes
+    out and Stopped is raised. Error messages are redacted of the token:
+    upstream may echo it.
     """
     adapter = job.adapter
     spec = adapter.request(symbol, job.config)
     tally = tally if tally is not None else Tally()
     attempt = 0
     while True:
-        tally.sent += 1
+        if tally.stop is not None and tally.stop.is_set():
+            raise Stopped  # a stop was asked: no new attempt starts
         try:
-            parsed = await _attempt(client, job, symbol, spec.path, spec.query, guard)
+            parsed = await _attempt(client, job, symbol, spec.path, spec.query, guard, tally)
         except CredentialsRefused:
             raise  # the run's problem, not this task's: the sweep stops
         except FetchError as error:
@@ -157,7 +171,8 @@ async def fetch_task(
                 transient = isinstance(error, TransientError)
                 status = TaskStatus.FAILED if transient else error.status
                 if transient:
-                    message = f"{message} (after {tally.sent} attempts)"
+                    plural = "s" if tally.sent != 1 else ""
+                    message = f"{message} (after {tally.sent} attempt{plural})"
                 return TaskResult(symbol, adapter.name, status, tally.sent,
                                   error_code=error.code, error_message=message)
             log.debug("%s %s attempt %d: %s; retrying in %.2fs",

@@ -31,7 +31,7 @@ from harvester.errors import (
     HarvesterError,
     WrongAddress,
 )
-from harvester.fetch import FirstAnswers, Job, Tally, fetch_task
+from harvester.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
 from harvester.lock import DatabaseLock
 from harvester.model import (
     RunStatus,
@@ -235,14 +235,16 @@ async def _task(crew: Crew, symbol: Symbol, endpoint: str) -> None:
 
     A task cut off by a stop leaves its attempts and last error on its record.
     """
-    tally = Tally()
+    tally = Tally(stop=crew.stop)
     try:
         result = await fetch_task(crew.client, crew.jobs[endpoint], symbol, crew.guard,
                                   watch=crew.watch, tally=tally)
-    except BaseException:
+    except BaseException as exc:
         cut = tally.pending(symbol, endpoint, crew.client)
         if cut is not None:
             crew.writer.submit_late(cut)
+        if isinstance(exc, Stopped):
+            return  # stopping: it sent nothing more and stays pending
         raise
     await crew.writer.submit(result)
     crew.progress.record(result)

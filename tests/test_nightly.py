@@ -109,7 +109,7 @@ def test_a_database_with_two_hard_links_is_refused(tmp_path: Path) -> None:
             os.link(db, hard)  # made while the first sweep writes
             through_link = run(sweep_cmd(config, symbols, hard, "--resume"))
         finally:
-            out, err = stop(first)
+            _, err = stop(first)
         by_first_name = run(sweep_cmd(config, symbols, db, "--resume"))
         hard.unlink()
         done = run(sweep_cmd(config, symbols, db, "--resume"))
