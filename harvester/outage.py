@@ -43,7 +43,7 @@ class OutageGuard:
 
     def __init__(
         self, max_wait: float, *, threshold: int = OUTAGE_AFTER, spread: int = OUTAGE_SPREAD,
-        where: str = "the gateway",
+        where: str = "base_url",
     ) -> None:
         self.max_wait = max_wait
         self.threshold = threshold
@@ -89,10 +89,14 @@ class OutageGuard:
                 try:
                     await asyncio.sleep(min(delay, remaining))
                     if self.canary is None:
-                        return True  # nothing answered yet this run: this request probes
+                        # Nothing answered yet this run: this request probes, and the
+                        # guard stays in probing until it reports.
+                        return True
                     answered = await self.canary()
-                finally:
+                except BaseException:
                     self._probing = False
+                    raise
+                self._probing = False
                 if answered:
                     self._close()
                     return False
