@@ -13,7 +13,6 @@ import contextlib
 import functools
 import json
 import os
-import select
 import shutil
 import signal
 import site
@@ -31,24 +30,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from test_cli import FAST
+from test_resilience import gateway_process
 
 from harvester.simulate import Gateway, GatewaySettings
 
 NOBODY = 65534
 TOKEN = "s3cr3t-token-value"
-FAST = """
-[sweep]
-backoff_base = 0.0
-log_interval = 0.2
-[endpoints.short_trades]
-rate = 500.0
-concurrency = 8
-[endpoints.short_interest]
-rate = 500.0
-concurrency = 8
-[simulate]
-latency = 0.0
-"""
+
 
 # Helpers ----------------------------------------------------------------------------------
 
@@ -195,31 +184,6 @@ NO_DATA = {"ret_code": -10, "ret_msg": "no data", "error": {"code": "no_data"}}
 
 
 
-@contextlib.contextmanager
-def gateway_process(port: int, *extra: str) -> Iterator[subprocess.Popen[str]]:
-    """``harvester simulate`` in its own process on ``port``; ended by its pid."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harvester", "simulate", "--port", str(port), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=clean_env(),
-    )
-    try:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], 15)
-        assert ready, "the simulated gateway printed nothing within 15s"
-        assert "listening" in process.stdout.readline()
-        yield process
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-
 def gateway_config(path: Path, port: int, rate: float, concurrency: int, workers: int = 32
                    ) -> Path:
     """Settings for a sweep against ``harvester simulate`` on ``port``."""
@@ -234,7 +198,7 @@ def gateway_config(path: Path, port: int, rate: float, concurrency: int, workers
 def slow_gateway() -> Iterator[int]:
     """A simulated gateway process answering every request after 0.3 s; yields its port."""
     port = free_port()
-    with gateway_process(port, "--latency", "0.3"):
+    with gateway_process(port, "--latency", "0.3", env=clean_env()):
         yield port
 
 

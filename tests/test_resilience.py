@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import select
 import signal
 import socket
 import sqlite3
@@ -38,14 +39,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def gateway_process(port: int, *extra: str) -> Iterator[subprocess.Popen[str]]:
+def gateway_process(
+    port: int, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
     """``harvester simulate`` in its own process on ``port``; ended by its pid."""
     process = subprocess.Popen(
         [sys.executable, "-m", "harvester", "simulate", "--port", str(port), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     try:
         assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], 15)
+        assert ready, "the simulated gateway printed nothing within 15s"
         assert "listening" in process.stdout.readline()
         yield process
     finally:
