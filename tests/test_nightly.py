@@ -15,6 +15,7 @@ import contextlib
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -323,3 +324,34 @@ def test_another_programs_write_lock_is_waited_for_then_one_line(
         assert result.returncode == 0, result.stderr
         assert query(db, "SELECT COUNT(*), MIN(status) FROM runs") == [(2, "completed")]
     assert integrity(db) == [("ok",)]
+
+
+def _corrupt(db: Path) -> None:
+    """Scramble the middle of the short_trades table's pages, as two WALs for one file did."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'short_trades'"
+                            ).fetchone()[0]
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    for page in range(root, pages):  # every page after the table's root: cells and pointers
+        start = page * page_size + 100
+        data[start:start + 64] = bytes(range(64))
+    db.write_bytes(bytes(data))
+
+
+@pytest.mark.slow
+def test_a_corrupt_file_is_refused_before_any_request(tmp_path: Path) -> None:
+    config = _simulated(tmp_path, {})
+    symbols = tmp_path / "s.txt"
+    symbols.write_text("".join(f"C{i}.US\n" for i in range(200)), encoding="utf-8")
+    db = tmp_path / "h.sqlite"
+    command = [*HARVESTER, "sweep", "--simulate", "--config", str(config), "--symbols",
+               str(symbols), "--db", str(db)]
+    assert run(command).returncode == 0
+    _corrupt(db)
+    assert integrity(db) != [("ok",)]
+    for attempt in (command, [*command, "--resume"]):
+        line = error_line(run(attempt))
+        assert "the file is corrupt" in line and str(db) in line
