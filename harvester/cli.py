@@ -29,10 +29,10 @@ from harvester.config import Settings, load_settings
 from harvester.errors import ConfigError, HarvesterError
 from harvester.lock import check_file
 from harvester.model import RunStatus, RunSummary, StopKind
-from harvester.report import ProgressDisplay, status_text, summary_dict, summary_text
+from harvester.report import Progress, ProgressDisplay, status_text, summary_dict, summary_text
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
 from harvester.store import read_status
-from harvester.sweep import Progress, first_leaf, run_sweep
+from harvester.sweep import first_leaf, run_sweep
 
 log = logging.getLogger("harvester")
 

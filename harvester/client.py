@@ -60,6 +60,11 @@ class Client:
     def __repr__(self) -> str:
         return f"<Client {self._base} requests={dict(self.requests)}>"
 
+    @property
+    def sent(self) -> int:
+        """Requests sent so far, every endpoint and retry included."""
+        return sum(self.requests.values())
+
     async def __aenter__(self) -> Client:
         # The session, limiters and semaphores belong to the running loop.
         headers = {"Accept": "application/json", "User-Agent": "harvester"}

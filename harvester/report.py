@@ -1,16 +1,20 @@
-"""What a person sees: the live progress display, the closing summary and ``status``."""
+"""What a person sees: live progress counters and their display, the closing summary, ``status``."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
+import time
+from collections import Counter
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from harvester.model import RunSummary, TaskStatus
-from harvester.sweep import Progress
+from harvester.model import RunSummary, TaskResult, TaskStatus
+
+if TYPE_CHECKING:
+    from harvester.client import Client
 
 log = logging.getLogger("harvester")
 
@@ -20,6 +24,43 @@ STATUS_ORDER = tuple(status.value for status in TaskStatus)
 def _counts(counts: Mapping[str, int]) -> str:
     return "  ".join(f"{name} {counts.get(name, 0)}" for name in STATUS_ORDER
                      if counts.get(name, 0) or name in ("ok", "failed"))
+
+
+class Progress:
+    """Live counters of the sweep in progress, read by the progress display."""
+
+    def __init__(self) -> None:
+        self.run_id = ""
+        self.total = 0  #: tasks this invocation set out to fetch
+        self.statuses: Counter[str] = Counter()  #: tasks finished, by status
+        self.rows = 0
+        self.warnings = 0
+        self.started = time.monotonic()
+        self.client: Client | None = None  #: set once the sweep's client exists
+
+    def __repr__(self) -> str:
+        return f"<Progress {self.done}/{self.total} requests={self.requests}>"
+
+    @property
+    def done(self) -> int:
+        """Tasks finished so far."""
+        return sum(self.statuses.values())
+
+    @property
+    def requests(self) -> int:
+        """Requests sent so far, retries included."""
+        return self.client.sent if self.client else 0
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the sweep started."""
+        return time.monotonic() - self.started
+
+    def record(self, result: TaskResult) -> None:
+        """Count a finished task."""
+        self.statuses[result.status.value] += 1
+        self.rows += len(result.rows)
+        self.warnings += result.warnings
 
 
 def progress_line(progress: Progress) -> str:

@@ -13,8 +13,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -38,11 +36,11 @@ from harvester.model import (
     RunSummary,
     StopKind,
     Symbol,
-    TaskResult,
     TaskStatus,
     WorkItem,
 )
 from harvester.outage import OutageGuard
+from harvester.report import Progress
 from harvester.retry import RetryPolicy
 from harvester.store import Store, TableSpec
 from harvester.symbols import read_symbols
@@ -52,43 +50,6 @@ log = logging.getLogger(__name__)
 
 TASK_CHUNK = 2000  # task rows per insert while recording a new run's universe
 MALFORMED_SHOWN = 20  # malformed lines logged one by one; the rest are counted
-
-
-class Progress:
-    """Live counters of the sweep in progress, read by the progress display."""
-
-    def __init__(self) -> None:
-        self.run_id = ""
-        self.total = 0  #: tasks this invocation set out to fetch
-        self.statuses: Counter[str] = Counter()  #: tasks finished, by status
-        self.rows = 0
-        self.warnings = 0
-        self.started = time.monotonic()
-        self.client: Client | None = None
-
-    def __repr__(self) -> str:
-        return f"<Progress {self.done}/{self.total} requests={self.requests}>"
-
-    @property
-    def done(self) -> int:
-        """Tasks finished so far."""
-        return sum(self.statuses.values())
-
-    @property
-    def requests(self) -> int:
-        """Requests sent so far, retries included."""
-        return sum(self.client.requests.values()) if self.client else 0
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since the sweep started."""
-        return time.monotonic() - self.started
-
-    def record(self, result: TaskResult) -> None:
-        """Count a finished task."""
-        self.statuses[result.status.value] += 1
-        self.rows += len(result.rows)
-        self.warnings += result.warnings
 
 
 def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:

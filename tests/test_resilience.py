@@ -24,10 +24,11 @@ from harvester.cli import SAME_REQUEST
 from harvester.errors import StoreError
 from harvester.lock import DatabaseLock
 from harvester.model import RunStatus, StopKind
+from harvester.report import Progress
 from harvester.schema import SCHEMA_VERSION
 from harvester.simulate import Gateway, GatewaySettings
 from harvester.store import Store
-from harvester.sweep import Progress, run_sweep
+from harvester.sweep import run_sweep
 
 HERE = Path(__file__).resolve().parent
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from conftest import make_settings, query, task_map
 
 from harvester.model import RunStatus
+from harvester.report import Progress
 from harvester.simulate import Gateway, GatewaySettings
-from harvester.sweep import Progress, run_sweep
+from harvester.sweep import run_sweep
 
 BOTH = ("short_trades", "short_interest")
 
