@@ -8,6 +8,12 @@ sweep against a small one), ``resume`` (requests spent by a sweep killed
 halfway and resumed) and ``cold_start`` (``sweep --simulate`` wall time
 against the time its rate limit needs). The simulated gateway and every sweep
 run in their own processes on loopback; databases live in temp folders.
+
+Where things are: one module per case family (``throughput``: utilisation,
+politeness, overhead; ``storage``: store; ``memory``; ``recovery``: resume;
+``startup``: cold_start), their targets in ``targets``, the run order in
+``runner``, the output in ``table``; ``sweeper`` runs a harvester sweep,
+``gateway`` the simulated gateway, ``procs`` and ``measure`` any child.
 """
 
 CASES: tuple[str, ...] = (

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from bench import CASES
 from bench.options import Options
-from bench.report import json_document, markdown, text_table
 from bench.runner import run_cases
+from bench.table import json_document, markdown, text_table
 
 log = logging.getLogger("bench")
 

@@ -7,7 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from bench.targets import TARGETS
+
 T = TypeVar("T")
+Shown = tuple[tuple[str, ...], tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,7 +25,7 @@ class CaseResult:
 
     name: str
     figures: dict[str, Any] = field(default_factory=dict)
-    shown: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+    shown: Shown = ((), ())
     ratio: float | None = None
     target: str = ""
     ok: bool | None = None
@@ -39,9 +42,22 @@ class CaseResult:
         return data
 
 
-def failed(name: str, target: str, error: str) -> CaseResult:
-    """The result of a case that could not run."""
-    return CaseResult(name=name, target=target, error=error)
+def judged(name: str, figures: dict[str, Any], shown: Shown, ratio: float, *,
+           mark: float | None = None, served_429: int = 0, sound: bool = True) -> CaseResult:
+    """The result of a case that ran, judged by its entry in ``TARGETS``.
+
+    ``mark`` is a mark the case computed (``resume``); ``sound`` is any check
+    besides the ratio that must also hold (a resumed database left whole).
+    """
+    target = TARGETS[name]
+    met = target.met(ratio, mark, served_429)
+    return CaseResult(name=name, figures=figures, shown=shown, ratio=ratio,
+                      target=target.text(mark), ok=None if met is None else met and sound)
+
+
+def failed(name: str, error: str) -> CaseResult:
+    """The result of a case that could not run: its target stated in words."""
+    return CaseResult(name=name, target=TARGETS[name].text(), error=error)
 
 
 def median_of(runs: Sequence[T], key: Callable[[T], float]) -> T:

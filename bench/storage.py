@@ -24,12 +24,14 @@ from typing import Any
 from bench import universe
 from bench.options import Options
 from bench.procs import BenchError
-from bench.result import CaseResult, median
-from bench.sweep import ENDPOINTS
+from bench.result import CaseResult, judged, median
+from bench.sweeper import ENDPOINTS
+from bench.targets import COMMIT_INTERVAL
 from harvester.endpoints import ADAPTERS
+from harvester.ledger import record_universe
 from harvester.model import Symbol, TaskResult, TaskStatus
 from harvester.store import Store, now
-from harvester.sweep import record_universe, table_specs
+from harvester.sweep import table_specs
 from harvester.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,6 @@ log = logging.getLogger(__name__)
 STORE_TASKS, STORE_TASKS_QUICK = 4_000, 800  # half per endpoint
 ROWS_PER_TASK = 25
 COMMIT_TASKS = 500
-COMMIT_INTERVAL = 0.25
-STORE_TARGET = 0.5
 STORE_TIMEOUT = 300.0  # seconds for the harvester's side of one run
 RUN_ID = "20260518T000000Z-bench0"
 ANCHOR = dt.date(2026, 5, 18)
@@ -207,7 +207,6 @@ def store(options: Options) -> CaseResult:
         timings.append((harvester, baseline))
     harvester_rps = median([rows / harvester for harvester, _ in timings])
     baseline_rps = median([rows / baseline for _, baseline in timings])
-    ratio = harvester_rps / baseline_rps
     figures = {
         "rows": rows,
         "tasks": len(results),
@@ -218,6 +217,5 @@ def store(options: Options) -> CaseResult:
         "commit_tasks": COMMIT_TASKS,
         "runs": options.runs,
     }
-    return CaseResult(name="store", figures=figures,
-                      shown=(("store_rows_per_s",), ("executemany_rows_per_s",)), ratio=ratio,
-                      target=f"≥ {STORE_TARGET}", ok=ratio >= STORE_TARGET)
+    return judged("store", figures, (("store_rows_per_s",), ("executemany_rows_per_s",)),
+                  harvester_rps / baseline_rps)

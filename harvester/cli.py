@@ -26,13 +26,13 @@ import orjson
 
 from harvester import __version__
 from harvester.config import Settings, load_settings
-from harvester.errors import ConfigError, HarvesterError
+from harvester.errors import ConfigError, HarvesterError, UsageError, first_leaf
 from harvester.lock import check_file
 from harvester.model import RunStatus, RunSummary, StopKind
 from harvester.report import Progress, ProgressDisplay, status_text, summary_dict, summary_text
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
-from harvester.store import read_status
-from harvester.sweep import first_leaf, run_sweep
+from harvester.status import read_status
+from harvester.sweep import run_sweep
 
 log = logging.getLogger("harvester")
 
@@ -41,10 +41,6 @@ EXIT_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
 # A second signal this soon after the first is the same request: GNU timeout, and a
 # terminal closing, signal the process and then its whole group.
 SAME_REQUEST = 0.5
-
-
-class UsageError(HarvesterError):
-    """A command-line mistake."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -3,11 +3,12 @@
 ::
 
     HarvesterError
-    ├── ConfigError            bad settings, symbols file or CLI usage (exit 2)
+    ├── ConfigError            bad settings or symbols file (exit 2)
+    ├── UsageError             a command-line mistake (exit 2)
     ├── StoreError             the database cannot be opened or written (exit 2)
     ├── GatewayUnavailable     an outage outlasted ``outage_max``; the run stops (exit 75)
-    ├── WrongAddress           an endpoint's first answers were all the same HTTP 4xx (exit 2)
-    └── FetchError             one request's failure; carries symbol, endpoint, code
+    ├── WrongAddress           an endpoint's first answers were all one HTTP 3xx/4xx (exit 2)
+    └── FetchError             one request's failure; carries its code and message
         ├── CredentialsRefused HTTP 401/403: every request would fail, so the run stops (exit 2)
         ├── TransientError     worth another attempt after a backoff
         │   ├── TransportError     time-out, connection reset, HTTP 5xx; ``unreachable``
@@ -22,7 +23,9 @@
             └── Rejected           redirects, other 4xx, unknown codes -> failed
 
 Foreign exceptions (aiohttp, aiosqlite, orjson) are translated where those
-libraries are called and chained with ``from exc``.
+libraries are called and chained with ``from exc``. Whether a TransportError
+belonged to a gateway outage is not the error's to say: the outage guard's
+``Attempt`` records it.
 """
 
 from __future__ import annotations
@@ -35,7 +38,11 @@ class HarvesterError(Exception):
 
 
 class ConfigError(HarvesterError):
-    """A setting, the symbols file or the command line is wrong; the message names it."""
+    """A setting or the symbols file is wrong; the message names it."""
+
+
+class UsageError(HarvesterError):
+    """A command-line mistake."""
 
 
 class StoreError(HarvesterError):
@@ -47,7 +54,7 @@ class GatewayUnavailable(HarvesterError):
 
 
 class WrongAddress(HarvesterError):
-    """Every first answer of an endpoint was the same HTTP 4xx: the URL, not the symbols."""
+    """Every first answer of an endpoint was the same HTTP 3xx/4xx: the URL, not the symbols."""
 
     def __init__(self, message: str, *, url: str) -> None:
         super().__init__(message)
@@ -63,7 +70,6 @@ class FetchError(HarvesterError):
         super().__init__(message)
         self.message = message
         self.code = code
-        self.outage = False  #: set when the failure belongs to a gateway outage
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
@@ -130,3 +136,11 @@ class NoData(PermanentError):
 
 class Rejected(PermanentError):
     """A permanent failure with no better status: redirect, other 4xx, unknown code."""
+
+
+def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first exception in a (possibly nested) exception group."""
+    leaf: BaseException = group
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 
 from harvester.client import Client
 from harvester.config import EndpointConfig
-from harvester.endpoints import Adapter, Parsed
+from harvester.endpoints import Adapter, Parsed, RequestSpec
 from harvester.errors import (
     CredentialsRefused,
     FetchError,
@@ -17,7 +18,7 @@ from harvester.errors import (
     WrongAddress,
 )
 from harvester.model import Symbol, TaskResult, TaskStatus
-from harvester.outage import OutageGuard
+from harvester.outage import Attempt, OutageGuard
 from harvester.retry import RetryPolicy, next_delay
 
 log = logging.getLogger(__name__)
@@ -109,30 +110,31 @@ async def _still_answers(client: Client, endpoint: str, path: str,
 
 
 async def _attempt(
-    client: Client, job: Job, symbol: Symbol, path: str, query: tuple[tuple[str, str], ...],
-    guard: OutageGuard, tally: Tally,
+    client: Client, job: Job, symbol: Symbol, spec: RequestSpec, attempt: Attempt, tally: Tally,
 ) -> Parsed:
-    """One request, its answer parsed; tells the guard whether the gateway answered."""
-    probe = await guard.admit()
-    name = job.adapter.name
-    try:
-        answer = await client.get(name, path, query, before_send=tally.before_send)
-        parsed = job.adapter.parse(symbol, answer.status, answer.content_type, answer.headers,
-                                   answer.body, retry_unknown=job.retry_unknown)
-    except TransportError as error:
-        if guard.failed(probe, error, symbol.canonical):
-            error.outage = True
-        raise
-    except FetchError:
-        guard.succeeded(probe, symbol.canonical)  # an answer, however unwelcome: the gateway is up
-        raise
-    except BaseException:
-        if probe:
-            guard.abandon_probe()
-        raise
-    guard.succeeded(probe, symbol.canonical)
-    guard.canary = lambda: _still_answers(client, name, path, query)
-    return parsed
+    """One request inside the guard's block, its answer parsed.
+
+    An answer the adapter refuses (an upstream error code, a malformed body)
+    still leaves the block as a FetchError: the gateway answered.
+    """
+    async with attempt:
+        answer = await client.get(job.adapter.name, spec.path, spec.query,
+                                  before_send=tally.before_send)
+        return job.adapter.parse(symbol, answer.status, answer.content_type, answer.headers,
+                                 answer.body, retry_unknown=job.retry_unknown)
+
+
+def _last_word(client: Client, job: Job, symbol: Symbol, error: FetchError,
+               tally: Tally) -> TaskResult:
+    """The record of a task whose failure ends it; a transient one says after how many tries."""
+    message = client.redact(error.message)
+    if not isinstance(error, TransientError):
+        return TaskResult(symbol, job.adapter.name, error.status, tally.sent,
+                          error_code=error.code, error_message=message)
+    plural = "s" if tally.sent != 1 else ""
+    return TaskResult(symbol, job.adapter.name, TaskStatus.FAILED, tally.sent,
+                      error_code=error.code,
+                      error_message=f"{message} (after {tally.sent} attempt{plural})")
 
 
 async def fetch_task(
@@ -141,44 +143,40 @@ async def fetch_task(
 ) -> TaskResult:
     """Fetch ``symbol`` from ``job``'s endpoint until it has a final status.
 
-    ``attempt`` counts against ``max_attempts``; ``tally.sent`` counts every
-    request that went out, including those that failed during an outage and so
-    cost the task nothing. Once ``tally.stop`` is set no further request goes
-    out and Stopped is raised. Error messages are redacted of the token:
+    ``counted`` attempts count against ``max_attempts``; ``tally.sent`` counts
+    every request that went out, including those that failed during an outage
+    and so cost the task nothing. Once ``tally.stop`` is set no further request
+    goes out and Stopped is raised. Error messages are redacted of the token:
     upstream may echo it.
     """
     adapter = job.adapter
     spec = adapter.request(symbol, job.config)
     tally = tally if tally is not None else Tally()
-    attempt = 0
+    counted = 0
     while True:
         if tally.stop is not None and tally.stop.is_set():
             raise Stopped  # a stop was asked: no new attempt starts
+        attempt = guard.attempt(symbol.canonical)
         try:
-            parsed = await _attempt(client, job, symbol, spec.path, spec.query, guard, tally)
+            parsed = await _attempt(client, job, symbol, spec, attempt, tally)
         except CredentialsRefused:
             raise  # the run's problem, not this task's: the sweep stops
         except FetchError as error:
             tally.error = error
-            if error.outage:
+            if attempt.outage:
                 continue  # the guard holds the next attempt until the gateway is back
             if watch is not None and not isinstance(error, TransportError):
                 watch.check(adapter.name, error.code, str(client.url(spec.path, spec.query)))
-            attempt += 1
-            delay = next_delay(job.policy, error, attempt)
-            message = client.redact(error.message)
+            counted += 1
+            delay = next_delay(job.policy, error, counted)
             if delay is None:
-                transient = isinstance(error, TransientError)
-                status = TaskStatus.FAILED if transient else error.status
-                if transient:
-                    plural = "s" if tally.sent != 1 else ""
-                    message = f"{message} (after {tally.sent} attempt{plural})"
-                return TaskResult(symbol, adapter.name, status, tally.sent,
-                                  error_code=error.code, error_message=message)
+                return _last_word(client, job, symbol, error, tally)
             log.debug("%s %s attempt %d: %s; retrying in %.2fs",
-                      symbol, adapter.name, attempt, message, delay)
+                      symbol, adapter.name, counted, client.redact(error.message), delay)
             await asyncio.sleep(delay)
             continue
+        guard.canary = functools.partial(_still_answers, client, adapter.name, spec.path,
+                                         spec.query)
         if watch is not None:
             watch.check(adapter.name, None, "")
         # ``code`` 0 with an empty list is how both endpoints say "no data".

@@ -17,10 +17,9 @@ class TaskStatus(enum.StrEnum):
     INVALID = "invalid"
     FAILED = "failed"
 
-    @property
-    def is_done(self) -> bool:
-        """True when a resumed run must not fetch this task again."""
-        return self not in (TaskStatus.PENDING, TaskStatus.FAILED)
+
+#: The statuses of the tasks a resumed run fetches again.
+UNFINISHED: tuple[TaskStatus, ...] = (TaskStatus.PENDING, TaskStatus.FAILED)
 
 
 class RunStatus(enum.StrEnum):
@@ -129,8 +128,3 @@ class RunSummary:
     def failed(self) -> int:
         """Tasks of the run that ended ``failed``."""
         return sum(counts.get(TaskStatus.FAILED.value, 0) for counts in self.tasks.values())
-
-    @property
-    def unfinished(self) -> int:
-        """Tasks of the run still ``pending``."""
-        return sum(counts.get(TaskStatus.PENDING.value, 0) for counts in self.tasks.values())

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from harvester.errors import FetchError, RateLimited, TransientError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
-    """How often and how patiently a task is retried."""
+    """How often and how patiently a task is retried.
 
-    max_attempts: int = 5
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    retry_after_max: float = 60.0
+    No defaults here: they are the ``[sweep]`` settings' own, declared once in
+    ``config``; build a policy from them with ``from_settings``.
+    """
+
+    max_attempts: int
+    backoff_base: float
+    backoff_max: float
+    retry_after_max: float
+
+    @classmethod
+    def from_settings(cls, sweep: object) -> RetryPolicy:
+        """The policy made of ``sweep``'s settings of the same names (a ``SweepConfig``)."""
+        return cls(**{spec.name: getattr(sweep, spec.name) for spec in fields(cls)})
 
 
 def next_delay(

@@ -1,10 +1,10 @@
-"""A sweep: open or resume a run, stream its work to a fixed pool of workers, record the end.
+"""A sweep: fetch a run's remaining work with a fixed pool of workers, then close the books.
 
 Symbols flow from the database (where the run's universe was recorded when it
-started) through a bounded queue to ``workers`` workers; each worker fetches a
-symbol's endpoints concurrently and hands the results to the one writer. A
-cancellation (Ctrl-C) stops the pool, the writer commits what finished, and
-the run is left ``interrupted`` for ``--resume``.
+started, see harvester.ledger) through a bounded queue to ``workers`` workers;
+each worker fetches a symbol's endpoints concurrently, and each task goes to
+the one writer the moment it ends. A stop request stops the pool, the writer
+commits what finished, and the run is left ``interrupted`` for ``--resume``.
 """
 
 from __future__ import annotations
@@ -12,57 +12,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from harvester.client import Client
 from harvester.config import Settings
 from harvester.endpoints import ADAPTERS
 from harvester.errors import (
-    ConfigError,
     CredentialsRefused,
     GatewayUnavailable,
     HarvesterError,
     WrongAddress,
+    first_leaf,
 )
 from harvester.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
+from harvester.ledger import OpenedRun, open_run
 from harvester.lock import DatabaseLock
-from harvester.model import (
-    RunStatus,
-    RunSummary,
-    StopKind,
-    Symbol,
-    TaskStatus,
-    WorkItem,
-)
+from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol, WorkItem
 from harvester.outage import OutageGuard
 from harvester.report import Progress
 from harvester.retry import RetryPolicy
-from harvester.store import Store, TableSpec
-from harvester.symbols import read_symbols
+from harvester.store import Store
+from harvester.upserts import TableSpec
 from harvester.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
-TASK_CHUNK = 2000  # task rows per insert while recording a new run's universe
-MALFORMED_SHOWN = 20  # malformed lines logged one by one; the rest are counted
-
-
-def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first exception in a (possibly nested) exception group."""
-    leaf: BaseException = group
-    while isinstance(leaf, BaseExceptionGroup):
-        leaf = leaf.exceptions[0]
-    return leaf
-
-
-def new_run_id() -> str:
-    """A sortable, unique run id such as ``20261121T093000Z-3fa9c1``."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+Stop = tuple[StopKind | None, str | None]  # why a sweep stopped early, and in words
 
 
 def table_specs() -> dict[str, TableSpec]:
@@ -78,104 +56,10 @@ def table_specs() -> dict[str, TableSpec]:
 
 
 def build_jobs(settings: Settings) -> dict[str, Job]:
-    """One Job per configured endpoint; a ``count`` outside its range is a ConfigError."""
-    policy = RetryPolicy(
-        max_attempts=settings.sweep.max_attempts,
-        backoff_base=settings.sweep.backoff_base,
-        backoff_max=settings.sweep.backoff_max,
-        retry_after_max=settings.sweep.retry_after_max,
-    )
-    jobs = {}
-    for config in settings.endpoints:
-        adapter = ADAPTERS[config.name]
-        adapter.check_count(config, settings.where(f"endpoints.{config.name}", "count"))
-        jobs[config.name] = Job(adapter, config, policy, settings.sweep.retry_unknown)
-    return jobs
-
-
-async def record_universe(
-    store: Store, run_id: str, path: Path, endpoints: Sequence[str], *, strict: bool
-) -> tuple[int, int, int]:
-    """Record a new run and its tasks from the symbols file in one transaction.
-
-    Returns (symbols, duplicates, malformed lines). A duplicate is the same
-    security written again, in any style; it is fetched once.
-    """
-    symbols = seen = malformed = 0
-    first_problem = ""
-    chunk: list[tuple[str, str, str, str | None]] = []
-    async with store.transaction():
-        await store.insert_run(run_id, str(path))
-        for line in read_symbols(path):
-            if line.symbol is None:
-                if strict:
-                    raise ConfigError(f"{path} line {line.lineno}: {line.error}")
-                malformed += 1
-                first_problem = first_problem or f"line {line.lineno}: {line.error}"
-                if malformed <= MALFORMED_SHOWN:
-                    log.warning("%s line %d: %s; skipped", path, line.lineno, line.error)
-                continue
-            symbol = line.symbol
-            seen += 1
-            if symbol.supported:
-                chunk.extend((symbol.canonical, name, "pending", None) for name in endpoints)
-            else:
-                message = f"market {symbol.market} is not served by the gateway; not requested"
-                chunk.extend((symbol.canonical, name, "unsupported", message) for name in endpoints)
-            if len(chunk) >= TASK_CHUNK:
-                symbols += await store.add_tasks(run_id, chunk) // len(endpoints)
-                chunk.clear()
-        symbols += await store.add_tasks(run_id, chunk) // len(endpoints)
-        if not seen:
-            # Rolls the new run back: an empty universe is a broken file, not a quiet night.
-            found = (f"{malformed} malformed lines, the first {first_problem}" if malformed
-                     else "it is empty or only comments")
-            raise ConfigError(f"symbols file {path}: no valid symbol ({found})")
-        await store.update_run(run_id, symbols=symbols, duplicates=seen - symbols,
-                               malformed_lines=malformed)
-    if malformed > MALFORMED_SHOWN:
-        log.warning("%s: %d more malformed lines skipped", path, malformed - MALFORMED_SHOWN)
-    return symbols, seen - symbols, malformed
-
-
-def _age_hours(started_at: str) -> float:
-    started = datetime.fromisoformat(started_at)
-    return (datetime.now(UTC) - started).total_seconds() / 3600
-
-
-async def _open_run(
-    store: Store, settings: Settings, endpoints: Sequence[str], resume: bool
-) -> tuple[str, bool, tuple[int, int, int]]:
-    """Continue the latest unfinished run when asked and it is recent, else start a new one.
-
-    The caller holds the database lock, so a run still marked ``running`` was
-    left by a crash: it is resumed, or closed as ``interrupted``.
-    """
-    if resume:
-        run = await store.latest_unfinished_run()
-        max_age = settings.sweep.resume_max_age
-        if run is not None and _age_hours(run.started_at) <= max_age:
-            async with store.transaction():
-                await store.interrupt_running("left by a crash", keep=run.run_id)
-                await store.set_run_status(run.run_id, RunStatus.RUNNING)
-                await store.update_run(run.run_id, resumes=1)
-            log.info("resuming run %s (started %s)", run.run_id, run.started_at)
-            return run.run_id, True, (0, 0, 0)
-        if run is not None:
-            async with store.transaction():
-                await store.set_run_status(run.run_id, RunStatus.INTERRUPTED,
-                                           f"too old to resume (over {max_age:g} hours)")
-            log.warning("run %s started %s, more than resume_max_age (%g hours) ago: closed as "
-                        "interrupted; starting a new run", run.run_id, run.started_at, max_age)
-        else:
-            log.info("no unfinished run to resume; starting a new one")
-    async with store.transaction():
-        await store.interrupt_running("left by a crash")
-    run_id = new_run_id()
-    path = Path(settings.sweep.symbols)
-    counts = await record_universe(store, run_id, path, endpoints, strict=settings.sweep.strict)
-    log.info("run %s: %d symbols from %s", run_id, counts[0], path)
-    return run_id, False, counts
+    """One Job per configured endpoint (``load_settings`` has checked each ``count``)."""
+    policy = RetryPolicy.from_settings(settings.sweep)
+    return {config.name: Job(ADAPTERS[config.name], config, policy, settings.sweep.retry_unknown)
+            for config in settings.endpoints}
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,10 +150,12 @@ async def run_sweep(
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
 ) -> RunSummary:
-    """Run (or resume) a sweep to the end, a stop request or a cancellation, and summarise it.
+    """Run (or resume) a sweep to the end or a stop request, and summarise it.
 
     ``stop`` (set on the first Ctrl-C or SIGTERM) ends it gracefully: no new
-    symbols, requests in flight get ``grace_period`` seconds, results commit.
+    request, requests in flight get ``grace_period`` seconds, results commit.
+    A cancellation (``asyncio.timeout`` around the sweep) does the same at once
+    and is then raised again.
     """
     jobs = build_jobs(settings)
     progress = progress or Progress()
@@ -277,74 +163,76 @@ async def run_sweep(
     with DatabaseLock(Path(settings.sweep.db)):
         async with Store(Path(settings.sweep.db),
                          busy_timeout=settings.sweep.busy_timeout) as store:
-            return await _run(store, settings, jobs, resume, token, progress, stop)
+            run = await open_run(store, settings, list(jobs), resume)
+            progress.run_id = run.run_id
+            counts = await store.task_counts(run.run_id)
+            progress.total = sum(by_status.get(status.value, 0) for status in UNFINISHED
+                                 for by_status in counts.values())
+            try:
+                why = await _fetch(store, settings, jobs, run.run_id, token, progress, stop)
+            except asyncio.CancelledError:
+                # The books are closed even so (shielded: the cancellation must not cut the
+                # last commit), and the cancellation goes on, so a timeout around us works.
+                await asyncio.shield(_close(store, run, progress, (StopKind.SIGNAL, "cancelled")))
+                raise
+            return await _close(store, run, progress, why)
 
 
-async def _run(
-    store: Store, settings: Settings, jobs: Mapping[str, Job], resume: bool,
+async def _fetch(
+    store: Store, settings: Settings, jobs: Mapping[str, Job], run_id: str,
     token: str | None, progress: Progress, stop: asyncio.Event,
-) -> RunSummary:
-    run_id, resumed, (_, duplicates, malformed) = await _open_run(
-        store, settings, list(jobs), resume
-    )
-    progress.run_id = run_id
-    progress.total = sum(
-        counts.get("pending", 0) + counts.get("failed", 0)
-        for counts in (await store.task_counts(run_id)).values()
-    )
-    stop_kind, stop_reason = None, None
+) -> Stop:
+    """Fetch the run's remaining work to its end, a stop or a run-wide error; say why it stopped."""
     async with AsyncExitStack() as stack:
         client = await stack.enter_async_context(
-            Client(settings.gateway, settings.endpoints, token=token)
-        )
+            Client(settings.gateway, settings.endpoints, token=token))
         progress.client = client
         writer = await stack.enter_async_context(BatchWriter(
             store, run_id, table_specs(),
-            interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
-        ))
-        base_url = settings.gateway.base_url
-        guard = OutageGuard(settings.sweep.outage_max, where=base_url)
+            interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks))
+        guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
         crew = Crew(client, writer, jobs, progress, guard, FirstAnswers(), stop)
         pump = asyncio.create_task(_pump(store, run_id, crew, settings.sweep.workers))
         try:
-            if await _supervise(pump, stop, settings.sweep.grace_period):
-                stop_kind, stop_reason = StopKind.SIGNAL, "stopped by a signal"
-        except CredentialsRefused as refused:
-            stop_kind = StopKind.CREDENTIALS
-            stop_reason = (f"{refused.message}; check the token in the environment "
-                           f"variable {settings.gateway.token_env}")
-        except GatewayUnavailable as unavailable:
-            stop_kind = StopKind.OUTAGE
-            stop_reason = (f"{unavailable}; check [gateway] base_url, "
-                           "or try the simulated gateway with --simulate")
-        except WrongAddress as wrong:
-            stop_kind, stop_reason = StopKind.ADDRESS, str(wrong)
+            stopped = await _supervise(pump, stop, settings.sweep.grace_period)
         except asyncio.CancelledError:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
-            stop_kind, stop_reason = StopKind.SIGNAL, "cancelled"
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-    # The writer has committed everything that finished; now close the books.
-    counts = await store.task_counts(run_id)
-    pending = sum(c.get(TaskStatus.PENDING.value, 0) for c in counts.values())
-    status = RunStatus.INTERRUPTED if pending else RunStatus.COMPLETED
-    async with store.transaction():
-        await store.update_run(run_id, requests=progress.requests)
-        await store.set_run_status(run_id, status, stop_reason if pending else None)
+            raise
+        except HarvesterError as error:
+            return _stop_for(error, settings)
+    return (StopKind.SIGNAL, "stopped by a signal") if stopped else (None, None)
+
+
+def _stop_for(error: HarvesterError, settings: Settings) -> Stop:
+    """Why a run-wide error stopped the sweep; any other error is raised again."""
+    if isinstance(error, CredentialsRefused):
+        return StopKind.CREDENTIALS, (f"{error.message}; check the token in the environment "
+                                      f"variable {settings.gateway.token_env}")
+    if isinstance(error, GatewayUnavailable):
+        return StopKind.OUTAGE, (f"{error}; check [gateway] base_url, "
+                                 "or try the simulated gateway with --simulate")
+    if isinstance(error, WrongAddress):
+        return StopKind.ADDRESS, str(error)
+    raise error
+
+
+async def _close(store: Store, run: OpenedRun, progress: Progress, why: Stop) -> RunSummary:
+    """Close the books: the run is ``completed`` if no task is left pending, and summarised."""
+    stop_kind, stop_reason = why
+    status, counts = await store.finish_run(run.run_id, progress.requests, stop_reason)
     return RunSummary(
-        run_id=run_id,
+        run_id=run.run_id,
         status=status,
-        resumed=resumed,
+        resumed=run.resumed,
         tasks=counts,
-        rows=writer.rows,
+        rows=progress.rows,
         warnings=progress.warnings,
         requests=progress.requests,
         elapsed=progress.elapsed,
-        malformed_lines=malformed,
-        duplicates=duplicates,
+        malformed_lines=run.malformed_lines,
+        duplicates=run.duplicates,
         stop_kind=stop_kind,
         stop_reason=stop_reason,
     )

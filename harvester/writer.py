@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from types import TracebackType
 
 from harvester.model import TaskResult
-from harvester.store import Store, TableSpec
-
-_POLL = 0.02  # seconds between looks at the queue while a batch is gathering
+from harvester.store import Store
+from harvester.upserts import TableSpec
 
 
 class BatchWriter:
@@ -87,25 +86,33 @@ class BatchWriter:
         self.commits += 1
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            first = await self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            deadline = loop.time() + self._window
-            stop = False
-            while len(batch) < self._max_tasks:
-                while len(batch) < self._max_tasks and not self._queue.empty():
-                    item = self._queue.get_nowait()
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
-                remaining = deadline - loop.time()
-                if stop or remaining <= 0:
-                    break
-                await asyncio.sleep(min(remaining, _POLL))
+        while (first := await self._queue.get()) is not None:
+            batch, stop = await self._gather(first)
             await self._commit(batch)
             if stop:
                 return
+
+    async def _gather(self, first: TaskResult) -> tuple[list[TaskResult], bool]:
+        """A batch: ``first`` and what arrives within the window, up to ``max_tasks``.
+
+        Returns the batch and whether the end-of-queue marker came with it.
+        """
+        loop = asyncio.get_running_loop()
+        batch = [first]
+        deadline = loop.time() + self._window
+        while len(batch) < self._max_tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            if not self._queue.empty():
+                item = self._queue.get_nowait()  # no waiting, so no timer to arm
+            else:
+                try:
+                    # Waits on the queue itself: the batch closes the moment it is due.
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False

@@ -1,50 +1,437 @@
-"""Shared fixtures: settings for a temp folder, and the database read back as plain rows."""
+"""Shared fixtures: settings and files in tmp_path, the database read back, processes, deadlines.
+
+Tests take what they need as arguments; no test module imports from here. Every wait
+has a deadline and fails with a message naming what did not happen, and every
+process started here is ended by its own pid.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import os
+import re
+import select
+import signal
+import socket
 import sqlite3
-from dataclasses import replace
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harvester.config import Settings, load_settings
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+HARVESTER = [sys.executable, "-m", "harvester"]
+RUN_TIMEOUT = 60.0  # seconds a command run to its end may take
+OK_TIMEOUT = 30.0  # seconds a started sweep may take to commit the tasks a test waits for
+POLL = 0.02  # seconds between two looks at a condition
+
+Rows = list[tuple[Any, ...]]
 
 
-def make_settings(
-    tmp_path: Path,
-    base_url: str,
-    symbols: str,
-    *,
-    sweep: dict[str, Any] | None = None,
-    endpoints: dict[str, Any] | None = None,
-    gateway: dict[str, Any] | None = None,
-) -> Settings:
-    """Settings for a sweep in ``tmp_path``: fast, no backoff waits, unless told otherwise."""
-    (tmp_path / "symbols.txt").write_text(symbols, encoding="utf-8")
-    overrides = {
-        "sweep": {"symbols": str(tmp_path / "symbols.txt"), "db": str(tmp_path / "h.sqlite"),
-                  "backoff_base": 0.0, "workers": 8, **(sweep or {})},
-        "gateway": {"base_url": base_url, "timeout": 5.0, **(gateway or {})},
-    }
-    for name in ("short_trades", "short_interest"):
-        overrides[f"endpoints.{name}"] = {"rate": 1000.0, "concurrency": 8, **(endpoints or {})}
-    empty = tmp_path / "empty.toml"
-    empty.write_text("", encoding="utf-8")
-    settings = load_settings(empty, overrides=overrides, environ={})
-    return replace(settings, source="test")
+# Plain functions behind the fixtures ------------------------------------------------------
 
 
-def query(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Run one query on the database file with the stdlib driver."""
-    with sqlite3.connect(db) as conn:
+def _query(db: Path, sql: str, params: tuple[Any, ...] = ()) -> Rows:
+    """Run one query on the database file with the stdlib driver; the connection is closed."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
         return conn.execute(sql, params).fetchall()
 
 
-def task_map(db: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """``{(symbol, endpoint): (status, attempts, rows, warnings, error_code)}``."""
-    return {
-        (symbol, endpoint): tuple(rest)
-        for symbol, endpoint, *rest in query(
-            db, "SELECT symbol, endpoint, status, attempts, rows, warnings, error_code FROM tasks"
+def _ok_tasks(db: Path, endpoint: str | None = None) -> int:
+    """Tasks with status ok (of one endpoint, if given); 0 before the file or schema exists."""
+    if not db.exists():  # connecting would create it under the sweep's feet
+        return 0
+    where = "status = 'ok'" + (" AND endpoint = ?" if endpoint else "")
+    try:
+        return int(_query(db, f"SELECT COUNT(*) FROM tasks WHERE {where}",
+                          (endpoint,) if endpoint else ())[0][0])
+    except sqlite3.OperationalError:  # the schema is not committed yet
+        return 0
+
+
+def _wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Return as soon as ``condition()`` is true; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g}s")
+        time.sleep(POLL)
+
+
+async def _until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """:func:`_wait_until` for a coroutine: the loop runs while it waits."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g}s")
+        await asyncio.sleep(POLL)
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any ``HARVESTER_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARVESTER_")}
+    env.update(extra)
+    return env
+
+
+def _first_line(process: subprocess.Popen[str], timeout: float = 15) -> str:
+    """The first line a process we started prints on stdout, waited for with a deadline."""
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"{process.args}: printed nothing within {timeout:g}s"
+    return process.stdout.readline()
+
+
+def _end(process: subprocess.Popen[Any], first: signal.Signals = signal.SIGKILL) -> Any:
+    """Stop a process we started, by its own pid, and reap it (``first``, then SIGKILL).
+
+    Returns what is left of its piped output, as ``communicate`` does.
+    """
+    if process.poll() is None:
+        process.send_signal(first)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    try:
+        return process.communicate(timeout=10)  # closes the pipes too
+    except subprocess.TimeoutExpired:  # a grandchild holds a pipe open: don't hang on it
+        return None, None
+
+
+def _free_port() -> int:
+    """A loopback port nothing listens on (the kernel's pick, released at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _sweep_args(config: Path, symbols: Path, db: Path, *extra: str) -> list[str]:
+    """``harvester`` arguments for a sweep with these files."""
+    return ["sweep", "--config", str(config), "--symbols", str(symbols), "--db", str(db), *extra]
+
+
+def _write_config(path: Path, port: int, rate: float, *, concurrency: int = 4,
+                  timeout: float = 2.0, **sweep: object) -> Path:
+    """Settings for a sweep against a gateway on ``port``: both endpoints at ``rate``."""
+    lines = [f'[gateway]\nbase_url = "http://127.0.0.1:{port}"\ntimeout = {timeout}\n',
+             "[sweep]\n", "backoff_base = 0.05\n", *(f"{k} = {v}\n" for k, v in sweep.items())]
+    for name in ("short_trades", "short_interest"):
+        lines.append(f"[endpoints.{name}]\nrate = {rate}\nconcurrency = {concurrency}\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+# Settings and the database ----------------------------------------------------------------
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Any]:
+    """``make_settings(base_url, symbols, *, sweep=, endpoints=, gateway=)``: Settings in tmp_path.
+
+    Fast and without backoff waits unless told otherwise; ``symbols`` is the file's text.
+    """
+    from harvester.config import load_settings
+
+    def make(base_url: str, symbols: str, *, sweep: dict[str, Any] | None = None,
+             endpoints: dict[str, Any] | None = None,
+             gateway: dict[str, Any] | None = None) -> Any:
+        (tmp_path / "symbols.txt").write_text(symbols, encoding="utf-8")
+        overrides = {
+            "sweep": {"symbols": str(tmp_path / "symbols.txt"), "db": str(tmp_path / "h.sqlite"),
+                      "backoff_base": 0.0, "workers": 8, **(sweep or {})},
+            "gateway": {"base_url": base_url, "timeout": 5.0, **(gateway or {})},
+        }
+        for name in ("short_trades", "short_interest"):
+            overrides[f"endpoints.{name}"] = {"rate": 1000.0, "concurrency": 8,
+                                              **(endpoints or {})}
+        empty = tmp_path / "empty.toml"
+        empty.write_text("", encoding="utf-8")
+        return replace(load_settings(empty, overrides=overrides, environ={}), source="test")
+
+    return make
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What a sweep against the in-process simulated gateway left: its summary, the gateway's
+    counters, the settings it ran with and its database file."""
+
+    summary: Any
+    stats: dict[str, Any]
+    settings: Any
+    db: Path
+
+
+@pytest.fixture
+def sweep_simulated(make_settings: Callable[..., Any]) -> Callable[..., Awaitable[Swept]]:
+    """``await sweep_simulated(symbols, gateway_settings=None, *, token=None, **settings)``.
+
+    One ``run_sweep`` against a fresh simulated gateway on loopback; ``settings`` go to
+    ``make_settings``.
+    """
+    from harvester.simulate import Gateway, GatewaySettings
+    from harvester.sweep import run_sweep
+
+    async def sweep(symbols: str, gateway_settings: Any = None, *, token: str | None = None,
+                    **settings: Any) -> Swept:
+        async with Gateway(gateway_settings or GatewaySettings()) as gateway:
+            ran = make_settings(gateway.url, symbols, **settings)
+            summary = await run_sweep(ran, token=token)
+            stats = gateway.stats.as_dict()
+        return Swept(summary, stats, ran, Path(ran.sweep.db))
+
+    return sweep
+
+
+@pytest.fixture(scope="session")
+def query() -> Callable[..., Rows]:
+    """``query(db, sql, params=())``: the rows of one query, read with the stdlib driver."""
+    return _query
+
+
+@pytest.fixture(scope="session")
+def task_map() -> Callable[[Path], dict[tuple[str, str], tuple[Any, ...]]]:
+    """``task_map(db)``: ``{(symbol, endpoint): (status, attempts, rows, warnings, code)}``."""
+
+    def tasks(db: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+        rows = _query(db, "SELECT symbol, endpoint, status, attempts, rows, warnings, error_code "
+                          "FROM tasks")
+        return {(symbol, endpoint): tuple(rest) for symbol, endpoint, *rest in rows}
+
+    return tasks
+
+
+@pytest.fixture(scope="session")
+def ok_tasks() -> Callable[..., int]:
+    """``ok_tasks(db, endpoint=None)``: tasks ok so far; 0 before the file or schema exists."""
+    return _ok_tasks
+
+
+# Waiting with a deadline ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def wait_until() -> Callable[[Callable[[], object], float, str], None]:
+    """``wait_until(condition, timeout, what)``: poll until true; fail naming ``what``."""
+    return _wait_until
+
+
+@pytest.fixture(scope="session")
+def until() -> Callable[[Callable[[], object], float, str], Awaitable[None]]:
+    """``await until(condition, timeout, what)``: as ``wait_until``, letting the loop run."""
+    return _until
+
+
+@pytest.fixture(scope="session")
+def first_line() -> Callable[..., str]:
+    """``first_line(process, timeout=15)``: its first stdout line, or fail after ``timeout``."""
+    return _first_line
+
+
+# Files ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def write_file() -> Callable[[Path, str], Path]:
+    """``write_file(path, text)``: write UTF-8 text and return the path."""
+
+    def write(path: Path, text: str) -> Path:
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def universe(tmp_path: Path) -> Callable[..., Path]:
+    """``universe(count, prefix="Z")``: a symbols file of ``{prefix}0.US`` .. in tmp_path."""
+
+    def write(count: int, prefix: str = "Z") -> Path:
+        path = tmp_path / "symbols.txt"
+        path.write_text("".join(f"{prefix}{i}.US\n" for i in range(count)), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def fast_toml() -> str:
+    """Settings text for quick CLI sweeps against ``--simulate`` (tests/data/fast.toml)."""
+    return (DATA / "fast.toml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def write_config() -> Callable[..., Path]:
+    """``write_config(path, port, rate, *, concurrency=4, timeout=2.0, **sweep)``.
+
+    Settings for a CLI sweep against a gateway process on ``port``.
+    """
+    return _write_config
+
+
+@pytest.fixture(scope="session")
+def sweep_args() -> Callable[..., list[str]]:
+    """``sweep_args(config, symbols, db, *extra)``: the ``harvester`` arguments of a sweep."""
+    return _sweep_args
+
+
+@dataclass(frozen=True)
+class SweepFiles:
+    """A CLI sweep's files in tmp_path, for a gateway process on ``port``."""
+
+    port: int
+    config: Path
+    symbols: Path
+    db: Path
+
+    def args(self, *extra: str, config: Path | None = None, db: Path | None = None) -> list[str]:
+        """The sweep's ``harvester`` arguments; ``config`` or ``db`` in place of its own."""
+        return _sweep_args(config or self.config, self.symbols, db or self.db, *extra)
+
+
+@pytest.fixture
+def sweep_files(tmp_path: Path, universe: Callable[..., Path]) -> Callable[..., SweepFiles]:
+    """``sweep_files(count, rate, **sweep)``: a free port, ``count`` symbols, a config and a db."""
+
+    def make(count: int, rate: float, **sweep: object) -> SweepFiles:
+        port = _free_port()
+        config = _write_config(tmp_path / "c.toml", port, rate, **sweep)
+        return SweepFiles(port, config, universe(count), tmp_path / "h.sqlite")
+
+    return make
+
+
+# Processes --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def clean_env() -> Callable[..., dict[str, str]]:
+    """``clean_env(**extra)``: this environment without ``HARVESTER_*`` variables, plus extra."""
+    return _clean_env
+
+
+@pytest.fixture(scope="session")
+def harvester() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``harvester(*args, cwd=None, env=None, timeout=60, **run)``: the CLI run to its end.
+
+    Output is captured as text. The environment is this one without ``HARVESTER_*``
+    variables, plus ``env``, so a developer's own settings never leak into a test.
+    """
+
+    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = RUN_TIMEOUT, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*HARVESTER, *args], cwd=cwd, env=_clean_env(**(env or {})),
+                              capture_output=True, text=True, timeout=timeout, check=False,
+                              **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def start_sweep() -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """``start_sweep(args, db=None, ok=0, env=None, **popen)``: the CLI started, not awaited.
+
+    Returns once ``ok`` tasks are committed in ``db``; a sweep that does not get there
+    in time is ended and the test fails. Output is piped as text unless ``popen`` says
+    otherwise. Any sweep still running when the test ends is killed by its pid.
+    """
+    started: list[subprocess.Popen[str]] = []
+
+    def start(args: list[str], db: Path | None = None, ok: int = 0,
+              env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[str]:
+        options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
+                                   "text": True, **popen}
+        process = subprocess.Popen([*HARVESTER, *args], env=_clean_env(**(env or {})),
+                                   **options)
+        started.append(process)
+        if ok:
+            assert db is not None, "start_sweep: ok= needs db="
+            try:
+                _wait_until(lambda: _ok_tasks(db) >= ok, OK_TIMEOUT, f"{ok} tasks ok in {db}")
+            except AssertionError as exc:
+                _, err = _end(process)
+                raise AssertionError(f"{exc}; the sweep's stderr: {err}") from None
+        return process
+
+    yield start
+    for process in started:
+        _end(process)
+
+
+@dataclass(frozen=True)
+class GatewayProcess:
+    """``harvester simulate`` running in a process of its own."""
+
+    process: subprocess.Popen[str]
+    url: str
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(self.url.rsplit(":", 1)[1])
+
+
+@pytest.fixture(scope="session")
+def gateway_process() -> Callable[..., contextlib.AbstractContextManager[GatewayProcess]]:
+    """``with gateway_process(port=0, *simulate_args) as gateway:`` a simulated gateway process.
+
+    Ready when its "listening" line came (within 15 s); on leaving, SIGINT by its pid,
+    then SIGKILL if it has not exited 10 s later.
+    """
+
+    @contextlib.contextmanager
+    def serve(port: int = 0, *extra: str) -> Iterator[GatewayProcess]:
+        process = subprocess.Popen(
+            [*HARVESTER, "simulate", "--port", str(port), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_clean_env(),
         )
-    }
+        try:
+            line = _first_line(process)
+            found = re.fullmatch(r"simulated gateway listening on (http://127\.0\.0\.1:\d+)\n",
+                                 line)
+            assert found, f"the simulated gateway said {line!r}"
+            yield GatewayProcess(process, found.group(1))
+        finally:
+            _end(process, signal.SIGINT)
+
+    return serve
+
+
+@pytest.fixture(scope="session")
+def served() -> Callable[[str], int]:
+    """``served(url)``: requests a simulated gateway process has received so far."""
+
+    def total(url: str) -> int:
+        with urllib.request.urlopen(f"{url}/_stats", timeout=5) as answer:
+            return int(json.loads(answer.read())["total"])
+
+    return total
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[[], int]:
+    """``free_port()``: a loopback port nothing listens on."""
+    return _free_port
+
+
+@pytest.fixture(scope="session")
+def error_line() -> Callable[[subprocess.CompletedProcess[str]], str]:
+    """``error_line(result)``: the one error line of a command that exited 2, no traceback."""
+
+    def line(result: subprocess.CompletedProcess[str]) -> str:
+        assert result.returncode == 2, (result.returncode, result.stderr)
+        assert "Traceback" not in result.stderr, result.stderr
+        lines = [text for text in result.stderr.splitlines() if "error" in text]
+        assert len(lines) == 1, result.stderr
+        return lines[0]
+
+    return line

@@ -1,6 +1,7 @@
-"""The benchmark: its universe generator, and ``python -m bench --quick --json`` end to end.
+"""The benchmark: its universe generator, its targets, and ``python -m bench --quick --json``.
 
-No figure is asserted: the bench measures, CI only keeps it working.
+No figure is asserted: the bench measures, CI only keeps it working. Targets
+are read from ``bench.targets.TARGETS``, never written here again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from bench import CASES, universe
+from bench.result import failed, judged
+from bench.targets import TARGETS, Compare, resume_allowance
 from harvester.symbols import parse_symbol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +47,51 @@ def test_universe_file_parses_with_the_harvester(tmp_path: Path) -> None:
     assert len({line.symbol for line in read}) == 500
 
 
+def test_every_case_has_one_target() -> None:
+    assert list(TARGETS) == list(CASES)
+
+
+@pytest.mark.parametrize("name", [name for name, target in TARGETS.items()
+                                  if target.value is not None])
+def test_a_fixed_target_holds_at_its_mark_and_fails_past_it(name: str) -> None:
+    target = TARGETS[name]
+    assert target.value is not None
+    worse = -0.01 if target.compare is Compare.AT_LEAST else 0.01
+    assert target.met(target.value) is True
+    assert target.met(target.value + worse) is False
+    assert target.text().startswith(f"{target.compare} {target.value}")
+    result = judged(name, {"x": 1}, (("x",), ("x",)), target.value + worse)
+    assert (result.target, result.ok) == (target.text(), False)
+    assert failed(name, "boom").target == target.text()
+
+
+def test_politeness_also_caps_429s() -> None:
+    target = TARGETS["politeness"]
+    assert target.max_429s is not None and target.value is not None
+    assert target.met(target.value, served_429=target.max_429s) is True
+    assert target.met(target.value, served_429=target.max_429s + 1) is False
+    assert target.text().endswith(f"; {target.max_429s} 429s")
+
+
+def test_resume_states_its_formula_until_a_run_computes_the_bound() -> None:
+    target = TARGETS["resume"]
+    bound = 1 + resume_allowance(32, 200.0) / 4_000
+    assert target.text() == f"{target.compare} {target.formula}"
+    assert failed("resume", "boom").target == target.text()
+    assert target.text(bound) == f"{target.compare} {bound:.4f}"
+    assert target.met(bound, bound) is True
+    assert target.met(bound + 0.001, bound) is False
+    with pytest.raises(ValueError):
+        target.met(1.0)
+    unsound = judged("resume", {}, ((), ()), 1.0, mark=bound, sound=False)
+    assert unsound.ok is False
+
+
+def test_cold_start_is_reported_not_judged() -> None:
+    result = judged("cold_start", {}, ((), ()), 5.0)
+    assert (result.target, result.ok) == (str(Compare.REPORT), None)
+
+
 @pytest.mark.slow
 def test_quick_bench_runs_every_case() -> None:
     bench = subprocess.Popen([sys.executable, "-m", "bench", "--quick", "--json"], cwd=ROOT,
@@ -63,4 +111,5 @@ def test_quick_bench_runs_every_case() -> None:
     for name, case in figures.items():
         assert "error" not in case, f"{name}: {case['error']}"
         assert isinstance(case["ratio"], float | int), name
+        assert case["target"] == TARGETS[name].text(case.get("bound")), name
     assert bench.returncode == 0, stderr

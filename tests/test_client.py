@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import make_settings, query, task_map
 
 from harvester.client import Client
 from harvester.config import load_settings
@@ -34,7 +34,7 @@ def client_for(url: str, **gateway: object) -> Client:
     return Client(settings.gateway, settings.endpoints, token="secret-token")
 
 
-async def test_redirect_is_not_followed_and_token_stays_home(tmp_path: Path) -> None:
+async def test_redirect_is_not_followed_and_token_stays_home() -> None:
     elsewhere: list[dict[str, str]] = []
 
     async def other(request: web.Request) -> web.Response:
@@ -52,16 +52,21 @@ async def test_redirect_is_not_followed_and_token_stays_home(tmp_path: Path) -> 
 
 
 async def test_timeout_and_oversized_body_become_fetch_errors() -> None:
+    gave_up = asyncio.Event()
+
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(2)
+        await gave_up.wait()  # answers only once the client has timed out
         return web.json_response({})
 
     async def huge(request: web.Request) -> web.Response:
         return web.Response(body=b"x" * 300_000, content_type="application/json")
 
     async with server(slow) as srv, client_for(str(srv.make_url("")), timeout=0.2) as client:
-        with pytest.raises(TransportError) as caught:
-            await client.get("short_trades", "/p", [])
+        try:
+            with pytest.raises(TransportError) as caught:
+                await client.get("short_trades", "/p", [])
+        finally:
+            gave_up.set()
     assert caught.value.code == "timeout"
     async with server(huge) as srv, client_for(str(srv.make_url("")),
                                                max_body_bytes=100_000) as client:
@@ -70,7 +75,10 @@ async def test_timeout_and_oversized_body_become_fetch_errors() -> None:
     assert refused.value.code == "body_too_large"
 
 
-async def test_unparseable_numbers_become_null_and_warnings(tmp_path: Path) -> None:
+async def test_unparseable_numbers_become_null_and_warnings(
+    make_settings: Callable[..., Any], query: Callable[..., list[tuple[Any, ...]]],
+    task_map: Callable[[Path], dict[tuple[str, str], tuple[Any, ...]]],
+) -> None:
     bad = {**US_RECORD, "close": "N/A", "ny_amount": ""}
     del bad["rate"]
     second = {**US_RECORD, "timestamp": "2026-05-14T04:00:00Z"}
@@ -83,7 +91,7 @@ async def test_unparseable_numbers_become_null_and_warnings(tmp_path: Path) -> N
         return web.json_response({"ret_code": 0, "ret_msg": "success", "data": {"items": []}})
 
     async with server(answer) as srv:
-        settings = make_settings(tmp_path, str(srv.make_url("")).rstrip("/"), "TSLA.US\n")
+        settings = make_settings(str(srv.make_url("")).rstrip("/"), "TSLA.US\n")
         summary = await run_sweep(settings)
     db = Path(settings.sweep.db)
     assert summary.warnings == 3 and summary.failed == 0

@@ -1,14 +1,16 @@
 """Unit tests of settings resolution (harvester/config.py): pure, no network, no event loop.
 
 Every call passes an explicit ``environ`` dict, never the real environment. Checks the
-documented defaults, the order defaults < file < environment < flags, the shipped config
-file, and that every bad setting is one ConfigError line naming the key and the file.
+declared defaults, the order defaults < file < environment < flags, that the shipped config
+file and README's settings table are the generated ones, and that every bad setting is one
+ConfigError line naming the key and the file.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -23,55 +25,17 @@ from harvester.config import (
     env_name,
     load_settings,
 )
+from harvester.endpoint_catalog import ENDPOINTS
 from harvester.errors import ConfigError
+from harvester.settings_doc import default_toml, settings_table
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "config" / "harvester.toml"
+README = ROOT / "README.md"
 
-DEFAULT_GATEWAY = GatewayConfig(
-    base_url="http://127.0.0.1:8787",
-    token_env="HARVESTER_TOKEN",
-    timeout=10.0,
-    connect_timeout=5.0,
-    max_body_bytes=4_194_304,
-)
-DEFAULT_SWEEP = SweepConfig(
-    symbols="symbols.txt",
-    db="harvest.sqlite",
-    workers=32,
-    max_attempts=5,
-    backoff_base=0.5,
-    backoff_max=30.0,
-    retry_after_max=60.0,
-    retry_unknown=False,
-    strict=False,
-    commit_interval=0.25,
-    commit_tasks=500,
-    log_interval=5.0,
-    grace_period=10.0,
-    outage_max=300.0,
-    resume_max_age=20.0,
-    busy_timeout=30.0,
-    event_loop="auto",
-)
-DEFAULT_ENDPOINTS = (
-    EndpointConfig(
-        name="short_trades",
-        path="/v1/quote/{symbol}/short-selling/short-trades",
-        count=20,
-        rate=10.0,
-        burst=1,
-        concurrency=5,
-    ),
-    EndpointConfig(
-        name="short_interest",
-        path="/v1/quote/{symbol}/short-selling/short-interest",
-        count=30,
-        rate=10.0,
-        burst=1,
-        concurrency=5,
-    ),
-)
+# The defaults as declared (once, in config and endpoint_catalog), never copied here.
+DEFAULT_ENDPOINTS = tuple(EndpointConfig(name=endpoint.name, path=endpoint.path,
+                                         count=endpoint.count) for endpoint in ENDPOINTS)
 
 
 def write(tmp_path: Path, text: str, name: str = "harvester.toml") -> Path:
@@ -90,10 +54,10 @@ def defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 # Defaults and the shipped file -----------------------------------------------------------
 
 
-def test_defaults_are_the_documented_ones(defaults: Settings) -> None:
+def test_defaults_are_the_declared_ones(defaults: Settings) -> None:
     assert defaults.source == "defaults"
-    assert defaults.gateway == DEFAULT_GATEWAY
-    assert defaults.sweep == DEFAULT_SWEEP
+    assert defaults.gateway == GatewayConfig()
+    assert defaults.sweep == SweepConfig()
     assert defaults.endpoints == DEFAULT_ENDPOINTS
     assert dict(defaults.simulate) == {}
 
@@ -143,6 +107,34 @@ def test_the_shipped_file_lists_every_setting() -> None:
     assert set(tables) == set(SECTIONS)
     for section, specs in SECTIONS.items():
         assert list(tables[section]) == [spec.key for spec in specs], section
+
+
+def test_the_shipped_file_is_the_generated_one() -> None:
+    assert SHIPPED.read_text(encoding="utf-8") == default_toml()
+
+
+def test_the_readme_settings_table_is_the_generated_one() -> None:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("| section | key | default | range | meaning |")
+    end = text.index("\n\n", start) + 1
+    assert text[start:end] == settings_table()
+
+
+@pytest.mark.parametrize(
+    ("cls", "sections"),
+    [(GatewayConfig, ["gateway"]), (SweepConfig, ["sweep"]),
+     (EndpointConfig, [f"endpoints.{endpoint.name}" for endpoint in ENDPOINTS])],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_every_field_but_the_endpoint_name_is_a_setting_with_help(
+    cls: type, sections: list[str]
+) -> None:
+    keys = [spec.name for spec in fields(cls) if spec.name != "name"]
+    for section in sections:
+        assert [spec.key for spec in SECTIONS[section]] == keys
+        assert all(spec.doc for spec in SECTIONS[section])
+    assert set(SECTIONS) == {"gateway", "sweep"} | {
+        f"endpoints.{endpoint.name}" for endpoint in ENDPOINTS}
 
 
 # Resolution order ------------------------------------------------------------------------
@@ -468,6 +460,37 @@ def test_every_number_but_count_has_a_range(tmp_path: Path) -> None:
         assert "must be between" in refused(tmp_path, f"[{section}]\n{key} = 1000000000000\n")
 
 
+# Each endpoint's documented count range (API.md); declared once, in endpoint_catalog.
+COUNT_RANGES = [("short_trades", 1, 100), ("short_interest", 1, 90)]
+
+
+@pytest.mark.parametrize(("endpoint", "low", "high"), COUNT_RANGES)
+def test_a_count_outside_its_endpoints_range_is_refused_naming_its_origin(
+    defaults: Settings, tmp_path: Path, endpoint: str, low: int, high: int
+) -> None:
+    section = f"endpoints.{endpoint}"
+    for bad in (low - 1, high + 1, -1):
+        message = refused(tmp_path, f"[{section}]\ncount = {bad}\n")
+        file = tmp_path / "bad.toml"
+        assert message == f"{file}: [{section}] count: {bad} is outside {low}..{high}"
+    variable = env_name(section, "count")
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environ={variable: str(high + 1)})
+    assert str(info.value) == f"environment {variable}: {high + 1} is outside {low}..{high}"
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, overrides={section: {"count": 0}}, environ={})
+    assert str(info.value) == f"option for [{section}] count: 0 is outside {low}..{high}"
+
+
+@pytest.mark.parametrize(("endpoint", "low", "high"), COUNT_RANGES)
+def test_a_count_on_its_endpoints_bounds_is_kept(
+    tmp_path: Path, endpoint: str, low: int, high: int
+) -> None:
+    for good in (low, high):
+        path = write(tmp_path, f"[endpoints.{endpoint}]\ncount = {good}\n")
+        assert load_settings(path, environ={}).endpoint(endpoint).count == good
+
+
 def test_busy_timeout_is_a_setting_like_the_others(defaults: Settings, tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, "[sweep]\nbusy_timeout = 2\n"), environ={})
     assert settings.sweep.busy_timeout == 2.0 and type(settings.sweep.busy_timeout) is float
@@ -512,7 +535,7 @@ def test_an_unknown_variable_in_the_real_environment_is_refused(
 def test_other_variables_are_left_alone(defaults: Settings) -> None:
     settings = load_settings(None, environ={"HARVESTER": "1", "harvester_sweep_workres": "1",
                                             "MY_HARVESTER_X": "1", "PATH": "/bin"})
-    assert settings.sweep == DEFAULT_SWEEP
+    assert settings.sweep == SweepConfig()
 
 
 def test_every_setting_variable_and_the_token_are_accepted(defaults: Settings) -> None:
@@ -523,7 +546,7 @@ def test_every_setting_variable_and_the_token_are_accepted(defaults: Settings) -
             text = str(value).lower() if spec.type is bool else str(value)
             environ[env_name(section, spec.key)] = text
     settings = load_settings(None, environ=environ)
-    assert (settings.gateway, settings.sweep) == (DEFAULT_GATEWAY, DEFAULT_SWEEP)
+    assert (settings.gateway, settings.sweep) == (GatewayConfig(), SweepConfig())
     assert settings.endpoints == DEFAULT_ENDPOINTS
 
 

@@ -21,17 +21,13 @@ clean up, so this proves what the store promises without help from the signal ha
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import random
-import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,85 +47,29 @@ MAX_RESUMES = 5  # invocations allowed to finish the run after the kills
 KILL_AFTER = (0.45, 1.0)  # seconds after start; five of these cannot finish 1200 tasks
 FINAL = ("ok", "no_data", "unsupported", "invalid")
 SWEEP_TIMEOUT = 60.0
+QUIET = 0.05  # seconds without a new request that mean a dead sweep's last one has arrived
+SETTLE_TIMEOUT = 10.0
 
-
-def sql(db: Path, statement: str) -> list[tuple[Any, ...]]:
-    """Run one query and close the connection."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        return conn.execute(statement).fetchall()
-
-
-def data_rows(db: Path, table: str) -> list[tuple[Any, ...]]:
-    """Every row of a data table, without ``run_id`` and ``fetched_at``, in key order."""
-    columns = [row[1] for row in sql(db, f"PRAGMA table_info({table})")
-               if row[1] not in ("run_id", "fetched_at")]
-    return sql(db, f"SELECT {', '.join(columns)} FROM {table} ORDER BY symbol, trade_date")
-
-
-def committed(db: Path) -> int:
-    """Tasks with a final status; zero before the run (or the schema) exists."""
-    if not db.exists():
-        return 0
-    try:
-        return sql(db, "SELECT COUNT(*) FROM tasks WHERE status != 'pending'")[0][0]
-    except sqlite3.OperationalError:  # killed before the schema was committed
-        return 0
-
-
-def served(url: str) -> int:
-    """Requests the gateway has received so far, all endpoints."""
-    with urllib.request.urlopen(url + "/_stats", timeout=5) as answer:
-        return int(json.loads(answer.read())["total"])
-
-
-def settle(url: str) -> int:
-    """The gateway's total once requests a dead sweep left in the socket have arrived."""
-    total = served(url)
-    for _ in range(20):
-        time.sleep(0.05)
-        again = served(url)
-        if again == total:
-            return total
-        total = again
-    return total
-
-
-def end(process: subprocess.Popen[Any]) -> None:
-    """Stop a process we started, by its own pid, and reap it."""
-    if process.poll() is None:
-        process.kill()
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=10)
-    if process.stdout is not None:
-        process.stdout.close()
+Query = Callable[..., list[tuple[Any, ...]]]
 
 
 @dataclass
 class Harness:
-    """The gateway, the config and symbols, every process started and what happened."""
+    """The gateway, the config and symbols, and what happened to every sweep started.
+
+    ``start`` is the ``start_sweep`` fixture: it kills any sweep left when the test ends.
+    """
 
     tmp_path: Path
-    processes: list[subprocess.Popen[Any]] = field(default_factory=list)
+    url: str
+    query: Query
+    served: Callable[[str], int]
+    start: Callable[..., subprocess.Popen[Any]]
     log: list[str] = field(default_factory=lambda: [f"CRASH_SEED={SEED}"])
-    url: str = ""
     invocations: int = 0
 
-    def why(self, message: str) -> str:
-        """An assertion message: what failed, the seed, and the log so far."""
-        return f"{message} [CRASH_SEED={SEED}]\n" + "\n".join(self.log)
-
-    def start_gateway(self) -> None:
-        """``harvester simulate --port 0`` in its own process; writes the sweeps' config."""
-        gateway = subprocess.Popen(
-            [sys.executable, "-m", "harvester", "simulate", "--port", "0"],
-            cwd=self.tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        self.processes.append(gateway)
-        assert gateway.stdout is not None
-        first = gateway.stdout.readline()
-        found = re.search(r"^simulated gateway listening on (http://127\.0\.0\.1:\d+)$", first)
-        assert found, self.why(f"gateway said {first!r}")
-        self.url = found.group(1)
+    def __post_init__(self) -> None:
+        """Write the sweeps' config (for the gateway at ``url``) and symbols."""
         tables = "".join(
             f"[endpoints.{name}]\nrate = {RATE}\nburst = {BURST}\nconcurrency = {CONCURRENCY}\n"
             for name in ENDPOINTS
@@ -142,17 +82,44 @@ class Harness:
             f"T{i:03d}X.US\n" if i % 2 == 0 else f"{1000 + i}.HK\n" for i in range(SYMBOLS)
         ), encoding="utf-8")
 
+    def why(self, message: str) -> str:
+        """An assertion message: what failed, the seed, and the log so far."""
+        return f"{message} [CRASH_SEED={SEED}]\n" + "\n".join(self.log)
+
+    def committed(self, db: Path) -> int:
+        """Tasks with a final status; zero before the run (or the schema) exists."""
+        if not db.exists():
+            return 0
+        try:
+            return self.query(db, "SELECT COUNT(*) FROM tasks WHERE status != 'pending'")[0][0]
+        except sqlite3.OperationalError:  # killed before the schema was committed
+            return 0
+
+    def settle(self) -> int:
+        """The gateway's total once the requests a dead sweep left in the socket have arrived.
+
+        Nothing says when the last of them is in, so this waits for a quiet spell: the
+        count unchanged over ``QUIET`` seconds, within ``SETTLE_TIMEOUT``.
+        """
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        total = self.served(self.url)
+        while True:
+            time.sleep(QUIET)  # the quiet spell itself: genuinely a length of time
+            again = self.served(self.url)
+            if again == total:
+                return total
+            total = again
+            if time.monotonic() > deadline:
+                raise AssertionError(self.why(f"the gateway still receiving after "
+                                              f"{SETTLE_TIMEOUT:g}s"))
+
     def sweep(self, db: Path, *extra: str) -> subprocess.Popen[Any]:
         """Start ``harvester sweep`` on ``db``; its stderr goes to a file named after it."""
         self.invocations += 1
-        args = [sys.executable, "-m", "harvester", "sweep", *extra, "-q",
-                "--config", str(self.tmp_path / "crash.toml"),
+        args = ["sweep", *extra, "-q", "--config", str(self.tmp_path / "crash.toml"),
                 "--symbols", str(self.tmp_path / "symbols.txt"), "--db", str(db)]
         with self.stderr_file().open("w") as err:
-            process = subprocess.Popen(args, cwd=self.tmp_path, stdout=subprocess.DEVNULL,
-                                       stderr=err)
-        self.processes.append(process)
-        return process
+            return self.start(args, cwd=self.tmp_path, stdout=subprocess.DEVNULL, stderr=err)
 
     def stderr_file(self) -> Path:
         return self.tmp_path / f"sweep-{self.invocations}.err"
@@ -166,9 +133,9 @@ class Harness:
 
     def reference(self, db: Path) -> int:
         """One uninterrupted sweep; returns the requests the gateway served for it."""
-        before = settle(self.url)
+        before = self.settle()
         self.check_exit(self.sweep(db).wait(timeout=SWEEP_TIMEOUT), 0, "reference sweep")
-        requests = settle(self.url) - before
+        requests = self.settle() - before
         self.log.append(f"reference sweep: {requests} requests")
         return requests
 
@@ -183,14 +150,14 @@ class Harness:
             if len(lost) >= KILLS:
                 break
             moment = rng.uniform(*KILL_AFTER)
-            before, done = settle(self.url), committed(db)
+            before, done = self.settle(), self.committed(db)
             process = self.sweep(db, "--resume")
-            time.sleep(moment)
+            time.sleep(moment)  # the seeded kill moment: this wait is the experiment
             alive = process.poll() is None
             if alive:
                 os.kill(process.pid, signal.SIGKILL)
             code = process.wait(timeout=SWEEP_TIMEOUT)
-            requests, newly = settle(self.url) - before, committed(db) - done
+            requests, newly = self.settle() - before, self.committed(db) - done
             self.log.append(f"invocation {self.invocations}: SIGKILL at {moment:.3f}s "
                             f"{'landed' if alive else 'too late'} (exit {code}); "
                             f"{requests} requests, {newly} tasks committed")
@@ -205,50 +172,56 @@ class Harness:
     def resume_to_the_end(self, db: Path) -> None:
         """``--resume`` without kills until the run is completed (bounded)."""
         for _ in range(MAX_RESUMES):
-            if sql(db, "SELECT status FROM runs") == [("completed",)]:
+            if self.query(db, "SELECT status FROM runs") == [("completed",)]:
                 return
-            before, done = settle(self.url), committed(db)
+            before, done = self.settle(), self.committed(db)
             code = self.sweep(db, "--resume").wait(timeout=SWEEP_TIMEOUT)
-            requests, newly = settle(self.url) - before, committed(db) - done
+            requests, newly = self.settle() - before, self.committed(db) - done
             self.log.append(f"invocation {self.invocations}: resume, exit {code}; "
                             f"{requests} requests, {newly} tasks committed")
             self.check_exit(code, 0, "resume")
 
 
+def data_rows(query: Query, db: Path, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a data table, without ``run_id`` and ``fetched_at``, in key order."""
+    columns = [row[1] for row in query(db, f"PRAGMA table_info({table})")
+               if row[1] not in ("run_id", "fetched_at")]
+    return query(db, f"SELECT {', '.join(columns)} FROM {table} ORDER BY symbol, trade_date")
+
+
 @pytest.mark.slow
-def test_sigkill_at_random_moments_then_resume_equals_one_clean_sweep(tmp_path: Path) -> None:
-    harness = Harness(tmp_path)
-    why = harness.why
-    try:
-        harness.start_gateway()
+def test_sigkill_at_random_moments_then_resume_equals_one_clean_sweep(
+    tmp_path: Path, gateway_process: Callable[..., Any], served: Callable[[str], int],
+    start_sweep: Callable[..., subprocess.Popen[Any]], query: Query,
+) -> None:
+    with gateway_process(0) as gateway:
+        harness = Harness(tmp_path, gateway.url, query, served, start_sweep)
+        why = harness.why
         ref, crash = tmp_path / "ref.sqlite", tmp_path / "crash.sqlite"
         reference = harness.reference(ref)
         assert reference == 2 * SYMBOLS, why("no faults: one request per task")
 
-        start = settle(harness.url)
+        start = harness.settle()
         lost = harness.kill_repeatedly(crash, random.Random(SEED))
         kills = len(lost)
         assert kills >= KILLS, why(f"only {kills} kills landed on a live sweep")
         harness.resume_to_the_end(crash)
-        total = settle(harness.url) - start
-    finally:
-        for process in reversed(harness.processes):
-            end(process)
+        total = harness.settle() - start
 
     redone, bound = total - reference, kills * PER_KILL
     harness.log.append(f"kills {kills}; lost per kill {lost}; crash run {total} requests, "
                        f"redone {redone}, bound {bound:g} ({PER_KILL:g} per kill)")
     print("\n".join(harness.log))
 
-    integrity = sql(crash, "PRAGMA integrity_check")
+    integrity = query(crash, "PRAGMA integrity_check")
     assert integrity == [("ok",)], why(f"integrity_check: {integrity}")
-    assert sql(crash, "SELECT status FROM runs") == [("completed",)], why("one run, completed")
+    assert query(crash, "SELECT status FROM runs") == [("completed",)], why("one run, completed")
     final = ", ".join(f"'{status}'" for status in FINAL)
-    unfinished = sql(crash, f"SELECT COUNT(*) FROM tasks WHERE status NOT IN ({final})")
+    unfinished = query(crash, f"SELECT COUNT(*) FROM tasks WHERE status NOT IN ({final})")
     assert unfinished == [(0,)], why("tasks left without a final status")
-    assert sql(crash, "SELECT COUNT(*) FROM tasks") == [(2 * SYMBOLS,)], why("task count")
+    assert query(crash, "SELECT COUNT(*) FROM tasks") == [(2 * SYMBOLS,)], why("task count")
     for table in ENDPOINTS:
-        expected, got = data_rows(ref, table), data_rows(crash, table)
+        expected, got = data_rows(query, ref, table), data_rows(query, crash, table)
         assert expected, why(f"reference {table} is empty")
         assert got == expected, why(f"{table}: {len(got)} rows vs {len(expected)} reference")
     assert total >= reference, why("fewer requests than the reference")

@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harvester.config import EndpointConfig
+from harvester.endpoint_catalog import ENDPOINTS
 from harvester.endpoints import ADAPTERS, Adapter
 from harvester.endpoints.base import retry_after_seconds
 from harvester.endpoints.values import floats, ints, to_float, to_int
 from harvester.errors import (
-    ConfigError,
     CredentialsRefused,
     FetchError,
     InvalidRequest,
@@ -90,10 +90,9 @@ SYMBOLS = {"US": TSLA, "HK": TENCENT}
 
 
 def config(adapter: Adapter, count: int | None = None) -> EndpointConfig:
-    path = f"/v1/quote/{{symbol}}/short-selling/{adapter.name.replace('_', '-')}"
-    default = 20 if adapter is TRADES else 30
-    return EndpointConfig(name=adapter.name, path=path, count=count or default, rate=10.0,
-                          burst=1, concurrency=5)
+    """The endpoint's settings at their defaults, or with ``count``."""
+    endpoint = adapter.endpoint
+    return EndpointConfig(name=endpoint.name, path=endpoint.path, count=count or endpoint.count)
 
 
 def parse(adapter: Adapter, body: Any, symbol: Symbol = TSLA, *, status: int = 200,
@@ -736,31 +735,10 @@ def test_a_record_that_is_not_an_object_is_skipped_with_a_warning(
 # count and the request -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("adapter", "count"),
-    [(TRADES, 0), (TRADES, -1), (TRADES, 101), (INTEREST, 0), (INTEREST, 91)],
-    ids=str,
-)
-def test_check_count_refuses_a_count_out_of_range_naming_the_setting(
-    adapter: Adapter, count: int
-) -> None:
-    endpoint = EndpointConfig(name=adapter.name, path="/{symbol}", count=count, rate=1.0,
-                              burst=1, concurrency=1)
-    with pytest.raises(ConfigError) as info:
-        adapter.check_count(endpoint)
-    assert f"[endpoints.{adapter.name}] count" in str(info.value)
-    assert str(count) in str(info.value)
-
-
-@pytest.mark.parametrize(
-    ("adapter", "count"),
-    [(TRADES, 1), (TRADES, 20), (TRADES, 100), (INTEREST, 1), (INTEREST, 30), (INTEREST, 90)],
-    ids=str,
-)
-def test_check_count_accepts_the_documented_range(adapter: Adapter, count: int) -> None:
-    endpoint = EndpointConfig(name=adapter.name, path="/{symbol}", count=count, rate=1.0,
-                              burst=1, concurrency=1)
-    assert adapter.check_count(endpoint) is None
+def test_the_adapters_are_the_catalogs_endpoints_in_its_order() -> None:
+    # The settings come from the catalog, the sweep runs the adapters: they must agree.
+    assert [adapter.endpoint for adapter in ADAPTERS.values()] == list(ENDPOINTS)
+    assert list(ADAPTERS) == [endpoint.name for endpoint in ENDPOINTS]
 
 
 @pytest.mark.parametrize(
@@ -825,9 +803,16 @@ def test_any_json_value_in_any_field_maps_to_typed_values_or_none(
         record = {k: v for k, v in record.items() if k != field}
     else:
         record = {**record, field: value}
-    parsed = adapter.map_records(SYMBOLS[key[1]], [record])
-    assert parsed.warnings >= 0
+    symbol = SYMBOLS[key[1]]
+    parsed = adapter.map_records(symbol, [record])
     assert len(parsed.rows) <= 1
+    # One warning per date problem, per record dropped and per mapped value left None.
+    mapped = {spec.column for spec in adapter.fields[symbol.market]}
+    unusable = sum(cell is None for row in parsed.rows
+                   for spec, cell in zip(adapter.columns, row[3:], strict=True)
+                   if spec.name in mapped)
+    _, date_warnings = adapter.record_dates([record], MARKET_TZ[symbol.market])
+    assert parsed.warnings == date_warnings + (1 - len(parsed.rows)) + unusable
     for row in parsed.rows:
         assert len(row) == 3 + len(adapter.columns)
         for spec, cell in zip(adapter.columns, row[3:], strict=True):

@@ -17,13 +17,15 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from conftest import make_settings, query, task_map
 
 from harvester.model import RunStatus
 from harvester.simulate import Gateway, GatewaySettings
 from harvester.sweep import run_sweep
 
 Answer = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Query = Callable[..., list[tuple[Any, ...]]]
+Tasks = Callable[[Path], dict[tuple[str, str], tuple[Any, ...]]]
+Failure = Callable[[Path, str], tuple[str, int, str, str]]
 GOOD_US = {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
            "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}
 HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
@@ -46,6 +48,8 @@ async def trickle(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     for byte in orjson.dumps({"code": 0, "message": "success", "data": [GOOD_US]})[:40]:
         await response.write(bytes([byte]))
+        # Genuinely about time: a byte every 50 ms keeps each read busy, so only the
+        # whole-request timeout (0.5 s, of the 2 s this takes) can end it.
         await asyncio.sleep(0.05)
     return response
 
@@ -86,30 +90,59 @@ def crafted(trades: dict[str, Answer]) -> TestServer:
     return TestServer(app, host="127.0.0.1")
 
 
-async def sweep_against(tmp_path: Path, trades: dict[str, Answer], **sweep: Any) -> Path:
-    symbols = "".join(f"{symbol}\n" for symbol in trades) + "GOOD.US\n"
-    async with crafted(trades) as server:
-        settings = make_settings(tmp_path, str(server.make_url("")).rstrip("/"), symbols,
-                                 sweep={"max_attempts": 2, **sweep},
-                                 gateway={"timeout": 0.5, "max_body_bytes": 1_000_000})
-        summary = await run_sweep(settings)
+async def sweep_served(make_settings: Callable[..., Any], server: TestServer, symbols: str,
+                       **settings: Any) -> Path:
+    """One sweep against an aiohttp test server; returns the database file."""
+    ran = make_settings(str(server.make_url("")).rstrip("/"), symbols, **settings)
+    summary = await run_sweep(ran)
     assert summary.status is RunStatus.COMPLETED
-    db = Path(settings.sweep.db)
-    assert task_map(db)[("GOOD.US", "short_trades")][:3] == ("ok", 1, 1)
-    assert query(db, "SELECT COUNT(*) FROM short_trades WHERE symbol = 'GOOD.US'") == [(1,)]
-    return db
+    return Path(ran.sweep.db)
 
 
-def failure(db: Path, symbol: str) -> tuple[str, int, str, str]:
-    rows = query(db, "SELECT status, attempts, error_code, error_message FROM tasks "
-                     "WHERE symbol = ? AND endpoint = 'short_trades'", (symbol,))
-    assert len(rows) == 1
-    return rows[0]
+@pytest.fixture
+def sweep_against(
+    make_settings: Callable[..., Any], query: Query, task_map: Tasks
+) -> Callable[..., Awaitable[Path]]:
+    """``await sweep_against(trades, **sweep)``: the trades' symbols and GOOD.US, swept."""
+
+    async def sweep(trades: dict[str, Answer], **sweep: Any) -> Path:
+        symbols = "".join(f"{symbol}\n" for symbol in trades) + "GOOD.US\n"
+        async with crafted(trades) as server:
+            db = await sweep_served(make_settings, server, symbols,
+                                    sweep={"max_attempts": 2, **sweep},
+                                    gateway={"timeout": 0.5, "max_body_bytes": 1_000_000})
+        assert task_map(db)[("GOOD.US", "short_trades")][:3] == ("ok", 1, 1)
+        assert query(db, "SELECT COUNT(*) FROM short_trades WHERE symbol = 'GOOD.US'") == [(1,)]
+        return db
+
+    return sweep
 
 
-async def test_broken_bodies_fail_after_their_retries_with_the_reason_kept(tmp_path: Path) -> None:
+@pytest.fixture
+def failure(query: Query) -> Failure:
+    """``failure(db, symbol)``: the symbol's short_trades task (status, attempts, code, message)."""
+
+    def task(db: Path, symbol: str) -> tuple[str, int, str, str]:
+        rows = query(db, "SELECT status, attempts, error_code, error_message FROM tasks "
+                         "WHERE symbol = ? AND endpoint = 'short_trades'", (symbol,))
+        assert len(rows) == 1
+        return rows[0]
+
+    return task
+
+
+def kinds_server(handle: Answer) -> TestServer:
+    """A test server answering both endpoints with ``handle`` (it reads ``kind``)."""
+    app = web.Application()
+    app.router.add_get("/v1/quote/{symbol}/short-selling/{kind}", handle)
+    return TestServer(app, host="127.0.0.1")
+
+
+async def test_broken_bodies_fail_after_their_retries_with_the_reason_kept(
+    sweep_against: Callable[..., Awaitable[Path]], failure: Failure
+) -> None:
     stream = Streamer(64 * 1024 * 1024)
-    db = await sweep_against(tmp_path, {
+    db = await sweep_against({
         "PAGE.US": raw_answer(HTML, status=502, content_type="text/html"),
         "HTML.US": raw_answer(HTML, content_type="text/html"),
         "CUT.US": raw_answer(b'{"code": 0, "message": "success", "data": [{"timest'),
@@ -139,31 +172,33 @@ async def test_broken_bodies_fail_after_their_retries_with_the_reason_kept(tmp_p
         ({"code": 0, "data": "rows"}, "not a list"),
     ],
 )
-async def test_json_that_is_not_the_envelope(tmp_path: Path, document: Any, reason: str) -> None:
-    db = await sweep_against(tmp_path, {"ODD.US": json_answer(document)})
+async def test_json_that_is_not_the_envelope(
+    sweep_against: Callable[..., Awaitable[Path]], failure: Failure, document: Any, reason: str
+) -> None:
+    db = await sweep_against({"ODD.US": json_answer(document)})
     status, attempts, code, message = failure(db, "ODD.US")
     assert (status, attempts, code) == ("failed", 2, "malformed_body")
     assert reason in message
 
 
-async def test_short_interest_items_of_the_wrong_type(tmp_path: Path) -> None:
+async def test_short_interest_items_of_the_wrong_type(
+    make_settings: Callable[..., Any], task_map: Tasks
+) -> None:
     async def handle(request: web.Request) -> web.Response:
         if request.match_info["kind"] == "short-interest":
             return web.json_response({"ret_code": 0, "data": {"items": {"a": 1}}})
         return web.json_response({"code": 0, "data": []})
 
-    app = web.Application()
-    app.router.add_get("/v1/quote/{symbol}/short-selling/{kind}", handle)
-    async with TestServer(app, host="127.0.0.1") as server:
-        settings = make_settings(tmp_path, str(server.make_url("")).rstrip("/"), "X.US\n",
-                                 sweep={"max_attempts": 1})
-        await run_sweep(settings)
-    tasks = task_map(Path(settings.sweep.db))
+    async with kinds_server(handle) as server:
+        db = await sweep_served(make_settings, server, "X.US\n", sweep={"max_attempts": 1})
+    tasks = task_map(db)
     assert tasks[("X.US", "short_interest")][::4] == ("failed", "malformed_body")
     assert tasks[("X.US", "short_trades")][0] == "no_data"
 
 
-async def test_junk_records_keep_what_is_valid(tmp_path: Path) -> None:
+async def test_junk_records_keep_what_is_valid(
+    sweep_against: Callable[..., Awaitable[Path]], query: Query, task_map: Tasks
+) -> None:
     junk = [
         {**GOOD_US, "timestamp": "2026-05-14T04:00:00Z", "close": None, "rate": "",
          "ny_amount": "N/A", "nus_amount": "NaN", "total_amount": "1e309", "extra": "field"},
@@ -177,7 +212,7 @@ async def test_junk_records_keep_what_is_valid(tmp_path: Path) -> None:
         "not a record",
         None,
     ]
-    db = await sweep_against(tmp_path, {"JUNK.US": json_answer(
+    db = await sweep_against({"JUNK.US": json_answer(
         {"code": 0, "message": "success", "data": junk})})
     rows = query(db, "SELECT trade_date, nasdaq_short_volume, nyse_short_volume, total_volume, "
                      "short_ratio, close FROM short_trades WHERE symbol = 'JUNK.US' "
@@ -192,7 +227,9 @@ async def test_junk_records_keep_what_is_valid(tmp_path: Path) -> None:
     assert (status, attempts, stored, warnings) == ("ok", 1, 3, 5 + 3 + 5 + 3 + 1 + 2)
 
 
-async def test_short_interest_dates_that_disagree(tmp_path: Path) -> None:
+async def test_short_interest_dates_that_disagree(
+    make_settings: Callable[..., Any], query: Query
+) -> None:
     items = [
         {"timestamp": 1778774400000, "timestamp_str": "2026-05-15", "aggregated_short": "5"},
         {"timestamp": 1778774400000, "timestamp_str": "2026-05-14", "aggregated_short": "4"},
@@ -205,33 +242,32 @@ async def test_short_interest_dates_that_disagree(tmp_path: Path) -> None:
             return web.json_response({"ret_code": 0, "data": {"items": items}})
         return web.json_response({"code": 0, "data": []})
 
-    app = web.Application()
-    app.router.add_get("/v1/quote/{symbol}/short-selling/{kind}", handle)
-    async with TestServer(app, host="127.0.0.1") as server:
-        settings = make_settings(tmp_path, str(server.make_url("")).rstrip("/"), "700.HK\n")
-        await run_sweep(settings)
-    db = Path(settings.sweep.db)
+    async with kinds_server(handle) as server:
+        db = await sweep_served(make_settings, server, "700.HK\n")
     assert query(db, "SELECT trade_date, short_shares FROM short_interest ORDER BY 1") == [
         ("2026-05-01", 2), ("2026-05-08", 3), ("2026-05-14", 4), ("2026-05-15", 5)]
 
 
-async def test_redirect_to_another_host_fails_the_task_without_following(tmp_path: Path) -> None:
+async def test_redirect_to_another_host_fails_the_task_without_following(
+    sweep_against: Callable[..., Awaitable[Path]], failure: Failure
+) -> None:
     async def redirect(request: web.Request) -> web.Response:
         raise web.HTTPFound("http://127.0.0.2:9/elsewhere")
 
-    db = await sweep_against(tmp_path, {"MOVED.US": redirect})
+    db = await sweep_against({"MOVED.US": redirect})
     assert failure(db, "MOVED.US")[:3] == ("failed", 1, "http_302")
 
 
-async def test_gateway_faults_forever_fail_only_their_symbol(tmp_path: Path) -> None:
+async def test_gateway_faults_forever_fail_only_their_symbol(
+    sweep_simulated: Callable[..., Awaitable[Any]], task_map: Tasks
+) -> None:
     faults = {"RESET.US": "reset", "PAGE.US": "http_502_html", "TRUNC.US": "truncated",
               "TYPE.US": "html_200", "BUSY.US": "http_429"}
     gw = GatewaySettings(scripted={symbol: (fault, "*") for symbol, fault in faults.items()})
-    async with Gateway(gw) as gateway:
-        settings = make_settings(tmp_path, gateway.url, "".join(f"{s}\n" for s in faults)
-                                 + "AAPL.US\n", sweep={"max_attempts": 2, "retry_after_max": 0})
-        summary = await run_sweep(settings)
-    tasks = task_map(Path(settings.sweep.db))
+    swept = await sweep_simulated("".join(f"{s}\n" for s in faults) + "AAPL.US\n", gw,
+                                  sweep={"max_attempts": 2, "retry_after_max": 0})
+    summary = swept.summary
+    tasks = task_map(swept.db)
     codes = {"RESET.US": "connection_reset", "PAGE.US": "http_502", "TRUNC.US": "malformed_body",
              "TYPE.US": "malformed_body", "BUSY.US": "http_429"}
     for symbol, code in codes.items():
@@ -241,7 +277,7 @@ async def test_gateway_faults_forever_fail_only_their_symbol(tmp_path: Path) -> 
 
 
 async def test_a_hostile_symbols_file_sends_only_intended_paths(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make_settings: Callable[..., Any], query: Query, caplog: pytest.LogCaptureFixture
 ) -> None:
     lines = [
         "\ufeffAAPL.US",                # 1: BOM
@@ -260,7 +296,7 @@ async def test_a_hostile_symbols_file_sends_only_intended_paths(
     body = "\r\n".join(lines).encode() + b"\r\n\xff\xfe\xfa garbage\r\n"  # 13: invalid UTF-8
     caplog.set_level(logging.WARNING)
     async with Gateway() as gateway:
-        settings = make_settings(tmp_path, gateway.url, "")
+        settings = make_settings(gateway.url, "")
         Path(settings.sweep.symbols).write_bytes(body)
         summary = await run_sweep(settings)
         outcomes = gateway.stats.as_dict()["by_outcome"]
@@ -274,7 +310,9 @@ async def test_a_hostile_symbols_file_sends_only_intended_paths(
         "AAPL.US", "700.HK", "BRK.B.US"}
 
 
-async def test_symbol_text_is_bound_as_data_never_formatted_into_sql(tmp_path: Path) -> None:
+async def test_symbol_text_is_bound_as_data_never_formatted_into_sql(
+    tmp_path: Path, query: Query
+) -> None:
     from harvester.model import Symbol, TaskResult, TaskStatus
     from harvester.store import Store
     from harvester.sweep import table_specs
@@ -294,13 +332,10 @@ async def test_symbol_text_is_bound_as_data_never_formatted_into_sql(tmp_path: P
     assert query(db, "SELECT symbol FROM short_trades") == [(nasty.canonical,)]
 
 
-async def test_connection_refused_fails_after_retries(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as probe:  # a loopback port that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = make_settings(tmp_path, f"http://127.0.0.1:{port}", "AAPL.US\n",
+async def test_connection_refused_fails_after_retries(
+    make_settings: Callable[..., Any], free_port: Callable[[], int], task_map: Tasks
+) -> None:
+    settings = make_settings(f"http://127.0.0.1:{free_port()}", "AAPL.US\n",
                              sweep={"max_attempts": 2})
     summary = await run_sweep(settings)
     tasks = task_map(Path(settings.sweep.db))

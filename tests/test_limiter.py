@@ -38,17 +38,31 @@ class VirtualTime:
         heapq.heappush(self._timers, (self.now + max(delay, 0.0) + late, next(self._order), future))
         return future
 
-    async def run(self, *coroutines: Coroutine[Any, Any, None]) -> None:
+    async def run(self, *coroutines: Coroutine[Any, Any, None], horizon: float = 600.0,
+                  wakeups: int = 100_000) -> None:
+        """Drive the tasks to their end: no more than ``horizon`` virtual seconds from now,
+        and no more than ``wakeups`` timers, so a limiter that never lets go fails the test
+        instead of hanging it."""
+        deadline = self.now + horizon
         tasks = [asyncio.ensure_future(c) for c in coroutines]
-        while not all(task.done() for task in tasks):
-            for _ in range(10):  # let every woken task run up to its next sleep
-                await asyncio.sleep(0)
-            if self._timers:
+        try:
+            for _ in range(wakeups):
+                for _ in range(10):  # let every woken task run up to its next sleep
+                    await asyncio.sleep(0)
+                if all(task.done() for task in tasks):
+                    break
+                if not self._timers:
+                    raise AssertionError("tasks are stuck with no timer pending")
                 when, _, future = heapq.heappop(self._timers)
+                if when > deadline:
+                    raise AssertionError(f"tasks still running {horizon:g} virtual seconds in")
                 self.now = max(self.now, when)
                 future.set_result(None)
-            elif not all(task.done() for task in tasks):
-                raise AssertionError("tasks are stuck with no timer pending")
+            else:
+                raise AssertionError(f"tasks still running after {wakeups} timers")
+        finally:
+            for task in tasks:
+                task.cancel()  # only those still running; a no-op for the finished
         for task in tasks:
             task.result()
 

@@ -19,106 +19,84 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
-from conftest import query
-from test_resilience import (
-    free_port,
-    gateway_process,
-    sweep_cmd,
-    sweep_until,
-    universe,
-    write_config,
-)
 
-HARVESTER = [sys.executable, "-m", "harvester"]
-DEADLINE = 60.0
-
-
-def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run a command to its end, with a deadline."""
-    return subprocess.run(command, capture_output=True, text=True, timeout=DEADLINE, **kwargs)
-
-
-def integrity(db: Path) -> list[tuple[Any, ...]]:
-    return query(db, "PRAGMA integrity_check")
-
-
-def error_line(result: subprocess.CompletedProcess[str]) -> str:
-    """The one error line of a command that exited 2."""
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if "error" in line]
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+Run = Callable[..., subprocess.CompletedProcess[str]]
+Query = Callable[..., list[tuple[Any, ...]]]
+ErrorLine = Callable[[subprocess.CompletedProcess[str]], str]
+Start = Callable[..., subprocess.Popen[str]]
+INTEGRITY = "PRAGMA integrity_check"
 
 
 def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
     """SIGINT a sweep we started and collect its output."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
-    return process.communicate(timeout=DEADLINE)
+    return process.communicate(timeout=60)
 
 
 # 1. One writer per file ---------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_a_symlink_to_the_database_gets_the_same_lock(tmp_path: Path) -> None:
-    port = free_port()
-    symbols = universe(tmp_path, 80)
-    config = write_config(tmp_path / "c.toml", port, 10.0)
-    db = tmp_path / "h.sqlite"
+def test_a_symlink_to_the_database_gets_the_same_lock(
+    tmp_path: Path, sweep_files: Callable[..., Any], gateway_process: Callable[..., Any],
+    start_sweep: Start, harvester: Run, error_line: ErrorLine, query: Query,
+) -> None:
+    files = sweep_files(80, 10.0)
+    db = files.db
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     link = elsewhere / "link.sqlite"
     link.symlink_to(db)
     folder_link = tmp_path / "same-folder"
     folder_link.symlink_to(tmp_path)
-    with gateway_process(port):
+    with gateway_process(files.port):
         # The README's cron line on both: --resume must not take over a live run.
-        first = sweep_until(sweep_cmd(config, symbols, db, "--resume"), db, 2)
+        first = start_sweep(files.args("--resume"), db=db, ok=2)
         try:
-            through_link = run(sweep_cmd(config, symbols, link, "--resume"))
-            through_folder = run(sweep_cmd(config, symbols, folder_link / "h.sqlite", "--resume"))
-            relative = run(sweep_cmd(config, symbols, Path("elsewhere/../h.sqlite"), "--resume"),
-                           cwd=tmp_path)
+            through_link = harvester(*files.args("--resume", db=link))
+            through_folder = harvester(*files.args("--resume", db=folder_link / "h.sqlite"))
+            relative = harvester(*files.args("--resume", db=Path("elsewhere/../h.sqlite")),
+                                 cwd=tmp_path)
         finally:
             stop(first)
     for second in (through_link, through_folder, relative):
         assert f"pid {first.pid}" in error_line(second)
     assert first.returncode == 130
     assert query(db, "SELECT COUNT(*), MAX(resumes) FROM runs") == [(1, 0)]
-    assert integrity(db) == [("ok",)]
+    assert query(db, INTEGRITY) == [("ok",)]
 
 
 @pytest.mark.slow
-def test_a_database_with_two_hard_links_is_refused(tmp_path: Path) -> None:
-    port = free_port()
-    symbols = universe(tmp_path, 80)
-    config = write_config(tmp_path / "c.toml", port, 20.0)
-    db = tmp_path / "h.sqlite"
+def test_a_database_with_two_hard_links_is_refused(
+    tmp_path: Path, sweep_files: Callable[..., Any], gateway_process: Callable[..., Any],
+    start_sweep: Start, harvester: Run, error_line: ErrorLine, query: Query,
+) -> None:
+    files = sweep_files(80, 20.0)
+    db = files.db
     hard = tmp_path / "hard.sqlite"
-    with gateway_process(port):
-        first = sweep_until(sweep_cmd(config, symbols, db), db, 2)
+    with gateway_process(files.port):
+        first = start_sweep(files.args(), db=db, ok=2)
         try:
             os.link(db, hard)  # made while the first sweep writes
-            through_link = run(sweep_cmd(config, symbols, hard, "--resume"))
+            through_link = harvester(*files.args("--resume", db=hard))
         finally:
             _, err = stop(first)
-        by_first_name = run(sweep_cmd(config, symbols, db, "--resume"))
+        by_first_name = harvester(*files.args("--resume"))
         hard.unlink()
-        done = run(sweep_cmd(config, symbols, db, "--resume"))
+        done = harvester(*files.args("--resume"))
     assert first.returncode == 130, err
     for refused in (through_link, by_first_name):
         assert "2 hard links" in error_line(refused)
     assert done.returncode == 0, done.stderr
-    assert integrity(db) == [("ok",)]
+    assert query(db, INTEGRITY) == [("ok",)]
     assert query(db, "SELECT COUNT(*), status FROM runs") == [(1, "completed")]
     assert query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 160)]
 
@@ -138,6 +116,21 @@ def _simulated(tmp_path: Path, scripted: dict[str, str], **sweep: object) -> Pat
     return path
 
 
+@pytest.fixture
+def simulated_sweep(
+    tmp_path: Path, sweep_args: Callable[..., list[str]]
+) -> Callable[..., tuple[list[str], Path]]:
+    """``simulated_sweep(symbols, scripted={}, **sweep)``: ``--simulate`` arguments and the db."""
+
+    def make(symbols: Path, scripted: dict[str, str] | None = None,
+             **sweep: object) -> tuple[list[str], Path]:
+        config = _simulated(tmp_path, scripted or {}, **sweep)
+        db = tmp_path / "h.sqlite"
+        return sweep_args(config, symbols, db, "--simulate"), db
+
+    return make
+
+
 @pytest.mark.parametrize(
     ("good", "bad", "workers"),
     [
@@ -147,15 +140,14 @@ def _simulated(tmp_path: Path, scripted: dict[str, str], **sweep: object) -> Pat
     ],
 )
 def test_symbols_that_always_answer_502_fail_on_their_own(
-    tmp_path: Path, good: list[str], bad: list[str], workers: int
+    tmp_path: Path, simulated_sweep: Callable[..., tuple[list[str], Path]], harvester: Run,
+    write_file: Callable[[Path, str], Path], query: Query,
+    good: list[str], bad: list[str], workers: int,
 ) -> None:
-    config = _simulated(tmp_path, {symbol: '"http_502_html", "*"' for symbol in bad},
-                        workers=workers)
-    symbols = tmp_path / "s.txt"
-    symbols.write_text("".join(f"{s}\n" for s in good + bad), encoding="utf-8")
-    db = tmp_path / "h.sqlite"
-    result = run([*HARVESTER, "sweep", "--simulate", "--config", str(config), "--symbols",
-                  str(symbols), "--db", str(db), "--json"])
+    symbols = write_file(tmp_path / "s.txt", "".join(f"{s}\n" for s in good + bad))
+    args, db = simulated_sweep(symbols, {symbol: '"http_502_html", "*"' for symbol in bad},
+                               workers=workers)
+    result = harvester(*args, "--json")
     assert result.returncode == 3, result.stderr
     assert "unavailable" not in result.stderr
     assert query(db, "SELECT status, stop_reason FROM runs") == [("completed", None)]
@@ -209,27 +201,14 @@ async def hanging_sibling() -> AsyncIterator[tuple[str, dict[str, Any]]]:
         await runner.cleanup()
 
 
-async def _poll(condition: Any, deadline: float, what: str) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"{what}: not within {deadline}s")
-        await asyncio.sleep(0.02)
-
-
-def _ok_trades(db: Path) -> int:
-    try:
-        return query(db, "SELECT COUNT(*) FROM tasks WHERE endpoint = 'short_trades' "
-                         "AND status = 'ok'")[0][0]
-    except Exception:  # the schema is not there yet
-        return 0
-
-
 @pytest.mark.slow
-async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(tmp_path: Path) -> None:
+async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(
+    tmp_path: Path, universe: Callable[..., Path], sweep_args: Callable[..., list[str]],
+    until: Callable[[Callable[[], object], float, str], Awaitable[None]],
+    ok_tasks: Callable[..., int], query: Query,
+) -> None:
     count = 6
-    symbols = tmp_path / "s.txt"
-    symbols.write_text("".join(f"H{i}.US\n" for i in range(count)), encoding="utf-8")
+    symbols = universe(count, "H")
     db = tmp_path / "h.sqlite"
     async with hanging_sibling() as (url, state):
         config = tmp_path / "c.toml"
@@ -237,13 +216,14 @@ async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(tmp_path: Pa
                           "[sweep]\ncommit_interval = 0.25\nworkers = 8\n"
                           "[endpoints.short_interest]\nconcurrency = 8\n", encoding="utf-8")
         sweep = await asyncio.create_subprocess_exec(
-            *sweep_cmd(config, symbols, db), stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL)
+            sys.executable, "-m", "harvester", *sweep_args(config, symbols, db),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         try:
-            await _poll(lambda: state["answered"] == count and state["hanging"] == count,
+            await until(lambda: state["answered"] == count and state["hanging"] == count,
                         30, "every short_trades answered while short_interest hangs")
             answered_at = state["last_answer"]
-            await _poll(lambda: _ok_trades(db) == count, 10, "short_trades committed")
+            await until(lambda: ok_tasks(db, "short_trades") == count, 10,
+                        "short_trades committed")
             waited = time.monotonic() - answered_at
             assert state["hanging"] == count  # still hanging: nothing was released
         finally:
@@ -267,23 +247,22 @@ def _small_disk(limit: int) -> Any:
 
 
 @pytest.mark.slow
-def test_a_disk_that_fills_while_the_universe_is_recorded(tmp_path: Path) -> None:
-    config = _simulated(tmp_path, {})
-    symbols = tmp_path / "s.txt"
-    symbols.write_text("".join(f"D{i}.US\n" for i in range(3000)), encoding="utf-8")
-    db = tmp_path / "h.sqlite"
-    command = [*HARVESTER, "sweep", "--simulate", "--config", str(config), "--symbols",
-               str(symbols), "--db", str(db)]
-    full = run(command, preexec_fn=_small_disk(160_000))
+def test_a_disk_that_fills_while_the_universe_is_recorded(
+    simulated_sweep: Callable[..., tuple[list[str], Path]], universe: Callable[..., Path],
+    harvester: Run, error_line: ErrorLine, query: Query,
+) -> None:
+    args, db = simulated_sweep(universe(3000, "D"))
+    full = harvester(*args, preexec_fn=_small_disk(160_000))
     line = error_line(full)
     assert str(db) in line and "--resume" in line, line
-    assert integrity(db) == [("ok",)]
+    assert query(db, INTEGRITY) == [("ok",)]
     assert query(db, "SELECT COUNT(*) FROM runs") == [(0,)]  # the half-recorded run rolled back
-    done = run([*command, "--resume"])
+    done = harvester(*args, "--resume")
     assert done.returncode == 0, done.stderr
     assert query(db, "SELECT status, symbols FROM runs") == [("completed", 3000)]
 
 
+# Sleeps only to hold the write lock for the time the test case names.
 HOLD_LOCK = """
 import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
@@ -298,21 +277,17 @@ conn.execute("COMMIT")
 @pytest.mark.slow
 @pytest.mark.parametrize(("held", "busy_timeout", "expected"), [(30.0, 0.5, 2), (1.0, 20.0, 0)])
 def test_another_programs_write_lock_is_waited_for_then_one_line(
-    tmp_path: Path, held: float, busy_timeout: float, expected: int
+    tmp_path: Path, simulated_sweep: Callable[..., tuple[list[str], Path]],
+    write_file: Callable[[Path, str], Path], harvester: Run, first_line: Callable[..., str],
+    error_line: ErrorLine, query: Query, held: float, busy_timeout: float, expected: int,
 ) -> None:
-    config = _simulated(tmp_path, {})
-    symbols = tmp_path / "s.txt"
-    symbols.write_text("AAPL.US\n700.HK\n", encoding="utf-8")
-    db = tmp_path / "h.sqlite"
-    command = [*HARVESTER, "sweep", "--simulate", "--config", str(config), "--symbols",
-               str(symbols), "--db", str(db)]
-    assert run(command).returncode == 0  # a database in WAL mode, as every night finds it
+    args, db = simulated_sweep(write_file(tmp_path / "s.txt", "AAPL.US\n700.HK\n"))
+    assert harvester(*args).returncode == 0  # a database in WAL mode, as every night finds it
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db), str(held)],
                               stdout=subprocess.PIPE, text=True)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
-        env = {**os.environ, "HARVESTER_SWEEP_BUSY_TIMEOUT": str(busy_timeout)}
-        result = run(command, env=env)
+        assert first_line(holder).strip() == "holding"
+        result = harvester(*args, env={"HARVESTER_SWEEP_BUSY_TIMEOUT": str(busy_timeout)})
     finally:
         holder.kill()
         holder.communicate()
@@ -323,7 +298,7 @@ def test_another_programs_write_lock_is_waited_for_then_one_line(
     else:
         assert result.returncode == 0, result.stderr
         assert query(db, "SELECT COUNT(*), MIN(status) FROM runs") == [(2, "completed")]
-    assert integrity(db) == [("ok",)]
+    assert query(db, INTEGRITY) == [("ok",)]
 
 
 def _corrupt(db: Path) -> None:
@@ -342,16 +317,14 @@ def _corrupt(db: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_corrupt_file_is_refused_before_any_request(tmp_path: Path) -> None:
-    config = _simulated(tmp_path, {})
-    symbols = tmp_path / "s.txt"
-    symbols.write_text("".join(f"C{i}.US\n" for i in range(200)), encoding="utf-8")
-    db = tmp_path / "h.sqlite"
-    command = [*HARVESTER, "sweep", "--simulate", "--config", str(config), "--symbols",
-               str(symbols), "--db", str(db)]
-    assert run(command).returncode == 0
+def test_a_corrupt_file_is_refused_before_any_request(
+    simulated_sweep: Callable[..., tuple[list[str], Path]], universe: Callable[..., Path],
+    harvester: Run, error_line: ErrorLine, query: Query,
+) -> None:
+    args, db = simulated_sweep(universe(200, "C"))
+    assert harvester(*args).returncode == 0
     _corrupt(db)
-    assert integrity(db) != [("ok",)]
-    for attempt in (command, [*command, "--resume"]):
-        line = error_line(run(attempt))
+    assert query(db, INTEGRITY) != [("ok",)]
+    for attempt in (args, [*args, "--resume"]):
+        line = error_line(harvester(*attempt))
         assert "the file is corrupt" in line and str(db) in line

@@ -16,8 +16,6 @@ import os
 import shutil
 import signal
 import site
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,52 +28,50 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from test_cli import FAST
-from test_resilience import gateway_process
 
 from harvester.simulate import Gateway, GatewaySettings
 
 NOBODY = 65534
 TOKEN = "s3cr3t-token-value"
 
+Run = Callable[..., subprocess.CompletedProcess[str]]
+RunAsync = Callable[..., Awaitable[subprocess.CompletedProcess[str]]]
+Query = Callable[..., list[tuple[Any, ...]]]
+Write = Callable[[Path, str], Path]
+Env = Callable[..., dict[str, str]]
+
 
 # Helpers ----------------------------------------------------------------------------------
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without any ``HARVESTER_*`` variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARVESTER_")}
-    env.update(extra)
-    return env
+@pytest.fixture
+def run(tmp_path: Path, harvester: Run) -> Run:
+    """``run(*args, env=None, timeout=60)``: the CLI run to its end in tmp_path."""
+    return functools.partial(harvester, cwd=tmp_path)
 
 
-def harvester(*args: str, cwd: Path, env: dict[str, str] | None = None,
-              timeout: float = 60, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m harvester ARGS`` to its end (or ``timeout``) and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "harvester", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, env=clean_env() if env is None else env, check=False, **kwargs,
-    )
+@pytest.fixture
+def run_async(tmp_path: Path, clean_env: Env) -> RunAsync:
+    """As ``run``, without blocking the loop, so an upstream in this test serves it."""
 
+    async def run(*args: str, env: dict[str, str] | None = None,
+                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "harvester", *args, cwd=tmp_path, env=clean_env(**(env or {})),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()  # ours, by its pid
+            out, err = await process.communicate()
+            raise AssertionError(f"harvester {args} still running after {timeout}s: "
+                                 f"{err.decode()}") from None
+        assert process.returncode is not None
+        return subprocess.CompletedProcess(list(args), process.returncode, out.decode(),
+                                           err.decode())
 
-async def harvester_async(*args: str, cwd: Path, env: dict[str, str] | None = None,
-                          timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """As :func:`harvester`, without blocking the loop, so an upstream in this test serves it."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "harvester", *args, cwd=cwd,
-        env=clean_env() if env is None else env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        process.kill()  # ours, by its pid
-        out, err = await process.communicate()
-        raise AssertionError(f"harvester {args} still running after {timeout}s: "
-                             f"{err.decode()}") from None
-    assert process.returncode is not None
-    return subprocess.CompletedProcess(list(args), process.returncode, out.decode(),
-                                       err.decode())
+    return run
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -91,45 +87,6 @@ def only_line(result: subprocess.CompletedProcess[str]) -> str:
     assert len(lines) == 1, result.stderr
     assert error_lines(result) == lines
     return lines[0]
-
-
-def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """One query on the database with the stdlib driver; the connection is closed after."""
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def universe(path: Path, count: int, prefix: str = "Z") -> Path:
-    return write(path, "".join(f"{prefix}{i}.US\n" for i in range(count)))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until(what: str, condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} after {timeout}s")
-        time.sleep(0.02)
-
-
-def ok_tasks(db: Path) -> int:
-    try:
-        return int(rows(db, "SELECT COUNT(*) FROM tasks WHERE status = 'ok'")[0][0])
-    except sqlite3.OperationalError:
-        return 0  # the file or its tables are not there yet
 
 
 @dataclass
@@ -182,24 +139,13 @@ def is_trades(request: web.Request) -> bool:
 NO_DATA = {"ret_code": -10, "ret_msg": "no data", "error": {"code": "no_data"}}
 
 
-
-
-def gateway_config(path: Path, port: int, rate: float, concurrency: int, workers: int = 32
-                   ) -> Path:
-    """Settings for a sweep against ``harvester simulate`` on ``port``."""
-    text = f'[gateway]\nbase_url = "http://127.0.0.1:{port}"\ntimeout = 5.0\n'
-    text += f"[sweep]\nbackoff_base = 0.05\nworkers = {workers}\n"
-    for name in ("short_trades", "short_interest"):
-        text += f"[endpoints.{name}]\nrate = {rate}\nconcurrency = {concurrency}\n"
-    return write(path, text)
-
-
 @pytest.fixture(scope="module")
-def slow_gateway() -> Iterator[int]:
+def slow_gateway(
+    free_port: Callable[[], int], gateway_process: Callable[..., Any]
+) -> Iterator[int]:
     """A simulated gateway process answering every request after 0.3 s; yields its port."""
-    port = free_port()
-    with gateway_process(port, "--latency", "0.3", env=clean_env()):
-        yield port
+    with gateway_process(free_port(), "--latency", "0.3") as gateway:
+        yield gateway.port
 
 
 # 1. Bad settings are refused at start-up ------------------------------------------------
@@ -240,14 +186,14 @@ CREDENTIALS = '[gateway]\nbase_url = "http://user:pw@127.0.0.1:1"\n'
     ],
 )
 def test_bad_settings_are_refused_before_anything_starts(
-    tmp_path: Path, text: str, env: dict[str, str], needle: str
+    tmp_path: Path, run: Run, write_file: Write, text: str, env: dict[str, str], needle: str
 ) -> None:
-    config = write(tmp_path / "c.toml", text)
-    symbols = write(tmp_path / "s.txt", "AAPL.US\n")
+    config = write_file(tmp_path / "c.toml", text)
+    symbols = write_file(tmp_path / "s.txt", "AAPL.US\n")
     before = set(tmp_path.iterdir())
     db = [] if "db =" in text else ["--db", str(tmp_path / "h.sqlite")]
-    result = harvester("sweep", "--simulate", "--config", str(config), "--symbols", str(symbols),
-                       *db, cwd=tmp_path, env=clean_env(**env))
+    result = run("sweep", "--simulate", "--config", str(config), "--symbols", str(symbols), *db,
+                 env=env)
     # One line and nothing else: not even the simulated gateway's "listening" log line, so
     # nothing started and no request can have gone out.
     line = only_line(result)
@@ -258,34 +204,37 @@ def test_bad_settings_are_refused_before_anything_starts(
     assert set(tmp_path.iterdir()) == before  # no database, lock or journal, here or as ":memory:"
 
 
-async def test_a_folder_given_as_db_is_refused_before_any_request(tmp_path: Path) -> None:
+async def test_a_folder_given_as_db_is_refused_before_any_request(
+    tmp_path: Path, run_async: RunAsync, write_file: Write
+) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
-    symbols = write(tmp_path / "s.txt", "AAPL.US\n")
+    symbols = write_file(tmp_path / "s.txt", "AAPL.US\n")
 
     async def answer(request: web.Request) -> web.StreamResponse:
         return web.json_response(NO_DATA)
 
     async with upstream(answer) as seen:
-        result = await harvester_async("sweep", "--base-url", seen.url, "--symbols", str(symbols),
-                                       "--db", str(folder), cwd=tmp_path)
+        result = await run_async("sweep", "--base-url", seen.url, "--symbols", str(symbols),
+                                 "--db", str(folder))
     line = only_line(result)
     assert str(folder) in line and "folder" in line
     assert seen.paths == []
-    simulated = await harvester_async("sweep", "--simulate", "--symbols", str(symbols), "--db",
-                                      str(folder), cwd=tmp_path)
+    simulated = await run_async("sweep", "--simulate", "--symbols", str(symbols), "--db",
+                                str(folder))
     assert simulated.returncode == 2
     assert len(error_lines(simulated)) == 1
     assert list(folder.iterdir()) == []
 
 
-def test_the_token_variable_is_not_taken_for_a_misspelled_setting(tmp_path: Path) -> None:
+def test_the_token_variable_is_not_taken_for_a_misspelled_setting(
+    tmp_path: Path, run: Run, write_file: Write, fast_toml: str
+) -> None:
     # The simulated gateway demands this token: a completed run proves it was read and sent.
-    config = write(tmp_path / "c.toml", FAST + f'token = "{TOKEN}"\n')
-    symbols = write(tmp_path / "s.txt", "AAPL.US\n700.HK\n")
-    result = harvester("sweep", "--simulate", "--config", str(config), "--symbols", str(symbols),
-                       "--db", str(tmp_path / "h.sqlite"), "--json", cwd=tmp_path,
-                       env=clean_env(HARVESTER_TOKEN=TOKEN))
+    config = write_file(tmp_path / "c.toml", fast_toml + f'token = "{TOKEN}"\n')
+    symbols = write_file(tmp_path / "s.txt", "AAPL.US\n700.HK\n")
+    result = run("sweep", "--simulate", "--config", str(config), "--symbols", str(symbols),
+                 "--db", str(tmp_path / "h.sqlite"), "--json", env={"HARVESTER_TOKEN": TOKEN})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tasks"] == {"short_interest": {"ok": 2},
                                                   "short_trades": {"ok": 2}}
@@ -293,7 +242,16 @@ def test_the_token_variable_is_not_taken_for_a_misspelled_setting(tmp_path: Path
 
 # 2. A wrong address ---------------------------------------------------------------------
 
-WRONG_PATH = '[endpoints.short_trades]\npath = "/wrong/{symbol}/short-trades"\n'
+
+@pytest.fixture
+def wrong_path(
+    tmp_path: Path, write_file: Write, universe: Callable[..., Path],
+    sweep_args: Callable[..., list[str]],
+) -> list[str]:
+    """Arguments of a sweep of 20 symbols whose short_trades path is wrong; its db h.sqlite."""
+    wrong = '[endpoints.short_trades]\npath = "/wrong/{symbol}/short-trades"\n'
+    config = write_file(tmp_path / "c.toml", wrong + "[sweep]\nbackoff_base = 0.0\n")
+    return sweep_args(config, universe(20, "W"), tmp_path / "h.sqlite")
 
 
 async def test_the_simulated_gateway_answers_404_for_a_path_it_does_not_serve() -> None:
@@ -305,75 +263,89 @@ async def test_the_simulated_gateway_answers_404_for_a_path_it_does_not_serve() 
             assert served.status == 200
 
 
-def test_a_wrong_path_stops_the_sweep_after_the_first_answers(tmp_path: Path) -> None:
-    config = write(tmp_path / "c.toml", WRONG_PATH + "[sweep]\nbackoff_base = 0.0\n")
-    symbols = universe(tmp_path / "s.txt", 20, "W")
+def test_a_wrong_path_stops_the_sweep_after_the_first_answers(
+    tmp_path: Path, run: Run, wrong_path: list[str], query: Query
+) -> None:
     db = tmp_path / "h.sqlite"
-    result = harvester("sweep", "--simulate", "--config", str(config), "--symbols", str(symbols),
-                       "--db", str(db), cwd=tmp_path)
+    result = run(*wrong_path, "--simulate")
     assert result.returncode == 2, result.stderr
     [line] = error_lines(result)
     assert "HTTP 404" in line and "/wrong/" in line, line
     assert "interrupted" in result.stdout
-    assert rows(db, "SELECT status FROM runs") == [("interrupted",)]
-    answered_404 = rows(db, "SELECT COUNT(*) FROM tasks "
-                            "WHERE endpoint = 'short_trades' AND error_code = 'http_404'")[0][0]
+    assert query(db, "SELECT status FROM runs") == [("interrupted",)]
+    answered_404 = query(db, "SELECT COUNT(*) FROM tasks "
+                             "WHERE endpoint = 'short_trades' AND error_code = 'http_404'")[0][0]
     assert 5 <= answered_404 <= 10
     # Both endpoints together sent fewer requests than the 20 a full short_trades pass needs.
-    assert rows(db, "SELECT requests FROM runs")[0][0] < 20
+    assert query(db, "SELECT requests FROM runs")[0][0] < 20
 
 
-async def _wrong_path_against(tmp_path: Path) -> tuple[Upstream, Path, int]:
-    """A sweep with the wrong short_trades path against a server that answers 404 to it."""
+@pytest.fixture
+def wrong_path_against(
+    run_async: RunAsync, wrong_path: list[str]
+) -> Callable[[], Awaitable[tuple[Upstream, int]]]:
+    """The wrong-path sweep against a server that answers 404 to it: what it saw, the exit."""
 
-    async def answer(request: web.Request) -> web.StreamResponse:
-        if request.path.startswith("/wrong/"):
-            return web.Response(status=404, text="404: Not Found")
-        return web.json_response(NO_DATA)
+    async def sweep() -> tuple[Upstream, int]:
+        async def answer(request: web.Request) -> web.StreamResponse:
+            if request.path.startswith("/wrong/"):
+                return web.Response(status=404, text="404: Not Found")
+            return web.json_response(NO_DATA)
 
-    config = write(tmp_path / "c.toml", WRONG_PATH + "[sweep]\nbackoff_base = 0.0\n")
-    symbols = universe(tmp_path / "s.txt", 20, "W")
+        async with upstream(answer) as seen:
+            result = await run_async(*wrong_path, "--base-url", seen.url)
+        [line] = error_lines(result)
+        assert seen.url + "/wrong/" in line
+        return seen, result.returncode
+
+    return sweep
+
+
+async def test_a_wrong_path_costs_only_the_first_requests(
+    tmp_path: Path, wrong_path_against: Callable[[], Awaitable[tuple[Upstream, int]]],
+    query: Query,
+) -> None:
+    seen, code = await wrong_path_against()
     db = tmp_path / "h.sqlite"
-    async with upstream(answer) as seen:
-        result = await harvester_async("sweep", "--base-url", seen.url, "--config", str(config),
-                                       "--symbols", str(symbols), "--db", str(db), cwd=tmp_path)
-    [line] = error_lines(result)
-    assert seen.url + "/wrong/" in line
-    return seen, db, result.returncode
-
-
-async def test_a_wrong_path_costs_only_the_first_requests(tmp_path: Path) -> None:
-    seen, db, code = await _wrong_path_against(tmp_path)
     assert code == 2
     assert 5 <= seen.count("/wrong/") <= 10  # of the 20 a full pass would send
-    assert rows(db, "SELECT status FROM runs") == [("interrupted",)]
-    assert rows(db, "SELECT requests FROM runs") == [(len(seen.paths),)]
+    assert query(db, "SELECT status FROM runs") == [("interrupted",)]
+    assert query(db, "SELECT requests FROM runs") == [(len(seen.paths),)]
 
 
-async def test_tasks_record_only_the_requests_they_sent(tmp_path: Path) -> None:
-    seen, db, _ = await _wrong_path_against(tmp_path)
-    assert rows(db, "SELECT endpoint, SUM(attempts) FROM tasks GROUP BY 1 ORDER BY 1") == [
+async def test_tasks_record_only_the_requests_they_sent(
+    tmp_path: Path, wrong_path_against: Callable[[], Awaitable[tuple[Upstream, int]]],
+    query: Query,
+) -> None:
+    seen, _ = await wrong_path_against()
+    db = tmp_path / "h.sqlite"
+    assert query(db, "SELECT endpoint, SUM(attempts) FROM tasks GROUP BY 1 ORDER BY 1") == [
         ("short_interest", seen.count("/short-interest")), ("short_trades", seen.count("/wrong/"))]
 
 
-def test_no_gateway_listening_exits_75_naming_the_url(tmp_path: Path) -> None:
+def test_no_gateway_listening_exits_75_naming_the_url(
+    tmp_path: Path, run: Run, write_file: Write, universe: Callable[..., Path],
+    free_port: Callable[[], int], query: Query,
+) -> None:
     url = f"http://127.0.0.1:{free_port()}"
-    config = write(tmp_path / "c.toml", "[sweep]\noutage_max = 1\nbackoff_base = 0.0\n")
-    symbols = universe(tmp_path / "s.txt", 10)
+    config = write_file(tmp_path / "c.toml", "[sweep]\noutage_max = 1\nbackoff_base = 0.0\n")
+    symbols = universe(10)
     db = tmp_path / "h.sqlite"
-    result = harvester("sweep", "--base-url", url, "--config", str(config), "--symbols",
-                       str(symbols), "--db", str(db), cwd=tmp_path, timeout=30)
+    result = run("sweep", "--base-url", url, "--config", str(config), "--symbols", str(symbols),
+                 "--db", str(db), timeout=30)
     assert result.returncode == 75, result.stderr
     [line] = error_lines(result)
     assert url in line and "--simulate" in line, line
-    assert rows(db, "SELECT status FROM runs") == [("interrupted",)]
-    assert rows(db, "SELECT DISTINCT status FROM tasks") == [("pending",)]
+    assert query(db, "SELECT status FROM runs") == [("interrupted",)]
+    assert query(db, "SELECT DISTINCT status FROM tasks") == [("pending",)]
 
 
 # 3. The token is stored nowhere ---------------------------------------------------------
 
 
-async def test_a_token_echoed_by_the_upstream_is_stored_nowhere(tmp_path: Path) -> None:
+async def test_a_token_echoed_by_the_upstream_is_stored_nowhere(
+    tmp_path: Path, run_async: RunAsync, write_file: Write, query: Query
+) -> None:
     async def answer(request: web.Request) -> web.StreamResponse:
         echoed = ("backend failed for request with Authorization: "
                   f"{request.headers.get('Authorization')}")
@@ -386,17 +358,17 @@ async def test_a_token_echoed_by_the_upstream_is_stored_nowhere(tmp_path: Path) 
             return web.json_response({"code": -5, "message": echoed})
         return web.json_response({"ret_code": -5, "ret_msg": echoed})
 
-    config = write(tmp_path / "c.toml", "[sweep]\nmax_attempts = 1\nbackoff_base = 0.0\n")
-    symbols = write(tmp_path / "s.txt", "AAPL.US\n700.HK\nHTML.US\nMOVED.US\n")
+    config = write_file(tmp_path / "c.toml", "[sweep]\nmax_attempts = 1\nbackoff_base = 0.0\n")
+    symbols = write_file(tmp_path / "s.txt", "AAPL.US\n700.HK\nHTML.US\nMOVED.US\n")
     db = tmp_path / "h.sqlite"
     async with upstream(answer) as seen:
-        result = await harvester_async("sweep", "-v", "--base-url", seen.url, "--config",
-                                       str(config), "--symbols", str(symbols), "--db", str(db),
-                                       cwd=tmp_path, env=clean_env(HARVESTER_TOKEN=TOKEN))
+        result = await run_async("sweep", "-v", "--base-url", seen.url, "--config", str(config),
+                                 "--symbols", str(symbols), "--db", str(db),
+                                 env={"HARVESTER_TOKEN": TOKEN})
     assert result.returncode == 3, result.stderr
     # The token went out with every request, so every answer carried it back.
     assert seen.authorizations == [f"Bearer {TOKEN}"] * 8
-    tasks = rows(db, "SELECT symbol, endpoint, status, error_code, error_message FROM tasks")
+    tasks = query(db, "SELECT symbol, endpoint, status, error_code, error_message FROM tasks")
     assert {task[2] for task in tasks} == {"failed"} and len(tasks) == 8
     echoes = [task for task in tasks if task[0] in ("AAPL.US", "700.HK")]
     assert {task[3] for task in echoes} == {"-5"}
@@ -414,7 +386,9 @@ async def test_a_token_echoed_by_the_upstream_is_stored_nowhere(tmp_path: Path) 
 # 4. A value that does not parse never erases a stored one -------------------------------
 
 
-async def test_a_value_that_does_not_parse_never_erases_a_stored_one(tmp_path: Path) -> None:
+async def test_a_value_that_does_not_parse_never_erases_a_stored_one(
+    tmp_path: Path, run_async: RunAsync, write_file: Write, query: Query
+) -> None:
     good = {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
             "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}
     answers = [good, {**good, "nus_amount": "5748999", "close": "N/A"}, {**good, "close": "301.5"}]
@@ -425,20 +399,19 @@ async def test_a_value_that_does_not_parse_never_erases_a_stored_one(tmp_path: P
             return web.json_response({"code": 0, "message": "success", "data": [serving["now"]]})
         return web.json_response(NO_DATA)
 
-    config = write(tmp_path / "c.toml", "[sweep]\nbackoff_base = 0.0\n")
-    symbols = write(tmp_path / "s.txt", "AAPL.US\n")
+    config = write_file(tmp_path / "c.toml", "[sweep]\nbackoff_base = 0.0\n")
+    symbols = write_file(tmp_path / "s.txt", "AAPL.US\n")
     db = tmp_path / "h.sqlite"
     stored, summaries = [], []
     async with upstream(answer) as seen:
         for record in answers:
             serving["now"] = record
-            result = await harvester_async("sweep", "--base-url", seen.url, "--config",
-                                           str(config), "--symbols", str(symbols), "--db",
-                                           str(db), "--json", cwd=tmp_path)
+            result = await run_async("sweep", "--base-url", seen.url, "--config", str(config),
+                                     "--symbols", str(symbols), "--db", str(db), "--json")
             assert result.returncode == 0, result.stderr
             summaries.append(json.loads(result.stdout))
-            stored.append(rows(db, "SELECT trade_date, nasdaq_short_volume, close, run_id "
-                                   "FROM short_trades"))
+            stored.append(query(db, "SELECT trade_date, nasdaq_short_volume, close, run_id "
+                                    "FROM short_trades"))
     runs = [summary["run_id"] for summary in summaries]
     assert stored == [
         [("2026-05-15", 5748485, 300.23, runs[0])],
@@ -447,7 +420,7 @@ async def test_a_value_that_does_not_parse_never_erases_a_stored_one(tmp_path: P
         [("2026-05-15", 5748485, 301.5, runs[2])],
     ]
     assert [summary["warnings"] for summary in summaries] == [0, 1, 0]
-    assert rows(db, "SELECT status FROM tasks WHERE endpoint = 'short_interest'") == [
+    assert query(db, "SELECT status FROM tasks WHERE endpoint = 'short_interest'") == [
         ("no_data",)] * 3
 
 
@@ -455,80 +428,80 @@ async def test_a_value_that_does_not_parse_never_erases_a_stored_one(tmp_path: P
 
 
 @pytest.mark.slow
-def test_gnu_timeout_stops_the_sweep_as_one_sigterm(tmp_path: Path, slow_gateway: int) -> None:
+def test_gnu_timeout_stops_the_sweep_as_one_sigterm(
+    tmp_path: Path, slow_gateway: int, write_config: Callable[..., Path],
+    universe: Callable[..., Path], sweep_args: Callable[..., list[str]], clean_env: Env,
+    query: Query,
+) -> None:
     timeout = shutil.which("timeout")
     if timeout is None:
         pytest.skip("GNU timeout is not installed")
     # 200 symbols at 20 requests a second per endpoint: 10 s of work, cut off at 2 s. Few
     # workers: the tasks they already hold still queue for the limiter after the signal.
-    config = gateway_config(tmp_path / "c.toml", slow_gateway, rate=20.0, concurrency=8,
-                            workers=8)
-    symbols = universe(tmp_path / "s.txt", 200)
+    config = write_config(tmp_path / "c.toml", slow_gateway, 20.0, concurrency=8, timeout=5.0,
+                          workers=8)
+    symbols = universe(200)
     began = time.monotonic()
     for attempt in range(3):  # the double SIGTERM used to win 2 times in 3
         db = tmp_path / f"h{attempt}.sqlite"
         # -k: should the sweep ignore SIGTERM, it is killed and the exit code says so.
         result = subprocess.run(
             [timeout, "--preserve-status", "-k", "15", "-s", "TERM", "2", sys.executable, "-m",
-             "harvester", "sweep", "--config", str(config), "--symbols", str(symbols), "--db",
-             str(db)],
+             "harvester", *sweep_args(config, symbols, db)],
             capture_output=True, text=True, timeout=40, cwd=tmp_path, env=clean_env(),
         )
         assert result.returncode == 143, (attempt, result.stdout, result.stderr)
         assert "interrupted: stopped by a signal" in result.stdout, (attempt, result.stdout)
         assert "again: stopping at once" not in result.stderr
-        assert rows(db, "SELECT status, stop_reason FROM runs") == [
+        assert query(db, "SELECT status, stop_reason FROM runs") == [
             ("interrupted", "stopped by a signal")]
-        counts = dict(rows(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1"))
+        counts = dict(query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1"))
         assert counts.get("ok", 0) > 0 and counts.get("pending", 0) > 0, counts
     assert time.monotonic() - began < 30
 
 
 @pytest.mark.slow
-def test_sighup_stops_the_sweep_and_resume_finishes_it(tmp_path: Path, slow_gateway: int) -> None:
-    symbols = universe(tmp_path / "s.txt", 60)
-    slow = gateway_config(tmp_path / "slow.toml", slow_gateway, rate=20.0, concurrency=8)
+def test_sighup_stops_the_sweep_and_resume_finishes_it(
+    tmp_path: Path, slow_gateway: int, write_config: Callable[..., Path],
+    universe: Callable[..., Path], sweep_args: Callable[..., list[str]],
+    start_sweep: Callable[..., subprocess.Popen[str]], run: Run, query: Query,
+) -> None:
+    symbols = universe(60)
+    slow = write_config(tmp_path / "slow.toml", slow_gateway, 20.0, concurrency=8, timeout=5.0,
+                        workers=32)
     db = tmp_path / "h.sqlite"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harvester", "sweep", "--config", str(slow), "--symbols",
-         str(symbols), "--db", str(db)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=clean_env(),
-    )
-    try:
-        wait_until("6 tasks committed", lambda: ok_tasks(db) >= 6)
-        process.send_signal(signal.SIGHUP)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    process = start_sweep(sweep_args(slow, symbols, db), db=db, ok=6, cwd=tmp_path)
+    process.send_signal(signal.SIGHUP)
+    out, err = process.communicate(timeout=30)
     assert process.returncode == 129, err
     assert "interrupted: stopped by a signal" in out
-    [(run_id, status)] = rows(db, "SELECT run_id, status FROM runs")
+    [(run_id, status)] = query(db, "SELECT run_id, status FROM runs")
     assert status == "interrupted"
-    assert rows(db, "SELECT COUNT(*) FROM tasks WHERE status = 'pending'")[0][0] > 0
+    assert query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'pending'")[0][0] > 0
 
-    fast = gateway_config(tmp_path / "fast.toml", slow_gateway, rate=400.0, concurrency=64)
-    done = harvester("sweep", "--resume", "--config", str(fast), "--symbols", str(symbols),
-                     "--db", str(db), "--json", cwd=tmp_path, timeout=60)
+    fast = write_config(tmp_path / "fast.toml", slow_gateway, 400.0, concurrency=64,
+                        timeout=5.0, workers=32)
+    done = run(*sweep_args(fast, symbols, db, "--resume", "--json"))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["run_id"] == run_id and summary["resumed"] is True
-    assert rows(db, "SELECT status, resumes FROM runs") == [("completed", 1)]
-    assert rows(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 120)]
+    assert query(db, "SELECT status, resumes FROM runs") == [("completed", 1)]
+    assert query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 120)]
 
 
 # 6. status on a read-only copy ----------------------------------------------------------
 
 
 @pytest.fixture
-def finished_db(tmp_path: Path) -> tuple[Path, str]:
+def finished_db(
+    tmp_path: Path, run: Run, write_file: Write, fast_toml: str,
+    sweep_args: Callable[..., list[str]],
+) -> tuple[Path, str]:
     """A database left by a completed sweep (the sweep has ended); and its run id."""
-    config = write(tmp_path / "fast.toml", FAST)
-    symbols = write(tmp_path / "s.txt", "AAPL.US\n700.HK\n")
+    config = write_file(tmp_path / "fast.toml", fast_toml)
+    symbols = write_file(tmp_path / "s.txt", "AAPL.US\n700.HK\n")
     db = tmp_path / "h.sqlite"
-    result = harvester("sweep", "--simulate", "--config", str(config), "--symbols", str(symbols),
-                       "--db", str(db), "--json", cwd=tmp_path)
+    result = run(*sweep_args(config, symbols, db, "--simulate", "--json"))
     assert result.returncode == 0, result.stderr
     return db, json.loads(result.stdout)["run_id"]
 
@@ -559,13 +532,13 @@ def assert_status_lists(text: subprocess.CompletedProcess[str],
 
 
 def test_status_reads_a_read_only_copy_and_leaves_it_untouched(
-    tmp_path: Path, finished_db: tuple[Path, str]
+    tmp_path: Path, run: Run, finished_db: tuple[Path, str]
 ) -> None:
     db, run_id = finished_db
     with read_only_copy(db, tmp_path) as copy:
         before = copy.read_bytes()
-        text = harvester("status", "--db", str(copy), cwd=tmp_path)
-        as_json = harvester("status", "--db", str(copy), "--json", cwd=tmp_path)
+        text = run("status", "--db", str(copy))
+        as_json = run("status", "--db", str(copy), "--json")
         assert copy.read_bytes() == before
         # Who can write the folder (root here) gets SQLite's -shm and an empty -wal beside
         # it, as any WAL reader does; nothing is written into the database.
@@ -585,7 +558,7 @@ except PermissionError:
 
 
 def _interpreter_for_nobody(
-    probe_file: Path, cwd: Path, nobody: dict[str, Any]
+    probe_file: Path, cwd: Path, nobody: dict[str, Any], clean_env: Env
 ) -> tuple[str, dict[str, str]]:
     """A Python that uid 65534 can start and import harvester with, and its environment.
 
@@ -614,7 +587,7 @@ def _interpreter_for_nobody(
 
 
 def test_status_reads_a_copy_its_user_cannot_write(
-    tmp_path: Path, finished_db: tuple[Path, str]
+    finished_db: tuple[Path, str], clean_env: Env
 ) -> None:
     if os.geteuid() != 0:
         pytest.skip("not root: the file modes bind this user in the test above")
@@ -625,7 +598,8 @@ def test_status_reads_a_copy_its_user_cannot_write(
     try:
         parent.chmod(0o755)
         with read_only_copy(db, parent) as copy:
-            python, env = _interpreter_for_nobody(copy.parent / "probe", parent, nobody)
+            python, env = _interpreter_for_nobody(copy.parent / "probe", parent, nobody,
+                                                  clean_env)
             run = functools.partial(subprocess.run, cwd=parent, capture_output=True, text=True,
                                     timeout=60, env=env, check=False, **nobody)
             text = run([python, "-m", "harvester", "status", "--db", str(copy)])

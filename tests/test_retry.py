@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harvester.config import SweepConfig
 from harvester.errors import (
     FetchError,
     InvalidRequest,
@@ -33,9 +34,11 @@ def none() -> float:
     return 0.0
 
 
-def test_policy_defaults_match_the_documented_settings() -> None:
-    assert RetryPolicy() == RetryPolicy(
-        max_attempts=5, backoff_base=0.5, backoff_max=30.0, retry_after_max=60.0
+def test_a_policy_is_made_of_the_sweep_settings_of_the_same_names() -> None:
+    # RetryPolicy has no defaults of its own: they are [sweep]'s, declared once in config.
+    sweep = SweepConfig(max_attempts=7, backoff_base=0.1, backoff_max=2.0, retry_after_max=9.0)
+    assert RetryPolicy.from_settings(sweep) == RetryPolicy(
+        max_attempts=7, backoff_base=0.1, backoff_max=2.0, retry_after_max=9.0
     )
 
 
@@ -80,7 +83,8 @@ def test_permanent_errors_are_never_retried(error: FetchError) -> None:
 
 @pytest.mark.parametrize("max_attempts", [1, 2, 5])
 def test_no_retry_once_the_attempts_are_used_up(max_attempts: int) -> None:
-    policy = RetryPolicy(max_attempts=max_attempts, backoff_base=0.5, backoff_max=30.0)
+    policy = RetryPolicy(max_attempts=max_attempts, backoff_base=0.5, backoff_max=30.0,
+                         retry_after_max=60.0)
     error = TransportError("time-out", code="timeout")
     assert next_delay(policy, error, max_attempts, rand=full) is None
     assert next_delay(policy, error, max_attempts + 1, rand=full) is None

@@ -22,7 +22,9 @@ from harvester.endpoints import ADAPTERS
 from harvester.errors import StoreError
 from harvester.model import Symbol, TaskResult, TaskStatus, WorkItem
 from harvester.schema import SCHEMA_VERSION
-from harvester.store import Store, TableSpec, read_status
+from harvester.status import read_status
+from harvester.store import Store
+from harvester.upserts import TableSpec
 from harvester.writer import BatchWriter
 
 RUN = "run-1"
@@ -60,11 +62,9 @@ def result(symbol: Symbol, endpoint: str, status: TaskStatus = TaskStatus.OK,
 
 async def start_run(store: Store, symbols: list[str], endpoints: tuple[str, ...] = ENDPOINTS,
                     run_id: str = RUN) -> None:
-    async with store.transaction():
-        await store.insert_run(run_id, "symbols.txt")
-        await store.add_tasks(
-            run_id, [(s, e, TaskStatus.PENDING.value, None) for s in symbols for e in endpoints]
-        )
+    tasks = [(s, e, TaskStatus.PENDING.value, None) for s in symbols for e in endpoints]
+    await store.start_run(run_id, "symbols.txt", tasks,
+                          lambda added: {"symbols": added // len(endpoints)})
 
 
 def statuses(path: Path) -> dict[tuple[str, str], str]:

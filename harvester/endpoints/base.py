@@ -1,8 +1,9 @@
 """What every endpoint adapter shares: request specs, HTTP and code classification, rows.
 
-An adapter is a plain object with no I/O. It formats a symbol its own way,
-checks its ``count`` range, parses its envelope and maps records to rows of
-its table. Adding an endpoint means adding one adapter module.
+An adapter is a plain object with no I/O, bound to its entry in
+``endpoint_catalog`` (name, default path, default ``count`` and its range). It
+formats a symbol its own way, parses its envelope and maps records to rows of
+its table. Adding an endpoint means one catalog entry and one adapter module.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from urllib.parse import quote
 import orjson
 
 from harvester.config import EndpointConfig
+from harvester.endpoint_catalog import Endpoint
 from harvester.endpoints.values import column_parser, iso_text, zone
 from harvester.errors import (
-    ConfigError,
     CredentialsRefused,
     FetchError,
     InvalidRequest,
@@ -35,15 +36,16 @@ from harvester.errors import (
 )
 from harvester.model import MARKET_TZ, Symbol
 
-# Upstream codes, by number and by the string ``error.code`` of the documented table.
-_PERMANENT: dict[int, tuple[str, type[FetchError]]] = {
+# Every documented non-zero upstream code, transient (-5) and permanent alike: its number,
+# its string ``error.code`` and the error it stands for.
+_CODES: dict[int, tuple[str, type[FetchError]]] = {
     -3: ("invalid_parameter", InvalidRequest),
     -7: ("invalid_symbol", InvalidRequest),
     -8: ("unsupported", Unsupported),
     -10: ("no_data", NoData),
     -5: ("internal_error", UpstreamError),
 }
-_BY_NAME = {name: number for number, (name, _) in _PERMANENT.items()}
+_BY_NAME = {name: number for number, (name, _) in _CODES.items()}
 
 Parser = Callable[[object], Any]
 
@@ -85,13 +87,13 @@ def classify_code(
     number: int | None, name: str | None, message: str, *, retry_unknown: bool = False
 ) -> FetchError:
     """Translate a non-zero upstream code (number or string ``error.code``) into an error."""
-    if name in _BY_NAME and number not in _PERMANENT:
+    if name in _BY_NAME and number not in _CODES:
         number = _BY_NAME[name]  # a documented string code beats an undocumented number
-    label = name or (_PERMANENT[number][0] if number in _PERMANENT else None)
+    label = name or (_CODES[number][0] if number in _CODES else None)
     code = str(number) if number is not None else name
     text = f"{label}: {message}" if label and message else (message or label or "unknown error")
-    if number in _PERMANENT:
-        return _PERMANENT[number][1](text, code=code)
+    if number in _CODES:
+        return _CODES[number][1](text, code=code)
     if retry_unknown:
         return UpstreamError(f"unknown code {code}: {message}", code=code)
     return Rejected(f"unknown code {code}: {message}", code=code)
@@ -198,11 +200,15 @@ def as_code(value: object) -> int | None:
 class Adapter:
     """Base of the endpoint adapters; subclasses set the class attributes and ``envelope``."""
 
-    name: str
+    endpoint: ClassVar[Endpoint]  # the catalog entry: name, default path, count and its range
     table: str
-    count_range: tuple[int, int]
     columns: tuple[Column, ...]
     fields: ClassVar[Mapping[str, tuple[Field, ...]]]  # by market
+
+    @property
+    def name(self) -> str:
+        """The endpoint's name, as in ``[endpoints.NAME]`` and the ``tasks`` table."""
+        return self.endpoint.name
 
     def format_symbol(self, symbol: Symbol) -> str:
         """The symbol in this endpoint's own style."""
@@ -217,13 +223,6 @@ class Adapter:
     ) -> tuple[list[date | None], int]:
         """Each record's trading date (None if unusable), and the warnings found deciding them."""
         raise NotImplementedError
-
-    def check_count(self, config: EndpointConfig, where: str | None = None) -> None:
-        """Refuse a ``count`` outside the documented range, naming the setting and its origin."""
-        low, high = self.count_range
-        if not low <= config.count <= high:
-            setting = where or f"[endpoints.{self.name}] count"
-            raise ConfigError(f"{setting}: {config.count} is outside {low}..{high}")
 
     def request(self, symbol: Symbol, config: EndpointConfig) -> RequestSpec:
         """The request for ``symbol``: its style, URL-encoded as one path segment."""

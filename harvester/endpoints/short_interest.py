@@ -13,6 +13,7 @@ from datetime import date
 from operator import ne
 from typing import Any, ClassVar
 
+from harvester import endpoint_catalog as catalog
 from harvester.endpoints.base import Adapter, Column, Field, as_code, classify_code
 from harvester.endpoints.values import (
     epoch_ms_dates,
@@ -33,9 +34,8 @@ _COMMON = (
 class ShortInterest(Adapter):
     """Adapter for the short interest endpoint."""
 
-    name = "short_interest"
+    endpoint = catalog.SHORT_INTEREST
     table = "short_interest"
-    count_range = (1, 90)
     columns = (
         Column("short_shares", "INTEGER"),
         Column("short_percent", "REAL"),

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
+from harvester import endpoint_catalog as catalog
 from harvester.endpoints.base import Adapter, Column, Field, as_code, classify_code
 from harvester.endpoints.values import rfc3339_dates, to_float, to_int
 from harvester.errors import MalformedResponse
@@ -20,9 +21,8 @@ from harvester.model import Symbol
 class ShortTrades(Adapter):
     """Adapter for the daily short-sale volume endpoint."""
 
-    name = "short_trades"
+    endpoint = catalog.SHORT_TRADES
     table = "short_trades"
-    count_range = (1, 100)
     columns = (
         Column("nasdaq_short_volume", "INTEGER"),
         Column("nyse_short_volume", "INTEGER"),

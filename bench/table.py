@@ -1,4 +1,4 @@
-"""The bench's output: a plain table, the same as JSON, or Markdown for BENCHMARKS.md."""
+"""The results table: as aligned text, as JSON keyed by case, or as Markdown for BENCHMARKS.md."""
 
 from __future__ import annotations
 

@@ -3,25 +3,32 @@
 The config has a ``[sweep]`` table and both ``[endpoints.*]`` tables; paths
 and counts are copied from the shipped ``config/harvester.toml``, the limits
 come from the case. The gateway URL, symbols file and database are flags.
+Every sweep has a deadline, from the requests it should send and its rate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import tomllib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.gateway import GatewayProcess, Stats
 from bench.procs import BenchError, Child, Finished, harvester_argv, tail
-from harvester.config import ENDPOINT_DEFAULTS
+from harvester.endpoint_catalog import ENDPOINTS as CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config" / "harvester.toml"
-ENDPOINTS = tuple(ENDPOINT_DEFAULTS)
+ENDPOINTS = tuple(endpoint.name for endpoint in CATALOG)
 UNLIMITED_RATE = 1e6  # requests per second: no limiter ever waits
 UNLIMITED_BURST = 1_000_000
+UNTHROTTLED_GATEWAY = ("--latency", "0")  # gateway flags: every answer at once, no faults
+MIN_RPS = 100.0  # an unthrottled sweep slower than this many requests/s times out
+SLACK = 60.0  # seconds every child gets on top of what its work should take
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,17 +53,25 @@ class Limits:
         return self.concurrency * len(ENDPOINTS)
 
 
-def unlimited(concurrency: int, workers: int) -> Limits:
-    """Limits under which only ``concurrency`` holds the sweep back."""
-    return Limits(rate=UNLIMITED_RATE, burst=UNLIMITED_BURST, concurrency=concurrency,
-                  workers=workers)
+UNTHROTTLED = Limits(rate=UNLIMITED_RATE, burst=UNLIMITED_BURST, concurrency=8, workers=64)
+"""Limits under which only ``concurrency`` holds a sweep back: ``overhead`` and ``memory``."""
+
+
+def rate_limited_timeout(requests: float, rate: float) -> float:
+    """Seconds a sweep of ``requests`` at ``rate`` requests/s gets before it is killed."""
+    return SLACK + 3 * requests / rate
+
+
+def unthrottled_timeout(requests: float) -> float:
+    """Seconds an unthrottled sweep of ``requests`` gets before it is killed."""
+    return SLACK + requests / MIN_RPS
 
 
 def shipped_endpoints() -> dict[str, dict[str, Any]]:
     """``{endpoint: {path, count, rate, ...}}`` from the shipped config, over the defaults."""
     with SHIPPED_CONFIG.open("rb") as handle:
         tables = tomllib.load(handle).get("endpoints", {})
-    return {name: {**ENDPOINT_DEFAULTS[name], **tables.get(name, {})} for name in ENDPOINTS}
+    return {e.name: {"path": e.path, "count": e.count, **tables.get(e.name, {})} for e in CATALOG}
 
 
 def write_config(path: Path, limits: Limits) -> Path:
@@ -129,3 +144,15 @@ class Sweeper:
         finished = self.start(symbols, db, *extra, timeout=timeout).wait()
         summary = summary_of(finished, "the sweep")
         return SweepRun(finished, summary, self.gateway.stats())
+
+
+@contextlib.contextmanager
+def sweeping(case: str, gateway_flags: Sequence[str], limits: Limits) -> Iterator[Sweeper]:
+    """A temp folder, a gateway started with ``gateway_flags`` and a Sweeper on both.
+
+    On the way out the gateway is stopped and the folder removed, whatever happened.
+    """
+    with tempfile.TemporaryDirectory(prefix=f"bench-{case}-") as tmp:
+        folder = Path(tmp)
+        with GatewayProcess(gateway_flags, folder) as gateway:
+            yield Sweeper(gateway, folder, limits)

@@ -1,0 +1,77 @@
+"""Every case's target, stated once: the table the cases judge by and the output prints.
+
+A target compares a case's ratio with a mark: a fixed number, or (``resume``)
+a bound the case computes from its own run (``resume_allowance``). Politeness
+also caps the 429s served. ``cold_start`` only reports. When a case cannot
+run, the table states its target in words (the formula for a computed mark).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Compare(StrEnum):
+    """How a ratio meets its mark, spelled as the table prints it."""
+
+    AT_LEAST = "≥"
+    AT_MOST = "≤"
+    REPORT = "report"  #: no mark: the figure is reported, not judged
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """One case's pass mark: ``ratio compare value`` (or a mark computed per run)."""
+
+    compare: Compare
+    value: float | None = None  #: the fixed mark; None when the case computes it
+    formula: str = ""  #: how a computed mark is derived, stated when there is no run
+    max_429s: int | None = None  #: also at most this many 429s served, when set
+
+    def text(self, mark: float | None = None) -> str:
+        """The target as the table states it; ``mark`` is the one a case computed."""
+        if self.compare is Compare.REPORT:
+            return str(self.compare)
+        if self.value is not None:
+            stated = str(self.value)
+        else:
+            stated = self.formula if mark is None else f"{mark:.4f}"
+        extra = "" if self.max_429s is None else f"; {self.max_429s} 429s"
+        return f"{self.compare} {stated}{extra}"
+
+    def met(self, ratio: float, mark: float | None = None, served_429: int = 0) -> bool | None:
+        """Whether ``ratio`` (and ``served_429``) meet the target; None for a report-only case."""
+        if self.compare is Compare.REPORT:
+            return None
+        bound = self.value if self.value is not None else mark
+        if bound is None:
+            raise ValueError("this target's mark is computed by its case: pass mark")
+        within = ratio >= bound if self.compare is Compare.AT_LEAST else ratio <= bound
+        return within and (self.max_429s is None or served_429 <= self.max_429s)
+
+
+COMMIT_INTERVAL = 0.25
+"""The harvester's default ``[sweep] commit_interval``, which every bench sweep runs with.
+
+A kill may lose this many seconds of finished work (the ``resume`` bound), and
+the ``store`` case gives its writer the same interval.
+"""
+
+
+def resume_allowance(in_flight: int, rate: float) -> float:
+    """Requests a kill may cost: those in flight, and ``COMMIT_INTERVAL`` s of work redone."""
+    return in_flight + COMMIT_INTERVAL * rate
+
+
+TARGETS: dict[str, Target] = {
+    "utilisation": Target(compare=Compare.AT_LEAST, value=0.98),
+    "politeness": Target(compare=Compare.AT_MOST, value=1.0, max_429s=0),
+    "overhead": Target(compare=Compare.AT_LEAST, value=0.75),
+    "store": Target(compare=Compare.AT_LEAST, value=0.5),
+    "memory": Target(compare=Compare.AT_MOST, value=1.2),
+    "resume": Target(compare=Compare.AT_MOST,
+                     formula=f"1 + (in flight + {COMMIT_INTERVAL} s of requests) / total"),
+    "cold_start": Target(compare=Compare.REPORT),
+}
+"""Each case's target, keyed by case in ``CASES`` order."""
