@@ -20,12 +20,13 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 DATA = Path(__file__).resolve().parent / "data"
 HARVESTER = [sys.executable, "-m", "harvester"]
@@ -402,6 +403,26 @@ def gateway_process() -> Callable[..., contextlib.AbstractContextManager[Gateway
             yield GatewayProcess(process, found.group(1))
         finally:
             _end(process, signal.SIGINT)
+
+    return serve
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Callable[[web.Application], contextlib.AbstractAsyncContextManager[str]]:
+    """``async with serve_app(app) as url:`` an aiohttp app on 127.0.0.1, a port the kernel picks.
+
+    A handler still waiting when the block ends gets 0.1 s, so release what you hold first.
+    """
+
+    @contextlib.asynccontextmanager
+    async def serve(app: web.Application) -> AsyncIterator[str]:
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        finally:
+            await runner.cleanup()
 
     return serve
 

@@ -319,9 +319,8 @@ async def test_symbol_text_is_bound_as_data_never_formatted_into_sql(
 
     nasty = Symbol("X'); DROP TABLE tasks; --", "US")
     async with Store(tmp_path / "h.sqlite") as store:
-        async with store.transaction():
-            await store.insert_run("r1", "s.txt")
-            await store.add_tasks("r1", [(nasty.canonical, "short_trades", "pending", None)])
+        await store.start_run("r1", "s.txt", [(nasty.canonical, "short_trades", "pending", None)],
+                              lambda added: {})
         row = (nasty.canonical, "US", "2026-05-15", 1, 2, 3, None, None, None, 0.5, 9.0)
         result = TaskResult(nasty, "short_trades", TaskStatus.OK, 1, (row,))
         await store.write_results("r1", [result], table_specs())

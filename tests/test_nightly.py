@@ -169,41 +169,44 @@ def _us_record(day: int) -> dict[str, str]:
             "total_amount": "1000", "rate": "0.15", "close": "12.5"}
 
 
-@contextlib.asynccontextmanager
-async def hanging_sibling() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+@pytest.fixture
+def hanging_sibling(
+    serve_app: Callable[[web.Application], contextlib.AbstractAsyncContextManager[str]],
+) -> Callable[[], contextlib.AbstractAsyncContextManager[tuple[str, dict[str, Any]]]]:
     """A gateway whose short_trades answer at once and whose short_interest never does."""
-    state: dict[str, Any] = {"answered": 0, "last_answer": 0.0, "hanging": 0}
-    release = asyncio.Event()
 
-    async def trades(request: web.Request) -> web.Response:
-        state["answered"] += 1
-        state["last_answer"] = time.monotonic()
-        body = {"code": 0, "message": "success", "data": [_us_record(15), _us_record(14)]}
-        return web.Response(body=orjson.dumps(body), content_type="application/json")
+    @contextlib.asynccontextmanager
+    async def serve() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        state: dict[str, Any] = {"answered": 0, "last_answer": 0.0, "hanging": 0}
+        release = asyncio.Event()
 
-    async def interest(request: web.Request) -> web.Response:
-        state["hanging"] += 1
-        await release.wait()
-        return web.Response(status=503)
+        async def trades(request: web.Request) -> web.Response:
+            state["answered"] += 1
+            state["last_answer"] = time.monotonic()
+            body = {"code": 0, "message": "success", "data": [_us_record(15), _us_record(14)]}
+            return web.Response(body=orjson.dumps(body), content_type="application/json")
 
-    app = web.Application()
-    app.router.add_get("/v1/quote/{symbol}/short-selling/short-trades", trades)
-    app.router.add_get("/v1/quote/{symbol}/short-selling/short-interest", interest)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", state
-    finally:
-        release.set()
-        await runner.cleanup()
+        async def interest(request: web.Request) -> web.Response:
+            state["hanging"] += 1
+            await release.wait()
+            return web.Response(status=503)
+
+        app = web.Application()
+        app.router.add_get("/v1/quote/{symbol}/short-selling/short-trades", trades)
+        app.router.add_get("/v1/quote/{symbol}/short-selling/short-interest", interest)
+        async with serve_app(app) as url:
+            try:
+                yield url, state
+            finally:
+                release.set()
+
+    return serve
 
 
 @pytest.mark.slow
 async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(
-    tmp_path: Path, universe: Callable[..., Path], sweep_args: Callable[..., list[str]],
+    tmp_path: Path, hanging_sibling: Callable[..., Any], universe: Callable[..., Path],
+    sweep_args: Callable[..., list[str]],
     until: Callable[[Callable[[], object], float, str], Awaitable[None]],
     ok_tasks: Callable[..., int], query: Query,
 ) -> None:

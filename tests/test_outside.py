@@ -102,28 +102,31 @@ class Upstream:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Upstreams = Callable[[Handler], contextlib.AbstractAsyncContextManager[Upstream]]
 
 
-@contextlib.asynccontextmanager
-async def upstream(answer: Handler) -> AsyncIterator[Upstream]:
-    """Serve every GET with ``answer`` on 127.0.0.1 (a port the kernel picks), noting requests."""
-    seen = Upstream()
+@pytest.fixture
+def upstream(
+    serve_app: Callable[[web.Application], contextlib.AbstractAsyncContextManager[str]],
+) -> Callable[[Handler], contextlib.AbstractAsyncContextManager[Upstream]]:
+    """``async with upstream(answer) as seen:`` every GET answered by ``answer``, noted."""
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        seen.paths.append(request.path_qs)
-        seen.authorizations.append(request.headers.get("Authorization"))
-        return await answer(request)
+    @contextlib.asynccontextmanager
+    async def serve(answer: Handler) -> AsyncIterator[Upstream]:
+        seen = Upstream()
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        seen.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        yield seen
-    finally:
-        await runner.cleanup()
+        async def handle(request: web.Request) -> web.StreamResponse:
+            seen.paths.append(request.path_qs)
+            seen.authorizations.append(request.headers.get("Authorization"))
+            return await answer(request)
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", handle)
+        async with serve_app(app) as url:
+            seen.url = url
+            yield seen
+
+    return serve
 
 
 def symbol_of(request: web.Request) -> str:
@@ -205,7 +208,7 @@ def test_bad_settings_are_refused_before_anything_starts(
 
 
 async def test_a_folder_given_as_db_is_refused_before_any_request(
-    tmp_path: Path, run_async: RunAsync, write_file: Write
+    tmp_path: Path, run_async: RunAsync, write_file: Write, upstream: Upstreams
 ) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
@@ -282,7 +285,7 @@ def test_a_wrong_path_stops_the_sweep_after_the_first_answers(
 
 @pytest.fixture
 def wrong_path_against(
-    run_async: RunAsync, wrong_path: list[str]
+    run_async: RunAsync, wrong_path: list[str], upstream: Upstreams
 ) -> Callable[[], Awaitable[tuple[Upstream, int]]]:
     """The wrong-path sweep against a server that answers 404 to it: what it saw, the exit."""
 
@@ -344,7 +347,7 @@ def test_no_gateway_listening_exits_75_naming_the_url(
 
 
 async def test_a_token_echoed_by_the_upstream_is_stored_nowhere(
-    tmp_path: Path, run_async: RunAsync, write_file: Write, query: Query
+    tmp_path: Path, run_async: RunAsync, write_file: Write, upstream: Upstreams, query: Query
 ) -> None:
     async def answer(request: web.Request) -> web.StreamResponse:
         echoed = ("backend failed for request with Authorization: "
@@ -387,7 +390,7 @@ async def test_a_token_echoed_by_the_upstream_is_stored_nowhere(
 
 
 async def test_a_value_that_does_not_parse_never_erases_a_stored_one(
-    tmp_path: Path, run_async: RunAsync, write_file: Write, query: Query
+    tmp_path: Path, run_async: RunAsync, write_file: Write, upstream: Upstreams, query: Query
 ) -> None:
     good = {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
             "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}

@@ -364,14 +364,14 @@ async def test_a_failing_migration_leaves_the_file_at_its_old_version(
     tmp_path: Path, v1_database: Callable[[Path], Path], query: Query,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import harvester.database
     import harvester.schema
-    import harvester.store
 
     db = v1_database(tmp_path / "old.sqlite")
     broken = (*harvester.schema.MIGRATIONS, ("ALTER TABLE runs ADD COLUMN extra TEXT",
                                              "THIS IS NOT SQL",))
-    monkeypatch.setattr(harvester.store, "MIGRATIONS", broken)
-    monkeypatch.setattr(harvester.store, "SCHEMA_VERSION", len(broken))
+    monkeypatch.setattr(harvester.database, "MIGRATIONS", broken)
+    monkeypatch.setattr(harvester.database, "SCHEMA_VERSION", len(broken))
     with pytest.raises(StoreError):
         async with Store(db):
             pass
