@@ -308,3 +308,25 @@ async def test_resume_with_nothing_unfinished_starts_a_new_run(
     # Re-fetching the same days updates them in place.
     assert query(db, "SELECT COUNT(*), COUNT(DISTINCT trade_date) FROM short_trades") == [(20, 20)]
     assert query(db, "SELECT DISTINCT run_id FROM short_trades") == [(second.run_id,)]
+
+
+async def test_a_timeout_around_a_sweep_raises_and_leaves_the_run_resumable(
+    make_settings: Callable[..., Any], query: Query
+) -> None:
+    symbols = "".join(f"T{i}.US\n" for i in range(40))
+    async with Gateway(GatewaySettings(latency=0.05)) as gateway:
+        settings = make_settings(gateway.url, symbols, endpoints={"rate": 40.0})
+        progress = Progress()
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            # A sweep of 80 requests at 40/s per endpoint cannot finish in 0.5 s.
+            async with asyncio.timeout(0.5):
+                await run_sweep(settings, progress=progress)
+        assert time.monotonic() - started < 5  # the timeout ended it, not the work
+        db = Path(settings.sweep.db)
+        assert query(db, "SELECT status, stop_reason FROM runs") == [("interrupted", "cancelled")]
+        # Everything that finished before the timeout was committed with its task.
+        ok = query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'ok'")[0][0]
+        assert ok == progress.statuses["ok"] > 0
+        resumed = await run_sweep(settings, resume=True)
+    assert resumed.status is RunStatus.COMPLETED and resumed.resumed
