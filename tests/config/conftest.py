@@ -22,12 +22,17 @@ def _write_toml(folder: Path, text: str, name: str = "harvester.toml") -> Path:
     return path
 
 
-def _refused(tmp_path: Path, text: str) -> str:
-    path = _write_toml(tmp_path, text, name="bad.toml")
+def _config_error(path: Path | None, **sources: Any) -> str:
     with pytest.raises(ConfigError) as info:
-        load_settings(path, environ={})
+        load_settings(path, **sources)
     message = str(info.value)
     assert "\n" not in message
+    return message
+
+
+def _refused(tmp_path: Path, text: str) -> str:
+    path = _write_toml(tmp_path, text, name="bad.toml")
+    message = _config_error(path, environ={})
     assert message.startswith(f"{path}: ")
     return message
 
@@ -56,6 +61,12 @@ def default_endpoints() -> tuple[EndpointConfig, ...]:
 def write_toml() -> Callable[..., Path]:
     """``write_toml(folder, text, name="harvester.toml")``: the config file written."""
     return _write_toml
+
+
+@pytest.fixture(scope="session")
+def config_error() -> Callable[..., str]:
+    """``config_error(path, environ=..., overrides=...)``: the one line ``load_settings`` raises."""
+    return _config_error
 
 
 @pytest.fixture(scope="session")

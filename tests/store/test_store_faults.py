@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,6 @@ def settings_for(tmp_path: Path, url: str) -> Settings:
     })
 
 
-def sql(db: Path, statement: str) -> list[tuple[Any, ...]]:
-    with closing(sqlite3.connect(db)) as conn:
-        return conn.execute(statement).fetchall()
-
-
 async def prepare(kind: str | None, settings: Settings, db: Path) -> bool:
     """Leave the file as the step needs it; True when the sweep should ``--resume``."""
     if kind is None:
@@ -78,8 +73,8 @@ async def prepare(kind: str | None, settings: Settings, db: Path) -> bool:
 
 @pytest.mark.parametrize(("step", "fragment", "setup"), STEPS, ids=[s[0] for s in STEPS])
 async def test_a_full_disk_at_each_step_is_one_line_and_resume_finishes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, fragment: str,
-    setup: str | None,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: Callable[..., list[tuple[Any, ...]]],
+    step: str, fragment: str, setup: str | None,
 ) -> None:
     db = tmp_path / "h.sqlite"
     async with Gateway() as gateway:
@@ -104,10 +99,10 @@ async def test_a_full_disk_at_each_step_is_one_line_and_resume_finishes(
         message = str(failed.value)
         assert "\n" not in message and str(db) in message and "disk is full" in message
         assert "--resume" in message
-        assert sql(db, "PRAGMA integrity_check") == [("ok",)]
+        assert query(db, "PRAGMA integrity_check") == [("ok",)]
 
         done = await run_sweep(settings, resume=True)
     assert done.status.value == "completed", step
-    assert sql(db, "SELECT DISTINCT status FROM tasks WHERE run_id = "
-                   f"'{done.run_id}'") == [("ok",)]
-    assert sql(db, "SELECT COUNT(*) FROM runs WHERE status = 'running'") == [(0,)]
+    assert query(db, "SELECT DISTINCT status FROM tasks WHERE run_id = ?",
+                 (done.run_id,)) == [("ok",)]
+    assert query(db, "SELECT COUNT(*) FROM runs WHERE status = 'running'") == [(0,)]

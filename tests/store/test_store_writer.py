@@ -1,0 +1,77 @@
+"""The batch writer commits what it is given by size and by time, and refuses work once closed.
+
+Each test writes a fresh file in ``tmp_path`` and watches it through another connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harvester.model import Symbol, TaskStatus
+from harvester.store import Store
+from harvester.writer import BatchWriter
+
+AAPL = Symbol("AAPL", "US")
+
+Query = Callable[..., list[tuple[Any, ...]]]
+
+
+async def test_batch_writer_commits_everything_submitted_by_close(
+    run: Any, query: Query, db_path: Path
+) -> None:
+    symbols = [Symbol(f"S{i}", "US") for i in range(25)]
+    async with Store(db_path) as store:
+        await run.start(store, [s.canonical for s in symbols])
+        writer = BatchWriter(store, run.id, run.tables, interval=10.0, max_tasks=7)
+        async with writer:
+            for symbol in symbols:
+                await writer.submit(run.traded(symbol))
+                await writer.submit(run.result(symbol, "short_interest", TaskStatus.NO_DATA))
+        assert (writer.tasks, writer.rows) == (50, 25)
+        assert writer.commits >= 50 // 7
+        await writer.close()  # closing twice is harmless
+    assert query(db_path, "SELECT COUNT(*) FROM short_trades") == [(25,)]
+    counts = query(db_path, "SELECT endpoint, status, COUNT(*) FROM tasks GROUP BY 1, 2")
+    assert sorted(counts) == [("short_interest", "no_data", 25), ("short_trades", "ok", 25)]
+
+
+async def test_batch_writer_commits_a_lone_result_within_its_interval(
+    run: Any, db_path: Path
+) -> None:
+    interval = 0.25
+    async with Store(db_path) as store:
+        await run.start(store, ["AAPL.US"])
+        loop = asyncio.get_running_loop()
+        async with BatchWriter(store, run.id, run.tables, interval=interval) as writer:
+            with closing(sqlite3.connect(db_path)) as db:
+                sql = "SELECT status FROM tasks WHERE symbol = 'AAPL.US' AND endpoint = ?"
+                submitted = loop.time()
+                await writer.submit(run.result(AAPL, "short_trades"))
+                committed = None
+                # The one place a test polls: watch the file from another connection.
+                while loop.time() - submitted < 2.0:
+                    if db.execute(sql, ("short_trades",)).fetchone() == ("ok",):
+                        committed = loop.time()
+                        break
+                    await asyncio.sleep(0.01)
+            assert committed is not None, "never committed without close()"
+            assert committed - submitted <= interval
+            assert writer.commits == 1
+
+
+async def test_submitting_to_a_closed_writer_is_an_error(run: Any, db_path: Path) -> None:
+    async with Store(db_path) as store:
+        await run.start(store, ["AAPL.US"])
+        writer = BatchWriter(store, run.id, run.tables)
+        async with writer:
+            pass
+        with pytest.raises(RuntimeError, match="closed"):
+            await writer.submit(run.result(AAPL, "short_trades"))
+    assert run.statuses()[("AAPL.US", "short_trades")] == "pending"
