@@ -19,11 +19,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("harvester")
 
 STATUS_ORDER = tuple(status.value for status in TaskStatus)
+ALWAYS_SHOWN = (TaskStatus.OK.value, TaskStatus.FAILED.value)  # shown even at zero
 
 
 def _counts(counts: Mapping[str, int]) -> str:
     return "  ".join(f"{name} {counts.get(name, 0)}" for name in STATUS_ORDER
-                     if counts.get(name, 0) or name in ("ok", "failed"))
+                     if counts.get(name, 0) or name in ALWAYS_SHOWN)
 
 
 class Progress:
