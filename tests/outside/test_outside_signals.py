@@ -91,3 +91,26 @@ def test_sighup_stops_the_sweep_and_resume_finishes_it(
     assert summary["run_id"] == run_id and summary["resumed"] is True
     assert query(db, "SELECT status, resumes FROM runs") == [("completed", 1)]
     assert query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 120)]
+
+
+@pytest.mark.slow
+def test_two_sigterms_a_moment_apart_are_one_stop_request(
+    tmp_path: Path, slow_gateway: int, write_config: Callable[..., Path],
+    universe: Callable[..., Path], sweep_args: Callable[..., list[str]],
+    start_sweep: Callable[..., subprocess.Popen[str]], query: Query,
+) -> None:
+    # What GNU timeout does, made deterministic: the second signal comes 20 ms after the
+    # first (so the kernel cannot merge them), well within SAME_REQUEST.
+    config = write_config(tmp_path / "c.toml", slow_gateway, 20.0, concurrency=8, timeout=5.0,
+                          workers=8)
+    db = tmp_path / "h.sqlite"
+    process = start_sweep(sweep_args(config, universe(200), db), db=db, ok=4, cwd=tmp_path)
+    process.send_signal(signal.SIGTERM)
+    time.sleep(0.02)  # the gap between the two signals is what this test is about
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    assert "interrupted: stopped by a signal" in out  # the summary: a graceful stop
+    assert "again: stopping at once" not in err
+    assert query(db, "SELECT status, stop_reason FROM runs") == [
+        ("interrupted", "stopped by a signal")]
