@@ -228,8 +228,8 @@ class _Layers:
     overrides: Mapping[str, Mapping[str, Any]]
 
 
-def _resolve(section: str, spec: Setting, layers: _Layers) -> tuple[Any, str]:
-    """A setting's checked value and where it came from: default, file, variable or option."""
+def _resolve(section: str, spec: Setting, layers: _Layers) -> Any:
+    """A setting's checked value; an error names where it came from: file, variable or option."""
     key = spec.key
     value, where = spec.default, f"{layers.source}: [{section}] {key}"
     table = layers.tables.get(section, {})
@@ -246,7 +246,7 @@ def _resolve(section: str, spec: Setting, layers: _Layers) -> tuple[Any, str]:
     problem = spec.problem(value)
     if problem:
         raise ConfigError(f"{where}: {problem}")
-    return value, where
+    return value
 
 
 def _resolve_section(section: str, layers: _Layers) -> dict[str, Any]:
@@ -255,10 +255,7 @@ def _resolve_section(section: str, layers: _Layers) -> dict[str, Any]:
     for key in layers.tables.get(section, {}):
         if key not in {spec.key for spec in specs}:
             raise ConfigError(f"{layers.source}: unknown setting [{section}] {key}")
-    values: dict[str, Any] = {}
-    for spec in specs:
-        values[spec.key], _ = _resolve(section, spec, layers)
-    return values
+    return {spec.key: _resolve(section, spec, layers) for spec in specs}
 
 
 def load_settings(

@@ -37,9 +37,25 @@ def translate(path: Path, exc: sqlite3.Error, busy_timeout: float = 0.0) -> Stor
         return StoreError(f"database {path}: cannot write it ({text}); check the disk and the "
                           f"file's permissions, {_RESUME}")
     if "malformed" in text:
-        return StoreError(f"database {path}: the file is corrupt ({text}); restore it from a "
-                          "copy or move it aside to start a new one")
+        return corrupt(path, text)
     return StoreError(f"database {path}: {text}")
+
+
+def corrupt(path: Path, detail: str) -> StoreError:
+    """The error for a corrupt file, whoever found it."""
+    return StoreError(f"database {path}: the file is corrupt ({detail}); restore it from a copy, "
+                      "or move it aside and the next sweep starts a new one")
+
+
+def connect_checked(target: str | Path, *, uri: bool = False) -> sqlite3.Connection:
+    """A stdlib connection whose file header has been read; sqlite3.Error if it cannot be."""
+    conn = sqlite3.connect(target, uri=uri)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _preflight(path: Path) -> None:
@@ -50,15 +66,9 @@ def _preflight(path: Path) -> None:
     first keeps a bad path to one clear line.
     """
     try:
-        conn = sqlite3.connect(path)
+        connect_checked(path).close()
     except sqlite3.Error as exc:
         raise translate(path, exc) from exc
-    try:
-        conn.execute("PRAGMA schema_version").fetchone()
-    except sqlite3.Error as exc:
-        raise translate(path, exc) from exc
-    finally:
-        conn.close()
 
 
 async def open_database(path: Path, busy_timeout: float) -> aiosqlite.Connection:
@@ -93,8 +103,7 @@ async def _check(db: aiosqlite.Connection, path: Path) -> None:
     async with db.execute("PRAGMA quick_check(1)") as cursor:
         row = await cursor.fetchone()
     if row is not None and row[0] != "ok":
-        raise StoreError(f"database {path}: the file is corrupt ({row[0]}); restore it "
-                         "from a copy, or move it aside and the next sweep starts a new one")
+        raise corrupt(path, row[0])
 
 
 async def _migrate(db: aiosqlite.Connection, path: Path) -> None:

@@ -49,9 +49,14 @@ class Tally:
     error: FetchError | None = None  #: the last failure
     stop: asyncio.Event | None = None  #: once set, no request of this task goes out
 
+    @property
+    def stopping(self) -> bool:
+        """True once a stop is asked."""
+        return self.stop is not None and self.stop.is_set()
+
     def before_send(self) -> None:
         """Count a request at the moment it goes out, or refuse it once a stop is asked."""
-        if self.stop is not None and self.stop.is_set():
+        if self.stopping:
             raise Stopped
         self.sent += 1
 
@@ -154,8 +159,8 @@ async def fetch_task(
     tally = tally if tally is not None else Tally()
     counted = 0
     while True:
-        if tally.stop is not None and tally.stop.is_set():
-            raise Stopped  # a stop was asked: no new attempt starts
+        if tally.stopping:
+            raise Stopped  # no new attempt starts
         attempt = guard.attempt(symbol.canonical)
         try:
             parsed = await _attempt(client, job, symbol, spec, attempt, tally)

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from harvester.database import translate
+from harvester.database import connect_checked, translate
 from harvester.errors import StoreError
 
 
@@ -18,22 +18,15 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     is the whole database, so reading it as immutable is exact.
     """
     uri = path.resolve().as_uri()
-    db = None
     try:
-        db = sqlite3.connect(f"{uri}?mode=ro", uri=True)
-        db.execute("PRAGMA schema_version").fetchone()
-        return db
+        return connect_checked(f"{uri}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        if db is not None:
-            db.close()
         if Path(f"{path}-wal").exists():
             raise translate(path, exc) from exc
     try:
-        db = sqlite3.connect(f"{uri}?immutable=1", uri=True)
-        db.execute("PRAGMA schema_version").fetchone()
+        return connect_checked(f"{uri}?immutable=1", uri=True)
     except sqlite3.Error as exc:
         raise translate(path, exc) from exc
-    return db
 
 
 def read_status(path: Path, limit: int = 5) -> list[dict[str, Any]]:
