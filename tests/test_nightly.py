@@ -132,17 +132,19 @@ def simulated_sweep(
 
 
 @pytest.mark.parametrize(
-    ("good", "bad", "workers"),
+    ("good", "bad", "workers", "paused"),
     [
-        (["G1.US", "G2.US", "G3.US", "G4.US", "G5.US"], ["BAD.US"], 8),
-        # Three bad ones last, one at a time: nothing answers between their failures.
-        (["G1.US", "G2.US", "G3.US", "G4.US", "G5.US"], ["B1.US", "B2.US", "B3.US"], 1),
+        # One bad symbol is never taken for an outage: not even a pause.
+        (["G1.US", "G2.US", "G3.US", "G4.US", "G5.US"], ["BAD.US"], 8, False),
+        # Three bad ones last, one at a time: nothing answers between their failures, so
+        # the guard may pause, and the canary (a good request sent again) ends the pause.
+        (["G1.US", "G2.US", "G3.US", "G4.US", "G5.US"], ["B1.US", "B2.US", "B3.US"], 1, True),
     ],
 )
 def test_symbols_that_always_answer_502_fail_on_their_own(
     tmp_path: Path, simulated_sweep: Callable[..., tuple[list[str], Path]], harvester: Run,
     write_file: Callable[[Path, str], Path], query: Query,
-    good: list[str], bad: list[str], workers: int,
+    good: list[str], bad: list[str], workers: int, paused: bool,
 ) -> None:
     symbols = write_file(tmp_path / "s.txt", "".join(f"{s}\n" for s in good + bad))
     args, db = simulated_sweep(symbols, {symbol: '"http_502_html", "*"' for symbol in bad},
@@ -150,6 +152,8 @@ def test_symbols_that_always_answer_502_fail_on_their_own(
     result = harvester(*args, "--json")
     assert result.returncode == 3, result.stderr
     assert "unavailable" not in result.stderr
+    if not paused:
+        assert "looks down" not in result.stderr
     assert query(db, "SELECT status, stop_reason FROM runs") == [("completed", None)]
     failed = query(db, "SELECT symbol, error_code FROM tasks WHERE status = 'failed' "
                        "ORDER BY 1, endpoint")
