@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from harvester.client import Client
@@ -145,6 +146,7 @@ def _last_word(client: Client, job: Job, symbol: Symbol, error: FetchError,
 async def fetch_task(
     client: Client, job: Job, symbol: Symbol, guard: OutageGuard,
     *, watch: FirstAnswers | None = None, tally: Tally | None = None,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> TaskResult:
     """Fetch ``symbol`` from ``job``'s endpoint until it has a final status.
 
@@ -152,7 +154,8 @@ async def fetch_task(
     every request that went out, including those that failed during an outage
     and so cost the task nothing. Once ``tally.stop`` is set no further request
     goes out and Stopped is raised. Error messages are redacted of the token:
-    upstream may echo it.
+    upstream may echo it. ``sleep`` waits out the backoff between attempts
+    (tests pass one that records the delay instead of waiting).
     """
     adapter = job.adapter
     spec = adapter.request(symbol, job.config)
@@ -178,7 +181,7 @@ async def fetch_task(
                 return _last_word(client, job, symbol, error, tally)
             log.debug("%s %s attempt %d: %s; retrying in %.2fs",
                       symbol, adapter.name, counted, client.redact(error.message), delay)
-            await asyncio.sleep(delay)
+            await sleep(delay)
             continue
         guard.canary = functools.partial(_still_answers, client, adapter.name, spec.path,
                                          spec.query)

@@ -15,7 +15,7 @@ from . import data, responses
 from .faults import FaultPlan, unit_interval
 from .responses import Answer
 from .settings import GatewaySettings
-from .stats import GatewayStats, RateLimiter
+from .stats import GatewayStats, RateLimitRule
 from .symbols import Symbol, SymbolStyleError, parse_interest_symbol, parse_trades_symbol
 
 COUNTS: dict[str, tuple[int, int]] = {"short_trades": (20, 100), "short_interest": (30, 90)}
@@ -37,7 +37,7 @@ class Service:
         self.settings = settings
         self.stats = stats
         self._clock = clock
-        self._limiter = RateLimiter(settings.rate_limit)
+        self._rate_limit = RateLimitRule(settings.rate_limit)
         self._plan = FaultPlan(
             seed=settings.seed, rates=settings.fault_rates(), scripted=settings.scripted
         )
@@ -81,7 +81,7 @@ class Service:
         """The answer and a draw in [0, 1) for the latency jitter."""
         if not self._authorized(authorization):
             return responses.unauthorized(), 0.5
-        if not self._limiter.allow(endpoint, now):
+        if not self._rate_limit.allow(endpoint, now):
             return responses.rate_limited(), 0.5
         try:
             symbol: Symbol | None = _PARSERS[endpoint](raw)

@@ -40,15 +40,19 @@ class SlidingWindow:
         return len(self._times)
 
 
-class RateLimiter:
-    """Accepts at most ``limits[endpoint]`` requests in any one-second window."""
+class RateLimitRule:
+    """The gateway's side of the rate limit: at most ``limits[endpoint]`` requests in any second.
+
+    Not a limiter the client uses: it decides which requests the simulated
+    gateway answers with 429.
+    """
 
     def __init__(self, limits: Mapping[str, int]) -> None:
         self._limits = {name: n for name, n in limits.items() if n > 0}
         self._windows = {name: SlidingWindow() for name in self._limits}
 
     def __repr__(self) -> str:
-        return f"<RateLimiter limits={self._limits}>"
+        return f"<RateLimitRule limits={self._limits}>"
 
     def allow(self, endpoint: str, now: float) -> bool:
         """Whether to accept a request now; rejected requests don't fill the window."""
