@@ -1,8 +1,9 @@
 """The HTTP client: one aiohttp session, and per endpoint a rate limiter and an in-flight cap.
 
 Every attempt, retries included, takes a slot of its endpoint's in-flight cap
-and then the go-ahead of its rate limiter (:func:`rate_limiter`): ``rate`` a
-second on average and never more than ``rate + burst`` in any second.
+and then the go-ahead of its :class:`~harvester.rate_limit.RateLimit`
+(aiolimiter): ``rate`` a second on average and never more than
+``rate + burst`` in any second.
 Redirects are never followed, bodies over ``max_body_bytes`` are refused
 unread, and the token only ever goes into the ``Authorization`` header.
 """
@@ -17,32 +18,15 @@ from types import TracebackType
 from urllib.parse import quote
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 from yarl import URL
 
 from harvester.config import EndpointConfig, GatewayConfig
 from harvester.errors import Rejected, TransportError
+from harvester.rate_limit import RateLimit
 
 _KEPT_HEADERS = ("Retry-After", "Location", "Date")  # Date: a Retry-After date is relative to it
 REDACTED = "[redacted]"
 _CHUNK = 65_536
-
-
-def rate_limiter(rate: float, burst: int) -> AsyncLimiter:
-    """An endpoint's limiter: ``rate`` requests a second, at most ``rate + burst`` in any second.
-
-    aiolimiter's leaky bucket, ``burst + 1`` requests deep, draining at ``rate``
-    a second. A full bucket takes ``burst + 1`` requests at once and then one
-    every ``1 / rate`` s, so any one-second window holds fewer than
-    ``burst + 1 + rate``: at most ``rate + burst``, rounded up to a whole
-    request. The one request of headroom over ``burst`` is what keeps the
-    average at ``rate`` when the event loop wakes a waiter late; a bucket one
-    request deep loses every late wake-up (0.86 of the rate at 500 a second,
-    BENCHMARKS.md), so ``burst = 0`` trades some throughput for that strictness.
-    It reads the running loop's clock: build it inside the loop that uses it.
-    """
-    capacity = burst + 1
-    return AsyncLimiter(capacity, capacity / rate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +54,7 @@ class Client:
         self._token = token
         self._base = gateway.base_url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
-        self._limiters: dict[str, AsyncLimiter] = {}
+        self._limiters: dict[str, RateLimit] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self.requests: Counter[str] = Counter()  #: attempts sent, by endpoint
 
@@ -97,7 +81,7 @@ class Client:
             raise_for_status=False,
         )
         for name, endpoint in self._endpoints.items():
-            self._limiters[name] = rate_limiter(endpoint.rate, endpoint.burst)
+            self._limiters[name] = RateLimit(endpoint.rate, endpoint.burst)
             self._slots[name] = asyncio.Semaphore(endpoint.concurrency)
         return self
 
