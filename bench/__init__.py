@@ -2,18 +2,21 @@
 
 Seven cases, each reporting two measured quantities and their ratio against a
 target: ``utilisation`` and ``politeness`` (one rate-limited sweep),
-``overhead`` (harvester against a bare aiohttp loop), ``store`` (the store's
-batched upserts against stdlib ``executemany``), ``memory`` (peak RSS of a big
-sweep against a small one), ``resume`` (requests spent by a sweep killed
-halfway and resumed) and ``cold_start`` (``sweep --simulate`` wall time
-against the time its rate limit needs). The simulated gateway and every sweep
-run in their own processes on loopback; databases live in temp folders.
+``overhead`` (CPU per request, unthrottled, of a bare loop doing the same
+work, aiohttp fetches and stdlib ``executemany`` upserts of the same rows,
+against the harvester's), ``store`` (the store's batched upserts against
+stdlib ``executemany``), ``memory`` (peak RSS of a big sweep against a small
+one), ``resume`` (requests spent by a sweep killed halfway and resumed) and
+``cold_start`` (``sweep --simulate`` wall time against the time its rate limit
+needs). The simulated gateway and every sweep run in their own processes on
+loopback; databases live in temp folders.
 
 Where things are: one module per case family (``throughput``: utilisation,
 politeness, overhead; ``storage``: store; ``memory``; ``recovery``: resume;
 ``startup``: cold_start), their targets in ``targets``, the run order in
 ``runner``, the output in ``table``; ``sweeper`` runs a harvester sweep,
-``gateway`` the simulated gateway, ``procs`` and ``measure`` any child.
+``bare`` is the loop ``overhead`` compares it with, ``gateway`` runs the
+simulated gateway, ``procs`` and ``measure`` any child.
 """
 
 CASES: tuple[str, ...] = (

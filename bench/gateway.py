@@ -64,6 +64,7 @@ class GatewayProcess:
         self._folder = folder
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._drainer: threading.Thread | None = None
         self.url = ""
 
     def __repr__(self) -> str:
@@ -91,7 +92,9 @@ class GatewayProcess:
                                           stderr=err)
         assert self._proc.stdout is not None
         # A thread drains stdout, so the wait has a timeout and the pipe never fills.
-        threading.Thread(target=self._drain, args=(self._proc.stdout,), daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, args=(self._proc.stdout,),
+                                         daemon=True)
+        self._drainer.start()
         try:
             line = self._lines.get(timeout=START_TIMEOUT)
         except queue.Empty:
@@ -118,6 +121,12 @@ class GatewayProcess:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(STOP_TIMEOUT)
+        # The process is gone, so its pipe is at its end: let the drain finish, then close it.
+        drainer, self._drainer = self._drainer, None
+        if drainer is not None:
+            drainer.join(STOP_TIMEOUT)
+        if proc.stdout is not None and (drainer is None or not drainer.is_alive()):
+            proc.stdout.close()
 
     def _call(self, method: str, path: str) -> dict[str, Any]:
         request = urllib.request.Request(self.url + path, method=method)

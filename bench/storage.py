@@ -158,17 +158,31 @@ async def _store_pragmas(path: Path) -> dict[str, Any]:
     return pragmas
 
 
-def _baseline(path: Path, results: Sequence[TaskResult]) -> float:
-    """Seconds for stdlib ``executemany`` of the same rows in one transaction."""
+def stdlib_connection(path: Path) -> sqlite3.Connection:
+    """A stdlib connection (autocommit) to a file the harvester's Store created, on its PRAGMAs.
+
+    The Store makes the file: its schema, its migrations, WAL. Its connection's
+    settings are read back and set here, so a baseline never drifts from them.
+    """
     pragmas = asyncio.run(_store_pragmas(path))
-    specs = table_specs()
-    suffix = (RUN_ID, now())
-    by_table = {name: [row + suffix for result in results if result.endpoint == name
-                       for row in result.rows] for name in ENDPOINTS}
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         for name, value in pragmas.items():
             conn.execute(f"PRAGMA {name} = {value}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _baseline(path: Path, results: Sequence[TaskResult]) -> float:
+    """Seconds for stdlib ``executemany`` of the same rows in one transaction."""
+    specs = table_specs()
+    suffix = (RUN_ID, now())
+    by_table = {name: [row + suffix for result in results if result.endpoint == name
+                       for row in result.rows] for name in ENDPOINTS}
+    conn = stdlib_connection(path)
+    try:
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         for name, rows in by_table.items():

@@ -67,7 +67,7 @@ def resume_allowance(in_flight: int, rate: float) -> float:
 TARGETS: dict[str, Target] = {
     "utilisation": Target(compare=Compare.AT_LEAST, value=0.98),
     "politeness": Target(compare=Compare.AT_MOST, value=1.0, max_429s=0),
-    "overhead": Target(compare=Compare.AT_LEAST, value=0.75),
+    "overhead": Target(compare=Compare.AT_LEAST, value=0.8),
     "store": Target(compare=Compare.AT_LEAST, value=0.5),
     "memory": Target(compare=Compare.AT_MOST, value=1.2),
     "resume": Target(compare=Compare.AT_MOST,

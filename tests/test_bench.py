@@ -6,7 +6,9 @@ are read from ``bench.targets.TARGETS``, never written here again.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,10 @@ import pytest
 
 from bench import CASES, universe
 from bench.result import failed, judged
+from bench.sweeper import UNTHROTTLED, UNTHROTTLED_GATEWAY, sweeping, unthrottled_timeout
 from bench.targets import TARGETS, Compare, resume_allowance
+from bench.throughput import bare_run
+from harvester.endpoints import ADAPTERS
 from harvester.symbols import parse_symbol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +95,37 @@ def test_resume_states_its_formula_until_a_run_computes_the_bound() -> None:
 def test_cold_start_is_reported_not_judged() -> None:
     result = judged("cold_start", {}, ((), ()), 5.0)
     assert (result.target, result.ok) == (str(Compare.REPORT), None)
+
+
+def _stored(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Each data table's rows, without the run_id and fetched_at columns, in key order."""
+    tables = {}
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for adapter in ADAPTERS.values():
+            columns = ", ".join(["symbol", "market", "trade_date",
+                                 *(column.name for column in adapter.columns)])
+            tables[adapter.table] = conn.execute(
+                f"SELECT {columns} FROM {adapter.table} ORDER BY symbol, trade_date").fetchall()
+    return tables
+
+
+@pytest.mark.slow
+def test_the_storing_bare_loop_writes_the_rows_a_sweep_writes() -> None:
+    size = 60
+    timeout = unthrottled_timeout(size * 2)
+    with sweeping("test-bare", UNTHROTTLED_GATEWAY, UNTHROTTLED) as sweeper:
+        symbols = universe.write(sweeper.folder / "symbols.txt", size)
+        sweep = sweeper.run(symbols, sweeper.folder / "harvester.sqlite", timeout=timeout)
+        bare = bare_run(sweeper, symbols, "bare", timeout, db=sweeper.folder / "bare.sqlite")
+        fetched = bare_run(sweeper, symbols, "fetch", timeout, db=None)
+        harvested = _stored(sweeper.folder / "harvester.sqlite")
+        stored = _stored(sweeper.folder / "bare.sqlite")
+    assert bare.stats.total == fetched.stats.total == sweep.stats.total == size * 2
+    assert bare.rows == sweep.summary["rows"] > 0
+    assert bare.printed["commits"] >= 1
+    assert (fetched.rows, fetched.printed["errors"]) == (0, 0)
+    assert all(harvested.values())
+    assert stored == harvested
 
 
 @pytest.mark.slow
