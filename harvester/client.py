@@ -147,7 +147,9 @@ class Client:
                 raise TransportError("connection broken in the middle of the body",
                                      code="connection_reset") from exc
             except aiohttp.ClientResponseError as exc:
-                raise TransportError(f"bad HTTP answer: {exc.message}", code="bad_http") from exc
+                # aiohttp's message may quote the answer, which may echo the token.
+                raise TransportError(f"bad HTTP answer: {self.redact(exc.message)}",
+                                     code="bad_http") from exc
             except aiohttp.ClientError as exc:
                 raise TransportError(f"cannot reach the gateway: {type(exc).__name__}",
                                      code="connection_error") from exc
