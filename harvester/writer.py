@@ -33,7 +33,9 @@ class BatchWriter:
         # Gather for half the bound: the commit and a queue wait fit in the other half.
         self._window = interval / 2
         self._max_tasks = max_tasks
-        self._queue: asyncio.Queue[TaskResult | None] = asyncio.Queue(maxsize=max_tasks * 4)
+        # At most one batch waits behind the commit in progress: when the store falls
+        # behind (full speed, unthrottled), fetching waits instead of the wait growing.
+        self._queue: asyncio.Queue[TaskResult | None] = asyncio.Queue(maxsize=max_tasks)
         self._task: asyncio.Task[None] | None = None
         self._late: list[TaskResult] = []  # records of tasks cut off by a stop
         self.rows = 0  #: rows written

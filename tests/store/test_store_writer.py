@@ -66,6 +66,47 @@ async def test_batch_writer_commits_a_lone_result_within_its_interval(
             assert writer.commits == 1
 
 
+class GatedStore:
+    """A store whose commits wait for ``gate``: the writer falling behind, made to order."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.batches: list[int] = []
+
+    async def write_results(self, run_id: str, batch: list[Any], tables: Any) -> int:
+        self.batches.append(len(batch))
+        await self.gate.wait()
+        return 0
+
+
+async def test_a_writer_that_falls_behind_holds_back_new_results(run: Any) -> None:
+    # One batch in its commit and one batch queued behind it, then submit waits:
+    # a result never queues behind more than one batch.
+    store = GatedStore()
+    accepted = 0
+
+    async def submit_all(writer: BatchWriter) -> None:
+        nonlocal accepted
+        for _ in range(100):
+            await writer.submit(run.result(AAPL, "short_trades"))
+            accepted += 1
+
+    async with BatchWriter(store, run.id, run.tables, interval=0.01,  # type: ignore[arg-type]
+                           max_tasks=10) as writer:
+        submitting = asyncio.create_task(submit_all(writer))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0
+        while not store.batches and loop.time() < deadline:
+            await asyncio.sleep(0.005)  # until the first commit has started
+        for _ in range(20):
+            await asyncio.sleep(0)  # let the submitter run as far as it can
+        while_stuck = accepted
+        store.gate.set()  # before any assert: a failing test must not hang on close
+        await submitting
+    assert store.batches and while_stuck <= 2 * 10
+    assert sum(store.batches) == accepted == 100
+
+
 async def test_submitting_to_a_closed_writer_is_an_error(run: Any, db_path: Path) -> None:
     async with Store(db_path) as store:
         await run.start(store, ["AAPL.US"])
