@@ -1,8 +1,8 @@
 """Fixtures for the outage guard tests: a virtual clock, and requests sent through a guard.
 
 Nothing here really waits: a guard's clock and sleep are a ``VirtualTime``, which jumps
-from one timer to the next once every task is waiting. (tests/test_limiter.py has a
-near-copy of it for the rate limiter.)
+from one timer to the next once every task is waiting. (The rate limit reads the loop's
+own clock, so tests/test_rate_limit.py runs a whole event loop on virtual time instead.)
 """
 
 from __future__ import annotations
