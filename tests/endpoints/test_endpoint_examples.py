@@ -6,6 +6,7 @@ Pure: bytes in, rows or a MalformedResponse out, no network and no event loop.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,21 +20,10 @@ INTEREST = ADAPTERS["short_interest"]
 TSLA = Symbol("TSLA", "US")
 TENCENT = Symbol("700", "HK")
 
-US_TRADES_EXAMPLE = b"""{"code": 0, "message": "success", "data": [
-  {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
-   "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}]}"""
-
-HK_TRADES_EXAMPLE = b"""{"code": 0, "message": "success", "data": [
-  {"timestamp": "2026-05-17T16:00:00Z", "amount": "2926000", "balance": "1318056100.00",
-   "total_amount": "29497076", "rate": "0.0992", "close": "449.2"}]}"""
-
-HK_INTEREST_EXAMPLE = b"""{"ret_code": 0, "ret_msg": "success", "data": {"items": [
-  {"aggregated_short": "54177721", "aggregated_short_ratio": 0.59, "avg_cost": 456.399,
-   "avg_daily_short_volume": "3755740", "close_price": 456.4, "last_close_price": 454.9,
-   "timestamp": 1778774400000, "timestamp_str": "2026-05-15"},
-  {"aggregated_short": "44972868", "aggregated_short_ratio": 0.49, "avg_cost": 471.399,
-   "avg_daily_short_volume": "2392820", "close_price": 466.1, "last_close_price": 472.1,
-   "timestamp": 1778169600000, "timestamp_str": "2026-05-08"}]}}"""
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "api_examples"  # API.md's bodies
+US_TRADES_EXAMPLE = (EXAMPLES / "us_short_trades.json").read_bytes()
+HK_TRADES_EXAMPLE = (EXAMPLES / "hk_short_trades.json").read_bytes()
+HK_INTEREST_EXAMPLE = (EXAMPLES / "hk_short_interest.json").read_bytes()
 
 Parse = Callable[..., Any]
 

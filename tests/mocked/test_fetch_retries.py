@@ -9,6 +9,7 @@ Backoff waits are recorded, not waited: ``delays`` lists them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,23 +24,14 @@ from harvester.symbols import parse_symbol
 Fetch = Callable[[Job, Symbol], Awaitable[TaskResult]]
 Recorded = dict[str, list[RequestCall]]
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "data" / "api_examples"  # API.md's bodies
 TRADES = "/v1/quote/{}/short-selling/short-trades?count=20"  # the default path and count
 INTEREST = "/v1/quote/{}/short-selling/short-interest?count=30"
 
 # The API.md examples, as the gateway sends them.
-US_TRADES = b"""{"code": 0, "message": "success", "data": [
-  {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
-   "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}]}"""
-HK_TRADES = b"""{"code": 0, "message": "success", "data": [
-  {"timestamp": "2026-05-17T16:00:00Z", "amount": "2926000", "balance": "1318056100.00",
-   "total_amount": "29497076", "rate": "0.0992", "close": "449.2"}]}"""
-HK_INTEREST = b"""{"ret_code": 0, "ret_msg": "success", "data": {"items": [
-  {"aggregated_short": "54177721", "aggregated_short_ratio": 0.59, "avg_cost": 456.399,
-   "avg_daily_short_volume": "3755740", "close_price": 456.4, "last_close_price": 454.9,
-   "timestamp": 1778774400000, "timestamp_str": "2026-05-15"},
-  {"aggregated_short": "44972868", "aggregated_short_ratio": 0.49, "avg_cost": 471.399,
-   "avg_daily_short_volume": "2392820", "close_price": 466.1, "last_close_price": 472.1,
-   "timestamp": 1778169600000, "timestamp_str": "2026-05-08"}]}}"""
+US_TRADES = (EXAMPLES / "us_short_trades.json").read_bytes()
+HK_TRADES = (EXAMPLES / "hk_short_trades.json").read_bytes()
+HK_INTEREST = (EXAMPLES / "hk_short_interest.json").read_bytes()
 # API.md lists the US item's fields but shows no example: this one has them all.
 US_INTEREST = b"""{"ret_code": 0, "ret_msg": "success", "data": {"items": [
   {"timestamp": 1778731200000, "timestamp_str": "2026-05-14", "shares_short": "81234567",
