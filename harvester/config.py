@@ -56,7 +56,8 @@ class SweepConfig:
         doc="database file (`--db`); not empty, `:memory:` or a folder")
     workers: int = setting(
         32, bounds=(1, 10_000),
-        doc="symbols fetched at once; each fetches its endpoints concurrently")
+        doc="symbols fetched at once: one worker per symbol and endpoint, "
+            "so a symbol's endpoints are fetched concurrently")
     max_attempts: int = setting(
         5, bounds=(1, 100), doc="attempts per task, the first included")
     backoff_base: float = setting(

@@ -1,9 +1,9 @@
 """A sweep: fetch a run's remaining work with a fixed pool of workers, then close the books.
 
-Symbols flow from the database (where the run's universe was recorded when it
-started, see harvester.ledger) through a bounded queue to ``workers`` workers;
-each worker fetches a symbol's endpoints concurrently, and each task goes to
-the one writer the moment it ends. A stop request stops the pool, the writer
+Tasks flow from the database (where the run's universe was recorded when it
+started, see harvester.ledger) through a bounded queue to the workers, one
+per symbol and endpoint of the ``workers`` symbols fetched at once; each task
+goes to the one writer the moment it ends. A stop request stops the pool, the writer
 commits what finished, and the run is left ``interrupted`` for ``--resume``.
 """
 
@@ -30,7 +30,7 @@ from harvester.errors import (
 from harvester.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
 from harvester.ledger import OpenedRun, open_run
 from harvester.lock import DatabaseLock
-from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol, WorkItem
+from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol
 from harvester.outage import OutageGuard
 from harvester.report import Progress
 from harvester.retry import RetryPolicy
@@ -41,6 +41,7 @@ from harvester.writer import BatchWriter
 log = logging.getLogger(__name__)
 
 Stop = tuple[StopKind | None, str | None]  # why a sweep stopped early, and in words
+TaskKey = tuple[Symbol, str]  # one task: a symbol and one of its endpoints
 
 
 def table_specs() -> dict[str, TableSpec]:
@@ -95,28 +96,33 @@ async def _task(crew: Crew, symbol: Symbol, endpoint: str) -> None:
     crew.progress.record(result)
 
 
-async def _worker(queue: asyncio.Queue[WorkItem | None], crew: Crew) -> None:
-    while (item := await queue.get()) is not None:
+async def _worker(queue: asyncio.Queue[TaskKey | None], crew: Crew) -> None:
+    while (task := await queue.get()) is not None:
         if crew.stop.is_set():
             continue  # stopping: drain the queue without starting anything new
-        # Each endpoint commits on its own: a slow sibling never holds back a finished task.
-        async with asyncio.TaskGroup() as group:
-            for name in item.endpoints:
-                group.create_task(_task(crew, item.symbol, name))
+        await _task(crew, *task)
 
 
 async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
-    """Feed the run's remaining work to the workers until it is done or a stop is asked."""
-    queue: asyncio.Queue[WorkItem | None] = asyncio.Queue(maxsize=workers * 2)
+    """Feed the run's remaining tasks to the workers until it is done or a stop is asked.
+
+    ``workers`` symbols at once: one worker per symbol and endpoint, each fetching
+    one task at a time. A symbol's tasks are queued side by side, so its endpoints
+    are fetched concurrently, and each commits on its own: a slow sibling never
+    holds back a finished task, nor the worker that fetched it.
+    """
+    count = workers * len(crew.jobs)
+    queue: asyncio.Queue[TaskKey | None] = asyncio.Queue(maxsize=count)
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(workers):
+            for _ in range(count):
                 group.create_task(_worker(queue, crew))
             async for item in store.remaining_work(run_id, list(crew.jobs)):
                 if crew.stop.is_set():
                     break
-                await queue.put(item)
-            for _ in range(workers):
+                for endpoint in item.endpoints:
+                    await queue.put((item.symbol, endpoint))
+            for _ in range(count):
                 await queue.put(None)
     except* HarvesterError as group:
         # The TaskGroup has cancelled the other workers; one such error stops the run.
