@@ -15,7 +15,7 @@ from typing import Any
 from bench.result import CaseResult
 
 HEADER = ("case", "quantity A", "quantity B", "ratio", "target", "ok")
-LIBRARIES = ("aiohttp", "aiosqlite", "orjson")
+LIBRARIES = ("aiohttp", "aiolimiter", "aiosqlite", "orjson")
 
 
 def number(value: Any) -> str:
