@@ -1,10 +1,11 @@
 """A sweep: fetch a run's remaining work with a fixed pool of workers, then close the books.
 
 Tasks flow from the database (where the run's universe was recorded when it
-started, see harvester.ledger) through a bounded queue to the workers, one
-per symbol and endpoint of the ``workers`` symbols fetched at once; each task
-goes to the one writer the moment it ends. A stop request stops the pool, the writer
-commits what finished, and the run is left ``interrupted`` for ``--resume``.
+started, see harvester.ledger) through a bounded queue to the workers, one per
+symbol and endpoint of the ``workers`` symbols fetched at once; each task goes
+to the one writer the moment it ends. A stop request stops the pool, the
+writer commits what finished, and the run is left ``interrupted`` for
+``--resume``.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ Loaded by tests/conftest.py as a plugin, so tests take these as arguments.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -15,12 +16,14 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiohttp import web
 
@@ -221,3 +224,42 @@ def error_line() -> Callable[[subprocess.CompletedProcess[str]], str]:
 def first_line() -> Callable[..., str]:
     """``first_line(process, timeout=15)``: its first stdout line, or fail after ``timeout``."""
     return _first_line
+
+
+def _us_record(day: int) -> dict[str, str]:
+    return {"timestamp": f"2026-05-{day:02d}T04:00:00Z", "nus_amount": "100", "ny_amount": "50",
+            "total_amount": "1000", "rate": "0.15", "close": "12.5"}
+
+
+@pytest.fixture
+def hanging_sibling(
+    serve_app: Callable[[web.Application], contextlib.AbstractAsyncContextManager[str]],
+) -> Callable[[], contextlib.AbstractAsyncContextManager[tuple[str, dict[str, Any]]]]:
+    """A gateway whose short_trades answer at once and whose short_interest never does."""
+
+    @contextlib.asynccontextmanager
+    async def serve() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        state: dict[str, Any] = {"answered": 0, "last_answer": 0.0, "hanging": 0}
+        release = asyncio.Event()
+
+        async def trades(request: web.Request) -> web.Response:
+            state["answered"] += 1
+            state["last_answer"] = time.monotonic()
+            body = {"code": 0, "message": "success", "data": [_us_record(15), _us_record(14)]}
+            return web.Response(body=orjson.dumps(body), content_type="application/json")
+
+        async def interest(request: web.Request) -> web.Response:
+            state["hanging"] += 1
+            await release.wait()
+            return web.Response(status=503)
+
+        app = web.Application()
+        app.router.add_get("/v1/quote/{symbol}/short-selling/short-trades", trades)
+        app.router.add_get("/v1/quote/{symbol}/short-selling/short-interest", interest)
+        async with serve_app(app) as url:
+            try:
+                yield url, state
+            finally:
+                release.set()
+
+    return serve

@@ -4,7 +4,8 @@ Real processes, real files, a real gateway on loopback:
 
 * one writer per database file, whatever path, symlink or hard link names it;
 * one symbol that upstream cannot serve is that symbol's failure, not an outage;
-* a finished task is committed on its own, even while its sibling endpoint hangs;
+* a finished task is committed on its own, even while its sibling endpoint hangs, and a
+  hanging endpoint holds only its own worker;
 * SQLite trouble at start-up (a full disk, another program's write lock) is one line.
 """
 
@@ -19,13 +20,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from aiohttp import web
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 Query = Callable[..., list[tuple[Any, ...]]]
@@ -168,45 +167,6 @@ def test_symbols_that_always_answer_502_fail_on_their_own(
 # 3. A finished task commits on its own ------------------------------------------------------
 
 
-def _us_record(day: int) -> dict[str, str]:
-    return {"timestamp": f"2026-05-{day:02d}T04:00:00Z", "nus_amount": "100", "ny_amount": "50",
-            "total_amount": "1000", "rate": "0.15", "close": "12.5"}
-
-
-@pytest.fixture
-def hanging_sibling(
-    serve_app: Callable[[web.Application], contextlib.AbstractAsyncContextManager[str]],
-) -> Callable[[], contextlib.AbstractAsyncContextManager[tuple[str, dict[str, Any]]]]:
-    """A gateway whose short_trades answer at once and whose short_interest never does."""
-
-    @contextlib.asynccontextmanager
-    async def serve() -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        state: dict[str, Any] = {"answered": 0, "last_answer": 0.0, "hanging": 0}
-        release = asyncio.Event()
-
-        async def trades(request: web.Request) -> web.Response:
-            state["answered"] += 1
-            state["last_answer"] = time.monotonic()
-            body = {"code": 0, "message": "success", "data": [_us_record(15), _us_record(14)]}
-            return web.Response(body=orjson.dumps(body), content_type="application/json")
-
-        async def interest(request: web.Request) -> web.Response:
-            state["hanging"] += 1
-            await release.wait()
-            return web.Response(status=503)
-
-        app = web.Application()
-        app.router.add_get("/v1/quote/{symbol}/short-selling/short-trades", trades)
-        app.router.add_get("/v1/quote/{symbol}/short-selling/short-interest", interest)
-        async with serve_app(app) as url:
-            try:
-                yield url, state
-            finally:
-                release.set()
-
-    return serve
-
-
 @pytest.mark.slow
 async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(
     tmp_path: Path, hanging_sibling: Callable[..., Any], universe: Callable[..., Path],
@@ -242,6 +202,36 @@ async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(
     assert query(db, "SELECT COUNT(*) FROM short_trades") == [(2 * count,)]
     # commit_interval is 0.25 s; the rest is this test's polling and a loaded CI machine.
     assert waited < 3.0, waited
+
+
+@pytest.mark.slow
+async def test_a_hanging_endpoint_holds_only_its_own_worker(
+    tmp_path: Path, hanging_sibling: Callable[..., Any], universe: Callable[..., Path],
+    sweep_args: Callable[..., list[str]],
+    until: Callable[[Callable[[], object], float, str], Awaitable[None]],
+    ok_tasks: Callable[..., int],
+) -> None:
+    # workers = 2: four workers, one per symbol and endpoint. A symbol's tasks are queued
+    # side by side, so the short_trades of H0..H3 are fetched before the fourth worker
+    # takes H3's short_interest and every worker hangs. A worker per symbol that waits
+    # for both its endpoints would stop after H0 and H1.
+    symbols = universe(6, "H")
+    db = tmp_path / "h.sqlite"
+    async with hanging_sibling() as (url, state):
+        config = tmp_path / "c.toml"
+        config.write_text(f'[gateway]\nbase_url = "{url}"\ntimeout = 120.0\n'
+                          "[sweep]\nworkers = 2\n[endpoints.short_interest]\nconcurrency = 8\n",
+                          encoding="utf-8")
+        sweep = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "harvester", *sweep_args(config, symbols, db),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            await until(lambda: state["hanging"] == 4 and ok_tasks(db, "short_trades") == 4,
+                        30, "four short_interest requests hanging, four short_trades committed")
+            assert state["answered"] == 4  # every worker is held: nothing more went out
+        finally:
+            sweep.kill()
+            await sweep.wait()
 
 
 # 4. SQLite trouble at start-up --------------------------------------------------------------
