@@ -196,7 +196,8 @@ async def _fetch(
         progress.client = client
         writer = await stack.enter_async_context(BatchWriter(
             store, run_id, table_specs(),
-            interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks))
+            interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
+            queue_size=sum(settings.endpoint(name).concurrency for name in jobs)))
         guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
         crew = Crew(client, writer, jobs, progress, guard, FirstAnswers(), stop)
         pump = asyncio.create_task(_pump(store, run_id, crew, settings.sweep.workers))

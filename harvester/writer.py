@@ -26,6 +26,7 @@ class BatchWriter:
         *,
         interval: float = 0.25,
         max_tasks: int = 500,
+        queue_size: int = 16,
     ) -> None:
         self._store = store
         self._run_id = run_id
@@ -33,9 +34,10 @@ class BatchWriter:
         # Gather for half the bound: the commit and a queue wait fit in the other half.
         self._window = interval / 2
         self._max_tasks = max_tasks
-        # At most one batch waits behind the commit in progress: when the store falls
-        # behind (full speed, unthrottled), fetching waits instead of the wait growing.
-        self._queue: asyncio.Queue[TaskResult | None] = asyncio.Queue(maxsize=max_tasks)
+        # While a commit runs, only about one answer per request in flight waits for the
+        # next: when the store falls behind (full speed, unthrottled), fetching pauses and
+        # leaves the interpreter to the commit instead of contending with it for the GIL.
+        self._queue: asyncio.Queue[TaskResult | None] = asyncio.Queue(maxsize=queue_size)
         self._task: asyncio.Task[None] | None = None
         self._late: list[TaskResult] = []  # records of tasks cut off by a stop
         self.rows = 0  #: rows written

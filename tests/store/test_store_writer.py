@@ -80,8 +80,8 @@ class GatedStore:
 
 
 async def test_a_writer_that_falls_behind_holds_back_new_results(run: Any) -> None:
-    # One batch in its commit and one batch queued behind it, then submit waits:
-    # a result never queues behind more than one batch.
+    # One batch in its commit and ``queue_size`` results queued behind it, then submit
+    # waits: the fetching pauses instead of contending with the commit.
     store = GatedStore()
     accepted = 0
 
@@ -92,7 +92,7 @@ async def test_a_writer_that_falls_behind_holds_back_new_results(run: Any) -> No
             accepted += 1
 
     async with BatchWriter(store, run.id, run.tables, interval=0.01,  # type: ignore[arg-type]
-                           max_tasks=10) as writer:
+                           max_tasks=10, queue_size=4) as writer:
         submitting = asyncio.create_task(submit_all(writer))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 5.0
@@ -103,7 +103,7 @@ async def test_a_writer_that_falls_behind_holds_back_new_results(run: Any) -> No
         while_stuck = accepted
         store.gate.set()  # before any assert: a failing test must not hang on close
         await submitting
-    assert store.batches and while_stuck <= 2 * 10
+    assert store.batches and store.batches[0] + 4 == while_stuck
     assert sum(store.batches) == accepted == 100
 
 
