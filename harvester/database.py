@@ -128,3 +128,22 @@ async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
         if db.in_transaction:
             await db.execute("ROLLBACK")
         raise
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """Open the file read-only; a copy we cannot write beside is read as immutable.
+
+    In WAL mode even a reader needs the ``-shm`` file, which it cannot create
+    in a read-only folder. With no ``-wal`` file beside it, the database file
+    is the whole database, so reading it as immutable is exact.
+    """
+    uri = path.resolve().as_uri()
+    try:
+        return connect_checked(f"{uri}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        if Path(f"{path}-wal").exists():
+            raise translate(path, exc) from exc
+    try:
+        return connect_checked(f"{uri}?immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise translate(path, exc) from exc

@@ -75,6 +75,51 @@ CREATE TABLE tasks (
     PRIMARY KEY (run_id, symbol, endpoint)
 )"""
 
+def _market_view(table: str, market: str, columns: str) -> str:
+    """A view of ``table`` with one market's rows and only the columns that market fills."""
+    return (f"CREATE VIEW {market.lower()}_{table} AS "
+            f"SELECT symbol, trade_date, {columns}, run_id, fetched_at "
+            f"FROM {table} WHERE market = '{market}'")
+
+
+def _latest_view(table: str) -> str:
+    """A view of ``table`` with one row per symbol: its newest ``trade_date``."""
+    return (f"CREATE VIEW latest_{table} AS SELECT t.* FROM {table} AS t JOIN "
+            f"(SELECT symbol, MAX(trade_date) AS trade_date FROM {table} GROUP BY symbol) "
+            "USING (symbol, trade_date)")
+
+
+_SNAPSHOT = """
+CREATE VIEW snapshot AS
+SELECT s.symbol, s.market,
+    t.trade_date AS short_trades_date, t.short_ratio, t.nasdaq_short_volume,
+    t.nyse_short_volume, t.total_volume, t.short_turnover, t.short_balance,
+    t.total_turnover, t.close,
+    i.trade_date AS short_interest_date, i.short_shares, i.short_percent,
+    i.avg_daily_short_volume, i.avg_daily_share_volume, i.days_to_cover, i.avg_cost,
+    i.close_price, i.last_close_price
+FROM (SELECT symbol, market FROM short_trades
+      UNION SELECT symbol, market FROM short_interest) AS s
+LEFT JOIN latest_short_trades AS t USING (symbol)
+LEFT JOIN latest_short_interest AS i USING (symbol)"""
+
+_RUN_PROBLEMS = """
+CREATE VIEW run_problems AS
+SELECT run_id, symbol, endpoint, status, attempts, error_code, error_message, updated_at
+FROM tasks
+WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1)
+    AND status != 'ok'
+ORDER BY status, symbol, endpoint"""
+
+# Frozen text, as every migration: a later change of the adapters needs a new migration.
+_US_TRADES = "nasdaq_short_volume, nyse_short_volume, total_volume, short_ratio, close"
+_HK_TRADES = "short_turnover, short_balance, total_turnover, short_ratio, close"
+_US_INTEREST = ("short_shares, short_percent, avg_daily_short_volume, avg_daily_share_volume, "
+                "days_to_cover, close_price, last_close_price")
+_HK_INTEREST = ("short_shares, short_percent, avg_daily_short_volume, avg_cost, "
+                "close_price, last_close_price")
+
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the first released schema.
     (
@@ -88,6 +133,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: why a run stopped early (a signal, an outage, refused credentials, a stale run).
     ("ALTER TABLE runs ADD COLUMN stop_reason TEXT",),
+    # 3: views that answer the everyday questions without hand-written SQL.
+    (
+        _latest_view("short_trades"),
+        _latest_view("short_interest"),
+        _SNAPSHOT,
+        _RUN_PROBLEMS,
+        _market_view("short_trades", "US", _US_TRADES),
+        _market_view("short_trades", "HK", _HK_TRADES),
+        _market_view("short_interest", "US", _US_INTEREST),
+        _market_view("short_interest", "HK", _HK_INTEREST),
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ("fixtures_processes",)  # the process fixtures, kept in their own module
+pytest_plugins = ("fixtures_processes", "fixtures_swept")  # fixtures kept in their own modules
 
 DATA = Path(__file__).resolve().parent / "data"
 HARVESTER = [sys.executable, "-m", "harvester"]
