@@ -209,7 +209,7 @@ def _check_same_work(runs: OverheadRuns) -> None:
                                           *runs.uvloop]
     if any(run.stats.total != requests for run in everyone):
         raise BenchError(f"requests differ between runs: {[r.stats.total for r in everyone]}")
-    rows = {int(sweep.summary["rows"]) for sweep in runs.harvester}
+    rows = {int(sweep.summary["rows_written"]) for sweep in runs.harvester}
     if len(rows) != 1 or any(bare.rows not in rows for bare in runs.bare):
         raise BenchError(f"the bare loop wrote {[bare.rows for bare in runs.bare]} rows, "
                          f"the harvester {sorted(rows)}")
@@ -247,7 +247,7 @@ def overhead(options: Options) -> CaseResult:
         "harvester_cpu_s": _seconds(runs.harvester),
         "bare_cpu_s": _seconds(runs.bare),
         "bare_fetch_only_cpu_s": _seconds(runs.fetch_only),
-        "harvester_rows": int(runs.harvester[0].summary["rows"]),
+        "harvester_rows": int(runs.harvester[0].summary["rows_written"]),
         "bare_rows": runs.bare[0].rows,
         "bare_commits": int(median([bare.printed["commits"] for bare in runs.bare])),
         "harvester_rps": _rps(runs.harvester),

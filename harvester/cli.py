@@ -1,8 +1,17 @@
-"""The command line: ``harvester sweep | status | simulate``. Only this module runs a loop.
+"""Sweep short-selling data into a SQLite file, check the runs, and read the data back.
 
-Exit codes: 0 every task finished; 2 usage, configuration, database or credentials
-error, or a wrong gateway address; 3 finished but some tasks ``failed``; 75 the gateway
-stayed unavailable; 129 interrupted (SIGHUP); 130 (SIGINT); 143 (SIGTERM).
+The command line of every subcommand; only this module runs a loop.
+
+Exit codes of ``sweep``: 0 every task finished; 2 usage, configuration, database or
+credentials error, or a wrong gateway address; 3 finished but some tasks ``failed``; 75 the
+gateway stayed unavailable; 129 interrupted (SIGHUP); 130 (SIGINT); 143 (SIGTERM).
+``status`` exits 0, or 2 on any error. ``check`` (harvester.check): 0 the latest run is
+completed, recent and without a failed task; 3 some tasks failed; 4 the run is
+interrupted, or left ``running`` by a crash; 5 a sweep is running now; 6 the run is older
+than ``--max-age``; 7 no run at all; 2 an error. ``show``, ``latest``, ``export``
+(harvester.query): 0 rows written; 1 ``show`` found no stored row for any symbol asked
+for; 141 stdout was closed early (``| head``). Every command exits 2 on a usage,
+settings or database error, with one line on stderr.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from harvester import __version__
+from harvester import __version__, check, explore, query
 from harvester.config import Settings, load_settings
 from harvester.errors import ConfigError, HarvesterError, UsageError, first_leaf
 from harvester.lock import check_file
@@ -82,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--config", type=Path, help="TOML settings file ([simulate] table)")
     simulate.add_argument("--port", type=int, default=8787, help="port (0 = any free port)")
     add_arguments(simulate)
+    # Each of these modules adds its own subcommands; each subcommand sets ``run``.
+    for module in (query, check, explore):
+        module.add_parsers(commands)
     return parser
 
 
@@ -245,7 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_sweep(args)
         if args.command == "status":
             return _status(args)
-        return asyncio.run(_simulate(args))
+        if args.command == "simulate":
+            return asyncio.run(_simulate(args))
+        run: Callable[[argparse.Namespace], int] = args.run
+        return run(args)
     except HarvesterError as exc:
         sys.stderr.write(f"harvester: error: {exc}\n")
         return EXIT_USAGE

@@ -98,8 +98,22 @@ class TaskResult:
 
 
 @dataclass(frozen=True, slots=True)
+class FailedTask:
+    """A task of a run that ended ``failed``, named in the sweep's closing report."""
+
+    symbol: str
+    endpoint: str
+    error_code: str | None
+    error_message: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RunSummary:
-    """What a sweep did, for the closing report and the exit code."""
+    """What a sweep did, for the closing report and the exit code.
+
+    The counters (``rows``, ``warnings``, ``requests``) are this invocation's: what it
+    added to the run's columns of the same meaning (``rows_written``...).
+    """
 
     run_id: str
     status: RunStatus
@@ -113,6 +127,9 @@ class RunSummary:
     duplicates: int = 0
     stop_kind: StopKind | None = None  #: why the sweep stopped early, if it did
     stop_reason: str | None = None  #: the same, in words
+    #: the run's first ``failed`` tasks by symbol (at most the report's limit); ``failed``
+    #: counts them all
+    failed_tasks: tuple[FailedTask, ...] = ()
 
     @property
     def interrupted(self) -> bool:

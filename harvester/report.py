@@ -11,13 +11,16 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from harvester.model import RunSummary, TaskResult, TaskStatus
+from harvester.model import FailedTask, RunStatus, RunSummary, TaskResult, TaskStatus
 
 if TYPE_CHECKING:
     from harvester.client import Client
 
 log = logging.getLogger("harvester")
 
+FAILED_SHOWN = 20  # failed tasks named one by one after a sweep's summary; the rest counted
+MESSAGE_SHOWN = 200  # characters of an error message shown on a failed task's line
+LIST_ALL = "harvester export run_problems, or the run_problems view, lists them all"
 STATUS_ORDER = tuple(status.value for status in TaskStatus)
 ALWAYS_SHOWN = (TaskStatus.OK.value, TaskStatus.FAILED.value)  # shown even at zero
 
@@ -114,7 +117,7 @@ class ProgressDisplay:
 
 
 def summary_text(summary: RunSummary) -> str:
-    """The human summary printed at the end of a sweep."""
+    """The human summary printed at the end of a sweep, then a line per ``failed`` task."""
     state = summary.status.value + (" (resumed)" if summary.resumed else "")
     if summary.stop_reason:
         state += f": {summary.stop_reason}"
@@ -130,18 +133,43 @@ def summary_text(summary: RunSummary) -> str:
     if summary.malformed_lines or summary.duplicates:
         lines.append(f"  symbols file: {summary.malformed_lines} malformed lines skipped, "
                      f"{summary.duplicates} duplicates fetched once")
+    lines.extend(failed_lines(summary.failed_tasks, summary.failed))
     return "\n".join(lines)
 
 
+def _one_line(text: str | None) -> str:
+    """An error message on one line, cut to ``MESSAGE_SHOWN`` characters."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= MESSAGE_SHOWN else flat[:MESSAGE_SHOWN - 3] + "..."
+
+
+def failed_lines(tasks: tuple[FailedTask, ...], total: int) -> list[str]:
+    """A line per failed task (symbol, endpoint, error code, message), then how many more."""
+    if not tasks:
+        return []
+    symbol = max(len(task.symbol) for task in tasks)
+    endpoint = max(len(task.endpoint) for task in tasks)
+    lines = [f"  failed  {task.symbol:<{symbol}}  {task.endpoint:<{endpoint}}  "
+             f"{task.error_code or '-'}: {_one_line(task.error_message)}" for task in tasks]
+    if total > len(tasks):
+        lines.append(f"  ... and {total - len(tasks)} more failed; {LIST_ALL}")
+    return lines
+
+
 def summary_dict(summary: RunSummary) -> dict[str, Any]:
-    """The summary as plain data for ``--json``."""
+    """The summary as plain data for ``--json``.
+
+    Keys that are columns of ``runs`` carry their column's name, as ``status --json``
+    does; the counters are this invocation's share of the run's (equal for a run
+    never resumed), and ``resumes`` is 1 when this invocation resumed the run.
+    """
     return {
         "run_id": summary.run_id,
         "status": summary.status.value,
-        "resumed": summary.resumed,
+        "resumes": int(summary.resumed),
         "interrupted": summary.interrupted,
         "tasks": summary.tasks,
-        "rows": summary.rows,
+        "rows_written": summary.rows,
         "warnings": summary.warnings,
         "requests": summary.requests,
         "elapsed": round(summary.elapsed, 3),
@@ -150,7 +178,20 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "duplicates": summary.duplicates,
         "stop_kind": summary.stop_kind,
         "stop_reason": summary.stop_reason,
+        "failed_tasks": [
+            {"symbol": task.symbol, "endpoint": task.endpoint, "error_code": task.error_code,
+             "error_message": task.error_message}
+            for task in summary.failed_tasks
+        ],
+        "failed_tasks_total": summary.failed,
     }
+
+
+def run_state(run: Mapping[str, Any]) -> str:
+    """A run's status in words; a ``running`` run no sweep holds says so and what to do."""
+    if run["status"] == RunStatus.RUNNING.value and run.get("orphaned"):
+        return "running (no sweep holds it: crashed or killed; resume with --resume)"
+    return str(run["status"])
 
 
 def status_text(runs: list[dict[str, Any]]) -> str:
@@ -160,7 +201,7 @@ def status_text(runs: list[dict[str, Any]]) -> str:
     lines = []
     for run in runs:
         finished = run["finished_at"] or "-"
-        lines.append(f"{run['run_id']}  {run['status']:<11}  started {run['started_at']}  "
+        lines.append(f"{run['run_id']}  {run_state(run):<11}  started {run['started_at']}  "
                      f"finished {finished}  rows {run['rows_written']}  "
                      f"requests {run['requests']}")
         for endpoint, counts in sorted(run["tasks"].items()):

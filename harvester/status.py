@@ -1,53 +1,92 @@
-"""Reading the database for ``harvester status``: read-only, never blocking a sweep."""
+"""Reading the database for ``status`` and ``check``: read-only, never blocking a sweep.
+
+A run marked ``running`` is live only while a sweep holds the database's lock;
+one left so by a crash or ``kill -9`` is *orphaned* (``--resume`` finishes it).
+The lock is looked at before and after each read, without taking it, and the
+read is done again until both looks agree, so a sweep that starts or ends in
+the meantime is never taken for a crash.
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from harvester.database import connect_checked, translate
+from harvester.database import open_read_only, translate
 from harvester.errors import StoreError
+from harvester.lock import LockHolder, lock_holder
+from harvester.model import RunStatus
+
+T = TypeVar("T")
+READ_TRIES = 5  # reads tried until the lock looks the same before and after one
 
 
-def _open_read_only(path: Path) -> sqlite3.Connection:
-    """Open the file read-only; a copy we cannot write beside is read as immutable.
+@dataclass(frozen=True, slots=True)
+class Reading(Generic[T]):
+    """What one read found, and the sweep holding the lock throughout it (None: no sweep)."""
 
-    In WAL mode even a reader needs the ``-shm`` file, which it cannot create
-    in a read-only folder. With no ``-wal`` file beside it, the database file
-    is the whole database, so reading it as immutable is exact.
+    value: T
+    holder: LockHolder | None
+
+
+def read_consistent(path: Path, read: Callable[[sqlite3.Connection], T]) -> Reading[T]:
+    """``read(connection)`` in one read transaction, between two looks at the lock that agree.
+
+    The connection is read-only with ``sqlite3.Row`` rows. A missing or unreadable
+    file is a StoreError of one line.
     """
-    uri = path.resolve().as_uri()
-    try:
-        return connect_checked(f"{uri}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        if Path(f"{path}-wal").exists():
-            raise translate(path, exc) from exc
-    try:
-        return connect_checked(f"{uri}?immutable=1", uri=True)
-    except sqlite3.Error as exc:
-        raise translate(path, exc) from exc
-
-
-def read_status(path: Path, limit: int = 5) -> list[dict[str, Any]]:
-    """Recent runs with their task counts by endpoint and status, read-only."""
     if not path.is_file():
         raise StoreError(f"database {path}: no such file")
-    db = _open_read_only(path)
+    db = open_read_only(path)
     try:
         db.row_factory = sqlite3.Row
-        runs = [dict(row) for row in db.execute(
-            "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))]
-        for run in runs:
-            run["tasks"] = {}
-            for endpoint, status, count in db.execute(
-                "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2",
-                (run["run_id"],),
-            ):
-                run["tasks"].setdefault(endpoint, {})[status] = count
-        return runs
+        for _ in range(READ_TRIES):
+            before = lock_holder(path)
+            value = _snapshot(db, read)
+            after = lock_holder(path)
+            if before == after:
+                break
+        return Reading(value, after)
     except sqlite3.Error as exc:
         raise translate(path, exc) from exc
     finally:
         db.close()
 
+
+def _snapshot(db: sqlite3.Connection, read: Callable[[sqlite3.Connection], T]) -> T:
+    """Every query of ``read`` sees the same state of the file."""
+    db.execute("BEGIN")
+    try:
+        return read(db)
+    finally:
+        db.execute("ROLLBACK")
+
+
+def read_runs(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` runs, every column, with ``tasks``: ``{endpoint: {status: n}}``."""
+    runs = [dict(row) for row in db.execute(
+        "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))]
+    for run in runs:
+        run["tasks"] = {}
+        for endpoint, status, count in db.execute(
+            "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2",
+            (run["run_id"],),
+        ):
+            run["tasks"].setdefault(endpoint, {})[status] = count
+    return runs
+
+
+def mark_orphans(runs: list[dict[str, Any]], holder: LockHolder | None) -> None:
+    """Set each run's ``orphaned``: marked ``running`` while no sweep holds the lock."""
+    for run in runs:
+        run["orphaned"] = run["status"] == RunStatus.RUNNING.value and holder is None
+
+
+def read_status(path: Path, limit: int = 5) -> list[dict[str, Any]]:
+    """Recent runs with their task counts by endpoint and status, and ``orphaned``; read-only."""
+    reading = read_consistent(path, lambda db: read_runs(db, limit))
+    mark_orphans(reading.value, reading.holder)
+    return reading.value

@@ -26,7 +26,15 @@ import aiosqlite
 
 from harvester.database import open_database, translate
 from harvester.errors import StoreError
-from harvester.model import UNFINISHED, RunStatus, Symbol, TaskResult, TaskStatus, WorkItem
+from harvester.model import (
+    UNFINISHED,
+    FailedTask,
+    RunStatus,
+    Symbol,
+    TaskResult,
+    TaskStatus,
+    WorkItem,
+)
 from harvester.upserts import Picker, TableSpec
 
 PAGE = 1000  # tasks read per query when streaming a run's remaining work
@@ -311,3 +319,11 @@ class Store:
                 (run_id,)):
             counts.setdefault(endpoint, {})[status] = count
         return counts
+
+    async def failed_tasks(self, run_id: str, limit: int) -> list[FailedTask]:
+        """The run's first ``limit`` tasks that ended ``failed``, by symbol and endpoint."""
+        rows = await self._rows(
+            "SELECT symbol, endpoint, error_code, error_message FROM tasks "
+            "WHERE run_id = ? AND status = ? ORDER BY symbol, endpoint LIMIT ?",
+            (run_id, TaskStatus.FAILED.value, limit))
+        return [FailedTask(*row) for row in rows]

@@ -31,9 +31,9 @@ from harvester.errors import (
 from harvester.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
 from harvester.ledger import OpenedRun, open_run
 from harvester.lock import DatabaseLock
-from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol
+from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol, TaskStatus
 from harvester.outage import OutageGuard
-from harvester.report import Progress
+from harvester.report import FAILED_SHOWN, Progress
 from harvester.retry import RetryPolicy
 from harvester.store import Store
 from harvester.upserts import TableSpec
@@ -230,6 +230,9 @@ async def _close(store: Store, run: OpenedRun, progress: Progress, why: Stop) ->
     """Close the books: the run is ``completed`` if no task is left pending, and summarised."""
     stop_kind, stop_reason = why
     status, counts = await store.finish_run(run.run_id, progress.requests, stop_reason)
+    # Read back once the books are closed, so no list of failures is kept during the sweep.
+    failed = any(by_status.get(TaskStatus.FAILED.value) for by_status in counts.values())
+    failed_tasks = await store.failed_tasks(run.run_id, FAILED_SHOWN) if failed else []
     return RunSummary(
         run_id=run.run_id,
         status=status,
@@ -243,4 +246,5 @@ async def _close(store: Store, run: OpenedRun, progress: Progress, why: Stop) ->
         duplicates=run.duplicates,
         stop_kind=stop_kind,
         stop_reason=stop_reason,
+        failed_tasks=tuple(failed_tasks),
     )

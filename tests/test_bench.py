@@ -121,7 +121,7 @@ def test_the_storing_bare_loop_writes_the_rows_a_sweep_writes() -> None:
         harvested = _stored(sweeper.folder / "harvester.sqlite")
         stored = _stored(sweeper.folder / "bare.sqlite")
     assert bare.stats.total == fetched.stats.total == sweep.stats.total == size * 2
-    assert bare.rows == sweep.summary["rows"] > 0
+    assert bare.rows == sweep.summary["rows_written"] > 0
     assert bare.printed["commits"] >= 1
     assert (fetched.rows, fetched.printed["errors"]) == (0, 0)
     assert all(harvested.values())

@@ -75,14 +75,16 @@ def test_simulated_sweep_answers_the_readme_queries(
     assert summary["status"] == "completed"
     assert summary["tasks"]["short_trades"] == {"ok": 102}
     assert summary["tasks"]["short_interest"] == {"ok": 102}
-    assert summary["rows"] == 102 * 20 + 102 * 30
+    assert summary["rows_written"] == 102 * 20 + 102 * 30
     queries = re.findall(r"```sql\n(.*?)```", README, re.S)
     assert len(queries) >= 4
     with sqlite3.connect(db) as conn:
         answers = [conn.execute(sql).fetchall() for sql in queries]
     conn.close()
     assert all(answers[:3]), "the first three README queries return rows after a sweep"
-    assert answers[2] == [
+    (by_endpoint,) = [answer for sql, answer in zip(queries, answers, strict=True)
+                      if "GROUP BY endpoint, status" in sql]
+    assert by_endpoint == [
         ("short_interest", "ok", 102, 102 * 30), ("short_trades", "ok", 102, 102 * 20)]
     status = cli("status", "--db", str(db))
     assert status.returncode == 0
@@ -252,7 +254,7 @@ def test_sigint_leaves_an_interrupted_run_that_resume_completes(
     resumed = simulated(config, symbols, db, "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads(resumed.stdout)
-    assert summary["resumed"] and summary["status"] == "completed"
+    assert summary["resumes"] == 1 and summary["status"] == "completed"
     assert summary["requests"] == 200 - ok_before  # only the unfinished tasks were fetched
     assert query(db, "SELECT status, resumes FROM runs") == [("completed", 1)]
     assert query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 200)]
@@ -263,7 +265,7 @@ def test_readme_quick_start_matches_ci_and_lists_every_setting() -> None:
     assert block
     main_job, tests = block.group(1).strip().splitlines()
     assert main_job.endswith("harvester sweep --simulate") and "pip install -e ." in main_job
-    assert "pip install -e '.[test]'" in tests and tests.endswith("pytest")
+    assert "pip install -e '.[test,explore]'" in tests and tests.endswith("pytest")
     assert "sed -n 2p" in (ROOT / ".ci" / "run").read_text()
     for specs in SECTIONS.values():
         for spec in specs:

@@ -88,7 +88,7 @@ def test_sighup_stops_the_sweep_and_resume_finishes_it(
     done = run(*sweep_args(fast, symbols, db, "--resume", "--json"))
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
-    assert summary["run_id"] == run_id and summary["resumed"] is True
+    assert summary["run_id"] == run_id and summary["resumes"] == 1
     assert query(db, "SELECT status, resumes FROM runs") == [("completed", 1)]
     assert query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 120)]
 

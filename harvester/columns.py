@@ -1,0 +1,341 @@
+"""What every table, view and column of the database holds, with its unit: said once, here.
+
+README.md's column tables and view list (``database_doc()``) and the Datasette
+metadata (``harvester datasette-metadata``) are both made from these
+declarations, and a test holds them to a freshly migrated file: a migration
+that adds a column without describing it here fails the suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+_DATE = "date, `YYYY-MM-DD`"
+_TIME = "ISO 8601 UTC time, e.g. `2026-05-20T02:00:11.000Z`"
+_SHARES = "shares"
+_PRICE = "price, in the stock's trading currency (API.md names none)"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its SQL type, unit, meaning, and where each market's value comes from.
+
+    ``us`` and ``hk`` are Markdown: the upstream field (API.md) the value comes
+    from, ``None`` where that market leaves the column NULL, or ``""`` for a
+    column that does not come from an upstream field.
+    """
+
+    name: str
+    type: str
+    unit: str
+    meaning: str
+    us: str | None = ""
+    hk: str | None = ""
+
+    def source(self, market: str) -> str | None:
+        """Where ``market``'s (``US`` or ``HK``) value comes from; None: it is left NULL."""
+        return self.us if market == "US" else self.hk
+
+    def fills(self, market: str) -> bool:
+        """Whether rows of ``market`` can hold a value here."""
+        return self.source(market) is not None
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A table or view: one line on what a row is, its columns, and for a view an example."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    example: tuple[str, str] | None = None  #: (what it answers, SQL) for a view
+    market: str | None = None  #: the one market a per-market view holds
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``; KeyError if there is none."""
+        for column in self.columns:
+            if column.name == name:
+                return column
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+
+_SYMBOL = Column("symbol", "TEXT", "", "the security in canonical form `CODE.MARKET`: "
+                 "`AAPL.US`, `BRK.B.US`, `700.HK` (HK code without leading zeros)")
+_MARKET = Column("market", "TEXT", "", "`US` or `HK`")
+_RUN_ID = Column("run_id", "TEXT", "", "the run that last wrote the row (`runs.run_id`)")
+_FETCHED_AT = Column("fetched_at", "TEXT", _TIME, "when the row was last fetched")
+
+SHORT_TRADES = Relation(
+    "short_trades",
+    "Daily short selling: one row per symbol and trading day (primary key `symbol, "
+    "trade_date`; fetching a day again updates its row). US rows hold volumes in shares "
+    "(FINRA/NASDAQ files, refreshed about every two weeks upstream), HK rows turnover in "
+    "HKD (HKEX, every trading day).",
+    (
+        _SYMBOL,
+        _MARKET,
+        Column("trade_date", "TEXT", _DATE, "the trading day, in the exchange's own time zone",
+               "`timestamp`, as a New York date", "`timestamp`, as a Hong Kong date"),
+        Column("nasdaq_short_volume", "INTEGER", _SHARES, "NASDAQ short-sale volume of the day",
+               "`nus_amount`", None),
+        Column("nyse_short_volume", "INTEGER", _SHARES, "NYSE short-sale volume of the day",
+               "`ny_amount`", None),
+        Column("total_volume", "INTEGER", _SHARES, "total volume of the day", "`total_amount`",
+               None),
+        Column("short_turnover", "REAL", "HKD", "short-sale turnover of the day", None,
+               "`amount`"),
+        Column("short_balance", "REAL",
+               "not documented upstream: API.md's example, `1318056100.00`, reads like an "
+               "amount of HKD, but that is unconfirmed",
+               "short position balance, as upstream sends it", None, "`balance`"),
+        Column("total_turnover", "REAL", "HKD", "total turnover of the day", None,
+               "`total_amount`"),
+        Column("short_ratio", "REAL", "fraction, 0 to 1 (0.3643 is 36.43%)",
+               "short volume / total volume (US); short turnover / total turnover (HK)",
+               "`rate`", "`rate`"),
+        Column("close", "REAL", _PRICE, "closing price of the day", "`close`", "`close`"),
+        _RUN_ID,
+        _FETCHED_AT,
+    ),
+)
+
+SHORT_INTEREST = Relation(
+    "short_interest",
+    "Short interest reports: one row per symbol and report date (primary key `symbol, "
+    "trade_date`, upserted like `short_trades`). US: the twice-monthly short interest "
+    "reports; HK: outstanding short positions, about weekly.",
+    (
+        _SYMBOL,
+        _MARKET,
+        Column("trade_date", "TEXT", _DATE,
+               "the report (data) date its figures stand for; not a trading day's figures",
+               "`timestamp_str`", "`timestamp_str`"),
+        Column("short_shares", "INTEGER", _SHARES, "shares sold short and not yet covered",
+               "`shares_short`", "`aggregated_short`"),
+        Column("short_percent", "REAL",
+               "percent, 0 to 100, as upstream sends it (0.59 is 0.59%, not 59%)",
+               "short interest as a percentage: US \"short percentage\" (API.md says no more); "
+               "HK percent of float", "`short_percent`", "`aggregated_short_ratio`"),
+        Column("avg_daily_short_volume", "INTEGER", _SHARES, "average daily short volume",
+               "`avg_daily_short_volume`", "`avg_daily_short_volume`"),
+        Column("avg_daily_share_volume", "INTEGER", _SHARES,
+               "average daily volume, all trades", "`avg_daily_share_volume`", None),
+        Column("days_to_cover", "REAL", "days", "days to cover, as upstream computes it",
+               "`days_to_cover`", None),
+        Column("avg_cost", "REAL", _PRICE, "average cost of the short positions", None,
+               "`avg_cost`"),
+        Column("close_price", "REAL", _PRICE, "close on the report date", "`close_price`",
+               "`close_price`"),
+        Column("last_close_price", "REAL", _PRICE, "the previous trading day's close",
+               "`last_close_price`", "`last_close_price`"),
+        _RUN_ID,
+        _FETCHED_AT,
+    ),
+)
+
+RUNS = Relation(
+    "runs",
+    "One row per sweep run: when it ran, how it ended, and what it counted.",
+    (
+        Column("run_id", "TEXT", "", "the run's id, sortable: its start time and a random "
+               "suffix, e.g. `20261121T093000Z-3fa9c1`"),
+        Column("started_at", "TEXT", _TIME, "when the run started"),
+        Column("finished_at", "TEXT", _TIME,
+               "when it last ended (completed or interrupted); NULL while `running`"),
+        Column("status", "TEXT", "", "`running`, `completed` (every task final, maybe some "
+               "`failed`) or `interrupted` (left for `--resume`)"),
+        Column("symbols_file", "TEXT", "", "the symbols file the run's universe was read from"),
+        Column("symbols", "INTEGER", "symbols", "distinct valid symbols in the run's universe"),
+        Column("duplicates", "INTEGER", "lines", "lines naming a symbol already listed, "
+               "in any style"),
+        Column("malformed_lines", "INTEGER", "lines", "lines that are not a symbol, skipped"),
+        Column("requests", "INTEGER", "requests", "HTTP requests sent, retries included, "
+               "added by each sweep that closed the run's books (one killed outright adds none)"),
+        Column("rows_written", "INTEGER", "rows", "data rows inserted or updated"),
+        Column("warnings", "INTEGER", "values or records", "values that did not parse and "
+               "records dropped (see `tasks.warnings`)"),
+        Column("resumes", "INTEGER", "times", "how often `--resume` took the run up again"),
+        Column("stop_reason", "TEXT", "", "why an `interrupted` run stopped (a signal, an "
+               "outage, refused credentials, too old to resume); NULL otherwise; since "
+               "schema version 2"),
+    ),
+)
+
+TASKS = Relation(
+    "tasks",
+    "One row per run, symbol and endpoint (primary key `run_id, symbol, endpoint`): how "
+    "fetching it ended.",
+    (
+        Column("run_id", "TEXT", "", "the run (`runs.run_id`)"),
+        _SYMBOL,
+        Column("endpoint", "TEXT", "", "`short_trades` or `short_interest`"),
+        Column("status", "TEXT", "", "`pending`, `ok`, `no_data`, `unsupported`, `invalid` "
+               "or `failed`"),
+        Column("attempts", "INTEGER", "requests", "requests sent for this task, over all "
+               "resumes"),
+        Column("rows", "INTEGER", "rows", "rows its last answer held"),
+        Column("warnings", "INTEGER", "values or records", "values of its answer that did not "
+               "parse (stored as NULL) and records dropped"),
+        Column("error_code", "TEXT", "", "why it did not end `ok`: the upstream code (`-7`, "
+               "`-10`) or a reason (`http_502`, `timeout`, `connection_error`, "
+               "`malformed_body`, `body_too_large`); NULL when `ok`"),
+        Column("error_message", "TEXT", "", "the upstream message or our own, token redacted"),
+        Column("updated_at", "TEXT", _TIME, "when the task's row last changed"),
+    ),
+)
+
+TABLES: tuple[Relation, ...] = (SHORT_TRADES, SHORT_INTEREST, RUNS, TASKS)
+
+
+def _latest(table: Relation, example: tuple[str, str]) -> Relation:
+    return Relation(f"latest_{table.name}", f"The newest row of each symbol in `{table.name}` "
+                    "(its latest `trade_date`), every column.", table.columns, example)
+
+
+def _market(table: Relation, market: str, example: tuple[str, str]) -> Relation:
+    """A per-market view: that market's rows, only the columns it fills, no ``market``."""
+    columns = tuple(c for c in table.columns if c.name != "market" and c.fills(market))
+    return Relation(f"{market.lower()}_{table.name}",
+                    f"The {market} rows of `{table.name}`, with only the columns {market} "
+                    "fills, so integer columns load as integers in pandas.",
+                    columns, example, market)
+
+
+def _snapshot() -> Relation:
+    trades, interest = SHORT_TRADES.column, SHORT_INTEREST.column
+    data_trades = ("short_ratio", "nasdaq_short_volume", "nyse_short_volume", "total_volume",
+                   "short_turnover", "short_balance", "total_turnover", "close")
+    data_interest = ("short_shares", "short_percent", "avg_daily_short_volume",
+                     "avg_daily_share_volume", "days_to_cover", "avg_cost", "close_price",
+                     "last_close_price")
+    columns = (
+        _SYMBOL, _MARKET,
+        replace(trades("trade_date"), name="short_trades_date", meaning="the trading day of "
+                "this row's `short_trades` figures (the symbol's newest); NULL if it has none"),
+        *map(trades, data_trades),
+        replace(interest("trade_date"), name="short_interest_date", meaning="the report date "
+                "of this row's `short_interest` figures (the symbol's newest); NULL if none"),
+        *map(interest, data_interest),
+    )
+    return Relation("snapshot", "One row per symbol: its newest daily short figures beside "
+                    "its newest short interest report, each with its own date.", columns,
+                    ("Every symbol's latest short interest beside its latest short ratio",
+                     "SELECT symbol, short_interest_date, short_shares, short_percent, "
+                     "days_to_cover,\n       short_trades_date, short_ratio\n"
+                     "FROM snapshot\nORDER BY symbol;"))
+
+
+_RUN_PROBLEMS = Relation(
+    "run_problems",
+    "The tasks of the latest run that did not end `ok`, with why.",
+    tuple(TASKS.column(name) for name in ("run_id", "symbol", "endpoint", "status", "attempts",
+                                          "error_code", "error_message", "updated_at")),
+    ("Which symbols failed or had no data in the latest run, and why",
+     "SELECT symbol, endpoint, status, attempts, error_code, error_message\n"
+     "FROM run_problems\nORDER BY status, symbol, endpoint;"))
+
+VIEWS: tuple[Relation, ...] = (
+    _latest(SHORT_TRADES, (
+        "The 10 US symbols with the highest short ratio on their latest day",
+        "SELECT symbol, trade_date, short_ratio, total_volume\nFROM latest_short_trades\n"
+        "WHERE market = 'US'\nORDER BY short_ratio DESC, symbol\nLIMIT 10;")),
+    _latest(SHORT_INTEREST, (
+        "The HK stocks with the largest short position (percent of float) in their latest "
+        "report",
+        "SELECT symbol, trade_date, short_shares, short_percent\nFROM latest_short_interest\n"
+        "WHERE market = 'HK'\nORDER BY short_percent DESC\nLIMIT 10;")),
+    _snapshot(),
+    _RUN_PROBLEMS,
+    _market(SHORT_TRADES, "US", (
+        "One US symbol's last 20 trading days",
+        "SELECT * FROM us_short_trades WHERE symbol = 'AAPL.US' "
+        "ORDER BY trade_date DESC LIMIT 20;")),
+    _market(SHORT_TRADES, "HK", (
+        "HK short turnover by day, all symbols together, in HKD",
+        "SELECT trade_date, SUM(short_turnover) AS short_turnover, "
+        "SUM(total_turnover) AS total_turnover\nFROM hk_short_trades\n"
+        "GROUP BY trade_date\nORDER BY trade_date DESC\nLIMIT 5;")),
+    _market(SHORT_INTEREST, "US", (
+        "AAPL.US's last six short interest reports (about three months)",
+        "SELECT symbol, trade_date, short_shares, short_percent, days_to_cover\n"
+        "FROM us_short_interest\nWHERE symbol = 'AAPL.US'\nORDER BY trade_date DESC\n"
+        "LIMIT 6;")),
+    _market(SHORT_INTEREST, "HK", (
+        "700.HK's short position report by report",
+        "SELECT trade_date, short_shares, short_percent, avg_cost\nFROM hk_short_interest\n"
+        "WHERE symbol = '700.HK'\nORDER BY trade_date;")),
+)
+
+RELATIONS: dict[str, Relation] = {r.name: r for r in (*TABLES, *VIEWS)}
+
+
+# Descriptions ------------------------------------------------------------------------------
+
+
+def plain(text: str) -> str:
+    """Markdown's code marks dropped, for readers that show text as it is (Datasette)."""
+    return text.replace("`", "")
+
+
+def describe(relation: str, column: str) -> str:
+    """One column's description as plain text: meaning, unit, and its upstream fields."""
+    owner = RELATIONS[relation]
+    spec = owner.column(column)
+    parts = [spec.meaning[0].upper() + spec.meaning[1:] + "."]
+    if spec.unit:
+        parts.append(f"Unit: {spec.unit}.")
+    markets = (owner.market,) if owner.market else ("US", "HK")
+    sources = [f"{market} {spec.source(market)}" for market in markets if spec.source(market)]
+    if sources:
+        empty = [market for market in markets if not spec.fills(market)]
+        parts.append("From upstream: " + ", ".join(sources)
+                     + "".join(f"; NULL for {market}" for market in empty) + ".")
+    return plain(" ".join(parts))
+
+
+# The README's text -------------------------------------------------------------------------
+
+
+def _cells(*cells: str) -> str:
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+
+def _source(value: str | None) -> str:
+    return "NULL" if value is None else value
+
+
+def table_markdown(table: Relation) -> str:
+    """A table's description and its columns as a Markdown table, as README.md holds them."""
+    by_market = any(column.us or column.hk for column in table.columns)
+    head = ("column", "type", "unit", "meaning", *(("US", "HK") if by_market else ()))
+    lines = [f"**`{table.name}`**: {table.description}", "", _cells(*head),
+             "|" + "---|" * len(head)]
+    for c in table.columns:
+        markets = (_source(c.us), _source(c.hk)) if by_market else ()
+        lines.append(_cells(f"`{c.name}`", c.type, c.unit, c.meaning, *markets))
+    return "\n".join(lines) + "\n"
+
+
+def _view_columns(view: Relation) -> str:
+    for table in TABLES:
+        if view.columns == table.columns:
+            return f"every column of `{table.name}`"
+    return ", ".join(f"`{column.name}`" for column in view.columns)
+
+
+def views_markdown() -> str:
+    """The views as a Markdown table, then each view's example query."""
+    lines = ["**Views** (schema version 3) read like tables and answer the everyday questions "
+             "without hand-written SQL:", "", _cells("view", "what it holds", "columns"),
+             "|---|---|---|"]
+    lines += [_cells(f"`{v.name}`", v.description, _view_columns(v)) for v in VIEWS]
+    for view in VIEWS:
+        if view.example:
+            title, sql = view.example
+            lines += ["", f"{title} (`{view.name}`):", "", "```sql", sql, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def database_doc() -> str:
+    """README.md's generated part of "The database": every table's columns, then the views."""
+    return "\n".join([*map(table_markdown, TABLES), views_markdown()])

@@ -1,0 +1,280 @@
+"""Datasette over the database: metadata made from ``columns``, and ``harvester explore``.
+
+``harvester datasette-metadata`` writes the metadata file Datasette 0.65 reads
+(``datasette harvest.sqlite -m FILE``): a title, every table's, view's and
+column's description with its unit, and canned queries for the everyday
+questions. ``harvester explore`` serves the file with that metadata on
+127.0.0.1 only, through Datasette (the ``explore`` extra) in a child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import importlib.util
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from harvester.columns import RELATIONS, describe, plain
+from harvester.config import load_settings
+from harvester.database import open_read_only, translate
+from harvester.errors import StoreError, UsageError
+from harvester.schema import SCHEMA_VERSION
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8001  # Datasette's own
+NOT_INSTALLED = ("harvester explore needs Datasette: pip install 'harvester[explore]' "
+                 "(in a checkout: pip install -e '.[explore]')")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A canned query: its URL name, title, what to know before running it, and its SQL."""
+
+    name: str
+    title: str
+    description: str
+    sql: str
+
+
+_LAST_20_DAYS = """\
+SELECT symbol, trade_date, short_ratio, nasdaq_short_volume, nyse_short_volume, total_volume,
+       short_turnover, short_balance, total_turnover, close
+FROM short_trades
+WHERE symbol = :symbol
+ORDER BY trade_date DESC
+LIMIT 20"""
+
+# The latest run as run_problems picks it; 'yes' when it completed without a failed task.
+_HEALTH = """\
+SELECT run_id, status, started_at, finished_at, failed_tasks, pending_tasks,
+       CASE WHEN status = 'completed' AND failed_tasks = 0 THEN 'yes' ELSE 'no' END AS healthy,
+       ROUND((julianday('now') - julianday(finished_at)) * 24, 2) AS hours_since_finished
+FROM (
+    SELECT r.run_id, r.status, r.started_at, r.finished_at,
+           (SELECT COUNT(*) FROM tasks AS t
+            WHERE t.run_id = r.run_id AND t.status = 'failed') AS failed_tasks,
+           (SELECT COUNT(*) FROM tasks AS t
+            WHERE t.run_id = r.run_id AND t.status = 'pending') AS pending_tasks
+    FROM runs AS r
+    ORDER BY r.started_at DESC, r.rowid DESC
+    LIMIT 1
+)"""
+
+
+def _view_query(name: str, view: str, description: str) -> Query:
+    """A canned query that is a view's README example: its title and SQL, said once."""
+    example = RELATIONS[view].example
+    if example is None:
+        raise KeyError(f"{view} has no example")
+    title, sql = example
+    return Query(name, title, description, sql.rstrip(";"))
+
+
+CANNED: tuple[Query, ...] = (
+    _view_query("top_us_short_ratio", "latest_short_trades",
+                "From latest_short_trades: each US symbol's newest trading day (its trade_date)."),
+    Query("symbol_last_20_days", "One symbol's last 20 trading days",
+          "symbol in canonical form: 700.HK (not 00700.HK or HK.00700), AAPL.US, BRK.B.US; "
+          "harvester show accepts any style.", _LAST_20_DAYS),
+    _view_query("short_interest_beside_short_ratio", "snapshot",
+                "From snapshot: each side has its own date; NULL where a symbol has none."),
+    _view_query("latest_run_problems", "run_problems",
+                "From run_problems: every task of the latest run whose status is not ok."),
+    Query("latest_run_health", "Is the latest run complete and healthy?",
+          "healthy is yes when the run completed with no failed task; judge its age by "
+          "hours_since_finished (harvester check does both, with exit codes).", _HEALTH),
+)
+
+
+def metadata(database: str) -> dict[str, Any]:
+    """Datasette 0.65 metadata for a database Datasette names ``database`` (the file's stem)."""
+    tables = {
+        relation.name: {
+            "description": plain(relation.description),
+            "columns": {column.name: describe(relation.name, column.name)
+                        for column in relation.columns},
+        }
+        for relation in RELATIONS.values()
+    }
+    queries = {query.name: {"title": query.title, "description": query.description,
+                            "sql": query.sql} for query in CANNED}
+    return {
+        "title": "harvester: short selling of US and HK stocks",
+        "description": "Daily short-sale volume (short_trades) and short interest reports "
+                       "(short_interest) swept from the quote gateway, with the sweeps' own "
+                       "records (runs, tasks). Every column's description gives its unit.",
+        "databases": {database: {"description": f"Schema version {SCHEMA_VERSION}.",
+                                 "tables": tables, "queries": queries}},
+    }
+
+
+def require_views(path: Path) -> None:
+    """Fail with one line unless ``path`` is a database at this harvester's schema version."""
+    if not path.is_file():
+        raise StoreError(f"database {path}: no such file")
+    db = open_read_only(path)
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise translate(path, exc) from exc
+    finally:
+        db.close()
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"database {path}: schema version {version} is newer than this "
+                         f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
+    if version < SCHEMA_VERSION:
+        raise StoreError(f"database {path}: schema version {version} has no views (they came "
+                         f"with version {SCHEMA_VERSION}); run a sweep on it once "
+                         f"(harvester sweep --db {path}), which migrates it in place")
+
+
+def _database(args: argparse.Namespace) -> Path:
+    overrides = {"sweep": {"db": args.db}} if args.db else {"sweep": {}, "gateway": {}}
+    path = Path(load_settings(args.config, overrides=overrides).sweep.db)
+    require_views(path)
+    return path
+
+
+def _metadata_json(path: Path) -> bytes:
+    return orjson.dumps(metadata(path.stem), option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _write_metadata(args: argparse.Namespace) -> int:
+    text = _metadata_json(_database(args))
+    if args.output is None:
+        sys.stdout.buffer.write(text)
+        return 0
+    try:
+        args.output.write_bytes(text)
+    except OSError as exc:
+        raise UsageError(f"-o {args.output}: cannot write it ({exc.strerror})") from exc
+    return 0
+
+
+def _explore(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("datasette") is None:
+        raise UsageError(NOT_INSTALLED)
+    path = _database(args)
+    _check_port(args.port)
+    with tempfile.TemporaryDirectory(prefix="harvester-explore-") as folder:
+        meta = Path(folder) / "metadata.json"
+        meta.write_bytes(_metadata_json(path))
+        sys.stdout.write(f"serving {path} with Datasette on http://{LOOPBACK}:{args.port}/ "
+                         "(Ctrl-C stops it)\n")
+        sys.stdout.flush()
+        return _serve([sys.executable, "-m", "datasette", "serve", str(path),
+                       "--metadata", str(meta), "--host", LOOPBACK, "--port", str(args.port)])
+
+
+def _check_port(port: int) -> None:
+    """One clear line for a port already taken, rather than Datasette's log and exit code."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise UsageError(f"--port {port}: cannot listen on {LOOPBACK}:{port} "
+                             f"({exc.strerror}); choose another port") from exc
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _end_with_parent(parent: int) -> None:
+    """In the child, before exec: on Linux, a SIGTERM when its parent dies, even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _serve(command: list[str]) -> int:
+    """Run Datasette until it ends; a stop signal to us is passed on to it once.
+
+    It runs in a session of its own, so Ctrl-C in the terminal reaches it only
+    through us: exactly one stop request, whichever way ours came (SIGINT,
+    SIGTERM, SIGHUP). On Linux it also ends if we are killed outright, so a
+    server is never left listening on its own.
+    """
+    parent = os.getpid()
+    child = subprocess.Popen(command, start_new_session=True,
+                             preexec_fn=lambda: _end_with_parent(parent))
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.append(signum)
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    handled = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, stop) for signum in handled}
+    try:
+        code = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    if stopped and (code == 0 or -code in handled):
+        return 0  # stopped as asked, as `harvester simulate` is
+    return 128 - code if code < 0 else code
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port: {text!r} (1 to 65535)")
+    return port
+
+
+_METADATA_EXAMPLE = """\
+examples:
+  harvester datasette-metadata -o metadata.json
+  datasette harvest.sqlite -m metadata.json -h 127.0.0.1
+"""
+_EXPLORE_EXAMPLE = """\
+examples:
+  harvester explore                      # http://127.0.0.1:8001/
+  harvester explore --db shorts.sqlite --port 8080
+"""
+
+
+def add_parsers(commands: Any) -> None:
+    """Add ``datasette-metadata`` and ``explore`` to ``commands`` (argparse subparsers)."""
+    meta = commands.add_parser(
+        "datasette-metadata", help="write Datasette metadata: descriptions, units, queries",
+        description="Write Datasette metadata for the database: a description of every table, "
+                    "view and column (with units) and canned queries.",
+        epilog=_METADATA_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    meta.add_argument("--config", type=Path, help="TOML settings file")
+    meta.add_argument("--db", help="database file ([sweep] db); its name keys the metadata")
+    meta.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
+    meta.set_defaults(run=_write_metadata)
+
+    explore = commands.add_parser(
+        "explore", help="serve the database with Datasette on 127.0.0.1",
+        description="Serve the database with Datasette and its metadata, on "
+                    f"{LOOPBACK} only, until Ctrl-C. Needs pip install 'harvester[explore]'.",
+        epilog=_EXPLORE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    explore.add_argument("--config", type=Path, help="TOML settings file")
+    explore.add_argument("--db", help="database file ([sweep] db)")
+    explore.add_argument("--port", type=_port, default=DEFAULT_PORT,
+                         help=f"port on {LOOPBACK} (default {DEFAULT_PORT})")
+    explore.set_defaults(run=_explore)

@@ -1,0 +1,347 @@
+"""``harvester show | latest | export``: the stored data read back, read-only, in any format.
+
+``show`` prints symbols' time series, ``latest`` the cross-section on each
+symbol's newest day, ``export`` any table or view as a stream. All three open
+the file read-only (they never block a sweep), read the views of schema
+version 3, and put user text into SQL only as a parameter or as a name first
+found in the file itself. Exit codes: 0 rows written; 1 ``show`` found no
+stored row for any symbol asked for; 2 a usage or database error (one line);
+141 stdout was closed early (``harvester export t | head``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import sqlite3
+import sys
+from collections.abc import Iterator, Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from harvester.config import load_settings
+from harvester.database import open_read_only, translate
+from harvester.endpoint_catalog import ENDPOINTS
+from harvester.errors import StoreError, UsageError
+from harvester.model import SUPPORTED_MARKETS
+from harvester.output import FORMATS, chunked, emit, table_text, write_rows
+from harvester.symbols import SymbolSyntaxError, parse_symbol
+
+EXIT_NO_ROWS = 1
+VIEWS_VERSION = 3  # the schema version whose migration added the views read here
+PROVENANCE = ("run_id", "fetched_at")  # left out of show and latest; export has them
+ENDPOINT_NAMES = tuple(endpoint.name for endpoint in ENDPOINTS)
+DEFAULT_BY = {"short_trades": "short_ratio", "short_interest": "short_percent"}
+ALL = "all"
+
+
+def _quote(name: str) -> str:
+    """An SQL identifier, quoted; only ever applied to names read from the file."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def columns_of(db: sqlite3.Connection, name: str) -> list[str]:
+    """The column names of a table or view, in order; empty when there is no such thing."""
+    return [row[0] for row in db.execute("SELECT name FROM pragma_table_info(?)", (name,))]
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    overrides = {"sweep": {"db": args.db}} if args.db else {"sweep": {}, "gateway": {}}
+    return Path(load_settings(args.config, overrides=overrides).sweep.db)
+
+
+def _older(path: Path, version: int) -> str:
+    """What to say about a file whose schema predates the views."""
+    if version == 0:
+        return f"database {path}: holds no harvester tables; is it the right file?"
+    return (f"database {path}: schema version {version} has no views (they came with version "
+            f"{VIEWS_VERSION}); run a sweep on it once to migrate it in place "
+            f"(harvester sweep --db {path})")
+
+
+@contextlib.contextmanager
+def reading(path: Path, *, views: bool = True) -> Iterator[sqlite3.Connection]:
+    """The file opened read-only; with ``views``, refused unless its schema has the views."""
+    if not path.is_file():
+        raise StoreError(f"database {path}: no such file (run a sweep first, or name the file "
+                         "with --db)")
+    db = open_read_only(path)
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version < VIEWS_VERSION and (views or version == 0):
+            raise StoreError(_older(path, version))
+        yield db
+    except sqlite3.Error as exc:
+        raise translate(path, exc) from exc
+    finally:
+        db.close()
+
+
+# show -------------------------------------------------------------------------------------
+
+
+def canonical_symbols(texts: Sequence[str]) -> list[str]:
+    """The canonical forms of symbols in any accepted style, duplicates dropped, in order."""
+    found: dict[str, None] = {}
+    for text in texts:
+        try:
+            symbol = parse_symbol(text)
+        except SymbolSyntaxError as exc:
+            hint = "" if "did you mean" in str(exc) else (
+                "; write it as 700.HK, 00700.HK, HK.00700, AAPL.US or US.AAPL")
+            raise UsageError(f"{exc}{hint}") from exc
+        if symbol.market not in SUPPORTED_MARKETS:
+            raise UsageError(f"{text.strip()}: market {symbol.market} is not one the harvester "
+                             f"fetches ({', '.join(SUPPORTED_MARKETS)})")
+        found.setdefault(symbol.canonical, None)
+    return list(found)
+
+
+def _market_view(endpoint: str, symbol: str) -> str:
+    return f"{symbol.rsplit('.', 1)[1].lower()}_{endpoint}"
+
+
+def _shown(db: sqlite3.Connection, endpoint: str, symbols: Sequence[str]) -> list[str]:
+    """The columns the symbols' markets fill, in the table's order, without provenance."""
+    filled = {name for symbol in symbols for name in columns_of(db, _market_view(endpoint, symbol))}
+    return [name for name in columns_of(db, endpoint) if name in filled and name not in PROVENANCE]
+
+
+def _series(db: sqlite3.Connection, endpoint: str, symbol: str, names: Sequence[str],
+            args: argparse.Namespace) -> sqlite3.Cursor:
+    """One symbol's rows of one endpoint, newest first, in the columns ``names``.
+
+    A name its market's view lacks is NULL; ``endpoint`` is the endpoint's name.
+    """
+    view = _market_view(endpoint, symbol)
+    own = set(columns_of(db, view)) | {"endpoint"}
+    select = ", ".join("? AS endpoint" if name == "endpoint" else
+                       _quote(name) if name in own else f"NULL AS {_quote(name)}"
+                       for name in names)
+    params: list[Any] = [endpoint] if "endpoint" in names else []
+    sql = f"SELECT {select} FROM {_quote(view)} WHERE symbol = ?"
+    params.append(symbol)
+    if args.since:
+        sql += " AND trade_date >= ?"
+        params.append(args.since)
+    sql += " ORDER BY trade_date DESC"
+    if args.last:
+        sql += " LIMIT ?"
+        params.append(args.last)
+    return db.execute(sql, params)
+
+
+def _missing_line(db: sqlite3.Connection, symbol: str, endpoints: Sequence[str],
+                  since: str | None) -> str:
+    """The one line saying a symbol has no rows, and what the latest run says about it."""
+    # The latest run only: its (run_id, symbol) prefix of the primary key finds the task
+    # at once, where a search over every run's tasks would scan them all.
+    last = db.execute(
+        "SELECT status FROM tasks WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at "
+        "DESC, rowid DESC LIMIT 1) AND symbol = ? AND endpoint IN "
+        f"({', '.join('?' * len(endpoints))}) ORDER BY status = 'ok' LIMIT 1",
+        (symbol, *endpoints)).fetchone()
+    why = (" (not in the latest run)" if last is None
+           else "" if last[0] == "ok" else f" (latest run: {last[0]})")
+    after = f" since {since}" if since else ""
+    return f"harvester: {symbol}: no {' or '.join(endpoints)} rows stored{after}{why}\n"
+
+
+class _Show:
+    """What ``show`` prints, counting each symbol's rows as they go out."""
+
+    def __init__(self, db: sqlite3.Connection, symbols: Sequence[str],
+                 args: argparse.Namespace) -> None:
+        self.db, self.symbols, self.args = db, symbols, args
+        self.endpoints = ENDPOINT_NAMES if args.endpoint == ALL else (args.endpoint,)
+        self.counts = dict.fromkeys(symbols, 0)
+
+    def _chunks(self, endpoint: str, names: Sequence[str]) -> Iterator[list[Any]]:
+        for symbol in self.symbols:
+            for chunk in chunked(_series(self.db, endpoint, symbol, names, self.args)):
+                self.counts[symbol] += len(chunk)
+                yield chunk
+
+    def _tables(self, out: BinaryIO) -> None:
+        """A table per endpoint with rows, titled when there are two, a blank line between."""
+        gap = ""
+        for endpoint in self.endpoints:
+            names = _shown(self.db, endpoint, self.symbols)
+            rows = [row for chunk in self._chunks(endpoint, names) for row in chunk]
+            if rows:
+                title = "" if len(self.endpoints) == 1 else f"{endpoint}\n"
+                out.write((gap + title + table_text(names, rows)).encode())
+                gap = "\n"
+
+    def write(self, out: BinaryIO) -> None:
+        """Everything, in ``--format``; two endpoints in one CSV or JSON get an endpoint field."""
+        if self.args.format == "table":
+            self._tables(out)
+            return
+        names = list(dict.fromkeys(name for endpoint in self.endpoints
+                                   for name in _shown(self.db, endpoint, self.symbols)))
+        if len(self.endpoints) > 1:
+            names.insert(0, "endpoint")
+        write_rows(out, self.args.format, names, (
+            chunk for endpoint in self.endpoints for chunk in self._chunks(endpoint, names)))
+
+
+def _show(args: argparse.Namespace) -> int:
+    symbols = canonical_symbols(args.symbols)
+    with reading(_db_path(args)) as db:
+        show = _Show(db, symbols, args)
+        code = emit(None, show.write)
+        if code:  # stdout closed early: the counts are not the whole story
+            return code
+        for symbol in (symbol for symbol, count in show.counts.items() if not count):
+            sys.stderr.write(_missing_line(db, symbol, show.endpoints, args.since))
+    return 0 if any(show.counts.values()) else EXIT_NO_ROWS
+
+
+# latest -----------------------------------------------------------------------------------
+
+
+def _latest(args: argparse.Namespace) -> int:
+    view = f"latest_{args.endpoint}"
+    with reading(_db_path(args)) as db:
+        every = columns_of(db, view)
+        by = args.by or DEFAULT_BY[args.endpoint]
+        if by not in every:
+            raise UsageError(f"--by {by}: not a column of {view}; choose one of: "
+                             f"{', '.join(every)}")
+        source = f"{args.market.lower()}_{args.endpoint}" if args.market else view
+        names = [name for name in columns_of(db, source) if name not in PROVENANCE]
+        sql = f"SELECT {', '.join(map(_quote, names))} FROM {_quote(view)}"
+        params: list[Any] = []
+        if args.market:
+            sql += " WHERE market = ?"
+            params.append(args.market)
+        sql += f" ORDER BY {_quote(by)} IS NULL, {_quote(by)} DESC, symbol"
+        if args.top:
+            sql += " LIMIT ?"
+            params.append(args.top)
+        cursor = db.execute(sql, params)
+        return emit(None, lambda out: write_rows(out, args.format, names, chunked(cursor)))
+
+
+# export -----------------------------------------------------------------------------------
+
+
+def _export_filter(name: str, names: Sequence[str], args: argparse.Namespace
+                   ) -> tuple[str, list[Any]]:
+    """The WHERE clause of ``--market`` and ``--since``, refused where their column is absent."""
+    clauses, params = [], []
+    for flag, column, value, op in (("--market", "market", args.market, "="),
+                                    ("--since", "trade_date", args.since, ">=")):
+        if value is None:
+            continue
+        if column not in names:
+            raise UsageError(f"{flag}: {name} has no {column} column; leave {flag} out, or "
+                             f"export a table or view that has one")
+        clauses.append(f"{column} {op} ?")
+        params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _same_file(target: Path, path: Path) -> bool:
+    """True when writing ``target`` would replace the database file, by any name."""
+    return target.resolve() == path.resolve() or (
+        target.exists() and path.exists() and target.samefile(path))
+
+
+def _export(args: argparse.Namespace) -> int:
+    path = _db_path(args)
+    if args.output not in (None, "-") and _same_file(Path(args.output), path):
+        raise UsageError(f"-o {args.output}: that is the database itself; name another file")
+    with reading(path, views=False) as db:
+        known = [row[0] for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            r"AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY type, name")]
+        name = {known_name.lower(): known_name for known_name in known}.get(args.name.lower())
+        if name is None:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            older = "" if version >= VIEWS_VERSION else (
+                f"; its schema version {version} predates the views: run a sweep on it once to "
+                "add them")
+            raise UsageError(f"database {path}: no table or view named {args.name!r}; choose "
+                             f"one of: {', '.join(known)}{older}")
+        where, params = _export_filter(name, columns_of(db, name), args)
+        cursor = db.execute(f"SELECT * FROM {_quote(name)}{where}", params)
+        names = [column[0] for column in cursor.description]
+        return emit(args.output, lambda out: write_rows(out, args.format, names,
+                                                          chunked(cursor)))
+
+
+# the command line -------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return int(text)
+
+
+def _day(text: str) -> str:
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"not a date: {text!r} (write YYYY-MM-DD)")
+
+
+def _common(parser: argparse.ArgumentParser, formats: Sequence[str], default: str) -> None:
+    parser.add_argument("--format", choices=formats, default=default,
+                        help=f"output format (default {default})")
+    parser.add_argument("--config", type=Path, help="TOML settings file ([sweep] db)")
+    parser.add_argument("--db", help="database file ([sweep] db)")
+
+
+def _parser(commands: Any, name: str, help_text: str, examples: str) -> Any:
+    return commands.add_parser(
+        name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+        epilog="examples:\n" + examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_parsers(commands: Any) -> None:
+    """Add ``show``, ``latest`` and ``export`` to ``commands`` (argparse subparsers)."""
+    show = _parser(commands, "show", "symbols' stored time series, newest first",
+                   "  harvester show 00700.HK --last 20 --format csv\n"
+                   "  harvester show AAPL.US HK.09988 --endpoint all --since 2026-01-01\n")
+    show.add_argument("symbols", nargs="+", metavar="SYMBOL",
+                      help="in any accepted style: 700.HK, 00700.HK, HK.00700, AAPL.US, US.AAPL")
+    show.add_argument("--endpoint", choices=(*ENDPOINT_NAMES, ALL), default="short_trades",
+                      help="which data (default short_trades; all: both, one after the other)")
+    window = show.add_mutually_exclusive_group()
+    window.add_argument("--last", type=_positive, metavar="N", help="each symbol's N newest days")
+    window.add_argument("--since", type=_day, metavar="DATE", help="from DATE on (YYYY-MM-DD)")
+    _common(show, FORMATS, "table")
+    show.set_defaults(run=_show)
+
+    latest = _parser(commands, "latest", "every symbol on its newest stored day, sorted",
+                     "  harvester latest --market US --top 10\n"
+                     "  harvester latest --endpoint short_interest --by days_to_cover --top 5\n")
+    latest.add_argument("--endpoint", choices=ENDPOINT_NAMES, default="short_trades",
+                        help="which data (default short_trades)")
+    latest.add_argument("--market", type=str.upper, choices=SUPPORTED_MARKETS,
+                        help="one market's symbols, with the columns it fills")
+    latest.add_argument("--by", metavar="COLUMN", help="sort by this column, largest first, "
+                        "NULL last (default short_ratio, or short_percent for short_interest)")
+    latest.add_argument("--top", type=_positive, metavar="N", help="only the first N")
+    _common(latest, FORMATS, "table")
+    latest.set_defaults(run=_latest)
+
+    export = _parser(commands, "export", "stream a table or view as CSV, JSON or JSON lines",
+                     "  harvester export short_trades --market HK --since 2026-01-01 -o hk.csv\n"
+                     "  harvester export snapshot --format jsonl | head\n")
+    export.add_argument("name", metavar="TABLE_OR_VIEW", help="e.g. short_trades, snapshot")
+    export.add_argument("--market", type=str.upper, choices=SUPPORTED_MARKETS,
+                        help="one market's rows (where there is a market column)")
+    export.add_argument("--since", type=_day, metavar="DATE",
+                        help="rows from DATE on (where there is a trade_date column)")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="write FILE whole or not at all (default, or -: stdout)")
+    _common(export, FORMATS[1:], "csv")
+    export.set_defaults(run=_export)
