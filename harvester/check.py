@@ -33,11 +33,9 @@ from typing import Any
 import orjson
 
 from harvester.config import load_settings
-from harvester.database import corrupt
-from harvester.errors import StoreError
+from harvester.database import corrupt, readable_version
 from harvester.lock import LockHolder
 from harvester.model import RunStatus, TaskStatus
-from harvester.schema import SCHEMA_VERSION
 from harvester.status import mark_orphans, read_consistent, read_runs
 
 EXIT_OK, EXIT_FAILED, EXIT_UNFINISHED, EXIT_RUNNING, EXIT_STALE, EXIT_NO_RUN = 0, 3, 4, 5, 6, 7
@@ -141,13 +139,7 @@ def inspect(path: Path) -> Finding:
 
 def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The latest run and its tasks that ended neither ``ok`` nor ``pending``, failed first."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"database {path}: schema version {version} is newer than this "
-                         f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
-    if version == 0:
-        raise StoreError(f"database {path}: not a harvester database (no schema version); "
-                         "name the file a sweep writes, with --db or [sweep] db")
+    readable_version(db, path)
     verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
     if verdict != "ok":
         raise corrupt(path, verdict)

@@ -1,13 +1,15 @@
 """Opening the SQLite file safely: a preflight, the pragmas, a corruption check, the migrations.
 
 Also the one translation of an SQLite error into a StoreError of one line
-naming the file and what to do, used by every step of the store and by
-``status``.
+naming the file and what to do, used by every step of the store and by the
+read-only commands, which open the file through ``reading``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiosqlite
@@ -16,6 +18,7 @@ from harvester.errors import StoreError
 from harvester.schema import MIGRATIONS, SCHEMA_VERSION
 
 _RESUME = "then run the sweep again with --resume"
+VIEWS_VERSION = 3  #: the schema version whose migration added the views
 
 
 def translate(path: Path, exc: sqlite3.Error, busy_timeout: float = 0.0) -> StoreError:
@@ -147,3 +150,39 @@ def open_read_only(path: Path) -> sqlite3.Connection:
         return connect_checked(f"{uri}?immutable=1", uri=True)
     except sqlite3.Error as exc:
         raise translate(path, exc) from exc
+
+
+def readable_version(db: sqlite3.Connection, path: Path, *, at_least: int = 1) -> int:
+    """The file's schema version, or a StoreError if this harvester cannot read it as asked.
+
+    Refused: a file of a newer schema, a file with none (not ours), and one older
+    than ``at_least`` (a sweep migrates it in place).
+    """
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"database {path}: schema version {version} is newer than this "
+                         f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
+    if version == 0:
+        raise StoreError(f"database {path}: not a harvester database (no schema version); "
+                         "name the file a sweep writes, with --db or [sweep] db")
+    if version < at_least:
+        raise StoreError(f"database {path}: schema version {version} has no views (they came "
+                         f"with version {VIEWS_VERSION}); run a sweep on it once to migrate "
+                         f"it in place (harvester sweep --db {path})")
+    return version
+
+
+@contextlib.contextmanager
+def reading(path: Path, *, at_least: int = 1) -> Iterator[sqlite3.Connection]:
+    """The file opened read-only at a schema this harvester reads; SQLite errors translated."""
+    if not path.is_file():
+        raise StoreError(f"database {path}: no such file (run a sweep first, or name the file "
+                         "with --db)")
+    db = open_read_only(path)
+    try:
+        readable_version(db, path, at_least=at_least)
+        yield db
+    except sqlite3.Error as exc:
+        raise translate(path, exc) from exc
+    finally:
+        db.close()

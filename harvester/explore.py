@@ -15,7 +15,6 @@ import importlib.util
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -27,8 +26,8 @@ import orjson
 
 from harvester.columns import RELATIONS, describe, plain
 from harvester.config import load_settings
-from harvester.database import open_read_only, translate
-from harvester.errors import StoreError, UsageError
+from harvester.database import reading
+from harvester.errors import UsageError
 from harvester.schema import SCHEMA_VERSION
 
 LOOPBACK = "127.0.0.1"
@@ -121,22 +120,8 @@ def metadata(database: str) -> dict[str, Any]:
 
 def require_views(path: Path) -> None:
     """Fail with one line unless ``path`` is a database at this harvester's schema version."""
-    if not path.is_file():
-        raise StoreError(f"database {path}: no such file")
-    db = open_read_only(path)
-    try:
-        version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error as exc:
-        raise translate(path, exc) from exc
-    finally:
-        db.close()
-    if version > SCHEMA_VERSION:
-        raise StoreError(f"database {path}: schema version {version} is newer than this "
-                         f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
-    if version < SCHEMA_VERSION:
-        raise StoreError(f"database {path}: schema version {version} has no views (they came "
-                         f"with version {SCHEMA_VERSION}); run a sweep on it once "
-                         f"(harvester sweep --db {path}), which migrates it in place")
+    with reading(path, at_least=SCHEMA_VERSION):
+        pass
 
 
 def _database(args: argparse.Namespace) -> Path:

@@ -12,7 +12,6 @@ stored row for any symbol asked for; 2 a usage or database error (one line);
 from __future__ import annotations
 
 import argparse
-import contextlib
 import re
 import sqlite3
 import sys
@@ -22,15 +21,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from harvester.config import load_settings
-from harvester.database import open_read_only, translate
+from harvester.database import VIEWS_VERSION, reading
 from harvester.endpoint_catalog import ENDPOINTS
-from harvester.errors import StoreError, UsageError
+from harvester.errors import UsageError
 from harvester.model import SUPPORTED_MARKETS
 from harvester.output import FORMATS, chunked, emit, table_text, write_rows
 from harvester.symbols import SymbolSyntaxError, parse_symbol
 
 EXIT_NO_ROWS = 1
-VIEWS_VERSION = 3  # the schema version whose migration added the views read here
 PROVENANCE = ("run_id", "fetched_at")  # left out of show and latest; export has them
 ENDPOINT_NAMES = tuple(endpoint.name for endpoint in ENDPOINTS)
 DEFAULT_BY = {"short_trades": "short_ratio", "short_interest": "short_percent"}
@@ -50,33 +48,6 @@ def columns_of(db: sqlite3.Connection, name: str) -> list[str]:
 def _db_path(args: argparse.Namespace) -> Path:
     overrides = {"sweep": {"db": args.db}} if args.db else {"sweep": {}, "gateway": {}}
     return Path(load_settings(args.config, overrides=overrides).sweep.db)
-
-
-def _older(path: Path, version: int) -> str:
-    """What to say about a file whose schema predates the views."""
-    if version == 0:
-        return f"database {path}: holds no harvester tables; is it the right file?"
-    return (f"database {path}: schema version {version} has no views (they came with version "
-            f"{VIEWS_VERSION}); run a sweep on it once to migrate it in place "
-            f"(harvester sweep --db {path})")
-
-
-@contextlib.contextmanager
-def reading(path: Path, *, views: bool = True) -> Iterator[sqlite3.Connection]:
-    """The file opened read-only; with ``views``, refused unless its schema has the views."""
-    if not path.is_file():
-        raise StoreError(f"database {path}: no such file (run a sweep first, or name the file "
-                         "with --db)")
-    db = open_read_only(path)
-    try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version < VIEWS_VERSION and (views or version == 0):
-            raise StoreError(_older(path, version))
-        yield db
-    except sqlite3.Error as exc:
-        raise translate(path, exc) from exc
-    finally:
-        db.close()
 
 
 # show -------------------------------------------------------------------------------------
@@ -190,7 +161,7 @@ class _Show:
 
 def _show(args: argparse.Namespace) -> int:
     symbols = canonical_symbols(args.symbols)
-    with reading(_db_path(args)) as db:
+    with reading(_db_path(args), at_least=VIEWS_VERSION) as db:
         show = _Show(db, symbols, args)
         code = emit(None, show.write)
         if code:  # stdout closed early: the counts are not the whole story
@@ -205,7 +176,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _latest(args: argparse.Namespace) -> int:
     view = f"latest_{args.endpoint}"
-    with reading(_db_path(args)) as db:
+    with reading(_db_path(args), at_least=VIEWS_VERSION) as db:
         every = columns_of(db, view)
         by = args.by or DEFAULT_BY[args.endpoint]
         if by not in every:
@@ -255,7 +226,7 @@ def _export(args: argparse.Namespace) -> int:
     path = _db_path(args)
     if args.output not in (None, "-") and _same_file(Path(args.output), path):
         raise UsageError(f"-o {args.output}: that is the database itself; name another file")
-    with reading(path, views=False) as db:
+    with reading(path) as db:
         known = [row[0] for row in db.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
             r"AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY type, name")]
