@@ -229,7 +229,10 @@ async def _simulate(args: argparse.Namespace) -> int:
     base = GatewaySettings()
     if args.config is not None:
         base = gateway_settings(load_settings(args.config))
-    settings = settings_from_args(args, base)
+    try:
+        settings = settings_from_args(args, base)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
     def ready(url: str) -> None:
         sys.stdout.write(f"simulated gateway listening on {url}\n")

@@ -3,12 +3,16 @@
 It serves the two short-selling endpoints of ``/work/shared/API.md`` with
 deterministic per-symbol data and named fault modes (error codes, HTTP
 errors, malformed bodies, connection resets, rate limits), and counts what it
-served. It encodes the wire format on its own and imports nothing else from
-``harvester``, so an adapter bug shows up as a failing test.
+served. It serves the data as published by a served day (``today``), which a
+running gateway can be stepped through; with ``schedules`` on, each market x
+endpoint pair publishes on its own calendar and now and then restates a
+recent record. It encodes the wire format on its own and imports nothing else
+from ``harvester``, so an adapter bug shows up as a failing test.
 
 Modules: ``settings`` (GatewaySettings), ``symbols``, ``dates``, ``draws``
-and ``data`` (the records), ``faults`` and ``responses`` (what goes on the wire),
-``stats`` (counters, rate limit), ``service`` (deciding an answer),
+and ``data`` (the records), ``calendars`` (who publishes when) and ``restate``
+(which records change later), ``faults`` and ``responses`` (what goes on the
+wire), ``stats`` (counters, rate limit), ``service`` (deciding an answer),
 ``app`` (aiohttp routes), ``server`` (Gateway, serve) and ``cli`` (flags).
 """
 

@@ -1,4 +1,10 @@
-"""The aiohttp application: routes, sending answers, and the stats endpoints.
+"""The aiohttp application: routes, sending answers, the stats and the served-day endpoints.
+
+Besides the two upstream endpoints it serves its own, under ``/_`` (which no API
+path may use): ``GET /_stats``, ``POST /_stats/reset``, and ``GET /_sim/today`` /
+``POST /_sim/today`` to read and step the served day of a gateway running in
+another process (a benchmark steps it through business days this way, keeping
+its port and its counters).
 
 The ``{symbol}`` route variable matches one path segment of the percent-
 decoded path, except that aiohttp keeps ``%2F`` encoded while routing and
@@ -16,7 +22,7 @@ import orjson
 from aiohttp import web
 
 from .responses import JSON, Answer
-from .service import Service
+from .service import Service, requested_day
 
 SERVICE = web.AppKey("service", Service)
 """Where the application keeps its :class:`Service`."""
@@ -25,14 +31,16 @@ _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def make_app(service: Service) -> web.Application:
-    """An application serving both endpoints, ``GET /_stats`` and ``POST /_stats/reset``."""
+    """An application serving both endpoints, ``/_stats`` and ``/_sim/today``."""
     app = web.Application()
     app[SERVICE] = service
     settings = service.settings
-    app.router.add_get(settings.short_trades_path, _endpoint("short_trades"))
-    app.router.add_get(settings.short_interest_path, _endpoint("short_interest"))
     app.router.add_get("/_stats", _stats)
     app.router.add_post("/_stats/reset", _reset_stats)
+    app.router.add_get("/_sim/today", _today)
+    app.router.add_post("/_sim/today", _set_today)
+    app.router.add_get(settings.short_trades_path, _endpoint("short_trades"))
+    app.router.add_get(settings.short_interest_path, _endpoint("short_interest"))
     return app
 
 
@@ -84,3 +92,23 @@ async def _reset_stats(request: web.Request) -> web.Response:
     stats = request.app[SERVICE].stats
     stats.reset()
     return web.Response(body=orjson.dumps(stats.as_dict()), content_type=JSON)
+
+
+async def _today(request: web.Request) -> web.Response:
+    """``GET /_sim/today``: the served day and what each pair serves on it."""
+    return web.Response(body=orjson.dumps(request.app[SERVICE].served()), content_type=JSON)
+
+
+async def _set_today(request: web.Request) -> web.Response:
+    """``POST /_sim/today`` with ``{"today": "YYYY-MM-DD"}`` or ``{"advance": N}``.
+
+    Answers as ``GET`` does, for the new day; a body it cannot use is a 400 with
+    ``{"error": reason}`` and leaves the day as it was.
+    """
+    service = request.app[SERVICE]
+    try:
+        service.set_today(requested_day(orjson.loads(await request.read()), service.today))
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "not JSON"
+        return web.Response(status=400, body=orjson.dumps({"error": reason}), content_type=JSON)
+    return await _today(request)

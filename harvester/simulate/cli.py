@@ -13,16 +13,19 @@ import dataclasses
 from typing import Any
 
 from .faults import FAULTS
-from .settings import GatewaySettings
+from .settings import GatewaySettings, checked
 
 _NUMBERS = (
-    ("seed", int, "seed of the random faults (default 0)"),
+    ("seed", int, "seed of the random faults and restatements (default 0)"),
     ("latency", float, "seconds added to every answer"),
     ("latency_jitter", float, "up to this many more seconds, drawn per request"),
     ("error_rate", float, "fraction of answers that are -5 internal_error"),
     ("http_429_rate", float, "fraction of answers that are HTTP 429"),
     ("http_5xx_rate", float, "fraction of answers that are an HTML 502 page"),
     ("malformed_rate", float, "fraction of answers with a truncated or HTML body"),
+    ("restate_rate", float,
+     "with --schedules: fraction of publications that restate a recent record of a symbol "
+     "(default 0.05; 0 = never)"),
 )
 _LISTS = (
     ("no_data", "always answer -10 no_data for SYMBOL"),
@@ -37,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("simulated gateway")
     for name, kind, text in _NUMBERS:
         flag = "--" + name.replace("_", "-")
-        group.add_argument(flag, dest=f"sim_{name}", type=kind, metavar="N", help=text)
+        group.add_argument(flag, dest=f"sim_{name}", type=_checked(name, kind), metavar="N",
+                           help=text)
     for name, text in _LISTS:
         flag = "--" + name.replace("_", "-")
         group.add_argument(flag, dest=f"sim_{name}", action="append", metavar="SYMBOL", help=text)
@@ -60,7 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--token", dest="sim_token", help="require 'Authorization: Bearer TOKEN'")
     group.add_argument(
-        "--anchor-date", dest="sim_anchor_date", metavar="YYYY-MM-DD", help="newest data date"
+        "--date", "--anchor-date", dest="sim_today", type=_checked("today", str),
+        metavar="YYYY-MM-DD",
+        help="the day served: the data as published by then (default 2026-05-18); "
+        "POST /_sim/today steps it while running",
+    )
+    group.add_argument(
+        "--schedules", dest="sim_schedules", action=argparse.BooleanOptionalAction,
+        help="publish each market x endpoint pair on its own calendar, with restatements "
+        "(default: off, every day published at once)",
     )
 
 
@@ -78,7 +90,8 @@ def settings_from_args(ns: argparse.Namespace, base: GatewaySettings) -> Gateway
         if pairs:
             changes[name] = {**getattr(base, name), **dict(pairs)}
     _set(changes, "token", getattr(ns, "sim_token", None))
-    _set(changes, "anchor_date", getattr(ns, "sim_anchor_date", None))
+    _set(changes, "today", getattr(ns, "sim_today", None))
+    _set(changes, "schedules", getattr(ns, "sim_schedules", None))
     return dataclasses.replace(base, **changes)
 
 
@@ -89,6 +102,22 @@ def _set(changes: dict[str, Any], name: str, value: object) -> None:
 
 def _steps(text: str) -> tuple[str, ...]:
     return tuple(step.strip() for step in text.split(",") if step.strip())
+
+
+def _checked(name: str, convert: Any) -> Any:
+    """An argparse type converting the text, then checking it as the setting ``name``.
+
+    A bad value is then argparse's one-line usage error (exit 2), not a traceback.
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            return checked(name, convert(text))
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+
+    parse.__name__ = name  # argparse names the type in some of its messages
+    return parse
 
 
 def _pair(convert: Any) -> Any:

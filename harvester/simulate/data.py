@@ -5,9 +5,11 @@ canonical symbol, daily figures from the pool row of the symbol's day; never
 ``hash()``, so a symbol gives the same records in every process. Daily figures
 depend on the symbol and the date alone, not on the anchor or the count, so
 moving the anchor shifts the window but keeps the history, and a short answer
-is the start of a longer one. Only the ``count`` records asked for are made,
-and none are kept: over thousands of symbols a cache of records would cost
-memory and rarely hit.
+is the start of a longer one. A record as restated later (:mod:`.restate`) is
+its first published figures with some quantities multiplied by factors the
+caller passes in, and the figures derived from them worked out again. Only the
+``count`` records asked for are made, and none are kept: over thousands of
+symbols a cache of records would cost memory and rarely hit.
 
 Records are plain dicts already in wire types: strings for ``short_trades``;
 ints, floats and strings for ``short_interest``. Prices are worked in integer
@@ -21,6 +23,7 @@ import bisect
 import datetime as dt
 import functools
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .dates import Day, report_window, trading_window
@@ -35,6 +38,25 @@ INTEREST_HISTORY = 90
 
 Record = dict[str, object]
 """One record as it goes on the wire."""
+
+Restated = Mapping[int, Sequence[float]]
+"""Index in an answer -> factor per quantity of that record (:mod:`.restate` makes them)."""
+
+QUANTITIES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("US", "short_trades"): ("short_volume", "total_volume"),
+    ("HK", "short_trades"): ("short_turnover", "total_turnover", "short_balance"),
+    ("US", "short_interest"): ("short_shares", "avg_daily_share_volume", "avg_daily_short_volume"),
+    ("HK", "short_interest"): ("short_shares", "avg_daily_short_volume", "avg_cost"),
+}
+"""Per (market, endpoint), the quantities a restatement may change, in factor order.
+
+``short_volume`` is the US short-sale volume (``nus_amount`` and ``ny_amount``),
+``short_shares`` the short position (``shares_short``, ``aggregated_short``);
+the others are named after their fields.
+"""
+
+MAX_QUANTITIES = max(len(names) for names in QUANTITIES.values())
+"""Length of a record's factor list (a market with fewer quantities ignores the rest)."""
 
 # The HKEX spread table in thousandths of a dollar: below each limit, its tick.
 _HK_LIMITS = (250, 500, 10_000, 20_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000)
@@ -147,20 +169,39 @@ def _rate_texts() -> tuple[str, ...]:
     return tuple(f"{units // 10000}.{units % 10000:04d}" for units in range(10001))
 
 
-def short_trades(symbol: Symbol, anchor: dt.date, count: int) -> list[Record]:
-    """The newest ``count`` daily records on or before ``anchor``, newest first."""
+def window(endpoint: str, market: str, newest: dt.date) -> tuple[Day, ...]:
+    """Every record date the endpoint serves when ``newest`` is the newest, newest first."""
+    if endpoint == "short_trades":
+        return trading_window(newest, market, TRADES_HISTORY)
+    return report_window(newest, market, INTEREST_HISTORY)
+
+
+def short_trades(
+    symbol: Symbol, anchor: dt.date, count: int, restated: Restated | None = None
+) -> list[Record]:
+    """The newest ``count`` daily records on or before ``anchor``, newest first.
+
+    ``restated`` maps an index of the answer to the factors its record's
+    :data:`QUANTITIES` are multiplied by (see :mod:`.restate`).
+    """
     p = _profile(symbol)
     make = _us_trade if p.market == "US" else _hk_trade
-    days = trading_window(anchor, p.market, TRADES_HISTORY)
-    return [make(p, day) for day in days[:count]]
+    records = [make(p, day) for day in trading_window(anchor, p.market, TRADES_HISTORY)[:count]]
+    if restated:
+        _restate(p, "short_trades", records, restated)
+    return records
 
 
-def short_interest(symbol: Symbol, anchor: dt.date, count: int) -> list[Record]:
-    """The newest ``count`` short interest reports on or before ``anchor``."""
+def short_interest(
+    symbol: Symbol, anchor: dt.date, count: int, restated: Restated | None = None
+) -> list[Record]:
+    """The newest ``count`` short interest reports on or before ``anchor``, as ``short_trades``."""
     p = _profile(symbol)
     make = _us_interest if p.market == "US" else _hk_interest
-    days = report_window(anchor, p.market, INTEREST_HISTORY)
-    return [make(p, day) for day in days[:count]]
+    records = [make(p, day) for day in report_window(anchor, p.market, INTEREST_HISTORY)[:count]]
+    if restated:
+        _restate(p, "short_interest", records, restated)
+    return records
 
 
 def _us_trade(p: _Profile, day: Day) -> Record:
@@ -229,3 +270,63 @@ def _hk_interest(p: _Profile, day: Day) -> Record:
         "avg_cost": round(close / 1000 * (1 + 0.02 * r[5]), 3),
         "avg_daily_short_volume": str(int(daily_shares)),
     }
+
+
+# Restating works on a record as first published, in place: its quantities are scaled
+# and the figures derived from them recomputed with the builders' own formulas. Only
+# the few restated records pay for it; the others are built as they always were.
+
+
+def _restate(p: _Profile, endpoint: str, records: list[Record], restated: Restated) -> None:
+    """Apply the factors of ``restated`` to the records at those indices."""
+    change = _RESTATERS[p.market, endpoint]
+    for index, factors in restated.items():
+        if index < len(records):
+            change(p, records[index], factors)
+
+
+def _us_trade_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
+    total = int(int(str(r["total_amount"])) * f[1])
+    nyse = int(int(str(r["ny_amount"])) * f[0])
+    nasdaq = min(int(int(str(r["nus_amount"])) * f[0]), total - nyse)
+    r.update(nus_amount=str(nasdaq), ny_amount=str(nyse), total_amount=str(total),
+             rate=ratio(nasdaq + nyse, total))
+
+
+def _hk_trade_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
+    total = int(int(str(r["total_amount"])) * f[1])
+    amount = min(int(int(str(r["amount"])) * f[0]) // 1000 * 1000, total)
+    balance = int(int(str(r["balance"]).removesuffix(".00")) * f[2]) // 100 * 100
+    r.update(amount=str(amount), balance=f"{balance}.00", total_amount=str(total),
+             rate=ratio(amount, total))
+
+
+def _us_interest_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
+    shares_short = int(int(str(r["shares_short"])) * f[0])
+    daily_volume = int(int(str(r["avg_daily_share_volume"])) * f[1])
+    r.update(
+        shares_short=str(shares_short),
+        short_percent=round(shares_short / p.float_shares * 100, 2),
+        avg_daily_share_volume=str(daily_volume),
+        days_to_cover=max(round(shares_short / daily_volume, 2), 0.01),
+        avg_daily_short_volume=str(int(int(str(r["avg_daily_short_volume"])) * f[2])),
+    )
+
+
+def _hk_interest_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
+    aggregated = int(int(str(r["aggregated_short"])) * f[0])
+    r.update(
+        aggregated_short=str(aggregated),
+        aggregated_short_ratio=round(aggregated / p.float_shares * 100, 2),
+        avg_daily_short_volume=str(int(int(str(r["avg_daily_short_volume"])) * f[1])),
+        avg_cost=round(float(str(r["avg_cost"])) * f[2], 3),
+    )
+
+
+_RESTATERS = {
+    ("US", "short_trades"): _us_trade_restated,
+    ("HK", "short_trades"): _hk_trade_restated,
+    ("US", "short_interest"): _us_interest_restated,
+    ("HK", "short_interest"): _hk_interest_restated,
+}
+"""Per (market, endpoint): how a restatement changes a record, in QUANTITIES order."""

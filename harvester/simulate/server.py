@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import gc
 import logging
 import time
@@ -12,8 +14,9 @@ from types import TracebackType
 from aiohttp import web
 
 from .app import make_app
+from .calendars import shift_business_days
 from .service import Service
-from .settings import GatewaySettings
+from .settings import GatewaySettings, served_day
 from .stats import GatewayStats
 
 log = logging.getLogger(__name__)
@@ -23,7 +26,11 @@ SHUTDOWN_GRACE = 0.5
 
 
 class Gateway:
-    """The simulated upstream on a local port: ``async with Gateway(s) as gw: gw.url``."""
+    """The simulated upstream on a local port: ``async with Gateway(s) as gw: gw.url``.
+
+    ``gw.set_today(day)`` or ``gw.advance()`` moves the served day, running or not,
+    so one gateway can be stepped through business days between two sweeps.
+    """
 
     def __init__(
         self,
@@ -33,17 +40,44 @@ class Gateway:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings if settings is not None else GatewaySettings()
+        self._settings = settings if settings is not None else GatewaySettings()
         self.host = host
         self.stats = GatewayStats()
         self._wanted_port = port
         self._port: int | None = None
         self._clock = clock
         self._runner: web.AppRunner | None = None
+        self._service: Service | None = None
 
     def __repr__(self) -> str:
         where = self.url if self._port is not None else "not started"
         return f"<Gateway {where} {self.stats!r}>"
+
+    @property
+    def settings(self) -> GatewaySettings:
+        """The settings it serves by, with the served day as it is now."""
+        return self._service.settings if self._service is not None else self._settings
+
+    @property
+    def today(self) -> dt.date:
+        """The day served: the data as published by then."""
+        return self.settings.today
+
+    def set_today(self, day: dt.date | str) -> dt.date:
+        """Serve the data as published by ``day`` (a date or ``YYYY-MM-DD``) from now on.
+
+        Takes effect with the next request; returns the day. Fault scripts, request
+        numbers and stats carry on. Also moved by ``POST /_sim/today``, for a
+        gateway in another process.
+        """
+        self._settings = dataclasses.replace(self.settings, today=served_day(day))
+        if self._service is not None:
+            self._service.set_today(self._settings.today)
+        return self._settings.today
+
+    def advance(self, days: int = 1) -> dt.date:
+        """Step the served day ``days`` business days on (back when negative); returns it."""
+        return self.set_today(shift_business_days(self.today, days))
 
     @property
     def port(self) -> int:
@@ -62,7 +96,8 @@ class Gateway:
         """Bind and start answering; fails if already started."""
         if self._runner is not None:
             raise RuntimeError("the gateway is already running")
-        service = Service(self.settings, self.stats, self._clock)
+        service = Service(self._settings, self.stats, self._clock)
+        self._service = service
         # No access log: a benchmark would drown stderr in lines.
         runner = web.AppRunner(make_app(service), access_log=None, shutdown_timeout=SHUTDOWN_GRACE)
         self._runner = runner
@@ -81,6 +116,9 @@ class Gateway:
         """Stop answering and free the port; harmless when already closed."""
         runner, self._runner = self._runner, None
         self._port = None
+        if self._service is not None:
+            # Keep the day it was stepped to (also over HTTP) for a later start.
+            self._settings, self._service = self._service.settings, None
         if runner is not None:
             await runner.cleanup()
 

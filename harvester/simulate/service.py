@@ -3,18 +3,28 @@
 The order of checks is the order a real gateway would apply: authentication,
 then the rate limit (a 429 reaches neither the fault plan nor the data), then
 scripted or random faults, then parameters, symbol lists and data.
+
+The data is that published by the served day, ``settings.today``: with
+``schedules`` on, each pair's records up to its latest publication's cutoff
+(:mod:`.calendars`), with the restatements published by then (:mod:`.restate`).
+:meth:`Service.set_today` moves the served day between two requests.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import datetime as dt
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from . import data, responses
+from . import calendars, data, responses, restate
+from .calendars import shift_business_days
+from .data import Record, Restated
 from .faults import FaultPlan, unit_interval
 from .responses import Answer
-from .settings import GatewaySettings
+from .settings import GatewaySettings, served_day
 from .stats import GatewayStats, RateLimitRule
 from .symbols import Symbol, SymbolStyleError, parse_interest_symbol, parse_trades_symbol
 
@@ -26,6 +36,12 @@ _PARSERS: dict[str, Callable[[str], Symbol]] = {
     "short_trades": parse_trades_symbol,
     "short_interest": parse_interest_symbol,
 }
+_RECORDS: dict[str, Callable[[Symbol, dt.date, int, Restated | None], list[Record]]] = {
+    "short_trades": data.short_trades,
+    "short_interest": data.short_interest,
+}
+STEP_LIMIT = 10_000
+"""Business days one ``advance`` may step, either way."""
 
 
 class Service:
@@ -56,10 +72,33 @@ class Service:
         Otherwise the first request holds the loop for tens of milliseconds and the
         requests behind it arrive bunched, which a politeness measurement would count.
         """
-        anchor = self.settings.anchor_date
         for symbol in (Symbol("AAPL", "US"), Symbol("700", "HK")):
-            data.short_trades(symbol, anchor, 1)
-            data.short_interest(symbol, anchor, 1)
+            for endpoint in _RECORDS:
+                self._records(endpoint, symbol, 1)
+
+    @property
+    def today(self) -> dt.date:
+        """The day served: the data as published by then."""
+        return self.settings.today
+
+    def set_today(self, day: dt.date | str) -> dt.date:
+        """Serve the data as published by ``day`` from the next request on; returns the day.
+
+        Only the served day changes: fault scripts, request numbers, the rate limit
+        and the stats carry on. Raises ValueError for a value that is not a date.
+        """
+        self.settings = dataclasses.replace(self.settings, today=served_day(day))
+        self._warm_up()
+        return self.settings.today
+
+    def served(self) -> dict[str, object]:
+        """The served day and, per pair, what it serves and when it publishes next (JSON-able)."""
+        return {
+            "today": self.today.isoformat(),
+            "schedules": self.settings.schedules,
+            "restate_rate": self.settings.restate_rate if self.settings.schedules else 0.0,
+            "pairs": calendars.served(self.today, self.settings.schedules),
+        }
 
     def __repr__(self) -> str:
         return f"<Service {self.stats!r}>"
@@ -123,10 +162,18 @@ class Service:
             return responses.error(endpoint, listed, f"{message}: {_shown(raw)}")
         if symbol.canonical in self._empty:
             return responses.success(endpoint, [])
-        anchor = self.settings.anchor_date
-        if endpoint == "short_trades":
-            return responses.success(endpoint, data.short_trades(symbol, anchor, n))
-        return responses.success(endpoint, data.short_interest(symbol, anchor, n))
+        return responses.success(endpoint, self._records(endpoint, symbol, n))
+
+    def _records(self, endpoint: str, symbol: Symbol, count: int) -> list[Record]:
+        """The ``count`` newest records served today, restatements included."""
+        today = self.settings.today
+        if not self.settings.schedules:
+            return _RECORDS[endpoint](symbol, today, count, None)
+        cal = calendars.calendar(symbol.market, endpoint)
+        cut = calendars.cutoff(cal, today)
+        seed, rate = self.settings.seed, self.settings.restate_rate
+        restated = restate.adjustments(seed, rate, symbol, cal, cut, count)
+        return _RECORDS[endpoint](symbol, cut, count, restated)
 
     def _listed(self, symbol: Symbol) -> str | None:
         """The error a special list (or an unsupported market) gives the symbol."""
@@ -136,6 +183,29 @@ class Service:
             if symbol.canonical in symbols:
                 return name
         return None
+
+
+def requested_day(doc: object, today: dt.date) -> dt.date:
+    """The day a ``POST /_sim/today`` body asks for: ``{"today": "YYYY-MM-DD"}`` or
+    ``{"advance": N}`` (N business days on from ``today``, back when negative).
+
+    Raises ValueError with a one-line reason for anything else.
+    """
+    if not isinstance(doc, Mapping) or len(doc) != 1 or not {"today", "advance"} & set(doc):
+        raise ValueError('expected {"today": "YYYY-MM-DD"} or {"advance": N}')
+    if "today" in doc:
+        text = doc["today"]
+        if isinstance(text, str):
+            with contextlib.suppress(ValueError):
+                return dt.date.fromisoformat(text)
+        raise ValueError(f"today must be a date like 2026-05-18, got {text!r}")
+    steps = doc["advance"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or abs(steps) > STEP_LIMIT:
+        raise ValueError(
+            f"advance must be a whole number of business days from -{STEP_LIMIT} "
+            f"to {STEP_LIMIT}, got {steps!r}"
+        )
+    return shift_business_days(today, steps)
 
 
 def _parse_count(text: str | None, default: int, most: int) -> int | None:

@@ -21,13 +21,26 @@ from .symbols import is_canonical
 ENDPOINTS: tuple[str, ...] = ("short_trades", "short_interest")
 """Endpoint names, as used in ``rate_limit``, the stats and the logs."""
 
-DEFAULT_ANCHOR = dt.date(2026, 5, 18)
-"""Newest trading day served: fixed so the data never depends on today."""
+DEFAULT_TODAY = dt.date(2026, 5, 18)
+"""The day served by default: fixed so the data never depends on the real date."""
+
+_FIRST_DAY, _LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+
+ALIASES = {"anchor_date": "today"}
+"""Old setting names still accepted, and the names they stand for."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class GatewaySettings:
-    """How the simulated gateway answers: data anchor, faults, limits, auth."""
+    """How the simulated gateway answers: served day, schedules, faults, limits, auth.
+
+    ``today`` is the day served: the data as published by that day. With
+    ``schedules`` off (the default) every record is published on its own date,
+    so the newest day served is ``today`` (``anchor_date``, the old name, says
+    so); with it on, each market x endpoint pair publishes on its calendar
+    (:mod:`.calendars`) and restates now and then (``restate_rate``,
+    :mod:`.restate`).
+    """
 
     seed: int = 0
     latency: float = 0.0
@@ -43,7 +56,9 @@ class GatewaySettings:
     empty: tuple[str, ...] = ()
     scripted: dict[str, tuple[str, ...]] = field(default_factory=dict)
     token: str | None = None
-    anchor_date: dt.date = DEFAULT_ANCHOR
+    today: dt.date = DEFAULT_TODAY
+    schedules: bool = False
+    restate_rate: float = 0.05
     short_trades_path: str = "/v1/quote/{symbol}/short-selling/short-trades"
     short_interest_path: str = "/v1/quote/{symbol}/short-selling/short-interest"
 
@@ -56,14 +71,25 @@ class GatewaySettings:
         if sum(rates.values()) > 1.0 + 1e-9:
             raise ValueError("simulate: the fault rates add up to more than 1")
 
+    @property
+    def anchor_date(self) -> dt.date:
+        """The old name of ``today``, read by code written before schedules."""
+        return self.today
+
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> GatewaySettings:
         """Build settings from a mapping such as a ``[simulate]`` TOML table."""
         names = {f.name for f in dataclasses.fields(cls)}
-        for key in mapping:
+        table = dict(mapping)
+        for old, new in ALIASES.items():
+            if old in table:
+                if new in table:
+                    raise ValueError(f"simulate: set {new} or {old} (its old name), not both")
+                table[new] = _CHECKS[new](old, table.pop(old))
+        for key in table:
             if key not in names:
                 raise ValueError(f"simulate: unknown setting {key!r}")
-        return cls(**mapping)
+        return cls(**table)
 
     def fault_rates(self) -> dict[str, float]:
         """The random fault rates by family, as :func:`faults.random_fault` wants."""
@@ -157,12 +183,34 @@ def _date(name: str, value: object) -> dt.date:
             raise _fail(name, "a date like 2026-05-18", value) from None
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise _fail(name, "a date like 2026-05-18", value)
+    if not _FIRST_DAY <= value <= _LAST_DAY:
+        # A window reaches a hundred trading days back; keep all of it inside the calendar.
+        raise _fail(name, f"a date from {_FIRST_DAY} to {_LAST_DAY}", value.isoformat())
+    return value
+
+
+def checked(name: str, value: object) -> Any:
+    """One setting's value checked and normalised alone; ValueError naming it."""
+    return _CHECKS[name](name, value)
+
+
+def served_day(value: object) -> dt.date:
+    """A value for ``today`` (a date or ``YYYY-MM-DD``) checked; ValueError naming ``today``."""
+    return _date("today", value)
+
+
+def _bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(name, "true or false", value)
     return value
 
 
 def _path(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.startswith("/") or "{symbol}" not in value:
         raise _fail(name, "a path starting with '/' containing '{symbol}'", value)
+    if value.startswith("/_"):
+        # /_stats and /_sim/... are the gateway's own; an API path there would shadow them.
+        raise _fail(name, "a path not starting with '/_' (kept for /_stats and /_sim)", value)
     return value
 
 
@@ -181,7 +229,9 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "empty": _symbols,
     "scripted": _scripted,
     "token": _token,
-    "anchor_date": _date,
+    "today": _date,
+    "schedules": _bool,
+    "restate_rate": _fraction,
     "short_trades_path": _path,
     "short_interest_path": _path,
 }

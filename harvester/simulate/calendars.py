@@ -1,0 +1,188 @@
+"""When each market x endpoint pair publishes, and what a served day sees of it.
+
+Upstream publishes on four clocks (shared/API.md). Each pair's calendar is one row
+of :data:`SCHEDULES`: a publication covers the records up to its *cutoff* (the
+newest record date it carries) and appears ``lag`` business days after that
+cutoff. ``every`` says which record dates are cutoffs: 0 means every one; 14
+means only those a whole number of fortnights from :data:`EPOCH` (a Friday).
+
+=================  ==========================  ==========================  =====
+pair               records                     cutoffs                     lag
+=================  ==========================  ==========================  =====
+HK short_trades    trading days                every trading day           0
+US short_trades    trading days                every other Friday          2
+HK short_interest  Fridays                     every Friday                5
+US short_interest  15th and month end (to a    every one                   7
+                   weekday before)
+=================  ==========================  ==========================  =====
+
+So HK turnover appears the same day, the US daily volumes come in a batch every
+other Tuesday covering up to the Friday before, HK short positions of a Friday
+appear the next Friday, and a US settlement date appears seven business days
+later. Business days are weekdays, as trading days are (holidays are not
+modelled).
+
+On a served day ``T`` a pair serves the records up to the cutoff of its latest
+publication on or before ``T`` (:func:`cutoff`). Without schedules every pair
+publishes each record on its own date (:data:`IMMEDIATE`), which is what the
+gateway served before schedules existed: everything up to ``T``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass
+
+from .dates import hk_report_dates, is_trading_day, previous_trading_day, us_report_dates
+
+EPOCH = dt.date(2026, 5, 15)
+"""A Friday that ends a US ``short_trades`` batch; the others are whole fortnights away."""
+
+PAIRS: tuple[tuple[str, str], ...] = (
+    ("US", "short_trades"),
+    ("HK", "short_trades"),
+    ("US", "short_interest"),
+    ("HK", "short_interest"),
+)
+"""Every (market, endpoint) pair, in the order documents list them."""
+
+_SEARCH = 400
+"""Business days :func:`next_publication` looks ahead; every calendar publishes far sooner."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """When one market x endpoint pair publishes (see the module's table)."""
+
+    market: str
+    endpoint: str
+    every: int  # 0: every record date is a cutoff; N: those N*k days from EPOCH
+    lag: int  # business days from a cutoff to the publication that carries it
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """One publication of a pair: the day it appeared and the newest record date it carries."""
+
+    day: dt.date
+    cutoff: dt.date
+
+
+SCHEDULES: dict[tuple[str, str], Calendar] = {
+    ("HK", "short_trades"): Calendar("HK", "short_trades", every=0, lag=0),
+    ("US", "short_trades"): Calendar("US", "short_trades", every=14, lag=2),
+    ("HK", "short_interest"): Calendar("HK", "short_interest", every=0, lag=5),
+    ("US", "short_interest"): Calendar("US", "short_interest", every=0, lag=7),
+}
+"""The publication calendar of each (market, endpoint) pair with ``schedules`` on."""
+
+IMMEDIATE: dict[tuple[str, str], Calendar] = {
+    pair: Calendar(*pair, every=0, lag=0) for pair in SCHEDULES
+}
+"""With ``schedules`` off: every record is served from its own date on."""
+
+
+def calendar(market: str, endpoint: str, schedules: bool = True) -> Calendar:
+    """The calendar of a pair, scheduled or immediate."""
+    return (SCHEDULES if schedules else IMMEDIATE)[market, endpoint]
+
+
+def business_day_on_or_before(day: dt.date) -> dt.date:
+    """``day`` if it is a business day, else the business day before it."""
+    return day if is_trading_day(day) else previous_trading_day(day)
+
+
+def shift_business_days(day: dt.date, days: int) -> dt.date:
+    """The business day ``days`` business days after ``day`` (before it when negative).
+
+    From a weekend day, one step forward is the Monday after and one step back
+    the Friday before; zero steps leave any day as it is.
+    """
+    step = dt.timedelta(days=1 if days > 0 else -1)
+    for _ in range(abs(days)):
+        day += step
+        while not is_trading_day(day):
+            day += step
+    return day
+
+
+def newest_record(endpoint: str, market: str, day: dt.date) -> dt.date:
+    """The newest record date of the endpoint on or before ``day``."""
+    if endpoint == "short_trades":
+        return business_day_on_or_before(day)
+    reports = us_report_dates(day) if market == "US" else hk_report_dates(day)
+    return next(reports)
+
+
+@functools.lru_cache(maxsize=256)
+def cutoff(cal: Calendar, today: dt.date) -> dt.date:
+    """The newest record date the pair serves on ``today``: its latest publication's cutoff."""
+    # A publication is `lag` business days after its cutoff, so the cutoffs published
+    # by today are those on or before today's business day moved back by `lag`.
+    bound = shift_business_days(business_day_on_or_before(today), -cal.lag)
+    if cal.every == 0:
+        return newest_record(cal.endpoint, cal.market, bound)
+    return bound - dt.timedelta(days=(bound - EPOCH).days % cal.every)
+
+
+def publication_day(cal: Calendar, cut: dt.date) -> dt.date:
+    """The day the publication ending at cutoff ``cut`` appears."""
+    return shift_business_days(cut, cal.lag)
+
+
+def is_cutoff(cal: Calendar, day: dt.date) -> bool:
+    """Whether a record date ends one of the pair's publications."""
+    return cal.every == 0 or (day - EPOCH).days % cal.every == 0
+
+
+def latest(cal: Calendar, today: dt.date) -> Publication:
+    """The pair's latest publication on or before ``today``."""
+    cut = cutoff(cal, today)
+    return Publication(publication_day(cal, cut), cut)
+
+
+def publishes_on(cal: Calendar, day: dt.date) -> bool:
+    """Whether the pair publishes something new on ``day``."""
+    return is_trading_day(day) and latest(cal, day).day == day
+
+
+def publications(cal: Calendar, first: dt.date, last: dt.date) -> list[Publication]:
+    """The pair's publications appearing from ``first`` to ``last`` (both in), oldest first."""
+    found: list[Publication] = []
+    day = first
+    while day <= last:
+        if publishes_on(cal, day):
+            found.append(latest(cal, day))
+        day += dt.timedelta(days=1)
+    return found
+
+
+def next_publication(cal: Calendar, today: dt.date) -> Publication:
+    """The pair's first publication after ``today``."""
+    day = today
+    for _ in range(_SEARCH):
+        day = shift_business_days(day, 1)
+        if publishes_on(cal, day):
+            return latest(cal, day)
+    raise AssertionError(f"{cal} publishes nothing within {_SEARCH} business days")
+
+
+def served(today: dt.date, schedules: bool) -> list[dict[str, object]]:
+    """Per pair on ``today``: the newest record date served, its publication day, the next one.
+
+    Plain JSON-able values, as ``GET /_sim/today`` sends them.
+    """
+    rows: list[dict[str, object]] = []
+    for market, endpoint in PAIRS:
+        cal = calendar(market, endpoint, schedules)
+        now, then = latest(cal, today), next_publication(cal, today)
+        rows.append({
+            "market": market,
+            "endpoint": endpoint,
+            "newest": now.cutoff.isoformat(),
+            "published": now.day.isoformat(),
+            "next_published": then.day.isoformat(),
+            "next_newest": then.cutoff.isoformat(),
+        })
+    return rows

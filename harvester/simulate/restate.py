@@ -1,0 +1,176 @@
+"""Restatements: now and then a publication changes a record its pair had already published.
+
+Vendors reprocess: a later file carries a different figure for a day they had
+already sent. Here, whenever a pair publishes (:mod:`.calendars`), each symbol
+draws, from ``seed``, the symbol, the endpoint and the publication, whether this
+publication restates one of the :data:`DEPTH` newest records the pair had
+published before it (a fraction ``restate_rate`` of publications do). If it
+does, the draw also picks which of those records, which quantity of it (see
+:data:`.data.QUANTITIES`: a volume, a turnover, a short position...) and a
+factor 1 to 4 percent up or down; figures derived from the quantity (the short
+ratio, days to cover, the percent of float) follow it, prices never change.
+
+A record served on day ``T`` carries every restatement published by ``T`` that
+hit it (their factors multiply). So the value served for a (symbol, date)
+changes exactly on the publication days of its restatements and at no other
+time, and a harvester that re-reads the ``DEPTH`` newest records it holds
+(an overlap of 5) catches every restatement.
+
+Draws walk the shared pool (:mod:`.draws`) from a start and stride of the
+(seed, symbol, endpoint), one row per publication: a hash per symbol, not per
+record, so checking a hundred publications costs a hundred tuple look-ups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import calendars, data
+from .calendars import Calendar
+from .dates import Day
+from .draws import POOL_SIZE, pool, walk, words
+from .settings import ENDPOINTS, GatewaySettings
+from .symbols import Symbol, SymbolStyleError, parse_trades_symbol
+
+DEPTH = 5
+"""A restatement changes one of this many newest records published before it."""
+
+Adjustments = dict[int, list[float]]
+"""Index in the served window -> multiplier per quantity (see :func:`.data.short_trades`)."""
+
+# Which uniforms of a pool row (draws.NORMALS: 12-15 are uniform) decide what.
+_SIZE, _WHETHER, _WHICH, _QUANTITY = 12, 13, 14, 15
+_SIGN = 7  # a normal: its sign says up or down
+
+
+@dataclass(frozen=True, slots=True)
+class Restatement:
+    """One record changed by a publication: what changed, by how much, and when it appeared."""
+
+    symbol: str  # canonical, as the gateway keys it: 700.HK
+    market: str
+    endpoint: str
+    published: dt.date  # the day the changed value is first served
+    record_date: dt.date  # the record it changed
+    quantity: str  # a name of data.QUANTITIES
+    factor: float  # the quantity was multiplied by this
+
+
+@dataclass(frozen=True, slots=True)
+class _Draw:
+    back: int  # which record before the publication: 0 is the newest
+    quantity: int
+    factor: float
+
+
+@functools.lru_cache(maxsize=16384)
+def _walk(seed: int, canonical: str, endpoint: str) -> tuple[int, int]:
+    """The (start, stride) of a symbol's restatement draws; bounded, as a profile is."""
+    w = words(f"restate|{seed}|{canonical}|{endpoint}".encode())
+    return walk(w[0], w[1])
+
+
+def _draw(seed: int, rate: float, symbol: Symbol, cal: Calendar, day: Day) -> _Draw | None:
+    """Whether the publication ending at ``day`` restates a record of the symbol, and how."""
+    start, stride = _walk(seed, symbol.canonical, cal.endpoint)
+    row = pool()[(start + day.ordinal * stride) % POOL_SIZE]
+    if row[_WHETHER] >= rate:
+        return None
+    size = 0.01 + 0.03 * row[_SIZE]
+    kinds = len(data.QUANTITIES[cal.market, cal.endpoint])
+    return _Draw(
+        back=int(row[_WHICH] * DEPTH),
+        quantity=int(row[_QUANTITY] * kinds),
+        factor=1 + size if row[_SIGN] >= 0 else 1 - size,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _marks(cal: Calendar, cut: dt.date) -> tuple[int, ...]:
+    """Indices, in the window served at cutoff ``cut``, of the records that end a publication."""
+    window = data.window(cal.endpoint, cal.market, cut)
+    return tuple(i for i, day in enumerate(window) if calendars.is_cutoff(cal, day.date))
+
+
+def adjustments(
+    seed: int, rate: float, symbol: Symbol, cal: Calendar, cut: dt.date, count: int
+) -> Adjustments:
+    """The restatements hitting the ``count`` newest records served at cutoff ``cut``.
+
+    Every publication up to ``cut`` is on or before the served day; one whose
+    previous cutoff is at window index ``older`` restates, if anything, the record
+    ``older + back``. Records past ``count`` are left out, so a short answer is
+    the start of a longer one.
+    """
+    found: Adjustments = {}
+    if rate <= 0:
+        return found
+    window = data.window(cal.endpoint, cal.market, cut)
+    marks = _marks(cal, cut)
+    for newer, older in itertools.pairwise(marks):
+        if older >= count:
+            break
+        draw = _draw(seed, rate, symbol, cal, window[newer])
+        if draw is None or older + draw.back >= count:
+            continue
+        factors = found.setdefault(older + draw.back, [1.0] * data.MAX_QUANTITIES)
+        factors[draw.quantity] *= draw.factor
+    return found
+
+
+def published_on(settings: GatewaySettings, symbol: Symbol, endpoint: str,
+                 day: dt.date) -> Restatement | None:
+    """The restatement the pair publishes for the symbol on ``day``, if any."""
+    if not settings.schedules or settings.restate_rate <= 0:
+        return None
+    cal = calendars.calendar(symbol.market, endpoint)
+    if not calendars.publishes_on(cal, day):
+        return None
+    cut = calendars.cutoff(cal, day)
+    window, marks = data.window(endpoint, symbol.market, cut), _marks(cal, cut)
+    draw = _draw(settings.seed, settings.restate_rate, symbol, cal, window[0])
+    if draw is None or len(marks) < 2 or marks[1] + draw.back >= len(window):
+        return None
+    return Restatement(
+        symbol=symbol.canonical,
+        market=symbol.market,
+        endpoint=endpoint,
+        published=day,
+        record_date=window[marks[1] + draw.back].date,
+        quantity=data.QUANTITIES[symbol.market, endpoint][draw.quantity],
+        factor=draw.factor,
+    )
+
+
+def restatements(settings: GatewaySettings, symbols: Iterable[str],
+                 first: dt.date, last: dt.date | None = None) -> list[Restatement]:
+    """Every restatement published from ``first`` to ``last`` (default: ``first``) for these
+    symbols (canonical ``CODE.MARKET``), by day, symbol and endpoint.
+
+    Symbols that serve no data (other markets, the ``no_data``, ``unsupported``,
+    ``invalid_symbol`` and ``empty`` lists) have none. Tests use this to know
+    which stored rows a sweep on a later day must revise.
+    """
+    quiet = {*settings.no_data, *settings.unsupported, *settings.invalid_symbol, *settings.empty}
+    parsed: list[Symbol] = []
+    for text in symbols:
+        try:
+            symbol = parse_trades_symbol(text)
+        except SymbolStyleError:
+            continue
+        if symbol.supported and symbol.canonical not in quiet:
+            parsed.append(symbol)
+    found: list[Restatement] = []
+    day, end = first, last or first
+    while day <= end:
+        for symbol in parsed:
+            for endpoint in ENDPOINTS:
+                one = published_on(settings, symbol, endpoint, day)
+                if one is not None:
+                    found.append(one)
+        day += dt.timedelta(days=1)
+    return found
