@@ -138,7 +138,7 @@ def inspect(path: Path) -> Finding:
 
 
 def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The latest run and its tasks that ended neither ``ok`` nor ``pending``, failed first."""
+    """The latest run and its tasks that ended neither ``ok``, ``unchanged`` nor ``pending``."""
     readable_version(db, path)
     verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
     if verdict != "ok":
@@ -148,10 +148,10 @@ def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, li
         return None, []
     tasks = [dict(row) for row in db.execute(
         "SELECT symbol, endpoint, status, attempts, error_code, error_message FROM tasks "
-        "WHERE run_id = ? AND status NOT IN (?, ?) "
+        "WHERE run_id = ? AND status NOT IN (?, ?, ?) "
         "ORDER BY status != ?, status, symbol, endpoint",
         (runs[0]["run_id"], TaskStatus.OK.value, TaskStatus.PENDING.value,
-         TaskStatus.FAILED.value))]
+         TaskStatus.UNCHANGED.value, TaskStatus.FAILED.value))]
     return runs[0], tasks
 
 
@@ -240,7 +240,8 @@ def healthy_line(finding: Finding, now: datetime) -> str:
     assert run is not None and run["finished_at"]
     age = (now - _stamp(run["finished_at"])).total_seconds()
     others = [f"{_count(run, status)} {status.value}" for status in
-              (TaskStatus.NO_DATA, TaskStatus.INVALID, TaskStatus.UNSUPPORTED)
+              (TaskStatus.UNCHANGED, TaskStatus.SKIPPED, TaskStatus.NO_DATA, TaskStatus.INVALID,
+               TaskStatus.UNSUPPORTED)
               if _count(run, status)]
     also = f" ({', '.join(others)})" if others else ""
     return (f"ok: run {run['run_id']} completed {ago(age)} ago, "

@@ -4,7 +4,8 @@ The command line of every subcommand; only this module runs a loop.
 
 Exit codes of ``sweep``: 0 every task finished; 2 usage, configuration, database or
 credentials error, or a wrong gateway address; 3 finished but some tasks ``failed``; 75 the
-gateway stayed unavailable; 129 interrupted (SIGHUP); 130 (SIGINT); 143 (SIGTERM).
+gateway stayed unavailable; 76 stopped before the request that would exceed
+``[gateway] daily_quota``; 129 interrupted (SIGHUP); 130 (SIGINT); 143 (SIGTERM).
 ``status`` exits 0, or 2 on any error. ``check`` (harvester.check): 0 the latest run is
 completed, recent and without a failed task; 3 some tasks failed; 4 the run is
 interrupted, or left ``running`` by a crash; 5 a sweep is running now; 6 the run is older
@@ -33,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from harvester import __version__, check, explore, query
+from harvester import __version__, check, explore, plan, query
 from harvester.config import Settings, load_settings
 from harvester.errors import ConfigError, HarvesterError, UsageError, first_leaf
 from harvester.lock import check_file
@@ -45,7 +46,7 @@ from harvester.sweep import run_sweep
 
 log = logging.getLogger("harvester")
 
-EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 2, 3, 75
+EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_QUOTA = 0, 2, 3, 75, 76
 EXIT_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
 # A second signal this soon after the first is the same request: GNU timeout, and a
 # terminal closing, signal the process and then its whole group.
@@ -75,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="continue the latest unfinished run, or start one")
     sweep.add_argument("--simulate", action="store_true",
                        help="start the simulated gateway in-process and sweep against it")
+    sweep.add_argument("--full", action="store_true", default=None,
+                       help="fetch every task with the configured count: no probes, no "
+                            "incremental counts, no dead-symbol memory ([sweep] full)")
     sweep.add_argument("--strict", action="store_true", default=None,
                        help="a malformed symbols line is an error (exit 2)")
     sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -92,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=int, default=8787, help="port (0 = any free port)")
     add_arguments(simulate)
     # Each of these modules adds its own subcommands; each subcommand sets ``run``.
-    for module in (query, check, explore):
+    for module in (query, check, explore, plan):
         module.add_parsers(commands)
     return parser
 
@@ -100,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, dict[str, Any]] = {"sweep": {}, "gateway": {}}
     for flag, section, key in (("symbols", "sweep", "symbols"), ("db", "sweep", "db"),
-                               ("base_url", "gateway", "base_url"), ("strict", "sweep", "strict")):
+                               ("base_url", "gateway", "base_url"), ("strict", "sweep", "strict"),
+                               ("full", "sweep", "full")):
         value = getattr(args, flag, None)
         if value is not None:
             overrides[section][key] = value
@@ -129,6 +134,8 @@ def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> int:
         return EXIT_USAGE
     if summary.stop_kind is StopKind.OUTAGE:
         return EXIT_UNAVAILABLE
+    if summary.stop_kind is StopKind.QUOTA:
+        return EXIT_QUOTA
     if summary.stop_kind is StopKind.SIGNAL or summary.status is RunStatus.INTERRUPTED:
         return EXIT_SIGNAL.get(caught or signal.SIGINT, 130)
     return EXIT_FAILED if summary.failed else EXIT_OK
@@ -210,7 +217,8 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")
     else:
         sys.stdout.write(summary_text(summary) + "\n")
-    if summary.stop_kind in (StopKind.CREDENTIALS, StopKind.OUTAGE, StopKind.ADDRESS):
+    if summary.stop_kind in (StopKind.CREDENTIALS, StopKind.OUTAGE, StopKind.ADDRESS,
+                             StopKind.QUOTA):
         sys.stderr.write(f"harvester: error: {summary.stop_reason}\n")
     return _exit_code(summary, caught[0] if caught else None)
 

@@ -169,8 +169,10 @@ TASKS = Relation(
         Column("run_id", "TEXT", "", "the run (`runs.run_id`)"),
         _SYMBOL,
         Column("endpoint", "TEXT", "", "`short_trades` or `short_interest`"),
-        Column("status", "TEXT", "", "`pending`, `ok`, `no_data`, `unsupported`, `invalid` "
-               "or `failed`"),
+        Column("status", "TEXT", "", "`pending`, `ok`, `no_data`, `unsupported`, `invalid`, "
+               "`failed`; or, asked nothing by a nightly sweep (schema version 4), `unchanged` "
+               "(its pair's probes found nothing new) or `skipped` (a dead symbol until its "
+               "recheck date)"),
         Column("attempts", "INTEGER", "requests", "requests sent for this task, over all "
                "resumes"),
         Column("rows", "INTEGER", "rows", "rows its last answer held"),
@@ -227,7 +229,7 @@ def _snapshot() -> Relation:
 
 _RUN_PROBLEMS = Relation(
     "run_problems",
-    "The tasks of the latest run that did not end `ok`, with why.",
+    "The tasks of the latest run that did not end `ok` or `unchanged`, with why.",
     tuple(TASKS.column(name) for name in ("run_id", "symbol", "endpoint", "status", "attempts",
                                           "error_code", "error_message", "updated_at")),
     ("Which symbols failed or had no data in the latest run, and why",

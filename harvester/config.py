@@ -44,6 +44,10 @@ class GatewayConfig:
         4_194_304, bounds=(1024, 1_073_741_824),
         doc="a larger answer is refused without being read whole (task `failed`, "
             "`body_too_large`)")
+    daily_quota: int = setting(
+        0, bounds=(0, 1_000_000_000),
+        doc="requests the account may send per UTC day, retries included (0: no quota); "
+            "`plan` warns above it and a sweep stops before the request that would exceed it")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +76,27 @@ class SweepConfig:
         False, doc="retry an unknown non-zero code like `-99` (else `failed` at once); "
                    "`-5` is always retried")
     strict: bool = setting(False, doc="a malformed symbols line is an error (`--strict`)")
+    full: bool = setting(
+        False, doc="fetch every task with the configured `count` (`--full`): no probes, no "
+                   "incremental counts, no dead-symbol memory")
+    probe_size: int = setting(
+        10, bounds=(1, 1000),
+        doc="symbols per market and endpoint asked first; if none shows a newer day or a "
+            "restated value, the others end `unchanged` without a request")
+    overlap: int = setting(
+        5, bounds=(0, 100),
+        doc="records asked for before a symbol's newest stored day, so that upstream "
+            "restatements of recent days are caught")
+    dead_after: int = setting(
+        3, bounds=(1, 100),
+        doc="a symbol answered `invalid` or `unsupported` (or `no_data`) by an endpoint in "
+            "this many runs in a row is not asked again until its recheck")
+    recheck_after: float = setting(
+        7.0, bounds=(0, 3650),
+        doc="days before a dead `invalid` or `unsupported` symbol is asked again")
+    no_data_recheck_after: float = setting(
+        2.0, bounds=(0, 3650),
+        doc="days before a symbol with `no_data` in `dead_after` runs in a row is asked again")
     commit_interval: float = setting(
         0.25, bounds=(0.01, 60),
         doc="at most this many seconds between a task finishing and its commit")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from harvester.errors import (
 )
 from harvester.model import Symbol, TaskResult, TaskStatus
 from harvester.outage import Attempt, OutageGuard
+from harvester.quota import DailyQuota
 from harvester.retry import RetryPolicy, next_delay
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class Tally:
     sent: int = 0  #: requests that went out, those during an outage included
     error: FetchError | None = None  #: the last failure
     stop: asyncio.Event | None = None  #: once set, no request of this task goes out
+    quota: DailyQuota | None = None  #: refuses the request that would exceed the quota
 
     @property
     def stopping(self) -> bool:
@@ -58,6 +61,10 @@ class Tally:
     def before_send(self) -> None:
         """Count a request at the moment it goes out, or refuse it once a stop is asked."""
         if self.stopping:
+            raise Stopped
+        if self.quota is not None and not self.quota.take():
+            if self.stop is not None:
+                self.stop.set()  # the whole sweep stops: nothing more may go out today
             raise Stopped
         self.sent += 1
 
@@ -146,7 +153,7 @@ def _last_word(client: Client, job: Job, symbol: Symbol, error: FetchError,
 async def fetch_task(
     client: Client, job: Job, symbol: Symbol, guard: OutageGuard,
     *, watch: FirstAnswers | None = None, tally: Tally | None = None,
-    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep, count: int | None = None,
 ) -> TaskResult:
     """Fetch ``symbol`` from ``job``'s endpoint until it has a final status.
 
@@ -155,10 +162,12 @@ async def fetch_task(
     and so cost the task nothing. Once ``tally.stop`` is set no further request
     goes out and Stopped is raised. Error messages are redacted of the token:
     upstream may echo it. ``sleep`` waits out the backoff between attempts
-    (tests pass one that records the delay instead of waiting).
+    (tests pass one that records the delay instead of waiting). ``count`` asks for
+    that many records instead of the configured ``count`` (a nightly sweep's).
     """
     adapter = job.adapter
-    spec = adapter.request(symbol, job.config)
+    config = job.config if count is None else dataclasses.replace(job.config, count=count)
+    spec = adapter.request(symbol, config)
     tally = tally if tally is not None else Tally()
     counted = 0
     while True:

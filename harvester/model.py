@@ -16,6 +16,8 @@ class TaskStatus(enum.StrEnum):
     UNSUPPORTED = "unsupported"
     INVALID = "invalid"
     FAILED = "failed"
+    UNCHANGED = "unchanged"  #: not asked: its pair's probes found nothing new (no request)
+    SKIPPED = "skipped"  #: not asked: a dead symbol, until its recheck date (no request)
 
 
 #: The statuses of the tasks a resumed run fetches again.
@@ -37,6 +39,7 @@ class StopKind(enum.StrEnum):
     CREDENTIALS = "credentials"  #: HTTP 401/403
     OUTAGE = "outage"  #: the gateway stayed down longer than outage_max
     ADDRESS = "address"  #: an endpoint's first answers were all the same HTTP 3xx/4xx
+    QUOTA = "quota"  #: the next request would have gone over ``[gateway] daily_quota``
 
 
 SUPPORTED_MARKETS = ("US", "HK")

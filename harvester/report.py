@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sys
 import time
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from harvester.model import FailedTask, RunStatus, RunSummary, TaskResult, TaskStatus
+from harvester.outage import GuardState
 
 if TYPE_CHECKING:
     from harvester.client import Client
+    from harvester.outage import OutageGuard
 
 log = logging.getLogger("harvester")
 
@@ -23,6 +26,10 @@ MESSAGE_SHOWN = 200  # characters of an error message shown on a failed task's l
 LIST_ALL = "harvester export run_problems, or the run_problems view, lists them all"
 STATUS_ORDER = tuple(status.value for status in TaskStatus)
 ALWAYS_SHOWN = (TaskStatus.OK.value, TaskStatus.FAILED.value)  # shown even at zero
+TTY_INTERVAL = 0.5  # seconds between redraws of the progress line on a terminal
+ETA_WINDOW = 30.0  # seconds of recent progress the ETA's observed rate is measured over
+ETA_MIN_SPAN = 5.0  # seconds observed before that rate is trusted over the configured rates
+PAUSED = "paused: the gateway is down, requests held"
 
 
 def _counts(counts: Mapping[str, int]) -> str:
@@ -31,23 +38,33 @@ def _counts(counts: Mapping[str, int]) -> str:
 
 
 class Progress:
-    """Live counters of the sweep in progress, read by the progress display."""
+    """Live counters of the sweep in progress, read by the progress display.
 
-    def __init__(self) -> None:
+    ``clock`` (default ``time.monotonic``) is injected so that tests can drive
+    the elapsed time and the ETA without waiting.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.run_id = ""
         self.total = 0  #: tasks this invocation set out to fetch
         self.statuses: Counter[str] = Counter()  #: tasks finished, by status
         self.rows = 0
         self.warnings = 0
-        self.started = time.monotonic()
         self.client: Client | None = None  #: set once the sweep's client exists
+        self.guard: OutageGuard | None = None  #: the sweep's outage guard, once it exists
+        self.rates: float | None = None  #: requests per second, summed over the swept endpoints
+        self._clock = clock
+        self.started = clock()
+        # (time, tasks done) when the display last looked: the observed rate of the ETA.
+        self._samples: deque[tuple[float, int]] = deque()
 
     def __repr__(self) -> str:
-        return f"<Progress {self.done}/{self.total} requests={self.requests}>"
+        paused = " paused" if self.paused else ""
+        return f"<Progress {self.done}/{self.total} requests={self.requests}{paused}>"
 
     @property
     def done(self) -> int:
-        """Tasks finished so far."""
+        """Tasks finished so far, those that ended without a request included."""
         return sum(self.statuses.values())
 
     @property
@@ -58,21 +75,85 @@ class Progress:
     @property
     def elapsed(self) -> float:
         """Seconds since the sweep started."""
-        return time.monotonic() - self.started
+        return self._clock() - self.started
+
+    @property
+    def paused(self) -> bool:
+        """True while the outage guard holds every request (open or half-open)."""
+        return self.guard is not None and self.guard.state is not GuardState.CLOSED
+
+    @property
+    def percent(self) -> float:
+        """Tasks done, in percent of ``total``, rounded down to a tenth: 100 only when done."""
+        if not self.total:
+            return 0.0
+        return math.floor(1000 * min(self.done, self.total) / self.total) / 10
 
     def record(self, result: TaskResult) -> None:
-        """Count a finished task."""
+        """Count a finished task (``unchanged`` and ``skipped`` too: done without a request)."""
         self.statuses[result.status.value] += 1
         self.rows += len(result.rows)
         self.warnings += result.warnings
 
+    def sample(self) -> None:
+        """Note the tasks done now, for the ETA's observed rate; a pause starts it afresh.
+
+        Samples older than ``ETA_WINDOW`` go, all but the newest of them, so the
+        rate always spans the window once the sweep has run that long.
+        """
+        now = self._clock()
+        if self.paused:
+            self._samples.clear()  # the rate before and during an outage says nothing after
+            return
+        self._samples.append((now, self.done))
+        while len(self._samples) > 1 and self._samples[1][0] <= now - ETA_WINDOW:
+            self._samples.popleft()
+
+    def task_rate(self) -> tuple[float | None, str]:
+        """Tasks per second ahead, and where it comes from: ``observed`` or ``configured``.
+
+        Observed over the last ``ETA_WINDOW`` seconds once the samples span
+        ``ETA_MIN_SPAN`` seconds; before that, the configured rates (one request
+        per task). None when neither is known, or nothing finished in the window.
+        """
+        if self._samples:
+            since, done = self._samples[0]
+            span = self._clock() - since
+            if span >= ETA_MIN_SPAN:
+                finished = self.done - done
+                return (finished / span if finished > 0 else None), "observed"
+        return (self.rates or None), "configured"
+
+    def eta(self) -> float | None:
+        """Seconds until every task is done, estimated; None while paused or not known."""
+        remaining = max(self.total - self.done, 0)
+        if not remaining:
+            return 0.0
+        if self.paused:
+            return None
+        rate, _ = self.task_rate()
+        return remaining / rate if rate else None
+
+
+def clock_text(seconds: float) -> str:
+    """A duration as a progress line shows it: ``42s``, ``6m25s``, ``1h02m``."""
+    whole = math.ceil(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
 
 def progress_line(progress: Progress) -> str:
-    """One line of live progress."""
+    """One line of live progress: done, percent, ETA (or paused), counts, rows, rate, time."""
     elapsed = progress.elapsed
     rate = progress.requests / elapsed if elapsed > 0 else 0.0
-    return (f"{progress.done}/{progress.total} tasks  {_counts(progress.statuses)}  "
-            f"rows {progress.rows}  {rate:.1f} req/s  {elapsed:.0f}s")
+    eta = progress.eta()
+    ahead = PAUSED if progress.paused else "ETA " + ("?" if eta is None else clock_text(eta))
+    return (f"{progress.done}/{progress.total} tasks  {progress.percent:.1f}%  {ahead}  "
+            f"{_counts(progress.statuses)}  rows {progress.rows}  {rate:.1f} req/s  "
+            f"{elapsed:.0f}s")
 
 
 class ProgressDisplay:
@@ -83,7 +164,7 @@ class ProgressDisplay:
         self._progress = progress
         self._stream = stream
         self._tty = stream.isatty()
-        self._interval = 0.5 if self._tty else interval
+        self._interval = TTY_INTERVAL if self._tty else interval
         self._enabled = enabled
         self._task: asyncio.Task[None] | None = None
 
@@ -109,6 +190,7 @@ class ProgressDisplay:
             await asyncio.sleep(self._interval)
             if not self._progress.total:
                 continue
+            self._progress.sample()
             if self._tty:
                 self._stream.write("\r\033[K" + progress_line(self._progress))
                 self._stream.flush()

@@ -103,12 +103,24 @@ FROM (SELECT symbol, market FROM short_trades
 LEFT JOIN latest_short_trades AS t USING (symbol)
 LEFT JOIN latest_short_interest AS i USING (symbol)"""
 
-_RUN_PROBLEMS = """
+_RUN_PROBLEMS_V3 = """
 CREATE VIEW run_problems AS
 SELECT run_id, symbol, endpoint, status, attempts, error_code, error_message, updated_at
 FROM tasks
 WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1)
     AND status != 'ok'
+ORDER BY status, symbol, endpoint"""
+
+# 4: the nightly statuses. SQLite cannot change a CHECK in place: the table is rebuilt,
+# its rowids (the file order a run is fetched in) kept, and its view and index made again.
+_TASKS_V4 = _TASKS.replace("CREATE TABLE tasks", "CREATE TABLE tasks_v4").replace(
+    "'invalid', 'failed')", "'invalid', 'failed',\n        'unchanged', 'skipped')")
+_RUN_PROBLEMS = """
+CREATE VIEW run_problems AS
+SELECT run_id, symbol, endpoint, status, attempts, error_code, error_message, updated_at
+FROM tasks
+WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1)
+    AND status NOT IN ('ok', 'unchanged')
 ORDER BY status, symbol, endpoint"""
 
 # Frozen text, as every migration: a later change of the adapters needs a new migration.
@@ -138,11 +150,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         _latest_view("short_trades"),
         _latest_view("short_interest"),
         _SNAPSHOT,
-        _RUN_PROBLEMS,
+        _RUN_PROBLEMS_V3,
         _market_view("short_trades", "US", _US_TRADES),
         _market_view("short_trades", "HK", _HK_TRADES),
         _market_view("short_interest", "US", _US_INTEREST),
         _market_view("short_interest", "HK", _HK_INTEREST),
+    ),
+    # 4: tasks a nightly sweep did not ask for: `unchanged` and `skipped`.
+    (
+        "DROP VIEW run_problems",
+        _TASKS_V4,
+        "INSERT INTO tasks_v4 (rowid, run_id, symbol, endpoint, status, attempts, rows, "
+        "warnings, error_code, error_message, updated_at) SELECT rowid, run_id, symbol, "
+        "endpoint, status, attempts, rows, warnings, error_code, error_message, updated_at "
+        "FROM tasks",
+        "DROP TABLE tasks",
+        "ALTER TABLE tasks_v4 RENAME TO tasks",
+        "CREATE INDEX tasks_by_status ON tasks (run_id, status)",
+        _RUN_PROBLEMS,
     ),
 )
 

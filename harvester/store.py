@@ -142,6 +142,10 @@ class Store:
             return await self.db.executemany(sql, params)  # type: ignore[arg-type]
         return await self.db.execute(sql, tuple(params))
 
+    async def read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """All rows of a read-only query, its SQLite errors translated (harvester.incremental)."""
+        return await self._rows(sql, params)
+
     async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         """All rows of a query, its SQLite errors translated."""
         async with self._reading():

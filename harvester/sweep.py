@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harvester.client import Client
@@ -29,13 +29,15 @@ from harvester.errors import (
     first_leaf,
 )
 from harvester.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
+from harvester.incremental import FETCH_ALL, Decision, NightlySweep
 from harvester.ledger import OpenedRun, open_run
 from harvester.lock import DatabaseLock
-from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol, TaskStatus
+from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol, TaskResult, TaskStatus
 from harvester.outage import OutageGuard
+from harvester.quota import USED_TODAY_SQL, DailyQuota, utc_midnight
 from harvester.report import FAILED_SHOWN, Progress
 from harvester.retry import RetryPolicy
-from harvester.store import Store
+from harvester.store import Store, symbol_from_canonical
 from harvester.upserts import TableSpec
 from harvester.writer import BatchWriter
 
@@ -75,33 +77,68 @@ class Crew:
     guard: OutageGuard
     watch: FirstAnswers
     stop: asyncio.Event
+    quota: DailyQuota
+    nightly: NightlySweep | None = None  #: None for a full sweep (``--full``)
 
 
-async def _task(crew: Crew, symbol: Symbol, endpoint: str) -> None:
-    """Fetch one task and hand its result to the writer the moment it ends.
+async def _fetched(crew: Crew, symbol: Symbol, endpoint: str, count: int | None,
+                   ) -> TaskResult | None:
+    """One task fetched to its final status; None if a stop cut it off.
 
     A task cut off by a stop leaves its attempts and last error on its record.
     """
-    tally = Tally(stop=crew.stop)
+    tally = Tally(stop=crew.stop, quota=crew.quota)
     try:
-        result = await fetch_task(crew.client, crew.jobs[endpoint], symbol, crew.guard,
-                                  watch=crew.watch, tally=tally)
+        return await fetch_task(crew.client, crew.jobs[endpoint], symbol, crew.guard,
+                                watch=crew.watch, tally=tally, count=count)
     except BaseException as exc:
         cut = tally.pending(symbol, endpoint, crew.client)
         if cut is not None:
             crew.writer.submit_late(cut)
         if isinstance(exc, Stopped):
-            return  # stopping: it sent nothing more and stays pending
+            return None  # stopping: it sent nothing more and stays pending
         raise
+
+
+async def _task(crew: Crew, symbol: Symbol, endpoint: str,
+                decision: Decision = FETCH_ALL) -> TaskResult | None:
+    """Carry out one task's decision and hand its result to the writer the moment it ends."""
+    result = decision.result
+    if result is None:
+        result = await _fetched(crew, symbol, endpoint, decision.count)
+        if result is None:
+            return None
+        if crew.nightly is not None and crew.nightly.refetch(decision, endpoint, result):
+            # The incremental answer did not reach back to the stored days: ask for all.
+            again = await _fetched(crew, symbol, endpoint, None)
+            if again is None:
+                return None
+            result = replace(again, attempts=result.attempts + again.attempts)
     await crew.writer.submit(result)
     crew.progress.record(result)
+    return result
 
 
 async def _worker(queue: asyncio.Queue[TaskKey | None], crew: Crew) -> None:
+    probed = crew.nightly.probed if crew.nightly is not None else frozenset()
     while (task := await queue.get()) is not None:
         if crew.stop.is_set():
             continue  # stopping: drain the queue without starting anything new
-        await _task(crew, *task)
+        symbol, endpoint = task
+        if crew.nightly is None:
+            await _task(crew, symbol, endpoint)
+        elif (symbol.canonical, endpoint) not in probed:
+            await _task(crew, symbol, endpoint, crew.nightly.decide(symbol, endpoint))
+
+
+async def _probe(crew: Crew, nightly: NightlySweep) -> None:
+    """Fetch every pair's probes, then judge each pair from their answers."""
+    async with asyncio.TaskGroup() as group:
+        running = [group.create_task(_task(crew, symbol_from_canonical(symbol), endpoint))
+                   for symbol, endpoint in nightly.probed]
+    nightly.judge([result for task in running if (result := task.result()) is not None])
+    for (market, endpoint), verdict in sorted(nightly.verdicts.items()):
+        log.info("%s %s: %s", market, endpoint, verdict.reason)
 
 
 async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
@@ -115,6 +152,8 @@ async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
     count = workers * len(crew.jobs)
     queue: asyncio.Queue[TaskKey | None] = asyncio.Queue(maxsize=count)
     try:
+        if crew.nightly is not None:
+            await _probe(crew, crew.nightly)
         async with asyncio.TaskGroup() as group:
             for _ in range(count):
                 group.create_task(_worker(queue, crew))
@@ -199,7 +238,16 @@ async def _fetch(
             interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
             queue_size=sum(settings.endpoint(name).concurrency for name in jobs)))
         guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
-        crew = Crew(client, writer, jobs, progress, guard, FirstAnswers(), stop)
+        progress.guard = guard
+        progress.rates = sum(settings.endpoint(name).rate for name in jobs)
+        (used,), = await store.read(USED_TODAY_SQL, (utc_midnight(),))
+        quota = DailyQuota(settings.gateway.daily_quota, used)
+        nightly = None
+        if not settings.sweep.full:
+            nightly = NightlySweep(settings.sweep, {name: settings.endpoint(name) for name in jobs},
+                                   table_specs())
+            await nightly.prepare(store, run_id)
+        crew = Crew(client, writer, jobs, progress, guard, FirstAnswers(), stop, quota, nightly)
         pump = asyncio.create_task(_pump(store, run_id, crew, settings.sweep.workers))
         try:
             stopped = await _supervise(pump, stop, settings.sweep.grace_period)
@@ -210,6 +258,8 @@ async def _fetch(
             raise
         except HarvesterError as error:
             return _stop_for(error, settings)
+    if quota.reached:
+        return StopKind.QUOTA, quota.reason()
     return (StopKind.SIGNAL, "stopped by a signal") if stopped else (None, None)
 
 

@@ -64,7 +64,8 @@ def test_snapshot_puts_each_symbols_newest_figures_side_by_side(swept: Any) -> N
 def test_run_problems_lists_the_latest_runs_tasks_that_did_not_end_ok(swept: Any) -> None:
     problems = swept.rows("SELECT symbol, endpoint, status, error_code FROM run_problems")
     expected = swept.rows(
-        "SELECT symbol, endpoint, status, error_code FROM tasks WHERE status != 'ok' "
+        "SELECT symbol, endpoint, status, error_code FROM tasks "
+        "WHERE status NOT IN ('ok', 'unchanged') "
         "AND run_id = (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1)")
     assert sorted(problems) == sorted(expected)
     by_symbol = {(symbol, status) for symbol, _, status, _ in problems}
@@ -128,3 +129,25 @@ async def test_a_schema_2_file_made_by_the_previous_release_gets_the_views_in_pl
     assert views == set(VIEWS)
     latest = query(db, "SELECT symbol, trade_date FROM latest_short_trades ORDER BY 1")
     assert latest == sorted((s, d) for s, _, d, *_ in newest(before["short_trades"]).values())
+
+
+async def test_schema_4_keeps_the_tasks_rowids_and_takes_the_nightly_statuses(
+    tmp_path: Path, query: Query
+) -> None:
+    db = tmp_path / "v2.sqlite"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript((HERE / "data" / "schema_v2.sql").read_text(encoding="utf-8"))
+    before = query(db, "SELECT rowid, run_id, symbol, endpoint FROM tasks ORDER BY rowid")
+    with closing(sqlite3.connect(db)) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute("UPDATE tasks SET status = 'unchanged' WHERE rowid = 1")
+    async with Store(db):
+        pass
+    assert query(db, "SELECT rowid, run_id, symbol, endpoint FROM tasks ORDER BY rowid") == before
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE tasks SET status = 'unchanged' WHERE rowid = 1")
+        conn.execute("UPDATE tasks SET status = 'skipped' WHERE rowid = 2")
+    assert query(db, "SELECT status FROM tasks WHERE rowid IN (1, 2) ORDER BY rowid") == [
+        ("unchanged",), ("skipped",)]
+    # Neither is a problem of the run, but a skipped task is listed with its reason.
+    problems = {row[0] for row in query(db, "SELECT status FROM run_problems")}
+    assert "unchanged" not in problems

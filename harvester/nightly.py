@@ -1,0 +1,225 @@
+"""Nightly sweeps pay only for what changed: which tasks to probe, fetch, skip or leave alone.
+
+Everything here decides from what the file already holds (``Knowledge``) and
+from the answers of a few probes; nothing here sends a request or writes.
+
+- **Probes.** Per market and endpoint, up to ``probe_size`` symbols that have
+  stored rows (newest stored day first) are fetched before the others. If
+  none shows a day after its newest stored one, or a different value for a
+  day it holds, the pair has published nothing: its other tasks of symbols
+  with stored rows end ``unchanged``, without a request. A symbol with no
+  stored row is always fetched.
+- **Incremental counts.** A symbol with stored rows asks for the business
+  days from its newest stored day to the pair's newest published day (what
+  the probes saw), plus ``overlap`` records for restatements, within the
+  configured ``count`` and the endpoint's documented range. An answer that
+  is full and does not reach back to the stored day is fetched again with
+  the configured ``count`` (``needs_refetch``), so a wrong guess costs a
+  request, never a row.
+- **Dead symbols.** An endpoint that answered ``invalid`` or ``unsupported``
+  (or ``no_data``) for a symbol in each of its last ``dead_after`` answers is
+  not asked again until ``recheck_after`` (``no_data_recheck_after``) days
+  after the last one: the task ends ``skipped`` with the date of the retry.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from harvester.config import SweepConfig
+from harvester.model import TaskStatus
+
+Key = tuple[str, str]  # (canonical symbol, endpoint)
+Row = tuple[object, ...]  # (symbol, market, trade_date, *data columns), as the adapters make
+
+#: Statuses that are an answer from upstream: the history dead-symbol memory reads.
+ANSWERED = (TaskStatus.OK, TaskStatus.NO_DATA, TaskStatus.UNSUPPORTED, TaskStatus.INVALID,
+            TaskStatus.FAILED)
+_REFUSED = frozenset({TaskStatus.INVALID.value, TaskStatus.UNSUPPORTED.value})
+
+#: Per symbol and endpoint: its newest stored trade_date.
+NEWEST_SQL = "SELECT symbol, MAX(trade_date) FROM {table} GROUP BY symbol"
+#: Per symbol and endpoint: its last ``?`` answers in the runs other than ``?`` started since
+#: ``?`` (``history_since``), newest first.
+HISTORY_SQL = f"""
+SELECT symbol, endpoint, status, updated_at FROM (
+    SELECT t.symbol, t.endpoint, t.status, t.updated_at, ROW_NUMBER() OVER (
+        PARTITION BY t.symbol, t.endpoint ORDER BY r.started_at DESC, r.rowid DESC) AS n
+    FROM runs AS r CROSS JOIN tasks AS t ON t.run_id = r.run_id
+    WHERE r.run_id != ? AND r.started_at >= ?
+        AND t.status IN ({", ".join(f"'{s.value}'" for s in ANSWERED)}))
+WHERE n <= ? ORDER BY symbol, endpoint, n"""
+
+
+class Plan(enum.StrEnum):
+    """What a nightly sweep does with one task before any request."""
+
+    NEW = "new"  #: no stored row: fetched with the configured count
+    PROBE = "probe"  #: fetched first; its answer decides its pair
+    FOLLOW = "follow"  #: fetched incrementally if its pair has news, else ``unchanged``
+    SKIP = "skip"  #: a dead symbol: ``skipped`` until its recheck date
+
+
+@dataclass(frozen=True, slots=True)
+class Dead:
+    """Why a task is not asked, and from when it is asked again."""
+
+    status: str  #: the answer repeated: ``invalid``, ``unsupported`` or ``no_data``
+    runs: int  #: how many answers in a row
+    until: datetime  #: asked again from this time on
+
+    def reason(self) -> str:
+        """The task's message: why it was skipped and when it is tried again."""
+        return (f"{self.status} in each of its last {self.runs} answers; "
+                f"asked again from {self.until.date().isoformat()}")
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """What the file holds before a nightly sweep asks anything."""
+
+    newest: Mapping[Key, str]  #: newest stored trade_date per (symbol, endpoint)
+    dead: Mapping[Key, Dead]  #: tasks not to ask, and until when
+
+    def plan(self, key: Key, probes: frozenset[Key] = frozenset()) -> Plan:
+        """What to do with a task, once the probes are chosen."""
+        if key in self.dead:
+            return Plan.SKIP
+        if key in probes:
+            return Plan.PROBE
+        return Plan.FOLLOW if key in self.newest else Plan.NEW
+
+
+def history_since(config: SweepConfig, now: datetime) -> str:
+    """How far back the answer history is read, as ``runs.started_at`` text.
+
+    A dead symbol is asked again once per recheck, so its last ``dead_after``
+    answers lie within ``dead_after`` rechecks (and a day of slack each). An
+    answer older than that is not read: at worst such a symbol is asked once
+    more, and the history read stays bounded however many runs the file holds.
+    """
+    days = config.dead_after * (max(config.recheck_after, config.no_data_recheck_after) + 2)
+    start = now - timedelta(days=days)
+    return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def history_params(run_id: str, config: SweepConfig, now: datetime) -> tuple[str, str, int]:
+    """``HISTORY_SQL``'s parameters: the run left out, how far back, answers per task."""
+    return run_id, history_since(config, now), config.dead_after
+
+
+def dead_tasks(
+    history: Iterable[tuple[str, str, str, str]], config: SweepConfig, now: datetime
+) -> dict[Key, Dead]:
+    """The tasks dead as of ``now``, from ``HISTORY_SQL`` rows (newest answer first)."""
+    answers: dict[Key, list[tuple[str, str]]] = {}
+    for symbol, endpoint, status, updated_at in history:
+        answers.setdefault((symbol, endpoint), []).append((status, updated_at))
+    dead: dict[Key, Dead] = {}
+    for key, seen in answers.items():
+        statuses = {status for status, _ in seen}
+        if len(seen) < config.dead_after:
+            continue
+        if statuses <= _REFUSED:
+            days = config.recheck_after
+        elif statuses == {TaskStatus.NO_DATA.value}:
+            days = config.no_data_recheck_after
+        else:
+            continue
+        until = _parse_time(seen[0][1]) + timedelta(days=days)
+        if until > now:
+            dead[key] = Dead(seen[0][0], len(seen), until)
+    return dead
+
+
+def choose_probes(
+    candidates: Iterable[tuple[Key, str]], size: int
+) -> list[Key]:
+    """Up to ``size`` tasks with stored rows, newest stored day first (then by symbol)."""
+    ranked = sorted(candidates, key=lambda item: (item[1], item[0][0]), reverse=True)
+    return [key for key, _ in ranked[:size]]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a pair's probes found: news or not, its newest published day, and in words."""
+
+    news: bool
+    newest: str | None  #: the newest trade_date any probe answered with
+    reason: str
+
+
+def probe_verdict(
+    answers: Sequence[tuple[Key, Sequence[Row], Sequence[Row]]],
+) -> Verdict:
+    """Judge a pair from its probes: ``(key, rows answered, rows stored for those days)``.
+
+    News is a day after the probe's newest stored one, or a stored day whose
+    values differ (a restatement). With no probe answered, the pair is news:
+    only an answer can show that nothing changed.
+    """
+    if not answers:
+        return Verdict(True, None, "no probe could be asked: every task is fetched")
+    newest = max((str(row[2]) for _, rows, _ in answers for row in rows), default=None)
+    for (symbol, _), rows, stored in answers:
+        found = _news(rows, stored)
+        if found:
+            return Verdict(True, newest, f"probe {symbol}: {found}")
+    names = ", ".join(symbol for (symbol, _), _, _ in answers[:3])
+    more = f" and {len(answers) - 3} more" if len(answers) > 3 else ""
+    return Verdict(False, newest,
+                   f"no news: probes {names}{more} found no new day and no restated value")
+
+
+def _news(rows: Sequence[Row], stored: Sequence[Row]) -> str | None:
+    """Why ``rows`` (answered) are news against ``stored`` (same symbol), or None."""
+    by_day = {str(row[2]): row for row in stored}
+    newest = max(by_day, default="")
+    for row in rows:
+        day = str(row[2])
+        if day > newest:
+            return f"{day} is after its newest stored day {newest or '(none)'}"
+        old = by_day.get(day)
+        if old is None:
+            return f"{day} was not stored"
+        # A value that did not parse arrives as None and never replaces a stored one.
+        if any(new is not None and new != was for new, was in zip(row[3:], old[3:],
+                                                                    strict=True)):
+            return f"{day} restated"
+    return None
+
+
+def business_days_after(first: date, last: date) -> int:
+    """Weekdays after ``first`` up to and including ``last`` (0 when ``last <= first``)."""
+    if last <= first:
+        return 0
+    days = (last - first).days
+    weeks, rest = divmod(days, 7)
+    extra = sum(1 for i in range(1, rest + 1) if (first + timedelta(days=i)).weekday() < 5)
+    return weeks * 5 + extra
+
+
+def incremental_count(
+    stored_newest: str, pair_newest: str | None, overlap: int, configured: int,
+    documented: tuple[int, int],
+) -> int:
+    """Records to ask for a symbol whose newest stored day is ``stored_newest``."""
+    low, high = documented
+    if pair_newest is None:
+        return configured
+    gap = business_days_after(date.fromisoformat(stored_newest), date.fromisoformat(pair_newest))
+    return max(low, min(gap + overlap, configured, high))
+
+
+def needs_refetch(rows: Sequence[Row], asked: int, configured: int, stored_newest: str) -> bool:
+    """True if an incremental answer may have left a hole before its oldest day."""
+    if asked >= configured or len(rows) < asked:
+        return False  # asked for all, or upstream had fewer than asked: nothing is missing
+    return min(str(row[2]) for row in rows) > stored_newest
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,129 @@
+"""Nightly sweeps from outside: the CLI with --simulate, real files, several nights in a row.
+
+Each test writes its settings and symbols in tmp_path, runs ``harvester sweep
+--simulate`` as a subprocess night after night (the served day set in the
+config), and reads the file back.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+UNIVERSE = "AAPL.US\nMSFT.US\nNVDA.US\nTSLA.US\n700.HK\n5.HK\n9988.HK\nBADX.US\n"
+
+
+@pytest.fixture
+def night(harvester: Run, tmp_path: Path, fast_toml: str) -> Callable[..., dict[str, Any]]:
+    """``night(today=None, *flags, **sweep)``: one sweep of UNIVERSE; its --json summary."""
+    symbols = tmp_path / "symbols.txt"
+    symbols.write_text(UNIVERSE, encoding="utf-8")
+
+    def sweep(today: str | None = None, *flags: str, **settings: object) -> dict[str, Any]:
+        lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+        text = fast_toml.replace("[sweep]\n", "[sweep]\n" + "".join(f"{x}\n" for x in lines))
+        text += 'invalid_symbol = ["BADX.US"]\nschedules = true\nrestate_rate = 0.0\n'
+        if today is not None:
+            text += f'today = "{today}"\n'
+        config = tmp_path / "c.toml"
+        config.write_text(text, encoding="utf-8")
+        result = harvester("sweep", "--simulate", "--config", str(config), "--symbols",
+                           str(symbols), "--db", str(tmp_path / "h.sqlite"), "--json", "-q",
+                           *flags)
+        assert result.returncode in (0, 76), result.stderr
+        summary: dict[str, Any] = json.loads(result.stdout)
+        summary["exit"] = result.returncode
+        summary["stderr"] = result.stderr
+        return summary
+
+    return sweep
+
+
+def tasks(db: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The latest run's tasks: (symbol, endpoint) -> (status, attempts, rows, message)."""
+    with closing(sqlite3.connect(db)) as conn:
+        return {(s, e): tuple(rest) for s, e, *rest in conn.execute(
+            "SELECT symbol, endpoint, status, attempts, rows, error_message FROM tasks "
+            "WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC "
+            "LIMIT 1)")}
+
+
+def test_a_night_with_nothing_published_asks_only_the_probes(
+    night: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    first = night("2026-05-18", probe_size=1)
+    assert first["requests"] == 16  # everything, the first night
+    # The same day again: nothing was published since, and the probes say so.
+    second = night("2026-05-18", probe_size=1)
+    done = tasks(tmp_path / "h.sqlite")
+    unchanged = {key for key, value in done.items() if value[0] == "unchanged"}
+    # Per market and endpoint one probe; the other symbols with rows are unchanged.
+    assert len(unchanged) == 2 * (3 + 2)
+    assert second["requests"] == 4 + 2  # the probes and BADX.US (invalid, no rows yet)
+    message = done[("AAPL.US", "short_trades")][3]
+    # On 2026-05-18 US short_trades serves up to 2026-05-01 (the batch of 05-15 is out 05-19).
+    assert message.startswith("no news: probes ") and "newest stored 2026-05-01" in message
+
+
+def test_a_night_after_a_publication_asks_for_the_new_days_and_the_overlap(
+    night: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    night("2026-05-18", probe_size=1)
+    night("2026-05-19", probe_size=1)  # HK short_trades: 05-19; US short_trades: up to 05-15
+    done = tasks(tmp_path / "h.sqlite")
+    # HK followers ask for one new day and five of overlap.
+    assert done[("5.HK", "short_trades")][:3] == ("ok", 1, 1 + 5)
+    with closing(sqlite3.connect(tmp_path / "h.sqlite")) as conn:
+        newest = dict(conn.execute("SELECT symbol, MAX(trade_date) FROM short_trades "
+                                   "GROUP BY symbol"))
+    assert {newest[s] for s in ("700.HK", "5.HK", "9988.HK")} == {"2026-05-19"}
+    assert {newest[s] for s in ("AAPL.US", "MSFT.US")} == {"2026-05-15"}
+
+
+def test_a_symbol_refused_three_nights_running_is_skipped_until_its_recheck(
+    night: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    for _ in range(3):
+        night("2026-05-18")
+        assert tasks(tmp_path / "h.sqlite")[("BADX.US", "short_trades")][0] == "invalid"
+    fourth = night("2026-05-18")
+    done = tasks(tmp_path / "h.sqlite")
+    status, attempts, _, message = done[("BADX.US", "short_trades")]
+    assert (status, attempts) == ("skipped", 0)
+    assert "invalid in each of its last 3 answers; asked again from " in message
+    assert fourth["tasks"]["short_trades"].get("skipped") == 1
+    # --full asks everything again, the dead included.
+    night("2026-05-18", "--full")
+    assert tasks(tmp_path / "h.sqlite")[("BADX.US", "short_trades")][:2] == ("invalid", 1)
+
+
+def test_the_daily_quota_stops_a_sweep_before_the_request_that_would_exceed_it(
+    night: Callable[..., dict[str, Any]], harvester: Run, tmp_path: Path
+) -> None:
+    stopped = night("2026-05-18", workers=1)  # no quota: 16 requests
+    assert stopped["exit"] == 0
+    (tmp_path / "h.sqlite").unlink()
+    text = (tmp_path / "c.toml").read_text(encoding="utf-8")
+    (tmp_path / "c.toml").write_text(
+        text.replace("[endpoints.short_trades]", "[gateway]\ndaily_quota = 5\n\n"
+                     "[endpoints.short_trades]", 1), encoding="utf-8")
+    result = harvester("sweep", "--simulate", "--config", str(tmp_path / "c.toml"),
+                       "--symbols", str(tmp_path / "symbols.txt"),
+                       "--db", str(tmp_path / "h.sqlite"), "--json", "-q")
+    assert result.returncode == 76, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "interrupted" and summary["requests"] == 5
+    assert "daily_quota" in result.stderr.splitlines()[-1]
+    # The same day, the quota is used up: a resumed sweep sends nothing and stops again.
+    again = harvester("sweep", "--simulate", "--config", str(tmp_path / "c.toml"),
+                      "--symbols", str(tmp_path / "symbols.txt"),
+                      "--db", str(tmp_path / "h.sqlite"), "--json", "-q", "--resume")
+    assert again.returncode == 76 and json.loads(again.stdout)["requests"] == 0
