@@ -47,10 +47,11 @@ def judged(name: str, figures: dict[str, Any], shown: Shown, ratio: float, *,
     """The result of a case that ran, judged by its entry in ``TARGETS``.
 
     ``mark`` is a mark the case computed (``resume``); ``sound`` is any check
-    besides the ratio that must also hold (a resumed database left whole).
+    besides the ratio that must also hold (a resumed database left whole). A
+    target's ``also`` bounds are read from ``figures``.
     """
     target = TARGETS[name]
-    met = target.met(ratio, mark, served_429)
+    met = target.met(ratio, mark, served_429, figures)
     return CaseResult(name=name, figures=figures, shown=shown, ratio=ratio,
                       target=target.text(mark), ok=None if met is None else met and sound)
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from bench import CASES
 from bench.memory import memory
+from bench.nightly import nightly
 from bench.options import Options
 from bench.procs import BenchError
 from bench.recovery import resume
@@ -27,6 +28,7 @@ GROUPS: tuple[tuple[tuple[str, ...], Measure], ...] = (
     (("memory",), memory),
     (("resume",), resume),
     (("cold_start",), cold_start),
+    (("nightly",), nightly),
 )
 """Cases measured together (utilisation and politeness share one sweep), in running order."""
 

@@ -2,14 +2,17 @@
 
 A target compares a case's ratio with a mark: a fixed number, or (``resume``)
 a bound the case computes from its own run (``resume_allowance``). Politeness
-also caps the 429s served. ``cold_start`` only reports. When a case cannot
-run, the table states its target in words (the formula for a computed mark).
+also caps the 429s served, and ``nightly`` also bounds two more of its figures
+(``also``). ``cold_start`` only reports. When a case cannot run, the table
+states its target in words (the formula for a computed mark).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Compare(StrEnum):
@@ -17,7 +20,34 @@ class Compare(StrEnum):
 
     AT_LEAST = "≥"
     AT_MOST = "≤"
+    EQUAL = "="
     REPORT = "report"  #: no mark: the figure is reported, not judged
+
+    def holds(self, value: float, mark: float) -> bool:
+        """Whether ``value`` meets ``mark`` this way (never for ``REPORT``)."""
+        if self is Compare.AT_LEAST:
+            return value >= mark
+        if self is Compare.AT_MOST:
+            return value <= mark
+        return self is Compare.EQUAL and value == mark
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bound:
+    """A figure of a case, besides its ratio, that must also meet a mark of its own."""
+
+    figure: str  #: the key of the figure in the case's figures
+    compare: Compare
+    value: float
+
+    def text(self) -> str:
+        """The bound as the table states it: ``bytes_ratio ≤ 0.15``."""
+        return f"{self.figure} {self.compare} {self.value:g}"
+
+    def met(self, figures: Mapping[str, Any]) -> bool:
+        """Whether the case's figures meet the bound; a missing figure does not."""
+        value = figures.get(self.figure)
+        return isinstance(value, int | float) and self.compare.holds(value, self.value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +58,7 @@ class Target:
     value: float | None = None  #: the fixed mark; None when the case computes it
     formula: str = ""  #: how a computed mark is derived, stated when there is no run
     max_429s: int | None = None  #: also at most this many 429s served, when set
+    also: tuple[Bound, ...] = ()  #: further figures of the case that must meet their marks
 
     def text(self, mark: float | None = None) -> str:
         """The target as the table states it; ``mark`` is the one a case computed."""
@@ -38,17 +69,23 @@ class Target:
         else:
             stated = self.formula if mark is None else f"{mark:.4f}"
         extra = "" if self.max_429s is None else f"; {self.max_429s} 429s"
+        extra += "".join(f"; {bound.text()}" for bound in self.also)
         return f"{self.compare} {stated}{extra}"
 
-    def met(self, ratio: float, mark: float | None = None, served_429: int = 0) -> bool | None:
-        """Whether ``ratio`` (and ``served_429``) meet the target; None for a report-only case."""
+    def met(self, ratio: float, mark: float | None = None, served_429: int = 0,
+            figures: Mapping[str, Any] | None = None) -> bool | None:
+        """Whether ``ratio`` (and ``served_429``, and ``figures`` for ``also``) meet the
+        target; None for a report-only case."""
         if self.compare is Compare.REPORT:
             return None
         bound = self.value if self.value is not None else mark
         if bound is None:
             raise ValueError("this target's mark is computed by its case: pass mark")
-        within = ratio >= bound if self.compare is Compare.AT_LEAST else ratio <= bound
-        return within and (self.max_429s is None or served_429 <= self.max_429s)
+        if self.also and figures is None:
+            raise ValueError("this target also bounds figures of its case: pass figures")
+        within = self.compare.holds(ratio, bound)
+        also = all(extra.met(figures or {}) for extra in self.also)
+        return within and also and (self.max_429s is None or served_429 <= self.max_429s)
 
 
 COMMIT_INTERVAL = 0.25
@@ -73,5 +110,8 @@ TARGETS: dict[str, Target] = {
     "resume": Target(compare=Compare.AT_MOST,
                      formula=f"1 + (in flight + {COMMIT_INTERVAL} s of requests) / total"),
     "cold_start": Target(compare=Compare.REPORT),
+    "nightly": Target(compare=Compare.AT_MOST, value=0.35,
+                      also=(Bound(figure="bytes_ratio", compare=Compare.AT_MOST, value=0.15),
+                            Bound(figure="rows_differing", compare=Compare.EQUAL, value=0))),
 }
 """Each case's target, keyed by case in ``CASES`` order."""

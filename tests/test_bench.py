@@ -62,10 +62,11 @@ def test_a_fixed_target_holds_at_its_mark_and_fails_past_it(name: str) -> None:
     target = TARGETS[name]
     assert target.value is not None
     worse = -0.01 if target.compare is Compare.AT_LEAST else 0.01
-    assert target.met(target.value) is True
-    assert target.met(target.value + worse) is False
+    at_marks = {bound.figure: bound.value for bound in target.also}  # nightly's other figures
+    assert target.met(target.value, figures=at_marks) is True
+    assert target.met(target.value + worse, figures=at_marks) is False
     assert target.text().startswith(f"{target.compare} {target.value}")
-    result = judged(name, {"x": 1}, (("x",), ("x",)), target.value + worse)
+    result = judged(name, {"x": 1, **at_marks}, (("x",), ("x",)), target.value + worse)
     assert (result.target, result.ok) == (target.text(), False)
     assert failed(name, "boom").target == target.text()
 
@@ -76,6 +77,21 @@ def test_politeness_also_caps_429s() -> None:
     assert target.met(target.value, served_429=target.max_429s) is True
     assert target.met(target.value, served_429=target.max_429s + 1) is False
     assert target.text().endswith(f"; {target.max_429s} 429s")
+
+
+def test_nightly_also_bounds_its_bytes_and_its_differing_rows() -> None:
+    target = TARGETS["nightly"]
+    assert target.value is not None
+    good = {"bytes_ratio": 0.15, "rows_differing": 0}
+    assert target.met(target.value, figures=good) is True
+    assert target.met(target.value, figures={**good, "bytes_ratio": 0.151}) is False
+    assert target.met(target.value, figures={**good, "rows_differing": 1}) is False
+    assert target.met(target.value, figures={"bytes_ratio": 0.1}) is False  # a figure missing
+    with pytest.raises(ValueError):
+        target.met(target.value)
+    assert target.text() == f"≤ {target.value}; bytes_ratio ≤ 0.15; rows_differing = 0"
+    assert judged("nightly", good, ((), ()), target.value).ok is True
+    assert judged("nightly", {**good, "rows_differing": 2}, ((), ()), target.value).ok is False
 
 
 def test_resume_states_its_formula_until_a_run_computes_the_bound() -> None:

@@ -1,7 +1,8 @@
 """The aiohttp application: routes, sending answers, the stats and the served-day endpoints.
 
 Besides the two upstream endpoints it serves its own, under ``/_`` (which no API
-path may use): ``GET /_stats``, ``POST /_stats/reset``, and ``GET /_sim/today`` /
+path may use): ``GET /_stats`` (which also counts the body bytes each endpoint
+sent), ``POST /_stats/reset``, and ``GET /_sim/today`` /
 ``POST /_sim/today`` to read and step the served day of a gateway running in
 another process (a benchmark steps it through business days this way, keeping
 its port and its counters).
@@ -57,6 +58,8 @@ def _endpoint(name: str) -> _Handler:
         )
         if delay > 0:
             await asyncio.sleep(delay)
+        cut = answer.abort_after
+        service.stats.sent(name, len(answer.body) if cut is None else min(cut, len(answer.body)))
         return await send(request, answer)
 
     return handle

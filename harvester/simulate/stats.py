@@ -72,7 +72,9 @@ class GatewayStats:
     and ``rate_limited``. ``max_per_second`` counts every request received,
     429s included, so a client's politeness can be measured. ``span`` is the
     time from the first request received to the last, so a benchmark can take
-    the achieved rate as the gateway saw it.
+    the achieved rate as the gateway saw it. ``response_bytes`` counts the body
+    bytes of every answer sent (headers left out), so a benchmark can weigh
+    what a sweep downloaded as well as how many requests it sent.
     """
 
     def __init__(self) -> None:
@@ -89,6 +91,8 @@ class GatewayStats:
         self.by_endpoint: Counter[str] = Counter({name: 0 for name in ENDPOINTS})
         self.by_outcome: dict[str, Counter[str]] = {name: Counter() for name in ENDPOINTS}
         self.max_per_second: dict[str, int] = {name: 0 for name in ENDPOINTS}
+        self.response_bytes = 0
+        self.bytes_by_endpoint: Counter[str] = Counter({name: 0 for name in ENDPOINTS})
         self._windows = {name: SlidingWindow() for name in ENDPOINTS}
         self._first: float | None = None
         self._last = 0.0
@@ -109,6 +113,11 @@ class GatewayStats:
         if status == 429:
             self.served_429 += 1
 
+    def sent(self, endpoint: str, size: int) -> None:
+        """Count the body bytes of an answer as it goes on the wire."""
+        self.response_bytes += size
+        self.bytes_by_endpoint[endpoint] += size
+
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-able counters."""
         return {
@@ -118,4 +127,6 @@ class GatewayStats:
             "max_per_second": dict(self.max_per_second),
             "served_429": self.served_429,
             "span": (self._last - self._first) if self._first is not None else 0.0,
+            "response_bytes": self.response_bytes,
+            "response_bytes_by_endpoint": dict(self.bytes_by_endpoint),
         }

@@ -77,6 +77,8 @@ async def test_stats_are_served_over_http_and_can_be_reset(session, fetch, call)
         "max_per_second": {TRADES: 0, INTEREST: 0},
         "served_429": 0,
         "span": 0.0,
+        "response_bytes": 0,
+        "response_bytes_by_endpoint": {TRADES: 0, INTEREST: 0},
     }
 
 

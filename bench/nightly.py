@@ -1,0 +1,160 @@
+"""The ``nightly`` case: what nightly sweeps cost next to full sweeps on the same days.
+
+One gateway process publishes on schedules (``--schedules``, restatements at
+its default rate) from ``START``. A first ``--full`` sweep fills each of two
+databases, N and F; then, ``DAYS`` times, the gateway steps one business day
+(``POST /_sim/today``) and a nightly sweep goes into N and a ``--full`` sweep
+into F. Quantity A is the requests (and response body bytes) the gateway
+served the nightly sweeps over those days, B the same for the full sweeps,
+both from ``/_stats`` around each sweep; the ratio is A / B in requests.
+``bytes_ratio`` and ``rows_differing`` (rows of N and F that differ in
+symbol, market, date or a data column at the end) have marks of their own.
+
+Limits are unthrottled and the gateway answers at once: what is measured is
+requests and bytes, not time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import universe
+from bench.options import Options
+from bench.procs import BenchError
+from bench.result import CaseResult, judged
+from bench.sweeper import (
+    ENDPOINTS,
+    UNTHROTTLED,
+    UNTHROTTLED_GATEWAY,
+    Sweeper,
+    sweeping,
+    unthrottled_timeout,
+)
+from harvester.sweep import table_specs
+
+log = logging.getLogger(__name__)
+
+NIGHTLY_SYMBOLS, NIGHTLY_SYMBOLS_QUICK = 5_000, 300
+START = "2026-05-04"  # a Monday: the 10 business days after it see all four pairs publish
+DAYS = 10
+HTTP_TIMEOUT = 10.0  # seconds for one call to the gateway's own endpoints
+
+
+@dataclass(slots=True)
+class Cost:
+    """Requests the gateway served and the body bytes of its answers."""
+
+    requests: int = 0
+    bytes: int = 0
+
+    def add(self, other: Cost) -> None:
+        """Count ``other`` in."""
+        self.requests += other.requests
+        self.bytes += other.bytes
+
+
+def _call(url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """GET ``url``, or POST ``body`` as JSON to it: the gateway's JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
+            document: dict[str, Any] = json.loads(answer.read())
+    except OSError as exc:
+        raise BenchError(f"gateway {request.method} {url}: {exc}") from exc
+    return document
+
+
+def _sweep(sweeper: Sweeper, symbols: Path, db: Path, *extra: str, timeout: float) -> Cost:
+    """One sweep to its end, and what the gateway served it."""
+    sweep = sweeper.run(symbols, db, *extra, timeout=timeout)
+    served = _call(sweeper.gateway.url + "/_stats")
+    if int(served["total"]) != sweep.stats.total:
+        raise BenchError("the gateway served requests outside the sweep")
+    return Cost(sweep.stats.total, int(served["response_bytes"]))
+
+
+def rows_differing(first: Path, second: Path) -> int:
+    """Rows (symbol and date) whose symbol, market, date or data columns differ between two
+    databases, one missing on either side included; ``run_id`` and ``fetched_at`` are left out."""
+    total = 0
+    with contextlib.closing(sqlite3.connect(first)) as conn:
+        conn.execute("ATTACH DATABASE ? AS other", (str(second),))
+        for spec in table_specs().values():
+            columns = ", ".join(("symbol", "market", "trade_date", *spec.columns))
+            ours = f"SELECT {columns} FROM main.{spec.table}"
+            theirs = f"SELECT {columns} FROM other.{spec.table}"
+            total += conn.execute(
+                f"SELECT COUNT(*) FROM (SELECT symbol, trade_date FROM ({ours} EXCEPT {theirs}) "
+                f"UNION SELECT symbol, trade_date FROM ({theirs} EXCEPT {ours}))").fetchone()[0]
+    return total
+
+
+def _stored(db: Path, first_run: str) -> tuple[int, dict[str, int]]:
+    """Rows in the database, and its tasks by status after ``first_run``."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = sum(conn.execute(f"SELECT COUNT(*) FROM {spec.table}").fetchone()[0]
+                   for spec in table_specs().values())
+        statuses = Counter({status: count for status, count in conn.execute(
+            "SELECT status, COUNT(*) FROM tasks WHERE run_id != ? GROUP BY status",
+            (first_run,))})
+    return rows, dict(sorted(statuses.items()))
+
+
+def _first_run(db: Path) -> str:
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return str(conn.execute("SELECT MIN(run_id) FROM runs").fetchone()[0])
+
+
+def nightly(options: Options) -> CaseResult:
+    """Requests and bytes of 10 nightly sweeps over those of full sweeps on the same days."""
+    size = options.pick(NIGHTLY_SYMBOLS, NIGHTLY_SYMBOLS_QUICK)
+    timeout = unthrottled_timeout(size * len(ENDPOINTS))
+    night, whole, by_day, today = Cost(), Cost(), [], START
+    flags = [*UNTHROTTLED_GATEWAY, "--schedules", "--date", START]
+    with sweeping("nightly", flags, UNTHROTTLED) as sweeper:
+        folder, url = sweeper.folder, sweeper.gateway.url
+        symbols = universe.write(folder / "symbols.txt", size)
+        n_db, f_db = folder / "nightly.sqlite", folder / "full.sqlite"
+        for db in (n_db, f_db):
+            _sweep(sweeper, symbols, db, "--full", timeout=timeout)
+        for _ in range(DAYS):
+            today = _call(url + "/_sim/today", {"advance": 1})["today"]
+            tonight = _sweep(sweeper, symbols, n_db, timeout=timeout)
+            everything = _sweep(sweeper, symbols, f_db, "--full", timeout=timeout)
+            log.info("nightly: %s: nightly %d requests, %d bytes; full %d requests, %d bytes",
+                     today, tonight.requests, tonight.bytes, everything.requests,
+                     everything.bytes)
+            night.add(tonight)
+            whole.add(everything)
+            by_day.append(tonight.requests)
+        differing = rows_differing(n_db, f_db)
+        rows, statuses = _stored(n_db, _first_run(n_db))
+    bytes_ratio = night.bytes / whole.bytes
+    figures = {
+        "symbols": size,
+        "days": DAYS,
+        "first_day": START,
+        "last_day": today,
+        "nightly_requests": night.requests,
+        "full_requests": whole.requests,
+        "nightly_bytes": night.bytes,
+        "full_bytes": whole.bytes,
+        "bytes_ratio": round(bytes_ratio, 4),
+        "rows_differing": differing,
+        "rows": rows,
+        "nightly_requests_by_day": by_day,
+        "nightly_tasks": statuses,
+    }
+    # The table's ratio is the requests'; the figures with marks of their own go beside A.
+    shown = (("nightly_requests", "nightly_bytes", "bytes_ratio", "rows_differing"),
+             ("full_requests", "full_bytes"))
+    return judged("nightly", figures, shown, night.requests / whole.requests)
