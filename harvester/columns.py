@@ -64,6 +64,11 @@ _SYMBOL = Column("symbol", "TEXT", "", "the security in canonical form `CODE.MAR
 _MARKET = Column("market", "TEXT", "", "`US` or `HK`")
 _RUN_ID = Column("run_id", "TEXT", "", "the run that last wrote the row (`runs.run_id`)")
 _FETCHED_AT = Column("fetched_at", "TEXT", _TIME, "when the row was last fetched")
+_FIRST_SEEN_AT = Column(
+    "first_seen_at", "TEXT", _TIME, "when the harvester first stored the row; never moved "
+    "by a later fetch (rows stored before schema version 5 got their `fetched_at` then)")
+_KEYS = ("symbol", "market", "trade_date")
+_PROVENANCE = ("run_id", "fetched_at", "first_seen_at")
 
 SHORT_TRADES = Relation(
     "short_trades",
@@ -96,6 +101,7 @@ SHORT_TRADES = Relation(
         Column("close", "REAL", _PRICE, "closing price of the day", "`close`", "`close`"),
         _RUN_ID,
         _FETCHED_AT,
+        _FIRST_SEEN_AT,
     ),
 )
 
@@ -130,6 +136,7 @@ SHORT_INTEREST = Relation(
                "`last_close_price`", "`last_close_price`"),
         _RUN_ID,
         _FETCHED_AT,
+        _FIRST_SEEN_AT,
     ),
 )
 
@@ -186,7 +193,28 @@ TASKS = Relation(
     ),
 )
 
-TABLES: tuple[Relation, ...] = (SHORT_TRADES, SHORT_INTEREST, RUNS, TASKS)
+
+
+def _data(table: Relation) -> tuple[Column, ...]:
+    return tuple(c for c in table.columns if c.name not in (*_KEYS, *_PROVENANCE))
+
+
+def _revisions(table: Relation) -> Relation:
+    """A table's revisions (schema version 5): every set of values a fetch replaced."""
+    return Relation(
+        f"{table.name}_revisions",
+        f"Values of `{table.name}` that a later fetch replaced (a restatement upstream), one "
+        "row per replaced set, kept by a trigger in the same transaction; a fetch that "
+        "brings the same values adds nothing.",
+        (*table.columns[:3], *_data(table),
+         Column("run_id", "TEXT", "", "the run that had last fetched these values"),
+         Column("fetched_at", "TEXT", _TIME, "when these values were last fetched"),
+         Column("superseded_at", "TEXT", _TIME, "when a fetch replaced them"),
+         Column("superseded_by", "TEXT", "", "the run whose fetch replaced them")))
+
+
+TABLES: tuple[Relation, ...] = (SHORT_TRADES, SHORT_INTEREST, RUNS, TASKS,
+                                _revisions(SHORT_TRADES), _revisions(SHORT_INTEREST))
 
 
 def _latest(table: Relation, example: tuple[str, str]) -> Relation:
@@ -196,7 +224,8 @@ def _latest(table: Relation, example: tuple[str, str]) -> Relation:
 
 def _market(table: Relation, market: str, example: tuple[str, str]) -> Relation:
     """A per-market view: that market's rows, only the columns it fills, no ``market``."""
-    columns = tuple(c for c in table.columns if c.name != "market" and c.fills(market))
+    columns = tuple(c for c in table.columns if c.name not in ("market", "first_seen_at")
+                    and c.fills(market))
     return Relation(f"{market.lower()}_{table.name}",
                     f"The {market} rows of `{table.name}`, with only the columns {market} "
                     "fills, so integer columns load as integers in pandas.",
@@ -268,6 +297,37 @@ VIEWS: tuple[Relation, ...] = (
         "WHERE symbol = '700.HK'\nORDER BY trade_date;")),
 )
 
+
+
+def _versions(table: Relation, example: tuple[str, str]) -> Relation:
+    """A table's versions view (schema version 5): each set of values and when it held."""
+    return Relation(
+        f"{table.name}_versions",
+        f"Every set of values each row of `{table.name}` has had, current or replaced, "
+        "with when it held: the values known at a moment T are the rows with "
+        "`valid_from <= T` and `valid_to` NULL or after T.",
+        (*table.columns[:3], *_data(table), _FIRST_SEEN_AT,
+         Column("valid_from", "TEXT", _TIME, "when the harvester first stored these values"),
+         Column("valid_to", "TEXT", _TIME, "when a fetch replaced them; NULL while current")),
+        example)
+
+
+VIEWS += (
+    _versions(SHORT_TRADES, (
+        "700.HK's last 5 days as they were known when the first run finished (a backtest's "
+        "view: no value stored or restated later shows)",
+        "SELECT trade_date, short_ratio, close, valid_from\nFROM short_trades_versions\n"
+        "WHERE symbol = '700.HK'\n"
+        "  AND valid_from <= (SELECT MIN(finished_at) FROM runs)\n"
+        "  AND (valid_to IS NULL OR valid_to > (SELECT MIN(finished_at) FROM runs))\n"
+        "ORDER BY trade_date DESC\nLIMIT 5;")),
+    _versions(SHORT_INTEREST, (
+        "Every value 700.HK's short position has had, current and replaced (restated)",
+        "SELECT trade_date, short_shares, valid_from, valid_to\n"
+        "FROM short_interest_versions\nWHERE symbol = '700.HK'\n"
+        "ORDER BY trade_date DESC, valid_from\nLIMIT 6;")),
+)
+
 RELATIONS: dict[str, Relation] = {r.name: r for r in (*TABLES, *VIEWS)}
 
 
@@ -293,51 +353,3 @@ def describe(relation: str, column: str) -> str:
         parts.append("From upstream: " + ", ".join(sources)
                      + "".join(f"; NULL for {market}" for market in empty) + ".")
     return plain(" ".join(parts))
-
-
-# The README's text -------------------------------------------------------------------------
-
-
-def _cells(*cells: str) -> str:
-    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
-
-
-def _source(value: str | None) -> str:
-    return "NULL" if value is None else value
-
-
-def table_markdown(table: Relation) -> str:
-    """A table's description and its columns as a Markdown table, as README.md holds them."""
-    by_market = any(column.us or column.hk for column in table.columns)
-    head = ("column", "type", "unit", "meaning", *(("US", "HK") if by_market else ()))
-    lines = [f"**`{table.name}`**: {table.description}", "", _cells(*head),
-             "|" + "---|" * len(head)]
-    for c in table.columns:
-        markets = (_source(c.us), _source(c.hk)) if by_market else ()
-        lines.append(_cells(f"`{c.name}`", c.type, c.unit, c.meaning, *markets))
-    return "\n".join(lines) + "\n"
-
-
-def _view_columns(view: Relation) -> str:
-    for table in TABLES:
-        if view.columns == table.columns:
-            return f"every column of `{table.name}`"
-    return ", ".join(f"`{column.name}`" for column in view.columns)
-
-
-def views_markdown() -> str:
-    """The views as a Markdown table, then each view's example query."""
-    lines = ["**Views** (schema version 3) read like tables and answer the everyday questions "
-             "without hand-written SQL:", "", _cells("view", "what it holds", "columns"),
-             "|---|---|---|"]
-    lines += [_cells(f"`{v.name}`", v.description, _view_columns(v)) for v in VIEWS]
-    for view in VIEWS:
-        if view.example:
-            title, sql = view.example
-            lines += ["", f"{title} (`{view.name}`):", "", "```sql", sql, "```"]
-    return "\n".join(lines) + "\n"
-
-
-def database_doc() -> str:
-    """README.md's generated part of "The database": every table's columns, then the views."""
-    return "\n".join([*map(table_markdown, TABLES), views_markdown()])

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from harvester.config import load_settings
-from harvester.database import VIEWS_VERSION, reading
+from harvester.database import VIEWS_VERSION, readable_version, reading
 from harvester.endpoint_catalog import ENDPOINTS
 from harvester.errors import UsageError
+from harvester.history import AS_OF, HISTORY_VERSION, moment
+from harvester.history import TABLES as HISTORY_TABLES
 from harvester.model import SUPPORTED_MARKETS
 from harvester.output import FORMATS, chunked, emit, table_text, write_rows
 from harvester.symbols import SymbolSyntaxError, parse_symbol
@@ -92,8 +94,12 @@ def _series(db: sqlite3.Connection, endpoint: str, symbol: str, names: Sequence[
                        _quote(name) if name in own else f"NULL AS {_quote(name)}"
                        for name in names)
     params: list[Any] = [endpoint] if "endpoint" in names else []
-    sql = f"SELECT {select} FROM {_quote(view)} WHERE symbol = ?"
+    source = f"{endpoint}_versions" if args.as_of else view
+    sql = f"SELECT {select} FROM {_quote(source)} WHERE symbol = ?"
     params.append(symbol)
+    if args.as_of:
+        sql += f" AND {AS_OF}"
+        params += [args.as_of, args.as_of]
     if args.since:
         sql += " AND trade_date >= ?"
         params.append(args.since)
@@ -105,7 +111,7 @@ def _series(db: sqlite3.Connection, endpoint: str, symbol: str, names: Sequence[
 
 
 def _missing_line(db: sqlite3.Connection, symbol: str, endpoints: Sequence[str],
-                  since: str | None) -> str:
+                  since: str | None, as_of: str | None = None) -> str:
     """The one line saying a symbol has no rows, and what the latest run says about it."""
     # The latest run only: its (run_id, symbol) prefix of the primary key finds the task
     # at once, where a search over every run's tasks would scan them all.
@@ -117,7 +123,8 @@ def _missing_line(db: sqlite3.Connection, symbol: str, endpoints: Sequence[str],
     why = (" (not in the latest run)" if last is None
            else "" if last[0] == "ok" else f" (latest run: {last[0]})")
     after = f" since {since}" if since else ""
-    return f"harvester: {symbol}: no {' or '.join(endpoints)} rows stored{after}{why}\n"
+    when = f" known at {as_of}" if as_of else ""
+    return f"harvester: {symbol}: no {' or '.join(endpoints)} rows stored{after}{when}{why}\n"
 
 
 class _Show:
@@ -161,13 +168,14 @@ class _Show:
 
 def _show(args: argparse.Namespace) -> int:
     symbols = canonical_symbols(args.symbols)
-    with reading(_db_path(args), at_least=VIEWS_VERSION) as db:
+    need = HISTORY_VERSION if args.as_of else VIEWS_VERSION
+    with reading(_db_path(args), at_least=need) as db:
         show = _Show(db, symbols, args)
         code = emit(None, show.write)
         if code:  # stdout closed early: the counts are not the whole story
             return code
         for symbol in (symbol for symbol, count in show.counts.items() if not count):
-            sys.stderr.write(_missing_line(db, symbol, show.endpoints, args.since))
+            sys.stderr.write(_missing_line(db, symbol, show.endpoints, args.since, args.as_of))
     return 0 if any(show.counts.values()) else EXIT_NO_ROWS
 
 
@@ -238,7 +246,16 @@ def _export(args: argparse.Namespace) -> int:
                 "add them")
             raise UsageError(f"database {path}: no table or view named {args.name!r}; choose "
                              f"one of: {', '.join(known)}{older}")
+        if args.as_of:
+            if name not in HISTORY_TABLES:
+                raise UsageError(f"--as-of: {name} keeps no history; choose one of: "
+                                 f"{', '.join(HISTORY_TABLES)}")
+            readable_version(db, path, at_least=HISTORY_VERSION)
+            name = f"{name}_versions"
         where, params = _export_filter(name, columns_of(db, name), args)
+        if args.as_of:
+            where += (" AND " if where else " WHERE ") + AS_OF
+            params += [args.as_of, args.as_of]
         cursor = db.execute(f"SELECT * FROM {_quote(name)}{where}", params)
         names = [column[0] for column in cursor.description]
         return emit(args.output, lambda out: write_rows(out, args.format, names,
@@ -288,6 +305,8 @@ def add_parsers(commands: Any) -> None:
     window = show.add_mutually_exclusive_group()
     window.add_argument("--last", type=_positive, metavar="N", help="each symbol's N newest days")
     window.add_argument("--since", type=_day, metavar="DATE", help="from DATE on (YYYY-MM-DD)")
+    show.add_argument("--as-of", type=moment, metavar="T",
+                      help="the values known at T (a date: its end, UTC; or an ISO 8601 time)")
     _common(show, FORMATS, "table")
     show.set_defaults(run=_show)
 
@@ -312,6 +331,9 @@ def add_parsers(commands: Any) -> None:
                         help="one market's rows (where there is a market column)")
     export.add_argument("--since", type=_day, metavar="DATE",
                         help="rows from DATE on (where there is a trade_date column)")
+    export.add_argument("--as-of", type=moment, metavar="T",
+                        help="short_trades or short_interest as known at T (a date: its end, "
+                             "UTC; or an ISO 8601 time)")
     export.add_argument("-o", "--output", metavar="FILE",
                         help="write FILE whole or not at all (default, or -: stdout)")
     _common(export, FORMATS[1:], "csv")

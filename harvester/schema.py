@@ -132,6 +132,69 @@ _HK_INTEREST = ("short_shares, short_percent, avg_daily_short_volume, avg_cost, 
                 "close_price, last_close_price")
 
 
+
+# 5: point-in-time history. Each data table records when a row was first stored, and a
+# trigger keeps every set of values a fetch replaced, with when and by which run.
+_TRADES_DATA = (("nasdaq_short_volume", "INTEGER"), ("nyse_short_volume", "INTEGER"),
+                ("total_volume", "INTEGER"), ("short_turnover", "REAL"), ("short_balance", "REAL"),
+                ("total_turnover", "REAL"), ("short_ratio", "REAL"), ("close", "REAL"))
+_INTEREST_DATA = (("short_shares", "INTEGER"), ("short_percent", "REAL"),
+                  ("avg_daily_short_volume", "INTEGER"), ("avg_daily_share_volume", "INTEGER"),
+                  ("days_to_cover", "REAL"), ("avg_cost", "REAL"), ("close_price", "REAL"),
+                  ("last_close_price", "REAL"))
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+
+def _history(table: str, data: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """Migration 5 for one data table: first_seen_at, its revisions table, trigger and view."""
+    names = [name for name, _ in data]
+    columns = ",\n    ".join(f"{name} {kind}" for name, kind in data)
+    changed = " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in names)
+    old = ", ".join(f"OLD.{name}" for name in names)
+    newer = ("(SELECT MAX(p.superseded_at) FROM {r} AS p WHERE p.symbol = {x}.symbol "
+             "AND p.trade_date = {x}.trade_date{before})")
+    return (
+        f"ALTER TABLE {table} ADD COLUMN first_seen_at TEXT",
+        f"UPDATE {table} SET first_seen_at = fetched_at",
+        f"""CREATE TABLE {table}_revisions (
+    symbol TEXT NOT NULL,
+    market TEXT NOT NULL,
+    trade_date TEXT NOT NULL,
+    {columns},
+    run_id TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    superseded_at TEXT NOT NULL,
+    superseded_by TEXT NOT NULL
+)""",
+        f"CREATE INDEX {table}_revisions_by_key ON {table}_revisions "
+        "(symbol, trade_date, superseded_at)",
+        # Fires for the harvester's upserts and for any other UPDATE; an unchanged
+        # re-fetch (only run_id and fetched_at move) keeps nothing.
+        f"""CREATE TRIGGER {table}_revised BEFORE UPDATE ON {table}
+WHEN {changed}
+BEGIN
+    INSERT INTO {table}_revisions VALUES (OLD.symbol, OLD.market, OLD.trade_date, {old},
+        OLD.run_id, OLD.fetched_at,
+        CASE WHEN NEW.fetched_at > OLD.fetched_at THEN NEW.fetched_at ELSE {_NOW} END,
+        NEW.run_id);
+END""",
+        f"""CREATE VIEW {table}_versions AS
+SELECT t.symbol, t.market, t.trade_date, {", ".join(f"t.{n}" for n in names)},
+    t.first_seen_at,
+    COALESCE({newer.format(r=f"{table}_revisions", x="t", before="")}, t.first_seen_at)
+        AS valid_from,
+    NULL AS valid_to
+FROM {table} AS t
+UNION ALL
+SELECT r.symbol, r.market, r.trade_date, {", ".join(f"r.{n}" for n in names)},
+    t.first_seen_at,
+    COALESCE({newer.format(r=f"{table}_revisions", x="r",
+                           before=" AND p.superseded_at < r.superseded_at")}, t.first_seen_at)
+        AS valid_from,
+    r.superseded_at AS valid_to
+FROM {table}_revisions AS r JOIN {table} AS t USING (symbol, trade_date)""",
+    )
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the first released schema.
     (
@@ -169,6 +232,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX tasks_by_status ON tasks (run_id, status)",
         _RUN_PROBLEMS,
     ),
+    # 5: when each row was first stored, and every set of values a fetch replaced.
+    (*_history("short_trades", _TRADES_DATA), *_history("short_interest", _INTEREST_DATA)),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

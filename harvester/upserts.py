@@ -27,6 +27,8 @@ class TableSpec:
     def upsert_sql(self, columns: Sequence[str] | None = None) -> str:
         """The upsert for a row ``(symbol, market, trade_date, *columns, run_id, fetched_at)``.
 
+        A new row's ``first_seen_at`` is its ``fetched_at``; an update never moves it.
+
         ``columns`` defaults to all the data columns.
         """
         data = self.columns if columns is None else tuple(columns)
@@ -37,9 +39,13 @@ class TableSpec:
             else f"{name} = excluded.{name}"
             for name in names if name not in ("symbol", "trade_date")
         )
+        # first_seen_at takes fetched_at's value (the same numbered parameter) on insert,
+        # and no update moves it.
+        values = [f"?{i}" for i in range(1, len(names) + 1)]
         # Table and column names come from the adapters' code, never from input.
         return (
-            f"INSERT INTO {self.table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"INSERT INTO {self.table} ({', '.join(names)}, first_seen_at) "
+            f"VALUES ({', '.join(values)}, {values[-1]}) "
             f"ON CONFLICT (symbol, trade_date) DO UPDATE SET {updates}"
         )
 

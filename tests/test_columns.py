@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from fixtures_swept import Swept
 
-from harvester.columns import RELATIONS, TABLES, VIEWS, database_doc, describe, table_markdown
+from harvester.columns import RELATIONS, TABLES, VIEWS, describe
 from harvester.database import open_database
+from harvester.database_doc import database_doc, table_markdown
 from harvester.schema import SCHEMA_VERSION
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -7,8 +7,8 @@ and then resumed with ``--resume`` until it exits 0. SIGKILL gives the process n
 clean up, so this proves what the store promises without help from the signal handlers:
 
 * the SQLite file survives (``PRAGMA integrity_check`` is ``ok``);
-* the data tables equal the reference row for row (``run_id`` and ``fetched_at`` aside): no
-  row lost, none duplicated, none half-written;
+* the data tables equal the reference row for row (``run_id``, ``fetched_at`` and
+  ``first_seen_at`` aside): no row lost, none duplicated, none half-written;
 * one run, ``completed``, and every task in a final status;
 * only work that was in flight or not yet committed at a kill is fetched again: per kill at
   most each endpoint's ``concurrency`` plus a quarter second of its ``rate`` (the commit
@@ -183,9 +183,9 @@ class Harness:
 
 
 def data_rows(query: Query, db: Path, table: str) -> list[tuple[Any, ...]]:
-    """Every row of a data table, without ``run_id`` and ``fetched_at``, in key order."""
+    """Every row of a data table, without ``run_id``, ``fetched_at``, ``first_seen_at``, by key."""
     columns = [row[1] for row in query(db, f"PRAGMA table_info({table})")
-               if row[1] not in ("run_id", "fetched_at")]
+               if row[1] not in ("run_id", "fetched_at", "first_seen_at")]
     return query(db, f"SELECT {', '.join(columns)} FROM {table} ORDER BY symbol, trade_date")
 
 

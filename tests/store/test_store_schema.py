@@ -59,7 +59,7 @@ async def test_data_tables_have_the_adapters_columns_in_order(
     adapter = ADAPTERS[endpoint]
     names, key = table_info(query, db_path, adapter.table)
     assert names == ("symbol", "market", "trade_date", *[c.name for c in adapter.columns],
-                     "run_id", "fetched_at")
+                     "run_id", "fetched_at", "first_seen_at")
     assert key == ("symbol", "trade_date")
     declared = {row[1]: row[2] for row in query(db_path, f"PRAGMA table_info({adapter.table})")}
     assert {c.name: c.sqltype for c in adapter.columns}.items() <= declared.items()

@@ -22,7 +22,8 @@ from harvester.sweep import table_specs
 HERE = Path(__file__).resolve().parent.parent
 Query = Callable[..., list[tuple[Any, ...]]]
 VIEWS = ("latest_short_trades", "latest_short_interest", "snapshot", "run_problems",
-         "us_short_trades", "hk_short_trades", "us_short_interest", "hk_short_interest")
+         "us_short_trades", "hk_short_trades", "us_short_interest", "hk_short_interest",
+         "short_trades_versions", "short_interest_versions")
 
 
 def columns(query: Query, db: Path, name: str) -> tuple[str, ...]:
@@ -124,7 +125,12 @@ async def test_a_schema_2_file_made_by_the_previous_release_gets_the_views_in_pl
         pass
     assert query(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     for table, rows in before.items():
-        assert query(db, f"SELECT * FROM {table} ORDER BY 1, 2, 3") == rows
+        width = len(rows[0])
+        assert [row[:width] for row in query(db, f"SELECT * FROM {table} ORDER BY 1, 2, 3")] == rows
+    for table in ("short_trades", "short_interest"):
+        # Rows stored before schema 5 were first seen, as far as anyone knows, when last fetched.
+        assert query(db, f"SELECT COUNT(*) FROM {table} WHERE first_seen_at IS NOT fetched_at"
+                     ) == [(0,)]
     views = {row[0] for row in query(db, "SELECT name FROM sqlite_master WHERE type = 'view'")}
     assert views == set(VIEWS)
     latest = query(db, "SELECT symbol, trade_date FROM latest_short_trades ORDER BY 1")
@@ -151,3 +157,28 @@ async def test_schema_4_keeps_the_tasks_rowids_and_takes_the_nightly_statuses(
     # Neither is a problem of the run, but a skipped task is listed with its reason.
     problems = {row[0] for row in query(db, "SELECT status FROM run_problems")}
     assert "unchanged" not in problems
+
+
+async def test_a_schema_4_file_made_by_the_previous_release_gets_history_in_place(
+    tmp_path: Path, query: Query
+) -> None:
+    db = tmp_path / "v4.sqlite"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript((HERE / "data" / "schema_v4.sql").read_text(encoding="utf-8"))
+    assert query(db, "PRAGMA user_version") == [(4,)]
+    trades = query(db, "SELECT * FROM short_trades ORDER BY symbol, trade_date")
+    tasks = query(db, "SELECT rowid, * FROM tasks ORDER BY rowid")
+    assert ("unchanged",) in {(row[4],) for row in tasks}
+    async with Store(db):
+        pass
+    assert query(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert query(db, "SELECT rowid, * FROM tasks ORDER BY rowid") == tasks
+    migrated = query(db, "SELECT * FROM short_trades ORDER BY symbol, trade_date")
+    # Every row kept, with its fetched_at as the best known first_seen_at.
+    assert [row[:-1] for row in migrated] == trades
+    assert all(row[-1] == row[-2] for row in migrated)
+    # History starts empty, and its views read the migrated rows as current.
+    assert query(db, "SELECT COUNT(*) FROM short_trades_revisions") == [(0,)]
+    current = query(db, "SELECT COUNT(*) FROM short_trades_versions WHERE valid_to IS NULL "
+                        "AND valid_from = first_seen_at")
+    assert current == [(len(trades),)]

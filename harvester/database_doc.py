@@ -1,0 +1,55 @@
+"""README.md's generated part of "The database", written from harvester.columns.
+
+A test compares README.md with ``database_doc()``: after changing a table, a
+view or a column's description, write the section out again from here.
+"""
+
+from __future__ import annotations
+
+from harvester.columns import TABLES, VIEWS, Relation
+
+
+def _cells(*cells: str) -> str:
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+
+def _source(value: str | None) -> str:
+    return "NULL" if value is None else value
+
+
+def table_markdown(table: Relation) -> str:
+    """A table's description and its columns as a Markdown table, as README.md holds them."""
+    by_market = any(column.us or column.hk for column in table.columns)
+    head = ("column", "type", "unit", "meaning", *(("US", "HK") if by_market else ()))
+    lines = [f"**`{table.name}`**: {table.description}", "", _cells(*head),
+             "|" + "---|" * len(head)]
+    for c in table.columns:
+        markets = (_source(c.us), _source(c.hk)) if by_market else ()
+        lines.append(_cells(f"`{c.name}`", c.type, c.unit, c.meaning, *markets))
+    return "\n".join(lines) + "\n"
+
+
+def _view_columns(view: Relation) -> str:
+    for table in TABLES:
+        if view.columns == table.columns:
+            return f"every column of `{table.name}`"
+    return ", ".join(f"`{column.name}`" for column in view.columns)
+
+
+def views_markdown() -> str:
+    """The views as a Markdown table, then each view's example query."""
+    lines = ["**Views** (schema version 3; the `_versions` views 5) read like tables and answer "
+             "the everyday questions "
+             "without hand-written SQL:", "", _cells("view", "what it holds", "columns"),
+             "|---|---|---|"]
+    lines += [_cells(f"`{v.name}`", v.description, _view_columns(v)) for v in VIEWS]
+    for view in VIEWS:
+        if view.example:
+            title, sql = view.example
+            lines += ["", f"{title} (`{view.name}`):", "", "```sql", sql, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def database_doc() -> str:
+    """README.md's generated part of "The database": every table's columns, then the views."""
+    return "\n".join([*map(table_markdown, TABLES), views_markdown()])
