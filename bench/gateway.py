@@ -128,8 +128,10 @@ class GatewayProcess:
         if proc.stdout is not None and (drainer is None or not drainer.is_alive()):
             proc.stdout.close()
 
-    def _call(self, method: str, path: str) -> dict[str, Any]:
-        request = urllib.request.Request(self.url + path, method=method)
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One request to the gateway's own paths (``/_stats``, ``/_sim/today``); its JSON."""
+        payload = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=payload, method=method)
         try:
             with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
                 data: dict[str, Any] = json.loads(answer.read())
@@ -139,8 +141,8 @@ class GatewayProcess:
 
     def stats(self) -> Stats:
         """``GET /_stats``."""
-        return Stats.from_json(self._call("GET", "/_stats"))
+        return Stats.from_json(self.call("GET", "/_stats"))
 
     def reset(self) -> None:
         """``POST /_stats/reset``."""
-        self._call("POST", "/_stats/reset")
+        self.call("POST", "/_stats/reset")

@@ -17,14 +17,11 @@ requests and bytes, not time.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import sqlite3
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bench import universe
 from bench.options import Options
@@ -61,22 +58,10 @@ class Cost:
         self.bytes += other.bytes
 
 
-def _call(url: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """GET ``url``, or POST ``body`` as JSON to it: the gateway's JSON answer."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
-            document: dict[str, Any] = json.loads(answer.read())
-    except OSError as exc:
-        raise BenchError(f"gateway {request.method} {url}: {exc}") from exc
-    return document
-
-
 def _sweep(sweeper: Sweeper, symbols: Path, db: Path, *extra: str, timeout: float) -> Cost:
     """One sweep to its end, and what the gateway served it."""
     sweep = sweeper.run(symbols, db, *extra, timeout=timeout)
-    served = _call(sweeper.gateway.url + "/_stats")
+    served = sweeper.gateway.call("GET", "/_stats")
     if int(served["total"]) != sweep.stats.total:
         raise BenchError("the gateway served requests outside the sweep")
     return Cost(sweep.stats.total, int(served["response_bytes"]))
@@ -121,13 +106,13 @@ def nightly(options: Options) -> CaseResult:
     night, whole, by_day, today = Cost(), Cost(), [], START
     flags = [*UNTHROTTLED_GATEWAY, "--schedules", "--date", START]
     with sweeping("nightly", flags, UNTHROTTLED) as sweeper:
-        folder, url = sweeper.folder, sweeper.gateway.url
+        folder = sweeper.folder
         symbols = universe.write(folder / "symbols.txt", size)
         n_db, f_db = folder / "nightly.sqlite", folder / "full.sqlite"
         for db in (n_db, f_db):
             _sweep(sweeper, symbols, db, "--full", timeout=timeout)
         for _ in range(DAYS):
-            today = _call(url + "/_sim/today", {"advance": 1})["today"]
+            today = sweeper.gateway.call("POST", "/_sim/today", {"advance": 1})["today"]
             tonight = _sweep(sweeper, symbols, n_db, timeout=timeout)
             everything = _sweep(sweeper, symbols, f_db, "--full", timeout=timeout)
             log.info("nightly: %s: nightly %d requests, %d bytes; full %d requests, %d bytes",

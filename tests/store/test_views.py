@@ -30,6 +30,14 @@ def columns(query: Query, db: Path, name: str) -> tuple[str, ...]:
     return tuple(row[1] for row in query(db, f"PRAGMA table_info({name})"))
 
 
+def dumped(tmp_path: Path, version: int) -> Path:
+    """A file made by the schema-``version`` release, loaded from its dump in tests/data."""
+    db = tmp_path / f"v{version}.sqlite"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript((HERE / "data" / f"schema_v{version}.sql").read_text(encoding="utf-8"))
+    return db
+
+
 def newest(rows: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
     """Per symbol (column 0), the row with the greatest trade_date (column 2)."""
     best: dict[str, tuple[Any, ...]] = {}
@@ -115,9 +123,7 @@ def test_integer_columns_of_the_market_views_are_stored_as_integers(swept: Any) 
 async def test_a_schema_2_file_made_by_the_previous_release_gets_the_views_in_place(
     tmp_path: Path, query: Query
 ) -> None:
-    db = tmp_path / "v2.sqlite"
-    with closing(sqlite3.connect(db)) as conn:
-        conn.executescript((HERE / "data" / "schema_v2.sql").read_text(encoding="utf-8"))
+    db = dumped(tmp_path, 2)
     assert query(db, "PRAGMA user_version") == [(2,)]
     before = {table: query(db, f"SELECT * FROM {table} ORDER BY 1, 2, 3")
               for table in ("short_trades", "short_interest", "tasks", "runs")}
@@ -140,9 +146,7 @@ async def test_a_schema_2_file_made_by_the_previous_release_gets_the_views_in_pl
 async def test_schema_4_keeps_the_tasks_rowids_and_takes_the_nightly_statuses(
     tmp_path: Path, query: Query
 ) -> None:
-    db = tmp_path / "v2.sqlite"
-    with closing(sqlite3.connect(db)) as conn:
-        conn.executescript((HERE / "data" / "schema_v2.sql").read_text(encoding="utf-8"))
+    db = dumped(tmp_path, 2)
     before = query(db, "SELECT rowid, run_id, symbol, endpoint FROM tasks ORDER BY rowid")
     with closing(sqlite3.connect(db)) as conn, pytest.raises(sqlite3.IntegrityError):
         conn.execute("UPDATE tasks SET status = 'unchanged' WHERE rowid = 1")
@@ -162,9 +166,7 @@ async def test_schema_4_keeps_the_tasks_rowids_and_takes_the_nightly_statuses(
 async def test_a_schema_4_file_made_by_the_previous_release_gets_history_in_place(
     tmp_path: Path, query: Query
 ) -> None:
-    db = tmp_path / "v4.sqlite"
-    with closing(sqlite3.connect(db)) as conn:
-        conn.executescript((HERE / "data" / "schema_v4.sql").read_text(encoding="utf-8"))
+    db = dumped(tmp_path, 4)
     assert query(db, "PRAGMA user_version") == [(4,)]
     trades = query(db, "SELECT * FROM short_trades ORDER BY symbol, trade_date")
     tasks = query(db, "SELECT rowid, * FROM tasks ORDER BY rowid")
