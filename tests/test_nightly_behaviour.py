@@ -127,3 +127,68 @@ def test_the_daily_quota_stops_a_sweep_before_the_request_that_would_exceed_it(
                       "--symbols", str(tmp_path / "symbols.txt"),
                       "--db", str(tmp_path / "h.sqlite"), "--json", "-q", "--resume")
     assert again.returncode == 76 and json.loads(again.stdout)["requests"] == 0
+
+
+def _data(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Each data table's symbol, market, date and data columns, in key order."""
+    from harvester.sweep import table_specs
+
+    with closing(sqlite3.connect(db)) as conn:
+        return {spec.table: conn.execute(
+            f"SELECT symbol, market, trade_date, {', '.join(spec.columns)} FROM {spec.table} "
+            "ORDER BY symbol, trade_date").fetchall() for spec in table_specs().values()}
+
+
+@pytest.mark.slow
+def test_a_nightly_sweep_killed_mid_run_resumes_to_what_a_full_sweep_stores(
+    harvester: Run, start_sweep: Callable[..., subprocess.Popen[str]], ok_tasks: Any,
+    tmp_path: Path, fast_toml: str,
+) -> None:
+    symbols = tmp_path / "symbols.txt"
+    symbols.write_text("".join(f"N{i}.US\n{100 + i}.HK\n" for i in range(20)), encoding="utf-8")
+    simulate = 'schedules = true\nrestate_rate = 0.3\nseed = 3\n'
+
+    def config(name: str, day: str, rate: float) -> Path:
+        text = fast_toml.replace("rate = 500.0", f"rate = {rate}").replace(
+            "[sweep]\n", "[sweep]\nprobe_size = 2\n")
+        path = tmp_path / name
+        path.write_text(text + simulate + f'today = "{day}"\n', encoding="utf-8")
+        return path
+
+    def sweep(db: Path, conf: Path, *flags: str) -> None:
+        result = harvester("sweep", "--simulate", "--config", str(conf), "--symbols",
+                           str(symbols), "--db", str(db), "-q", *flags)
+        assert result.returncode == 0, result.stderr
+
+    nightly, full = tmp_path / "n.sqlite", tmp_path / "f.sqlite"
+    for db in (nightly, full):
+        sweep(db, config("d.toml", "2026-05-18", 500.0), "--full")
+    first = ok_tasks(nightly)
+    # 2026-05-19: HK short_trades and a US short_trades batch publish, with restatements.
+    slow = config("slow.toml", "2026-05-19", 15.0)
+    process = start_sweep(["sweep", "--simulate", "--config", str(slow), "--symbols",
+                           str(symbols), "--db", str(nightly), "-q"], db=nightly, ok=first + 8)
+    process.kill()  # SIGKILL, by its pid: a crash in the middle of the night
+    process.wait(timeout=10)
+    sweep(nightly, config("fast.toml", "2026-05-19", 500.0), "--resume")
+    sweep(full, config("fast.toml", "2026-05-19", 500.0), "--full")
+    assert _data(nightly) == _data(full)
+    with closing(sqlite3.connect(nightly)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        statuses = dict(conn.execute(
+            "SELECT status, COUNT(*) FROM tasks WHERE run_id = (SELECT run_id FROM runs "
+            "ORDER BY started_at DESC LIMIT 1) GROUP BY status"))
+    assert statuses.get("unchanged", 0) > 0 and "pending" not in statuses
+
+
+def test_an_incremental_answer_that_misses_the_stored_day_is_fetched_again_in_full(
+    night: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    night("2026-05-18", probe_size=1)
+    # overlap 0: the one new day is asked for, and its answer does not reach back to the
+    # stored 2026-05-18, so nothing proves there is no hole: the task asks again for all.
+    night("2026-05-19", probe_size=1, overlap=0)
+    done = tasks(tmp_path / "h.sqlite")
+    assert done[("5.HK", "short_trades")][:3] == ("ok", 2, 20)
+    night("2026-05-20", probe_size=1, overlap=1)  # with one record of overlap, no second ask
+    assert tasks(tmp_path / "h.sqlite")[("5.HK", "short_trades")][:3] == ("ok", 1, 2)
