@@ -156,11 +156,10 @@ async def _flush_every(interval: float, flush: Callable[[], None]) -> None:
 
 
 async def sweep(requests: Sequence[Request], concurrency: int, handle: Handler, *,
-                flush: Callable[[], None] = lambda: None,
-                interval: float = COMMIT_INTERVAL) -> tuple[int, int, float]:
+                flush: Callable[[], None] = lambda: None) -> tuple[int, int, float]:
     """Send every request with ``concurrency`` workers; (requests, errors, seconds).
 
-    ``flush`` runs every ``interval`` seconds and once more at the end, inside
+    ``flush`` runs every ``COMMIT_INTERVAL`` seconds and once more at the end, inside
     the time measured.
     """
     pending: Iterator[Request] = iter(requests)
@@ -180,7 +179,7 @@ async def sweep(requests: Sequence[Request], concurrency: int, handle: Handler, 
     async with aiohttp.ClientSession(headers=HEADERS, connector=connector,
                                      timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session:
         started = time.perf_counter()
-        flusher = asyncio.create_task(_flush_every(interval, flush))
+        flusher = asyncio.create_task(_flush_every(COMMIT_INTERVAL, flush))
         try:
             async with asyncio.TaskGroup() as group:
                 for _ in range(concurrency):

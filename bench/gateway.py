@@ -38,6 +38,7 @@ class Stats:
     max_per_second: dict[str, int]
     served_429: int
     span: float  #: seconds from the first request received to the last
+    response_bytes: int  #: body bytes of every answer sent
 
     @property
     def rate(self) -> float:
@@ -53,6 +54,7 @@ class Stats:
             max_per_second={k: int(v) for k, v in data["max_per_second"].items()},
             served_429=int(data["served_429"]),
             span=float(data["span"]),
+            response_bytes=int(data["response_bytes"]),
         )
 
 

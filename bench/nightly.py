@@ -19,13 +19,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench import universe
 from bench.options import Options
-from bench.procs import BenchError
 from bench.result import CaseResult, judged
 from bench.sweeper import (
     ENDPOINTS,
@@ -42,7 +40,6 @@ log = logging.getLogger(__name__)
 NIGHTLY_SYMBOLS, NIGHTLY_SYMBOLS_QUICK = 5_000, 300
 START = "2026-05-04"  # a Monday: the 10 business days after it see all four pairs publish
 DAYS = 10
-HTTP_TIMEOUT = 10.0  # seconds for one call to the gateway's own endpoints
 
 
 @dataclass(slots=True)
@@ -60,11 +57,8 @@ class Cost:
 
 def _sweep(sweeper: Sweeper, symbols: Path, db: Path, *extra: str, timeout: float) -> Cost:
     """One sweep to its end, and what the gateway served it."""
-    sweep = sweeper.run(symbols, db, *extra, timeout=timeout)
-    served = sweeper.gateway.call("GET", "/_stats")
-    if int(served["total"]) != sweep.stats.total:
-        raise BenchError("the gateway served requests outside the sweep")
-    return Cost(sweep.stats.total, int(served["response_bytes"]))
+    stats = sweeper.run(symbols, db, *extra, timeout=timeout).stats
+    return Cost(stats.total, stats.response_bytes)
 
 
 def rows_differing(first: Path, second: Path) -> int:
@@ -83,20 +77,15 @@ def rows_differing(first: Path, second: Path) -> int:
     return total
 
 
-def _stored(db: Path, first_run: str) -> tuple[int, dict[str, int]]:
-    """Rows in the database, and its tasks by status after ``first_run``."""
+def _stored(db: Path) -> tuple[int, dict[str, int]]:
+    """Rows in the database, and its tasks by status after its first run."""
     with contextlib.closing(sqlite3.connect(db)) as conn:
         rows = sum(conn.execute(f"SELECT COUNT(*) FROM {spec.table}").fetchone()[0]
                    for spec in table_specs().values())
-        statuses = Counter({status: count for status, count in conn.execute(
-            "SELECT status, COUNT(*) FROM tasks WHERE run_id != ? GROUP BY status",
-            (first_run,))})
-    return rows, dict(sorted(statuses.items()))
-
-
-def _first_run(db: Path) -> str:
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        return str(conn.execute("SELECT MIN(run_id) FROM runs").fetchone()[0])
+        statuses = dict(conn.execute(
+            "SELECT status, COUNT(*) FROM tasks WHERE run_id != (SELECT MIN(run_id) FROM runs) "
+            "GROUP BY status ORDER BY status"))
+    return rows, statuses
 
 
 def nightly(options: Options) -> CaseResult:
@@ -122,7 +111,7 @@ def nightly(options: Options) -> CaseResult:
             whole.add(everything)
             by_day.append(tonight.requests)
         differing = rows_differing(n_db, f_db)
-        rows, statuses = _stored(n_db, _first_run(n_db))
+        rows, statuses = _stored(n_db)
     bytes_ratio = night.bytes / whole.bytes
     figures = {
         "symbols": size,

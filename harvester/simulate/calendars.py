@@ -34,7 +34,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass
 
-from .dates import hk_report_dates, is_trading_day, previous_trading_day, us_report_dates
+from .dates import is_trading_day, on_or_before_trading, report_dates
 
 EPOCH = dt.date(2026, 5, 15)
 """A Friday that ends a US ``short_trades`` batch; the others are whole fortnights away."""
@@ -88,11 +88,6 @@ def calendar(market: str, endpoint: str, schedules: bool = True) -> Calendar:
     return (SCHEDULES if schedules else IMMEDIATE)[market, endpoint]
 
 
-def business_day_on_or_before(day: dt.date) -> dt.date:
-    """``day`` if it is a business day, else the business day before it."""
-    return day if is_trading_day(day) else previous_trading_day(day)
-
-
 def shift_business_days(day: dt.date, days: int) -> dt.date:
     """The business day ``days`` business days after ``day`` (before it when negative).
 
@@ -110,9 +105,8 @@ def shift_business_days(day: dt.date, days: int) -> dt.date:
 def newest_record(endpoint: str, market: str, day: dt.date) -> dt.date:
     """The newest record date of the endpoint on or before ``day``."""
     if endpoint == "short_trades":
-        return business_day_on_or_before(day)
-    reports = us_report_dates(day) if market == "US" else hk_report_dates(day)
-    return next(reports)
+        return on_or_before_trading(day)
+    return next(report_dates(day, market))
 
 
 @functools.lru_cache(maxsize=256)
@@ -120,7 +114,7 @@ def cutoff(cal: Calendar, today: dt.date) -> dt.date:
     """The newest record date the pair serves on ``today``: its latest publication's cutoff."""
     # A publication is `lag` business days after its cutoff, so the cutoffs published
     # by today are those on or before today's business day moved back by `lag`.
-    bound = shift_business_days(business_day_on_or_before(today), -cal.lag)
+    bound = shift_business_days(on_or_before_trading(today), -cal.lag)
     if cal.every == 0:
         return newest_record(cal.endpoint, cal.market, bound)
     return bound - dt.timedelta(days=(bound - EPOCH).days % cal.every)

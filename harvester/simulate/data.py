@@ -186,7 +186,7 @@ def short_trades(
     """
     p = _profile(symbol)
     make = _us_trade if p.market == "US" else _hk_trade
-    records = [make(p, day) for day in trading_window(anchor, p.market, TRADES_HISTORY)[:count]]
+    records = [make(p, day) for day in window("short_trades", p.market, anchor)[:count]]
     if restated:
         _restate(p, "short_trades", records, restated)
     return records
@@ -198,7 +198,7 @@ def short_interest(
     """The newest ``count`` short interest reports on or before ``anchor``, as ``short_trades``."""
     p = _profile(symbol)
     make = _us_interest if p.market == "US" else _hk_interest
-    records = [make(p, day) for day in report_window(anchor, p.market, INTEREST_HISTORY)[:count]]
+    records = [make(p, day) for day in window("short_interest", p.market, anchor)[:count]]
     if restated:
         _restate(p, "short_interest", records, restated)
     return records

@@ -58,13 +58,13 @@ def previous_trading_day(day: dt.date) -> dt.date:
 
 def trading_days(anchor: dt.date) -> Iterator[dt.date]:
     """Trading days from ``anchor`` (included if it trades) backwards, forever."""
-    day = anchor if is_trading_day(anchor) else previous_trading_day(anchor)
+    day = on_or_before_trading(anchor)
     while True:
         yield day
         day = previous_trading_day(day)
 
 
-def _on_or_before_trading(day: dt.date) -> dt.date:
+def on_or_before_trading(day: dt.date) -> dt.date:
     """``day`` if it trades, else the trading day before it."""
     return day if is_trading_day(day) else previous_trading_day(day)
 
@@ -79,7 +79,7 @@ def us_report_dates(anchor: dt.date) -> Iterator[dt.date]:
     while True:
         last = calendar.monthrange(year, month)[1]
         for day in (dt.date(year, month, last), dt.date(year, month, 15)):
-            report = _on_or_before_trading(day)
+            report = on_or_before_trading(day)
             if report <= anchor:
                 yield report
         year, month = (year, month - 1) if month > 1 else (year - 1, 12)
@@ -114,8 +114,12 @@ def trading_window(anchor: dt.date, market: str, size: int) -> tuple[Day, ...]:
 @functools.lru_cache(maxsize=32)
 def report_window(anchor: dt.date, market: str, size: int) -> tuple[Day, ...]:
     """The ``size`` newest short interest report dates on or before ``anchor``."""
-    reports = us_report_dates(anchor) if market == "US" else hk_report_dates(anchor)
-    return _window(itertools.islice(reports, size), market)
+    return _window(itertools.islice(report_dates(anchor, market), size), market)
+
+
+def report_dates(anchor: dt.date, market: str) -> Iterator[dt.date]:
+    """The market's short interest report dates on or before ``anchor``, newest first."""
+    return us_report_dates(anchor) if market == "US" else hk_report_dates(anchor)
 
 
 def _window(days: Iterable[dt.date], market: str) -> tuple[Day, ...]:

@@ -74,9 +74,10 @@ def _walk(seed: int, canonical: str, endpoint: str) -> tuple[int, int]:
     return walk(w[0], w[1])
 
 
-def _draw(seed: int, rate: float, symbol: Symbol, cal: Calendar, day: Day) -> _Draw | None:
-    """Whether the publication ending at ``day`` restates a record of the symbol, and how."""
-    start, stride = _walk(seed, symbol.canonical, cal.endpoint)
+def _draw(walked: tuple[int, int], rate: float, cal: Calendar, day: Day) -> _Draw | None:
+    """Whether the publication ending at ``day`` restates a record of the symbol whose
+    walk (:func:`_walk`) is ``walked``, and how."""
+    start, stride = walked
     row = pool()[(start + day.ordinal * stride) % POOL_SIZE]
     if row[_WHETHER] >= rate:
         return None
@@ -111,10 +112,11 @@ def adjustments(
         return found
     window = data.window(cal.endpoint, cal.market, cut)
     marks = _marks(cal, cut)
+    walked = _walk(seed, symbol.canonical, cal.endpoint)
     for newer, older in itertools.pairwise(marks):
         if older >= count:
             break
-        draw = _draw(seed, rate, symbol, cal, window[newer])
+        draw = _draw(walked, rate, cal, window[newer])
         if draw is None or older + draw.back >= count:
             continue
         factors = found.setdefault(older + draw.back, [1.0] * data.MAX_QUANTITIES)
@@ -132,7 +134,8 @@ def published_on(settings: GatewaySettings, symbol: Symbol, endpoint: str,
         return None
     cut = calendars.cutoff(cal, day)
     window, marks = data.window(endpoint, symbol.market, cut), _marks(cal, cut)
-    draw = _draw(settings.seed, settings.restate_rate, symbol, cal, window[0])
+    draw = _draw(_walk(settings.seed, symbol.canonical, endpoint), settings.restate_rate, cal,
+                 window[0])
     if draw is None or len(marks) < 2 or marks[1] + draw.back >= len(window):
         return None
     return Restatement(

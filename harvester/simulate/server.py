@@ -70,9 +70,9 @@ class Gateway:
         numbers and stats carry on. Also moved by ``POST /_sim/today``, for a
         gateway in another process.
         """
-        self._settings = dataclasses.replace(self.settings, today=served_day(day))
         if self._service is not None:
-            self._service.set_today(self._settings.today)
+            return self._service.set_today(day)
+        self._settings = dataclasses.replace(self._settings, today=served_day(day))
         return self._settings.today
 
     def advance(self, days: int = 1) -> dt.date:
