@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from harvester.config import load_settings
+from harvester.config import command_settings
 from harvester.database import corrupt, readable_version
 from harvester.lock import LockHolder
 from harvester.model import RunStatus, TaskStatus
@@ -111,9 +111,7 @@ def _hours(text: str) -> float:
 
 def run_check(args: argparse.Namespace) -> int:
     """``harvester check``: print the problems (or that all is well); return the exit code."""
-    overrides: dict[str, dict[str, Any]] = (
-        {"sweep": {"db": args.db}} if args.db else {"sweep": {}, "gateway": {}})
-    path = Path(load_settings(args.config, overrides=overrides).sweep.db)
+    path = Path(command_settings(args, ("db",)).sweep.db)
     finding = inspect(path)
     now = datetime.now(UTC)
     problems = find_problems(finding, args.max_age, now)

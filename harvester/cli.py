@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from harvester import __version__, check, explore, plan, query
-from harvester.config import Settings, load_settings
+from harvester.config import Settings, command_settings, load_settings
 from harvester.errors import ConfigError, HarvesterError, UsageError, first_leaf
 from harvester.lock import check_file
 from harvester.model import RunStatus, RunSummary, StopKind
@@ -99,17 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (query, check, explore, plan):
         module.add_parsers(commands)
     return parser
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, dict[str, Any]] = {"sweep": {}, "gateway": {}}
-    for flag, section, key in (("symbols", "sweep", "symbols"), ("db", "sweep", "db"),
-                               ("base_url", "gateway", "base_url"), ("strict", "sweep", "strict"),
-                               ("full", "sweep", "full")):
-        value = getattr(args, flag, None)
-        if value is not None:
-            overrides[section][key] = value
-    return load_settings(args.config, overrides=overrides)
 
 
 def gateway_settings(settings: Settings) -> GatewaySettings:
@@ -184,7 +173,7 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = command_settings(args)
     check_file(Path(settings.sweep.db))  # a folder or a hard-linked file: before anything starts
     # Modules and settings live as long as the process: keep them out of the collector's
     # full passes, so that one does not hold the loop (and the requests due) for ~15 ms.
@@ -224,7 +213,7 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = command_settings(args)
     runs = read_status(Path(settings.sweep.db), limit=args.limit)
     if args.json:
         sys.stdout.write(orjson.dumps(runs, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,3 +309,24 @@ def load_settings(
         simulate=dict(tables.get("simulate", {})),
         source=layers.source,
     )
+
+
+#: Command-line flags that override a setting: attribute of the parsed arguments -> (section, key).
+FLAGS = {"symbols": ("sweep", "symbols"), "db": ("sweep", "db"),
+         "base_url": ("gateway", "base_url"), "strict": ("sweep", "strict"),
+         "full": ("sweep", "full")}
+
+
+def command_settings(args: Any, flags: Iterable[str] = tuple(FLAGS)) -> Settings:
+    """A command's settings: its ``--config`` file, then those of ``flags`` it has set.
+
+    ``flags`` names the arguments that are setting flags for this command (``show``'s
+    positional ``symbols`` is not ``--symbols``).
+    """
+    overrides: dict[str, dict[str, Any]] = {"sweep": {}, "gateway": {}}
+    for flag in flags:
+        value = getattr(args, flag, None)
+        if value is not None:
+            section, key = FLAGS[flag]
+            overrides[section][key] = value
+    return load_settings(getattr(args, "config", None), overrides=overrides)

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from harvester.columns import RELATIONS, describe, plain
-from harvester.config import load_settings
+from harvester.config import command_settings
 from harvester.database import reading
 from harvester.errors import UsageError
 from harvester.schema import SCHEMA_VERSION
@@ -125,8 +125,7 @@ def require_views(path: Path) -> None:
 
 
 def _database(args: argparse.Namespace) -> Path:
-    overrides = {"sweep": {"db": args.db}} if args.db else {"sweep": {}, "gateway": {}}
-    path = Path(load_settings(args.config, overrides=overrides).sweep.db)
+    path = Path(command_settings(args, ("db",)).sweep.db)
     require_views(path)
     return path
 

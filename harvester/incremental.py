@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from harvester.config import EndpointConfig, SweepConfig
-from harvester.endpoint_catalog import ENDPOINTS
+from harvester.endpoints import ADAPTERS
 from harvester.model import UNFINISHED, Symbol, TaskResult, TaskStatus
 from harvester.nightly import (
     HISTORY_SQL,
     NEWEST_SQL,
     Key,
     Knowledge,
+    Pair,
     Row,
     Verdict,
     choose_probes,
@@ -32,12 +33,12 @@ from harvester.nightly import (
     history_params,
     incremental_count,
     needs_refetch,
+    probe_candidates,
     probe_verdict,
 )
 from harvester.store import Store
 from harvester.upserts import TableSpec
 
-Pair = tuple[str, str]  # (market, endpoint)
 _PENDING_SQL = (f"SELECT status FROM tasks WHERE run_id = ? AND symbol = ? AND endpoint = ? "
                 f"AND status IN ({', '.join(repr(s.value) for s in UNFINISHED)})")
 
@@ -87,11 +88,7 @@ class NightlySweep:
         history = await store.read(HISTORY_SQL, history_params(run_id, self.config, now))
         dead = dead_tasks(history, self.config, now)
         self.knowledge = Knowledge(newest, dead)
-        ranked: dict[Pair, list[tuple[Key, str]]] = {}
-        for key, day in newest.items():
-            if key not in dead:
-                ranked.setdefault((_market(key[0]), key[1]), []).append((key, day))
-        for pair, candidates in ranked.items():
+        for pair, candidates in probe_candidates(self.knowledge).items():
             chosen: list[Key] = []
             for key in choose_probes(candidates, len(candidates)):
                 if await store.read(_PENDING_SQL, (run_id, *key)):
@@ -154,9 +151,5 @@ class NightlySweep:
                              decision.stored_newest)
 
 
-def _market(canonical: str) -> str:
-    return canonical.rpartition(".")[2]
-
-
 def _documented(endpoint: str) -> tuple[int, int]:
-    return next(e.count_range for e in ENDPOINTS if e.name == endpoint)
+    return ADAPTERS[endpoint].endpoint.count_range

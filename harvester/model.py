@@ -69,6 +69,12 @@ class Symbol:
         return self.canonical
 
 
+def symbol_from_canonical(text: str) -> Symbol:
+    """Rebuild a Symbol from its stored canonical form."""
+    code, _, market = text.rpartition(".")
+    return Symbol(code, market)
+
+
 @dataclass(frozen=True, slots=True)
 class TaskKey:
     """Identifies one task within a run."""

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from harvester.config import SweepConfig
-from harvester.model import TaskStatus
+from harvester.model import TaskStatus, symbol_from_canonical
 
 Key = tuple[str, str]  # (canonical symbol, endpoint)
+Pair = tuple[str, str]  # (market, endpoint): what one set of probes decides
 Row = tuple[object, ...]  # (symbol, market, trade_date, *data columns), as the adapters make
 
 #: Statuses that are an answer from upstream: the history dead-symbol memory reads.
@@ -133,6 +134,26 @@ def dead_tasks(
         if until > now:
             dead[key] = Dead(seen[0][0], len(seen), until)
     return dead
+
+
+def pair_of(key: Key) -> Pair:
+    """The market and endpoint a task belongs to."""
+    return symbol_from_canonical(key[0]).market, key[1]
+
+
+def probe_candidates(
+    knowledge: Knowledge, keys: Iterable[Key] | None = None
+) -> dict[Pair, list[tuple[Key, str]]]:
+    """Per pair, the tasks a probe may be: stored rows, not dead; with their newest stored day.
+
+    ``keys`` limits them to those tasks (default: every task with stored rows).
+    """
+    candidates: dict[Pair, list[tuple[Key, str]]] = {}
+    for key in knowledge.newest if keys is None else keys:
+        day = knowledge.newest.get(key)
+        if day is not None and key not in knowledge.dead:
+            candidates.setdefault(pair_of(key), []).append((key, day))
+    return candidates
 
 
 def choose_probes(

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from harvester.config import Settings, SweepConfig, load_settings
+from harvester.config import Settings, SweepConfig, command_settings
 from harvester.database import reading
 from harvester.endpoints import ADAPTERS
 from harvester.ledger import Universe
@@ -35,6 +35,8 @@ from harvester.nightly import (
     choose_probes,
     dead_tasks,
     history_params,
+    pair_of,
+    probe_candidates,
 )
 from harvester.output import emit, table_text
 from harvester.quota import USED_TODAY_SQL, utc_midnight
@@ -150,10 +152,6 @@ def read_knowledge(path: Path, endpoints: Sequence[str], config: SweepConfig,
 # Deciding -----------------------------------------------------------------------------------
 
 
-def _market(symbol: str) -> str:
-    return symbol.rpartition(".")[2]
-
-
 def _order(pair: Pair, endpoints: Sequence[str]) -> tuple[int, int, str]:
     endpoint, market = pair
     rank = SUPPORTED_MARKETS.index(market) if market in SUPPORTED_MARKETS else len(
@@ -164,12 +162,9 @@ def _order(pair: Pair, endpoints: Sequence[str]) -> tuple[int, int, str]:
 def choose_all_probes(tasks: Mapping[Key, bool], knowledge: Knowledge,
                       size: int) -> dict[Pair, list[Key]]:
     """Per pair, the probes the sweep will fetch first: ``choose_probes`` among its live tasks."""
-    candidates: dict[Pair, list[tuple[Key, str]]] = {}
-    for key, supported in tasks.items():
-        day = knowledge.newest.get(key)
-        if supported and day is not None and key not in knowledge.dead:
-            candidates.setdefault((key[1], _market(key[0])), []).append((key, day))
-    return {pair: choose_probes(ranked, size) for pair, ranked in candidates.items()}
+    live = (key for key, supported in tasks.items() if supported)
+    return {(endpoint, market): choose_probes(ranked, size)
+            for (market, endpoint), ranked in probe_candidates(knowledge, live).items()}
 
 
 def _category(key: Key, supported: bool, knowledge: Knowledge, probes: frozenset[Key],
@@ -189,7 +184,8 @@ def plan_pairs(tasks: Mapping[Key, bool], knowledge: Knowledge, config: SweepCon
     counts: dict[Pair, Counter[str]] = {}
     for key, supported in tasks.items():
         category = _category(key, supported, knowledge, probes, config.full)
-        counts.setdefault((key[1], _market(key[0])), Counter())[category] += 1
+        market, endpoint = pair_of(key)
+        counts.setdefault((endpoint, market), Counter())[category] += 1
     return tuple(
         PairPlan(endpoint, market, {name: counts[endpoint, market][name] for name in CATEGORIES},
                  tuple(symbol for symbol, _ in chosen.get((endpoint, market), ())))
@@ -308,17 +304,9 @@ def plan_dict(plan: SweepPlan) -> dict[str, Any]:
 # The command line ---------------------------------------------------------------------------
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    sweep: dict[str, Any] = {flag: getattr(args, flag) for flag in ("symbols", "db")
-                             if getattr(args, flag) is not None}
-    if args.full:
-        sweep["full"] = True
-    return {"sweep": sweep, "gateway": {}}
-
-
 def run_plan(args: argparse.Namespace) -> int:
     """``harvester plan``: print the plan of the next sweep; 0, or 2 by a HarvesterError."""
-    plan = make_plan(load_settings(args.config, overrides=_overrides(args)))
+    plan = make_plan(command_settings(args, ("symbols", "db", "full")))
     if args.json:
         text = orjson.dumps(plan_dict(plan), option=orjson.OPT_INDENT_2).decode() + "\n"
     else:
@@ -340,7 +328,7 @@ def add_parsers(commands: Any) -> None:
                         "(default: config/harvester.toml if present)")
     parser.add_argument("--symbols", help="symbols file ([sweep] symbols)")
     parser.add_argument("--db", help="database file ([sweep] db); a missing one is fine")
-    parser.add_argument("--full", action="store_true",
+    parser.add_argument("--full", action="store_true", default=None,
                         help="plan a full sweep: every supported task fetched ([sweep] full)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run_plan)

@@ -20,13 +20,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from harvester.config import load_settings
+from harvester.config import command_settings
 from harvester.database import VIEWS_VERSION, readable_version, reading
 from harvester.endpoint_catalog import ENDPOINTS
 from harvester.errors import UsageError
 from harvester.history import AS_OF, HISTORY_VERSION, moment
 from harvester.history import TABLES as HISTORY_TABLES
-from harvester.model import SUPPORTED_MARKETS
+from harvester.model import SUPPORTED_MARKETS, symbol_from_canonical
 from harvester.output import FORMATS, chunked, emit, table_text, write_rows
 from harvester.symbols import SymbolSyntaxError, parse_symbol
 
@@ -48,8 +48,7 @@ def columns_of(db: sqlite3.Connection, name: str) -> list[str]:
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    overrides = {"sweep": {"db": args.db}} if args.db else {"sweep": {}, "gateway": {}}
-    return Path(load_settings(args.config, overrides=overrides).sweep.db)
+    return Path(command_settings(args, ("db",)).sweep.db)
 
 
 # show -------------------------------------------------------------------------------------
@@ -73,7 +72,7 @@ def canonical_symbols(texts: Sequence[str]) -> list[str]:
 
 
 def _market_view(endpoint: str, symbol: str) -> str:
-    return f"{symbol.rsplit('.', 1)[1].lower()}_{endpoint}"
+    return f"{symbol_from_canonical(symbol).market.lower()}_{endpoint}"
 
 
 def _shown(db: sqlite3.Connection, endpoint: str, symbols: Sequence[str]) -> list[str]:

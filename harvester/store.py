@@ -30,10 +30,10 @@ from harvester.model import (
     UNFINISHED,
     FailedTask,
     RunStatus,
-    Symbol,
     TaskResult,
     TaskStatus,
     WorkItem,
+    symbol_from_canonical,
 )
 from harvester.upserts import Picker, TableSpec
 
@@ -55,12 +55,6 @@ class RunRow:
     run_id: str
     started_at: str
     status: RunStatus
-
-
-def symbol_from_canonical(text: str) -> Symbol:
-    """Rebuild a Symbol from its stored canonical form."""
-    code, _, market = text.rpartition(".")
-    return Symbol(code, market)
 
 
 _RUN_COUNTERS = frozenset({"symbols", "duplicates", "malformed_lines", "requests",
