@@ -25,6 +25,7 @@ import argparse
 import math
 import sqlite3
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +36,7 @@ import orjson
 from harvester.config import command_settings
 from harvester.database import corrupt, readable_version
 from harvester.lock import LockHolder
-from harvester.model import RunStatus, TaskStatus
+from harvester.model import RunStatus, TaskStatus, utc_time
 from harvester.status import mark_orphans, read_consistent, read_runs
 
 EXIT_OK, EXIT_FAILED, EXIT_UNFINISHED, EXIT_RUNNING, EXIT_STALE, EXIT_NO_RUN = 0, 3, 4, 5, 6, 7
@@ -157,11 +158,6 @@ def _count(run: dict[str, Any], status: TaskStatus) -> int:
     return sum(by_status.get(status.value, 0) for by_status in run["tasks"].values())
 
 
-def _stamp(text: str) -> datetime:
-    stamp = datetime.fromisoformat(text)
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
 def ago(seconds: float) -> str:
     """A span in words: ``40 s``, ``12.5 minutes``, ``3.2 hours``."""
     if seconds < 120:
@@ -219,7 +215,7 @@ def _failed_line(run: dict[str, Any], failed: list[dict[str, Any]]) -> str:
 def _stale(run: dict[str, Any], max_age: float, now: datetime) -> str | None:
     """The line for a run older than ``max_age`` hours, or None."""
     finished = run["finished_at"]
-    age = (now - _stamp(finished or run["started_at"])).total_seconds()
+    age = (now - utc_time(finished or run["started_at"])).total_seconds()
     if age <= max_age * 3600:
         return None
     when = f"finished {ago(age)} ago" if finished else f"started {ago(age)} ago, unfinished"
@@ -236,7 +232,7 @@ def healthy_line(finding: Finding, now: datetime) -> str:
     """The one line printed when all is well, with the final statuses other than ok."""
     run = finding.run
     assert run is not None and run["finished_at"]
-    age = (now - _stamp(run["finished_at"])).total_seconds()
+    age = (now - utc_time(run["finished_at"])).total_seconds()
     others = [f"{_count(run, status)} {status.value}" for status in
               (TaskStatus.UNCHANGED, TaskStatus.SKIPPED, TaskStatus.NO_DATA, TaskStatus.INVALID,
                TaskStatus.UNSUPPORTED)
@@ -249,9 +245,7 @@ def healthy_line(finding: Finding, now: datetime) -> str:
 def as_json(finding: Finding, problems: list[Problem], code: int, path: Path,
             max_age: float) -> dict[str, Any]:
     """The ``--json`` object: verdict, problems, the latest run's row and its problem tasks."""
-    counts: dict[str, int] = {}
-    for task in finding.tasks:
-        counts[task["status"]] = counts.get(task["status"], 0) + 1
+    counts = dict(Counter(task["status"] for task in finding.tasks))
     return {
         "ok": code == EXIT_OK,
         "exit_code": code,

@@ -265,6 +265,20 @@ _RUN_PROBLEMS = Relation(
      "SELECT symbol, endpoint, status, attempts, error_code, error_message\n"
      "FROM run_problems\nORDER BY status, symbol, endpoint;"))
 
+
+def _versions(table: Relation, example: tuple[str, str]) -> Relation:
+    """A table's versions view (schema version 5): each set of values and when it held."""
+    return Relation(
+        f"{table.name}_versions",
+        f"Every set of values each row of `{table.name}` has had, current or replaced, "
+        "with when it held: the values known at a moment T are the rows with "
+        "`valid_from <= T` and `valid_to` NULL or after T.",
+        (*table.columns[:3], *_data(table), _FIRST_SEEN_AT,
+         Column("valid_from", "TEXT", _TIME, "when the harvester first stored these values"),
+         Column("valid_to", "TEXT", _TIME, "when a fetch replaced them; NULL while current")),
+        example)
+
+
 VIEWS: tuple[Relation, ...] = (
     _latest(SHORT_TRADES, (
         "The 10 US symbols with the highest short ratio on their latest day",
@@ -295,24 +309,6 @@ VIEWS: tuple[Relation, ...] = (
         "700.HK's short position report by report",
         "SELECT trade_date, short_shares, short_percent, avg_cost\nFROM hk_short_interest\n"
         "WHERE symbol = '700.HK'\nORDER BY trade_date;")),
-)
-
-
-
-def _versions(table: Relation, example: tuple[str, str]) -> Relation:
-    """A table's versions view (schema version 5): each set of values and when it held."""
-    return Relation(
-        f"{table.name}_versions",
-        f"Every set of values each row of `{table.name}` has had, current or replaced, "
-        "with when it held: the values known at a moment T are the rows with "
-        "`valid_from <= T` and `valid_to` NULL or after T.",
-        (*table.columns[:3], *_data(table), _FIRST_SEEN_AT,
-         Column("valid_from", "TEXT", _TIME, "when the harvester first stored these values"),
-         Column("valid_to", "TEXT", _TIME, "when a fetch replaced them; NULL while current")),
-        example)
-
-
-VIEWS += (
     _versions(SHORT_TRADES, (
         "700.HK's last 5 days as they were known when the first run finished (a backtest's "
         "view: no value stored or restated later shows)",

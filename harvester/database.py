@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
@@ -18,7 +19,9 @@ from harvester.errors import StoreError
 from harvester.schema import MIGRATIONS, SCHEMA_VERSION
 
 _RESUME = "then run the sweep again with --resume"
+T = TypeVar("T")
 VIEWS_VERSION = 3  #: the schema version whose migration added the views
+HISTORY_VERSION = 5  #: the schema version whose migration added the history (``*_versions``)
 
 
 def translate(path: Path, exc: sqlite3.Error, busy_timeout: float = 0.0) -> StoreError:
@@ -42,6 +45,12 @@ def translate(path: Path, exc: sqlite3.Error, busy_timeout: float = 0.0) -> Stor
     if "malformed" in text:
         return corrupt(path, text)
     return StoreError(f"database {path}: {text}")
+
+
+def _newer(path: Path, version: int) -> StoreError:
+    """The error for a file a newer harvester wrote."""
+    return StoreError(f"database {path}: schema version {version} is newer than this "
+                      f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
 
 
 def corrupt(path: Path, detail: str) -> StoreError:
@@ -114,8 +123,7 @@ async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
         row = await cursor.fetchone()
     version = row[0] if row else 0
     if version > SCHEMA_VERSION:
-        raise StoreError(f"database {path}: schema version {version} is newer than this "
-                         f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
+        raise _newer(path, version)
     if version == SCHEMA_VERSION:
         return
     # Every pending step and the version bump in one transaction: the file is at its
@@ -160,8 +168,7 @@ def readable_version(db: sqlite3.Connection, path: Path, *, at_least: int = 1) -
     """
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
-        raise StoreError(f"database {path}: schema version {version} is newer than this "
-                         f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
+        raise _newer(path, version)
     if version == 0:
         raise StoreError(f"database {path}: not a harvester database (no schema version); "
                          "name the file a sweep writes, with --db or [sweep] db")
@@ -186,3 +193,12 @@ def reading(path: Path, *, at_least: int = 1) -> Iterator[sqlite3.Connection]:
         raise translate(path, exc) from exc
     finally:
         db.close()
+
+
+def snapshot(db: sqlite3.Connection, read: Callable[[sqlite3.Connection], T]) -> T:
+    """``read(db)`` in one read transaction: every query of it sees the same state of the file."""
+    db.execute("BEGIN")
+    try:
+        return read(db)
+    finally:
+        db.execute("ROLLBACK")

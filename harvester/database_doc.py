@@ -7,6 +7,7 @@ view or a column's description, write the section out again from here.
 from __future__ import annotations
 
 from harvester.columns import TABLES, VIEWS, Relation
+from harvester.database import HISTORY_VERSION, VIEWS_VERSION
 
 
 def _cells(*cells: str) -> str:
@@ -38,7 +39,8 @@ def _view_columns(view: Relation) -> str:
 
 def views_markdown() -> str:
     """The views as a Markdown table, then each view's example query."""
-    lines = ["**Views** (schema version 3; the `_versions` views 5) read like tables and answer "
+    lines = [f"**Views** (schema version {VIEWS_VERSION}; the `_versions` views "
+             f"{HISTORY_VERSION}) read like tables and answer "
              "the everyday questions "
              "without hand-written SQL:", "", _cells("view", "what it holds", "columns"),
              "|---|---|---|"]

@@ -1,4 +1,4 @@
-"""Point-in-time reads: the data as it was known at a moment (schema version 5).
+"""Point-in-time reads: the data as it was known at a moment (``database.HISTORY_VERSION``).
 
 Each data table has a ``<table>_versions`` view: every set of values a row has
 had, with ``valid_from`` (when the harvester first stored those values) and
@@ -14,7 +14,8 @@ import argparse
 import re
 from datetime import UTC, date, datetime, time
 
-HISTORY_VERSION = 5  #: the schema version whose migration added the versions views
+from harvester.model import utc_text, utc_time
+
 TABLES = ("short_trades", "short_interest")  #: the tables with versions
 #: The condition that keeps the versions known at ``?`` (passed twice).
 AS_OF = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
@@ -30,12 +31,9 @@ def moment(text: str) -> str:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             when = datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
         else:
-            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
+            when = utc_time(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"not a date or a time: {text!r} (write 2026-05-19, or 2026-05-19T08:30:00Z)"
         ) from None
-    stamp = when.astimezone(UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    return utc_text(when)

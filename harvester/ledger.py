@@ -18,7 +18,7 @@ from pathlib import Path
 
 from harvester.config import Settings
 from harvester.errors import ConfigError
-from harvester.model import TaskStatus
+from harvester.model import TaskStatus, utc_time
 from harvester.store import Store, TaskRow
 from harvester.symbols import read_symbols
 
@@ -110,8 +110,7 @@ async def record_universe(
 
 
 def _age_hours(started_at: str) -> float:
-    started = datetime.fromisoformat(started_at)
-    return (datetime.now(UTC) - started).total_seconds() / 3600
+    return (datetime.now(UTC) - utc_time(started_at)).total_seconds() / 3600
 
 
 async def open_run(

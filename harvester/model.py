@@ -1,9 +1,10 @@
-"""Plain values shared by every layer: statuses, task keys, task results and run summaries."""
+"""Plain values shared by every layer: statuses, task keys, task results, run summaries, times."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -154,3 +155,14 @@ class RunSummary:
     def failed(self) -> int:
         """Tasks of the run that ended ``failed``."""
         return sum(counts.get(TaskStatus.FAILED.value, 0) for counts in self.tasks.values())
+
+
+def utc_text(when: datetime) -> str:
+    """A time as the file writes it: ISO 8601 in UTC, milliseconds and ``Z``."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_time(text: str) -> datetime:
+    """A time the file holds, back as an aware datetime (UTC when the text names no zone)."""
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from harvester.config import SweepConfig
-from harvester.model import TaskStatus, symbol_from_canonical
+from harvester.model import TaskStatus, symbol_from_canonical, utc_text, utc_time
 
 Key = tuple[str, str]  # (canonical symbol, endpoint)
 Pair = tuple[str, str]  # (market, endpoint): what one set of probes decides
@@ -104,7 +104,7 @@ def history_since(config: SweepConfig, now: datetime) -> str:
     """
     days = config.dead_after * (max(config.recheck_after, config.no_data_recheck_after) + 2)
     start = now - timedelta(days=days)
-    return start.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_text(start)
 
 
 def history_params(run_id: str, config: SweepConfig, now: datetime) -> tuple[str, str, int]:
@@ -130,7 +130,7 @@ def dead_tasks(
             days = config.no_data_recheck_after
         else:
             continue
-        until = _parse_time(seen[0][1]) + timedelta(days=days)
+        until = utc_time(seen[0][1]) + timedelta(days=days)
         if until > now:
             dead[key] = Dead(seen[0][0], len(seen), until)
     return dead
@@ -241,6 +241,3 @@ def needs_refetch(rows: Sequence[Row], asked: int, configured: int, stored_newes
         return False  # asked for all, or upstream had fewer than asked: nothing is missing
     return min(str(row[2]) for row in rows) > stored_newest
 
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -12,9 +12,10 @@ stdout closed early (``harvester plan | head``).
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,7 +23,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from harvester.config import Settings, SweepConfig, command_settings
-from harvester.database import reading
+from harvester.database import reading, snapshot
 from harvester.endpoints import ADAPTERS
 from harvester.ledger import Universe
 from harvester.model import SUPPORTED_MARKETS, TaskStatus
@@ -99,12 +100,17 @@ class SweepPlan:
     pairs: tuple[PairPlan, ...]
     daily_quota: int
     requests_today: int  #: sent by the runs started this UTC day, as the quota counts them
-    warnings: tuple[str, ...] = field(default=())
 
     def requests(self, endpoint: str | None = None, *, worst: bool) -> int:
         """Requests of one endpoint (or all), at best or at worst."""
         return sum(pair.worst if worst else pair.best for pair in self.pairs
                    if endpoint in (None, pair.endpoint))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The warning when the sweep may run out of the day's quota, if it may."""
+        return _quota_warnings(self.requests(worst=False), self.requests(worst=True),
+                               self.requests_today, self.daily_quota)
 
     def minutes(self, *, worst: bool) -> float:
         """Minutes at the configured rates: the slowest endpoint's, as they run in parallel."""
@@ -134,19 +140,18 @@ def read_knowledge(path: Path, endpoints: Sequence[str], config: SweepConfig,
     """
     if not path.exists() or (path.is_file() and path.stat().st_size == 0):
         return Knowledge({}, {}), 0  # what SQLite makes of an empty file: a new database
-    with reading(path) as db:
-        db.execute("BEGIN")  # one snapshot: the newest days and the history agree
-        try:
-            newest: dict[Key, str] = {}
-            for name in endpoints:
-                table = ADAPTERS[name].table
-                for symbol, day in db.execute(NEWEST_SQL.format(table=table)):
-                    newest[symbol, name] = day
-            history = db.execute(HISTORY_SQL, history_params("", config, now)).fetchall()
-            (used,) = db.execute(USED_TODAY_SQL, (utc_midnight(now),)).fetchone()
-        finally:
-            db.execute("ROLLBACK")
-    return Knowledge(newest, dead_tasks(history, config, now)), int(used)
+    def read(db: sqlite3.Connection) -> tuple[dict[Key, str], list[Any], int]:
+        newest: dict[Key, str] = {}
+        for name in endpoints:
+            for symbol, day in db.execute(NEWEST_SQL.format(table=ADAPTERS[name].table)):
+                newest[symbol, name] = day
+        history = db.execute(HISTORY_SQL, history_params("", config, now)).fetchall()
+        (used,) = db.execute(USED_TODAY_SQL, (utc_midnight(now),)).fetchone()
+        return newest, history, int(used)
+
+    with reading(path) as db:  # one snapshot: the newest days and the history agree
+        newest, history, used = snapshot(db, read)
+    return Knowledge(newest, dead_tasks(history, config, now)), used
 
 
 # Deciding -----------------------------------------------------------------------------------
@@ -214,15 +219,12 @@ def make_plan(settings: Settings, now: datetime | None = None) -> SweepPlan:
     tasks, totals = read_universe(settings)
     path = Path(settings.sweep.db)
     knowledge, used = read_knowledge(path, endpoints, settings.sweep, now or datetime.now(UTC))
-    plan = SweepPlan(
+    return SweepPlan(
         database=path, database_exists=path.exists(), symbols_file=Path(settings.sweep.symbols),
         totals=totals, full=settings.sweep.full, probe_size=settings.sweep.probe_size,
         rates={endpoint.name: endpoint.rate for endpoint in settings.endpoints},
         pairs=plan_pairs(tasks, knowledge, settings.sweep, endpoints),
         daily_quota=settings.gateway.daily_quota, requests_today=used)
-    warnings = _quota_warnings(plan.requests(worst=False), plan.requests(worst=True), used,
-                               settings.gateway.daily_quota)
-    return replace(plan, warnings=warnings)
 
 
 # Showing ------------------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from harvester.config import command_settings
-from harvester.database import VIEWS_VERSION, readable_version, reading
+from harvester.database import HISTORY_VERSION, VIEWS_VERSION, readable_version, reading
 from harvester.endpoint_catalog import ENDPOINTS
 from harvester.errors import UsageError
-from harvester.history import AS_OF, HISTORY_VERSION, moment
+from harvester.history import AS_OF, moment
 from harvester.history import TABLES as HISTORY_TABLES
 from harvester.model import SUPPORTED_MARKETS, symbol_from_canonical
 from harvester.output import FORMATS, chunked, emit, table_text, write_rows

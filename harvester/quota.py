@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+
+from harvester.model import utc_text
 
 #: Requests recorded today: the runs started since ``?`` (this UTC day's midnight).
 USED_TODAY_SQL = "SELECT COALESCE(SUM(requests), 0) FROM runs WHERE started_at >= ?"
@@ -10,8 +12,8 @@ USED_TODAY_SQL = "SELECT COALESCE(SUM(requests), 0) FROM runs WHERE started_at >
 
 def utc_midnight(now: datetime | None = None) -> str:
     """This UTC day's start in the form ``runs.started_at`` is written in."""
-    day = (now or datetime.now(UTC)).date()
-    return f"{day.isoformat()}T00:00:00.000Z"
+    day = (now or datetime.now(UTC)).astimezone(UTC).date()
+    return utc_text(datetime.combine(day, time(), tzinfo=UTC))
 
 
 class DailyQuota:

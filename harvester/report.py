@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
-from harvester.model import FailedTask, RunStatus, RunSummary, TaskResult, TaskStatus
+from harvester.model import FailedTask, RunSummary, TaskResult, TaskStatus
 from harvester.outage import GuardState
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
 
 def run_state(run: Mapping[str, Any]) -> str:
     """A run's status in words; a ``running`` run no sweep holds says so and what to do."""
-    if run["status"] == RunStatus.RUNNING.value and run.get("orphaned"):
+    if run.get("orphaned"):  # only ever true of a running run (status.mark_orphans)
         return "running (no sweep holds it: crashed or killed; resume with --resume)"
     return str(run["status"])
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from harvester.database import open_read_only, translate
+from harvester.database import open_read_only, snapshot, translate
 from harvester.errors import StoreError
 from harvester.lock import LockHolder, lock_holder
 from harvester.model import RunStatus
@@ -45,7 +45,7 @@ def read_consistent(path: Path, read: Callable[[sqlite3.Connection], T]) -> Read
         db.row_factory = sqlite3.Row
         for _ in range(READ_TRIES):
             before = lock_holder(path)
-            value = _snapshot(db, read)
+            value = snapshot(db, read)
             after = lock_holder(path)
             if before == after:
                 break
@@ -54,15 +54,6 @@ def read_consistent(path: Path, read: Callable[[sqlite3.Connection], T]) -> Read
         raise translate(path, exc) from exc
     finally:
         db.close()
-
-
-def _snapshot(db: sqlite3.Connection, read: Callable[[sqlite3.Connection], T]) -> T:
-    """Every query of ``read`` sees the same state of the file."""
-    db.execute("BEGIN")
-    try:
-        return read(db)
-    finally:
-        db.execute("ROLLBACK")
 
 
 def read_runs(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:

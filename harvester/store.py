@@ -34,6 +34,7 @@ from harvester.model import (
     TaskStatus,
     WorkItem,
     symbol_from_canonical,
+    utc_text,
 )
 from harvester.upserts import Picker, TableSpec
 
@@ -45,7 +46,7 @@ _UNFINISHED = tuple(status.value for status in UNFINISHED)
 
 def now() -> str:
     """The current UTC time as ISO 8601 text with milliseconds and ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_text(datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)
