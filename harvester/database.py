@@ -173,9 +173,10 @@ def readable_version(db: sqlite3.Connection, path: Path, *, at_least: int = 1) -
         raise StoreError(f"database {path}: not a harvester database (no schema version); "
                          "name the file a sweep writes, with --db or [sweep] db")
     if version < at_least:
-        raise StoreError(f"database {path}: schema version {version} has no views (they came "
-                         f"with version {VIEWS_VERSION}); run a sweep on it once to migrate "
-                         f"it in place (harvester sweep --db {path})")
+        lacks = (f"has no views (they came with version {VIEWS_VERSION})"
+                 if version < VIEWS_VERSION else f"predates version {at_least}, which this needs")
+        raise StoreError(f"database {path}: schema version {version} {lacks}; run a sweep on "
+                         f"it once to migrate it in place (harvester sweep --db {path})")
     return version
 
 

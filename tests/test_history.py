@@ -140,3 +140,19 @@ def test_the_trigger_keeps_a_change_made_by_other_means(
     kept = rows(db, "SELECT symbol, trade_date, superseded_at FROM short_trades_revisions")
     assert [(s, d) for s, d, _ in kept] == [("700.HK", "2026-05-18")]
     assert kept[0][2] > rows(db, "SELECT MAX(fetched_at) FROM short_trades")[0][0]
+
+
+def test_as_of_on_a_file_from_before_the_history_says_what_to_do(
+    harvester: Run, tmp_path: Path
+) -> None:
+    db = tmp_path / "v4.sqlite"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.executescript((Path(__file__).parent / "data" / "schema_v4.sql").read_text(
+            encoding="utf-8"))
+    result = harvester("show", "700.HK", "--as-of", "2026-12-01", "--db", str(db))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        f"harvester: error: database {db}: schema version 4 predates version 5, which this "
+        f"needs; run a sweep on it once to migrate it in place (harvester sweep --db {db})\n")
+    # Without --as-of the same file reads as it is: it has the views.
+    assert harvester("show", "700.HK", "--db", str(db)).returncode == 0
