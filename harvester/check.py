@@ -8,7 +8,7 @@ hold, every line is printed and the code is the first in ``PRECEDENCE``:
 ====  =====================================================================
 0     the latest run is ``completed``, finished within ``--max-age`` hours,
       and none of its tasks ``failed``
-7     no run in the file yet
+7     no run in the file yet (an empty file of 0 bytes included)
 5     a sweep is running now (it holds the database's lock)
 4     the latest run is ``interrupted``, or still ``running`` with no sweep
       holding the lock (left by a crash or ``kill -9``): ``sweep --resume``
@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from harvester.config import command_settings
-from harvester.database import corrupt, readable_version
+from harvester.database import corrupt, is_empty, readable_version
 from harvester.lock import LockHolder
 from harvester.model import RunStatus, TaskStatus, utc_time
 from harvester.status import mark_orphans, read_consistent, read_runs
@@ -50,7 +50,7 @@ EPILOG = f"""\
 exit codes (several problems: every line is printed, the code is the first
 that holds in the order 7, 5, 4, 3, 6):
   0  the latest run completed within --max-age hours and no task failed
-  7  no run in the file yet
+  7  no run in the file yet (or the file is empty)
   5  a sweep is running now
   4  the latest run is interrupted, or left running by a crash or kill -9
   3  some tasks of the latest run failed
@@ -137,7 +137,12 @@ def inspect(path: Path) -> Finding:
 
 
 def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The latest run and its tasks that ended neither ``ok``, ``unchanged`` nor ``pending``."""
+    """The latest run and its tasks that ended neither ``ok``, ``unchanged`` nor ``pending``.
+
+    An empty file (0 bytes) has no run yet, as the README says: exit 7, not a bad file.
+    """
+    if is_empty(db):
+        return None, []
     readable_version(db, path)
     verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
     if verdict != "ok":

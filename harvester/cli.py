@@ -3,8 +3,9 @@
 The command line of every subcommand; only this module runs a loop.
 
 Exit codes of ``sweep``: 0 every task finished; 2 usage, configuration, database or
-credentials error, or a wrong gateway address; 3 finished but some tasks ``failed``; 75 the
-gateway stayed unavailable; 76 stopped before the request that would exceed
+credentials error, or a wrong gateway address; 3 finished but some tasks ``failed``; 70 a bug
+(an unexpected exception in one of the sweep's tasks); 75 the gateway stayed unavailable; 76
+stopped before the request that would exceed
 ``[gateway] daily_quota``; 129 interrupted (SIGHUP); 130 (SIGINT); 143 (SIGTERM).
 ``status`` exits 0, or 2 on any error. ``check`` (harvester.check): 0 the latest run is
 completed, recent and without a failed task; 3 some tasks failed; 4 the run is
@@ -35,8 +36,9 @@ from typing import Any
 import orjson
 
 from harvester import __version__, check, explore, plan, query
+from harvester.arguments import port_or_any, positive_count
 from harvester.config import Settings, command_settings, load_settings
-from harvester.errors import ConfigError, HarvesterError, UsageError, first_leaf
+from harvester.errors import ConfigError, HarvesterError, InternalError, UsageError
 from harvester.lock import check_file
 from harvester.model import RunStatus, RunSummary, StopKind
 from harvester.report import Progress, ProgressDisplay, status_text, summary_dict, summary_text
@@ -47,6 +49,7 @@ from harvester.sweep import run_sweep
 log = logging.getLogger("harvester")
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_QUOTA = 0, 2, 3, 75, 76
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, an unexpected exception in one of a sweep's tasks
 EXIT_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
 # A second signal this soon after the first is the same request: GNU timeout, and a
 # terminal closing, signal the process and then its whole group.
@@ -88,12 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="recent runs and their task counts")
     status.add_argument("--config", type=Path, help="TOML settings file")
     status.add_argument("--db", help="database file ([sweep] db)")
-    status.add_argument("--limit", type=int, default=5, help="runs to show (default 5)")
+    status.add_argument("--limit", type=positive_count, default=5,
+                        help="runs to show (default 5)")
     status.add_argument("--json", action="store_true", help="print JSON")
 
     simulate = commands.add_parser("simulate", help="serve the simulated gateway on loopback")
     simulate.add_argument("--config", type=Path, help="TOML settings file ([simulate] table)")
-    simulate.add_argument("--port", type=int, default=8787, help="port (0 = any free port)")
+    simulate.add_argument("--port", type=port_or_any, default=8787,
+                          help="port (0 = any free port)")
     add_arguments(simulate)
     # Each of these modules adds its own subcommands; each subcommand sets ``run``.
     for module in (query, check, explore, plan):
@@ -197,11 +202,9 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
 
             gateway = await stack.enter_async_context(Gateway(gateway_settings(settings)))
             settings = replace(settings, gateway=replace(settings.gateway, base_url=gateway.url))
-        display = ProgressDisplay(progress, interval=settings.sweep.log_interval,
-                                  enabled=not args.quiet)
-        await stack.enter_async_context(display)
+        display = ProgressDisplay(progress, interval=settings.sweep.log_interval)
         summary = await run_sweep(settings, resume=args.resume, token=token, progress=progress,
-                                  stop=stop)
+                                  stop=stop, show=None if args.quiet else display.run)
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")
     else:
@@ -261,15 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_simulate(args))
         run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
+    except InternalError as exc:
+        sys.stderr.write(f"harvester: error: {exc}\n")
+        return EXIT_INTERNAL
     except HarvesterError as exc:
         sys.stderr.write(f"harvester: error: {exc}\n")
-        return EXIT_USAGE
-    except BaseExceptionGroup as group:
-        # A worker's error arrives wrapped by the TaskGroup; report ours as one line.
-        ours = group.subgroup(HarvesterError)
-        if ours is None:
-            raise
-        sys.stderr.write(f"harvester: error: {first_leaf(ours)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("harvester: stopped at once\n")

@@ -16,6 +16,7 @@ from typing import TypeVar
 import aiosqlite
 
 from harvester.errors import StoreError
+from harvester.lock import folder_message
 from harvester.schema import MIGRATIONS, SCHEMA_VERSION
 
 _RESUME = "then run the sweep again with --resume"
@@ -160,15 +161,34 @@ def open_read_only(path: Path) -> sqlite3.Connection:
         raise translate(path, exc) from exc
 
 
+def is_empty(db: sqlite3.Connection) -> bool:
+    """True for a database with nothing in it, as ``touch`` or ``sqlite3 x.sqlite ''`` leave it.
+
+    SQLite reads a file of 0 bytes as such a database, and a sweep starts its schema there.
+    """
+    return (db.execute("PRAGMA user_version").fetchone()[0] == 0
+            and db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0)
+
+
+def refuse_folder(path: Path) -> None:
+    """One line for a path that names a folder, where SQLite would say it cannot open it."""
+    if path.is_dir():
+        raise StoreError(folder_message(path))
+
+
 def readable_version(db: sqlite3.Connection, path: Path, *, at_least: int = 1) -> int:
     """The file's schema version, or a StoreError if this harvester cannot read it as asked.
 
-    Refused: a file of a newer schema, a file with none (not ours), and one older
-    than ``at_least`` (a sweep migrates it in place).
+    Refused: a file of a newer schema, an empty one (0 bytes: no sweep wrote it yet), one
+    with no schema version and something in it (not ours), and one older than
+    ``at_least`` (a sweep migrates it in place).
     """
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise _newer(path, version)
+    if is_empty(db):
+        raise StoreError(f"database {path} is empty: no sweep has written it yet "
+                         f"(harvester sweep --db {path})")
     if version == 0:
         raise StoreError(f"database {path}: not a harvester database (no schema version); "
                          "name the file a sweep writes, with --db or [sweep] db")
@@ -183,6 +203,7 @@ def readable_version(db: sqlite3.Connection, path: Path, *, at_least: int = 1) -
 @contextlib.contextmanager
 def reading(path: Path, *, at_least: int = 1) -> Iterator[sqlite3.Connection]:
     """The file opened read-only at a schema this harvester reads; SQLite errors translated."""
+    refuse_folder(path)
     if not path.is_file():
         raise StoreError(f"database {path}: no such file (run a sweep first, or name the file "
                          "with --db)")

@@ -8,6 +8,7 @@
     ├── StoreError             the database cannot be opened or written (exit 2)
     ├── GatewayUnavailable     an outage outlasted ``outage_max``; the run stops (exit 75)
     ├── WrongAddress           an endpoint's first answers were all one HTTP 3xx/4xx (exit 2)
+    ├── InternalError          a bug: an unexpected exception in one of a sweep's tasks (exit 70)
     └── FetchError             one request's failure; carries its code and message
         ├── CredentialsRefused HTTP 401/403: every request would fail, so the run stops (exit 2)
         ├── TransientError     worth another attempt after a backoff
@@ -59,6 +60,10 @@ class WrongAddress(HarvesterError):
     def __init__(self, message: str, *, url: str) -> None:
         super().__init__(message)
         self.url = url
+
+
+class InternalError(HarvesterError):
+    """An unexpected exception in one of a sweep's tasks: a bug; the message names the task."""
 
 
 class FetchError(HarvesterError):
@@ -144,3 +149,19 @@ def first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(leaf, BaseExceptionGroup):
         leaf = leaf.exceptions[0]
     return leaf
+
+
+def one_error(group: BaseExceptionGroup[BaseException]) -> HarvesterError:
+    """The one named error that stands for a failed task group: its first failure.
+
+    A task group lists its tasks' errors in the order they failed, and the first
+    failure is what cancelled the others. An exception of ours is returned as
+    it is; any other is a bug, returned as an InternalError chained to it.
+    """
+    leaf = first_leaf(group)
+    if isinstance(leaf, HarvesterError):
+        return leaf
+    error = InternalError(f"unexpected {type(leaf).__name__}: {leaf}; this is a bug in the "
+                          "harvester, please report it with the output of -v")
+    error.__cause__ = leaf
+    return error

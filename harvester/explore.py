@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from harvester.arguments import port
 from harvester.columns import RELATIONS, describe, plain
 from harvester.config import command_settings
 from harvester.database import reading
@@ -218,16 +219,6 @@ def _serve(command: list[str]) -> int:
     return 128 - code if code < 0 else code
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port: {text!r} (1 to 65535)")
-    return port
-
-
 _METADATA_EXAMPLE = """\
 examples:
   harvester datasette-metadata -o metadata.json
@@ -259,6 +250,6 @@ def add_parsers(commands: Any) -> None:
         epilog=_EXPLORE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     explore.add_argument("--config", type=Path, help="TOML settings file")
     explore.add_argument("--db", help="database file ([sweep] db)")
-    explore.add_argument("--port", type=_port, default=DEFAULT_PORT,
+    explore.add_argument("--port", type=port, default=DEFAULT_PORT,
                          help=f"port on {LOOPBACK} (default {DEFAULT_PORT})")
     explore.set_defaults(run=_explore)

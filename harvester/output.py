@@ -4,9 +4,12 @@ Every writer takes the column names and the rows in chunks (lists of tuples, as
 ``cursor.fetchmany`` gives them) and writes bytes as it goes, so a million rows
 cost the memory of one chunk; only the table, which must know its widths,
 holds its rows. Values go out as SQLite gave them: NULL is an empty CSV field,
-``null`` in JSON and ``-`` in a table. ``destination`` is stdout or a file
-written atomically, and ``stdout_closed`` is what a command does when the
-reader of its pipe went away (``harvester export t | head``).
+``null`` in JSON and ``-`` in a table. ``destination`` is stdout, a FIFO or a
+device written directly, or a regular file written atomically; ``stdout_closed``
+is what a command does when the reader of its pipe went away
+(``harvester export t | head``). While a file is written atomically, SIGTERM and
+SIGHUP raise ``Stopped``, as SIGINT raises KeyboardInterrupt, so its temporary
+file is removed; ``emit`` turns it into the signal's exit code (143, 129).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import contextlib
 import csv
 import io
 import os
+import signal
+import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -27,6 +33,7 @@ from harvester.errors import UsageError
 
 FORMATS = ("table", "csv", "json", "jsonl")
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # SIGINT raises KeyboardInterrupt already
 NULL = "-"
 
 Row = Sequence[Any]
@@ -121,37 +128,122 @@ def _umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """A file that appears under ``path`` whole, or not at all.
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived while a file was written atomically.
 
-    The rows go to a temporary file in the same folder, renamed over ``path``
-    once everything is written and on disk; any failure, Ctrl-C included,
-    removes it and leaves whatever ``path`` was before.
+    A BaseException, as KeyboardInterrupt is, so that no ``except Exception`` on
+    the way swallows it; its exit code is the shell's for the signal (128 + n).
     """
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed or removed below
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    temp = Path(handle.name)
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signal.Signals(signum)
+        super().__init__(self.signum.name)
+
+    @property
+    def exit_code(self) -> int:
+        """143 for SIGTERM, 129 for SIGHUP."""
+        return 128 + self.signum
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Inside, SIGTERM and SIGHUP raise Stopped; the previous handlers come back after.
+
+    A signal ignored on entry (``nohup``) stays ignored. Python sets handlers only in
+    the main thread; elsewhere nothing changes.
+    """
+    previous: dict[signal.Signals, Any] = {}
     try:
-        with handle:
-            yield cast(BinaryIO, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # A temporary file is private (0600); the export gets a new file's usual mode.
-        temp.chmod(0o666 & ~_umask())
-        temp.replace(path)
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                if signal.getsignal(signum) is not signal.SIG_IGN:
+                    previous[signum] = signal.signal(signum, _raise_stopped)
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _temporary(real: Path) -> tuple[Any, set[signal.Signals]]:
+    """A temporary file beside ``real``, made with SIGINT, SIGTERM and SIGHUP held back.
+
+    Returns it and the signal mask to restore, which the caller restores inside the
+    ``try`` that removes the file: a signal that came meanwhile is raised there, so
+    no instant exists in which the file is made but nobody would remove it.
+    """
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, *STOP_SIGNALS))
+    try:
+        return tempfile.NamedTemporaryFile(
+            dir=real.parent, prefix=f".{real.name}.", suffix=".tmp", delete=False), mask
     except BaseException:
-        temp.unlink(missing_ok=True)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise
 
 
 @contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A file that appears under ``path`` whole, or not at all.
+
+    The rows go to a temporary file in the folder of the file ``path`` names,
+    renamed over that file once everything is written and on disk. A symlink is
+    kept and its target replaced; a dangling one gets the file it points to
+    created. Any failure, Ctrl-C, SIGTERM and SIGHUP included, removes the
+    temporary file and leaves whatever was there before.
+    """
+    real = Path(os.path.realpath(path))
+    with _signals_raise():
+        handle, mask = _temporary(real)
+        temp = Path(handle.name)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            with handle:
+                yield cast(BinaryIO, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            # A temporary file is private (0600); the export gets a new file's usual mode.
+            temp.chmod(0o666 & ~_umask())
+            temp.replace(real)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+
+
+def _open_special(path: Path) -> BinaryIO | None:
+    """``path`` opened for writing when it is a FIFO, a device or ``/dev/stdout``; else None.
+
+    Such a file is written where it is: renaming a regular file over it would put
+    an ordinary file in its place (``-o /dev/null`` as root replaced /dev/null).
+    Opened without O_CREAT and O_TRUNC, and looked at again once open, so a regular
+    file that took its place meanwhile is neither created nor cut short here.
+    """
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            return None
+    except FileNotFoundError:
+        return None  # a new file, or a dangling symlink: atomic_file creates it
+    fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return open(fd, "wb")
+
+
+@contextlib.contextmanager
 def destination(target: str | None) -> Iterator[BinaryIO]:
-    """stdout for None or ``-``, else ``atomic_file(target)``."""
+    """stdout for None or ``-``; a FIFO or a device written directly; else ``atomic_file``."""
     if target is None or target == "-":
         out = sys.stdout.buffer
         yield out
         out.flush()
+        return
+    special = _open_special(Path(target))
+    if special is not None:
+        with special:
+            yield special
         return
     with atomic_file(Path(target)) as handle:
         yield handle
@@ -170,15 +262,22 @@ def stdout_closed() -> int:
 
 
 def emit(target: str | None, write: Callable[[BinaryIO], None]) -> int:
-    """Run ``write`` on stdout (None or ``-``) or on a file written atomically; the exit code."""
+    """Run ``write`` on stdout (None or ``-``) or on ``destination(target)``; the exit code."""
+    to_stdout = target in (None, "-")
     try:
         with destination(target) as out:
             write(out)
     except BrokenPipeError:
-        if target in (None, "-"):
-            return stdout_closed()
-        raise
+        # The reader of stdout, or of a FIFO named by -o, went away, as head's does.
+        return stdout_closed() if to_stdout else EXIT_PIPE_CLOSED
     except OSError as exc:
-        raise UsageError(f"output {target}: cannot write it ({exc.strerror or exc}); check the "
-                         "folder exists, is writable and has room") from exc
+        name, hint = ("stdout", "") if to_stdout else (
+            target, "; check the folder exists, is writable and has room")
+        raise UsageError(f"output {name}: cannot write it ({exc.strerror or exc}){hint}"
+                         ) from exc
+    except Stopped as stop:
+        # True even when the signal came just after the rename: the file is old or whole.
+        sys.stderr.write(f"harvester: stopped by {stop.signum.name}; no partial file left at "
+                         f"{target}\n")
+        return stop.exit_code
     return 0

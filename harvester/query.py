@@ -12,20 +12,20 @@ stored row for any symbol asked for; 2 a usage or database error (one line);
 from __future__ import annotations
 
 import argparse
-import re
 import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from harvester.arguments import day, positive_count
 from harvester.config import command_settings
 from harvester.database import HISTORY_VERSION, VIEWS_VERSION, readable_version, reading
 from harvester.endpoint_catalog import ENDPOINTS
 from harvester.errors import UsageError
-from harvester.history import AS_OF, moment
+from harvester.history import AS_OF, AS_OF_HELP, moment
 from harvester.history import TABLES as HISTORY_TABLES
+from harvester.lock import own_file
 from harvester.model import SUPPORTED_MARKETS, symbol_from_canonical
 from harvester.output import FORMATS, chunked, emit, table_text, write_rows
 from harvester.symbols import SymbolSyntaxError, parse_symbol
@@ -223,16 +223,11 @@ def _export_filter(name: str, names: Sequence[str], args: argparse.Namespace
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
-def _same_file(target: Path, path: Path) -> bool:
-    """True when writing ``target`` would replace the database file, by any name."""
-    return target.resolve() == path.resolve() or (
-        target.exists() and path.exists() and target.samefile(path))
-
-
 def _export(args: argparse.Namespace) -> int:
     path = _db_path(args)
-    if args.output not in (None, "-") and _same_file(Path(args.output), path):
-        raise UsageError(f"-o {args.output}: that is the database itself; name another file")
+    own = None if args.output in (None, "-") else own_file(Path(args.output), path)
+    if own is not None:
+        raise UsageError(f"-o {args.output}: that is {own}; name another file")
     with reading(path) as db:
         known = [row[0] for row in db.execute(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
@@ -264,21 +259,6 @@ def _export(args: argparse.Namespace) -> int:
 # the command line -------------------------------------------------------------------------
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
-    return int(text)
-
-
-def _day(text: str) -> str:
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return date.fromisoformat(text).isoformat()
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"not a date: {text!r} (write YYYY-MM-DD)")
-
-
 def _common(parser: argparse.ArgumentParser, formats: Sequence[str], default: str) -> None:
     parser.add_argument("--format", choices=formats, default=default,
                         help=f"output format (default {default})")
@@ -302,10 +282,11 @@ def add_parsers(commands: Any) -> None:
     show.add_argument("--endpoint", choices=(*ENDPOINT_NAMES, ALL), default="short_trades",
                       help="which data (default short_trades; all: both, one after the other)")
     window = show.add_mutually_exclusive_group()
-    window.add_argument("--last", type=_positive, metavar="N", help="each symbol's N newest days")
-    window.add_argument("--since", type=_day, metavar="DATE", help="from DATE on (YYYY-MM-DD)")
+    window.add_argument("--last", type=positive_count, metavar="N",
+                        help="each symbol's N newest days")
+    window.add_argument("--since", type=day, metavar="DATE", help="from DATE on (YYYY-MM-DD)")
     show.add_argument("--as-of", type=moment, metavar="T",
-                      help="the values known at T (a date: its end, UTC; or an ISO 8601 time)")
+                      help=f"the values known at T: {AS_OF_HELP}")
     _common(show, FORMATS, "table")
     show.set_defaults(run=_show)
 
@@ -318,7 +299,7 @@ def add_parsers(commands: Any) -> None:
                         help="one market's symbols, with the columns it fills")
     latest.add_argument("--by", metavar="COLUMN", help="sort by this column, largest first, "
                         "NULL last (default short_ratio, or short_percent for short_interest)")
-    latest.add_argument("--top", type=_positive, metavar="N", help="only the first N")
+    latest.add_argument("--top", type=positive_count, metavar="N", help="only the first N")
     _common(latest, FORMATS, "table")
     latest.set_defaults(run=_latest)
 
@@ -328,11 +309,10 @@ def add_parsers(commands: Any) -> None:
     export.add_argument("name", metavar="TABLE_OR_VIEW", help="e.g. short_trades, snapshot")
     export.add_argument("--market", type=str.upper, choices=SUPPORTED_MARKETS,
                         help="one market's rows (where there is a market column)")
-    export.add_argument("--since", type=_day, metavar="DATE",
+    export.add_argument("--since", type=day, metavar="DATE",
                         help="rows from DATE on (where there is a trade_date column)")
     export.add_argument("--as-of", type=moment, metavar="T",
-                        help="short_trades or short_interest as known at T (a date: its end, "
-                             "UTC; or an ISO 8601 time)")
+                        help=f"short_trades or short_interest as known at T: {AS_OF_HELP}")
     export.add_argument("-o", "--output", metavar="FILE",
                         help="write FILE whole or not at all (default, or -: stdout)")
     _common(export, FORMATS[1:], "csv")

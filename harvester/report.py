@@ -9,7 +9,6 @@ import sys
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from harvester.model import FailedTask, RunSummary, TaskResult, TaskStatus
@@ -157,45 +156,39 @@ def progress_line(progress: Progress) -> str:
 
 
 class ProgressDisplay:
-    """Redraws a progress line on a terminal, or logs one every ``interval`` seconds."""
+    """Redraws a progress line on a terminal, or logs one every ``interval`` seconds.
 
-    def __init__(self, progress: Progress, *, interval: float, stream: TextIO = sys.stderr,
-                 enabled: bool = True) -> None:
+    ``run`` draws until it is cancelled (``run_sweep`` runs it in the sweep's task
+    group, as ``show``); a terminal's line is cleared on the way out.
+    """
+
+    def __init__(self, progress: Progress, *, interval: float, stream: TextIO = sys.stderr
+                 ) -> None:
         self._progress = progress
         self._stream = stream
         self._tty = stream.isatty()
         self._interval = TTY_INTERVAL if self._tty else interval
-        self._enabled = enabled
-        self._task: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> ProgressDisplay:
-        if self._enabled:
-            self._task = asyncio.create_task(self._run(), name="harvester-progress")
-        return self
+    def __repr__(self) -> str:
+        return f"<ProgressDisplay tty={self._tty} interval={self._interval}>"
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if self._tty and self._enabled:
-            self._stream.write("\r\033[K")
-            self._stream.flush()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            if not self._progress.total:
-                continue
-            self._progress.sample()
+    async def run(self) -> None:
+        """Draw a line every interval until cancelled."""
+        try:
+            while True:
+                await asyncio.sleep(self._interval)
+                if not self._progress.total:
+                    continue
+                self._progress.sample()
+                if self._tty:
+                    self._stream.write("\r\033[K" + progress_line(self._progress))
+                    self._stream.flush()
+                else:
+                    log.info("progress: %s", progress_line(self._progress))
+        finally:
             if self._tty:
-                self._stream.write("\r\033[K" + progress_line(self._progress))
+                self._stream.write("\r\033[K")
                 self._stream.flush()
-            else:
-                log.info("progress: %s", progress_line(self._progress))
 
 
 def summary_text(summary: RunSummary) -> str:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from harvester.database import open_read_only, snapshot, translate
+from harvester.database import is_empty, open_read_only, refuse_folder, snapshot, translate
 from harvester.errors import StoreError
-from harvester.lock import LockHolder, lock_holder
+from harvester.lock import LockHolder, lock_watch
 from harvester.model import RunStatus
 
 T = TypeVar("T")
@@ -38,26 +38,34 @@ def read_consistent(path: Path, read: Callable[[sqlite3.Connection], T]) -> Read
     The connection is read-only with ``sqlite3.Row`` rows. A missing or unreadable
     file is a StoreError of one line.
     """
+    refuse_folder(path)
     if not path.is_file():
         raise StoreError(f"database {path}: no such file")
-    db = open_read_only(path)
-    try:
-        db.row_factory = sqlite3.Row
-        for _ in range(READ_TRIES):
-            before = lock_holder(path)
-            value = snapshot(db, read)
-            after = lock_holder(path)
-            if before == after:
-                break
-        return Reading(value, after)
-    except sqlite3.Error as exc:
-        raise translate(path, exc) from exc
-    finally:
-        db.close()
+    # The watch is opened before the connection and closed after it (harvester.lock).
+    with lock_watch(path) as look:
+        db = open_read_only(path)
+        try:
+            db.row_factory = sqlite3.Row
+            for _ in range(READ_TRIES):
+                before = look()
+                value = snapshot(db, read)
+                after = look()
+                if before == after:
+                    break
+            return Reading(value, after)
+        except sqlite3.Error as exc:
+            raise translate(path, exc) from exc
+        finally:
+            db.close()
 
 
 def read_runs(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` runs, every column, with ``tasks``: ``{endpoint: {status: n}}``."""
+    """The newest ``limit`` runs, every column, with ``tasks``: ``{endpoint: {status: n}}``.
+
+    An empty file (0 bytes: no sweep wrote it yet) has no run.
+    """
+    if is_empty(db):
+        return []
     runs = [dict(row) for row in db.execute(
         "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))]
     for run in runs:

@@ -11,12 +11,11 @@ writer commits what finished, and the run is left ``interrupted`` for
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Mapping
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from harvester.client import Client
 from harvester.config import Settings
@@ -25,8 +24,10 @@ from harvester.errors import (
     CredentialsRefused,
     GatewayUnavailable,
     HarvesterError,
+    InternalError,
+    StoreError,
     WrongAddress,
-    first_leaf,
+    one_error,
 )
 from harvester.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
 from harvester.incremental import FETCH_ALL, Decision, NightlySweep
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 
 Stop = tuple[StopKind | None, str | None]  # why a sweep stopped early, and in words
 TaskKey = tuple[Symbol, str]  # one task: a symbol and one of its endpoints
+T = TypeVar("T")
 
 
 def table_specs() -> dict[str, TableSpec]:
@@ -119,6 +121,19 @@ async def _task(crew: Crew, symbol: Symbol, endpoint: str,
     return result
 
 
+async def _part(name: str, work: Awaitable[T]) -> T:
+    """``work``, with any exception that is not ours named as a bug in task ``name``."""
+    try:
+        return await work
+    except (HarvesterError, Stopped, BaseExceptionGroup):
+        raise  # ours, or a group of a task group inside: its leaves are named already
+    except Exception as exc:
+        log.debug("%s failed", name, exc_info=True)
+        raise InternalError(f"the sweep's {name} failed: {type(exc).__name__}: {exc}; this is "
+                            "a bug in the harvester, please report it with the output of -v"
+                            ) from exc
+
+
 async def _worker(queue: asyncio.Queue[TaskKey | None], crew: Crew) -> None:
     probed = crew.nightly.probed if crew.nightly is not None else frozenset()
     while (task := await queue.get()) is not None:
@@ -134,7 +149,8 @@ async def _worker(queue: asyncio.Queue[TaskKey | None], crew: Crew) -> None:
 async def _probe(crew: Crew, nightly: NightlySweep) -> None:
     """Fetch every pair's probes, then judge each pair from their answers."""
     async with asyncio.TaskGroup() as group:
-        running = [group.create_task(_task(crew, symbol_from_canonical(symbol), endpoint))
+        running = [group.create_task(_part("probe", _task(crew, symbol_from_canonical(symbol),
+                                                           endpoint)))
                    for symbol, endpoint in nightly.probed]
     nightly.judge([result for task in running if (result := task.result()) is not None])
     for (market, endpoint), verdict in sorted(nightly.verdicts.items()):
@@ -151,41 +167,52 @@ async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
     """
     count = workers * len(crew.jobs)
     queue: asyncio.Queue[TaskKey | None] = asyncio.Queue(maxsize=count)
-    try:
-        if crew.nightly is not None:
-            await _probe(crew, crew.nightly)
-        async with asyncio.TaskGroup() as group:
-            for _ in range(count):
-                group.create_task(_worker(queue, crew))
-            async for item in store.remaining_work(run_id, list(crew.jobs)):
-                if crew.stop.is_set():
-                    break
-                for endpoint in item.endpoints:
-                    await queue.put((item.symbol, endpoint))
-            for _ in range(count):
-                await queue.put(None)
-    except* HarvesterError as group:
-        # The TaskGroup has cancelled the other workers; one such error stops the run.
-        raise first_leaf(group) from None
+    if crew.nightly is not None:
+        await _probe(crew, crew.nightly)
+    async with asyncio.TaskGroup() as group:
+        for _ in range(count):
+            group.create_task(_part("worker", _worker(queue, crew)))
+        async for item in store.remaining_work(run_id, list(crew.jobs)):
+            if crew.stop.is_set():
+                break
+            for endpoint in item.endpoints:
+                await queue.put((item.symbol, endpoint))
+        for _ in range(count):
+            await queue.put(None)
 
 
-async def _supervise(pump: asyncio.Task[None], stop: asyncio.Event, grace: float) -> bool:
-    """Wait for the pump; on a stop, give requests in flight ``grace`` seconds. True if stopped."""
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({pump, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopped.cancel()
-    if pump.done():
-        pump.result()
-        return stop.is_set()
+async def _stopper(fetching: asyncio.Task[None], stop: asyncio.Event, grace: float) -> None:
+    """On a stop, give requests in flight ``grace`` seconds, then cut the fetching off."""
+    await stop.wait()
     log.warning("stopping: no new symbols; requests in flight get up to %gs", grace)
-    done, _ = await asyncio.wait({pump}, timeout=grace)
+    done, _ = await asyncio.wait({fetching}, timeout=grace)
     if not done:
-        pump.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await pump
-    return True
+        fetching.cancel()
+
+
+Show = Callable[[], Awaitable[None]]  # a display that runs until cancelled
+
+
+async def _sweep_group(store: Store, run_id: str, crew: Crew, settings: Settings,
+                       show: Show | None) -> None:
+    """Every task of a sweep in one group: the fetching (feeder and workers), the writer,
+    the stopper and the display. Any task's failure cancels the others at once.
+    """
+    async with asyncio.TaskGroup() as group:
+        group.create_task(_part("writer", crew.writer.run()), name="harvester-writer")
+        showing = (group.create_task(_part("display", show()), name="harvester-progress")
+                   if show is not None else None)
+        fetching = group.create_task(
+            _part("feeder", _pump(store, run_id, crew, settings.sweep.workers)),
+            name="harvester-fetching")
+        stopper = group.create_task(
+            _part("stopper", _stopper(fetching, crew.stop, settings.sweep.grace_period)),
+            name="harvester-stopper")
+        await asyncio.wait({fetching})  # its error, if any, reaches the group on its own
+        stopper.cancel()
+        await crew.writer.finish()  # the writer commits what is left and returns
+        if showing is not None:
+            showing.cancel()
 
 
 async def run_sweep(
@@ -195,17 +222,22 @@ async def run_sweep(
     token: str | None = None,
     progress: Progress | None = None,
     stop: asyncio.Event | None = None,
+    show: Show | None = None,
 ) -> RunSummary:
     """Run (or resume) a sweep to the end or a stop request, and summarise it.
 
     ``stop`` (set on the first Ctrl-C or SIGTERM) ends it gracefully: no new
     request, requests in flight get ``grace_period`` seconds, results commit.
     A cancellation (``asyncio.timeout`` around the sweep) does the same at once
-    and is then raised again.
+    and is then raised again. ``show`` runs beside the sweep, in its task group,
+    until the sweep ends (the progress display). Any other failure ends the
+    sweep with one HarvesterError (never an exception group): the run is left
+    ``interrupted`` for ``--resume`` where the file still takes the write.
     """
     jobs = build_jobs(settings)
     progress = progress or Progress()
     stop = stop or asyncio.Event()
+    # The lock outlives the store: closing its descriptor first would drop SQLite's locks.
     with DatabaseLock(Path(settings.sweep.db)):
         async with Store(Path(settings.sweep.db),
                          busy_timeout=settings.sweep.busy_timeout) as store:
@@ -215,28 +247,42 @@ async def run_sweep(
             progress.total = sum(by_status.get(status.value, 0) for status in UNFINISHED
                                  for by_status in counts.values())
             try:
-                why = await _fetch(store, settings, jobs, run.run_id, token, progress, stop)
+                why = await _fetch(store, settings, jobs, run.run_id, token, progress, stop,
+                                   show)
             except asyncio.CancelledError:
                 # The books are closed even so (shielded: the cancellation must not cut the
                 # last commit), and the cancellation goes on, so a timeout around us works.
                 await asyncio.shield(_close(store, run, progress, (StopKind.SIGNAL, "cancelled")))
                 raise
+            except HarvesterError as error:
+                await _leave_interrupted(store, run, progress, error)
+                raise
             return await _close(store, run, progress, why)
+
+
+async def _leave_interrupted(store: Store, run: OpenedRun, progress: Progress,
+                             error: HarvesterError) -> None:
+    """After a run-wide failure, close the books if the file still takes it; else leave them.
+
+    A run left ``running`` with no sweep holding the lock is resumed all the same.
+    """
+    try:
+        await store.finish_run(run.run_id, progress.requests, f"stopped by an error: {error}")
+    except StoreError as again:
+        log.debug("the run stays marked running: %s", again)
 
 
 async def _fetch(
     store: Store, settings: Settings, jobs: Mapping[str, Job], run_id: str,
-    token: str | None, progress: Progress, stop: asyncio.Event,
+    token: str | None, progress: Progress, stop: asyncio.Event, show: Show | None,
 ) -> Stop:
     """Fetch the run's remaining work to its end, a stop or a run-wide error; say why it stopped."""
-    async with AsyncExitStack() as stack:
-        client = await stack.enter_async_context(
-            Client(settings.gateway, settings.endpoints, token=token))
+    async with Client(settings.gateway, settings.endpoints, token=token) as client:
         progress.client = client
-        writer = await stack.enter_async_context(BatchWriter(
+        writer = BatchWriter(
             store, run_id, table_specs(),
             interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
-            queue_size=sum(settings.endpoint(name).concurrency for name in jobs)))
+            queue_size=sum(settings.endpoint(name).concurrency for name in jobs))
         guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
         progress.guard = guard
         progress.rates = sum(settings.endpoint(name).rate for name in jobs)
@@ -248,19 +294,20 @@ async def _fetch(
                                    table_specs())
             await nightly.prepare(store, run_id)
         crew = Crew(client, writer, jobs, progress, guard, FirstAnswers(), stop, quota, nightly)
-        pump = asyncio.create_task(_pump(store, run_id, crew, settings.sweep.workers))
         try:
-            stopped = await _supervise(pump, stop, settings.sweep.grace_period)
+            await _sweep_group(store, run_id, crew, settings, show)
         except asyncio.CancelledError:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            await asyncio.shield(writer.drain())  # commit what finished, then go on cancelling
             raise
-        except HarvesterError as error:
+        except BaseExceptionGroup as errors:
+            error = one_error(errors)
+            if isinstance(error, StoreError):
+                raise error from None  # the file failed: nothing more can be committed
+            await asyncio.shield(writer.drain())
             return _stop_for(error, settings)
     if quota.reached:
         return StopKind.QUOTA, quota.reason()
-    return (StopKind.SIGNAL, "stopped by a signal") if stopped else (None, None)
+    return (StopKind.SIGNAL, "stopped by a signal") if stop.is_set() else (None, None)
 
 
 def _stop_for(error: HarvesterError, settings: Settings) -> Stop:

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from harvester.check import Finding, Problem, exit_code, find_problems
-from harvester.lock import DatabaseLock, LockHolder, lock_holder, lock_path
+from harvester.lock import DatabaseLock, LockHolder, _holder_in, lock_holder
 from harvester.store import Store
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -172,7 +172,7 @@ def test_a_killed_sweep_leaves_an_orphaned_run_check_exits_4_status_flags_it(
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    assert lock_path(db).exists() and lock_holder(db) is None
+    assert lock_holder(db) is None
 
     code, found, text = check(harvester, db)
     assert code == 4 and codes(found) == [4]
@@ -234,7 +234,7 @@ def test_a_missing_file_is_one_line_and_exit_2(
         result = harvester("check", "--db", str(db), *extra)
         assert error_line(result) == f"harvester: error: database {db}: no such file"
         assert result.stdout == ""
-    assert not db.exists() and not lock_path(db).exists()
+    assert not db.exists()
 
 
 def test_a_bad_file_is_exit_2(
@@ -279,11 +279,11 @@ def test_no_run_while_a_sweep_starts_gives_both_lines() -> None:
 
 def test_the_holder_is_found_in_proc_locks_and_by_a_probe(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
-    assert lock_holder(db) is None and not lock_path(db).exists()  # nothing created
+    assert lock_holder(db) is None and not db.exists()  # nothing created
     missing = tmp_path / "no-proc-locks"
     with DatabaseLock(db):
         assert lock_holder(db) == LockHolder(os.getpid())
-        assert lock_holder(db, proc_locks=missing) == LockHolder(os.getpid())
+        assert lock_holder(db, proc_locks=missing) == LockHolder(None)  # held, by whom unknown
     assert lock_holder(db) is None
     assert lock_holder(db, proc_locks=missing) is None
     # The probe let go at once: a sweep takes the lock right after.
@@ -293,17 +293,58 @@ def test_the_holder_is_found_in_proc_locks_and_by_a_probe(tmp_path: Path) -> Non
 
 def test_proc_locks_lines_that_are_not_the_holder_are_ignored(tmp_path: Path) -> None:
     db = tmp_path / "h.sqlite"
-    lock = lock_path(db)
-    lock.write_text("", encoding="ascii")
-    info = lock.stat()
+    db.write_text("", encoding="ascii")
+    info = db.stat()
     device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}"
-    table = tmp_path / "locks"
-    table.write_text(
-        f"1: POSIX  ADVISORY  WRITE 11 {device}:{info.st_ino} 0 EOF\n"  # not a flock
+    gone = 2**22 + 1  # above Linux's largest pid: no such process
+    table = (
+        f"1: POSIX  ADVISORY  WRITE 11 {device}:{info.st_ino} 0 EOF\n"  # SQLite's kind, not ours
         f"2: -> FLOCK  ADVISORY  WRITE 12 {device}:{info.st_ino} 0 EOF\n"  # a waiter
         f"3: FLOCK  ADVISORY  WRITE 13 {device}:{info.st_ino + 1} 0 EOF\n"  # another file
-        f"4: FLOCK  ADVISORY  WRITE 14 ff:ff:{info.st_ino} 0 EOF\n",  # another device
-        encoding="ascii")
-    assert lock_holder(db, proc_locks=table) is None
-    lock.write_text("14\n", encoding="ascii")  # ... unless the sweep wrote that pid
-    assert lock_holder(db, proc_locks=table) == LockHolder(14)
+        f"4: FLOCK  ADVISORY  WRITE {gone} ff:ff:{info.st_ino} 0 EOF\n"  # another device
+    )
+    assert _holder_in(table, info) is None
+    # A device that stat does not report (btrfs, overlayfs): the process has the file open.
+    me = f"5: FLOCK  ADVISORY  WRITE {os.getpid()} ff:ff:{info.st_ino} 0 EOF\n"
+    with db.open("rb"):
+        assert _holder_in(table + me, info) == LockHolder(os.getpid())
+    assert _holder_in(table + me, info) is None  # ... and not once it closed it
+    # Its open files unreadable (another user's process): the inode decides.
+    assert _holder_in(table + me, info, proc=tmp_path / "unreadable") is None
+    unreadable = tmp_path / "proc"
+    (unreadable / str(os.getpid())).mkdir(parents=True)
+    (unreadable / str(os.getpid()) / "fd").mkdir(mode=0)
+    if os.geteuid() != 0:  # root reads a folder of mode 0 all the same
+        assert _holder_in(table + me, info, proc=unreadable) == LockHolder(os.getpid())
+
+
+@pytest.mark.slow
+def test_deleting_or_replacing_lock_files_never_lets_a_second_sweep_in(
+    harvester: Run, start_sweep: Start, slow_sweep: tuple[list[str], Path], tmp_path: Path,
+) -> None:
+    # What a cleanup script does to stray *.lock files, and a file written over the name the
+    # lock had before this version: neither is what the lock is held on.
+    args, db = slow_sweep
+    first = start_sweep(args, db=db, ok=2)
+    try:
+        stray = db.with_name(db.name + ".lock")
+        stray.write_text("stale\n", encoding="ascii")
+        for path in db.parent.glob("*.lock"):
+            path.unlink()
+        stray.write_text("", encoding="ascii")  # replaced by another file
+        second = harvester(*args, "--resume")
+        assert second.returncode == 2, second.stderr
+        error = second.stderr.splitlines()[-1]
+        assert error.startswith("harvester: error: ") and second.stderr.count("error") == 1
+        assert f"another harvester sweep (pid {first.pid})" in error
+        code, found, text = check(harvester, db)
+        assert code == 5 and found["sweep_pid"] == first.pid, text
+        status = json.loads(harvester("status", "--db", str(db), "--json").stdout)
+        assert status[0]["status"] == "running" and status[0]["orphaned"] is False
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=60)
+    assert first.returncode == 143
+    # The first sweep alone ran: the second took over nothing and started no run.
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT COUNT(*), SUM(resumes) FROM runs").fetchone() == (1, 0)

@@ -7,6 +7,7 @@ real (its own short interval) and awaited with a deadline, never slept on.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import re
@@ -187,7 +188,9 @@ async def test_the_display_logs_the_line_and_measures_the_rate(
         return [record.getMessage() for record in caplog.records
                 if record.getMessage().startswith("progress: ")]
 
-    async with ProgressDisplay(progress, interval=0.01, stream=io.StringIO()):
+    async with asyncio.TaskGroup() as group:
+        showing = group.create_task(
+            ProgressDisplay(progress, interval=0.01, stream=io.StringIO()).run())
         await until(lambda: lines(), 10, "a progress line")
         assert lines()[0].startswith("progress: 0/100 tasks  0.0%  ETA ?  ")
         clock.advance(10)
@@ -195,6 +198,7 @@ async def test_the_display_logs_the_line_and_measures_the_rate(
         # The display sampled at the start: 20 tasks in 10 s, so the 80 left take 40 s.
         await until(lambda: any("20/100 tasks  20.0%  ETA 40s" in line for line in lines()),
                     10, "a line with the observed ETA")
+        showing.cancel()
 
 
 async def test_on_a_terminal_the_line_is_redrawn_and_cleared(clock: Clock, until: Until) -> None:
@@ -206,8 +210,10 @@ async def test_on_a_terminal_the_line_is_redrawn_and_cleared(clock: Clock, until
     progress = Progress(clock=clock)
     progress.total, progress.rates = 8, 2.0
     finish(progress, 2)
-    async with ProgressDisplay(progress, interval=60.0, stream=stream):
+    async with asyncio.TaskGroup() as group:
+        showing = group.create_task(ProgressDisplay(progress, interval=60.0, stream=stream).run())
         await until(lambda: "tasks" in stream.getvalue(), 10, "a redrawn line")
+        showing.cancel()
     shown = stream.getvalue()
     assert re.match(r"\r\x1b\[K2/8 tasks  25\.0%  ETA 3s  ok 2", shown), shown
     assert shown.endswith("\r\x1b[K")

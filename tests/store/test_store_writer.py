@@ -1,4 +1,5 @@
-"""The batch writer commits what it is given by size and by time, and refuses work once closed.
+"""The batch writer commits what it is given by size and by time, refuses work once finished,
+and a writer that fails ends its group at once, a submitter waiting on it included.
 
 Each test writes a fresh file in ``tmp_path`` and watches it through another connection.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from harvester.errors import StoreError
 from harvester.model import Symbol, TaskStatus
 from harvester.store import Store
 from harvester.writer import BatchWriter
@@ -36,7 +38,7 @@ async def test_batch_writer_commits_everything_submitted_by_close(
                 await writer.submit(run.result(symbol, "short_interest", TaskStatus.NO_DATA))
         assert (writer.tasks, writer.rows) == (50, 25)
         assert writer.commits >= 50 // 7
-        await writer.close()  # closing twice is harmless
+        await writer.finish()  # finishing twice is harmless
     assert query(db_path, "SELECT COUNT(*) FROM short_trades") == [(25,)]
     counts = query(db_path, "SELECT endpoint, status, COUNT(*) FROM tasks GROUP BY 1, 2")
     assert sorted(counts) == [("short_interest", "no_data", 25), ("short_trades", "ok", 25)]
@@ -116,3 +118,33 @@ async def test_submitting_to_a_closed_writer_is_an_error(run: Any, db_path: Path
         with pytest.raises(RuntimeError, match="closed"):
             await writer.submit(run.result(AAPL, "short_trades"))
     assert run.statuses()[("AAPL.US", "short_trades")] == "pending"
+
+
+class FailingStore(GatedStore):
+    """A store whose first commit waits for ``gate`` and then fails, as a full disk does."""
+
+    async def write_results(self, run_id: str, batch: list[Any], tables: Any) -> int:
+        await super().write_results(run_id, batch, tables)
+        raise StoreError("database h.sqlite: database or disk is full")
+
+
+async def test_a_writer_that_dies_wakes_a_blocked_submitter_with_its_one_error(run: Any) -> None:
+    # The commit fails while the submitter waits on a full queue: before the writer and the
+    # submitter shared one task group, the submitter waited for ever.
+    store = FailingStore()
+    blocked = asyncio.Event()
+
+    async def submit_all(writer: BatchWriter) -> None:
+        for _ in range(100):
+            if writer._queue.full():  # the next put waits for the writer
+                blocked.set()
+            await writer.submit(run.result(AAPL, "short_trades"))
+
+    with pytest.raises(StoreError, match="disk is full"):  # one error, not an ExceptionGroup
+        async with asyncio.timeout(5), BatchWriter(  # type: ignore[arg-type]
+                store, run.id, run.tables, interval=0.01, max_tasks=10, queue_size=4) as writer:
+            submitting = asyncio.create_task(submit_all(writer))
+            await blocked.wait()
+            store.gate.set()  # the commit now fails with the submitter waiting
+            await submitting
+    assert submitting.cancelled()
