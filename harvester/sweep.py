@@ -172,13 +172,19 @@ async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
     async with asyncio.TaskGroup() as group:
         for _ in range(count):
             group.create_task(_part("worker", _worker(queue, crew)))
-        async for item in store.remaining_work(run_id, list(crew.jobs)):
-            if crew.stop.is_set():
-                break
-            for endpoint in item.endpoints:
-                await queue.put((item.symbol, endpoint))
-        for _ in range(count):
-            await queue.put(None)
+        group.create_task(_part("feeder", _feed(store, run_id, crew, queue, count)))
+
+
+async def _feed(store: Store, run_id: str, crew: Crew, queue: asyncio.Queue[TaskKey | None],
+                workers: int) -> None:
+    """Queue each remaining task until none is left or a stop is asked; then end each worker."""
+    async for item in store.remaining_work(run_id, list(crew.jobs)):
+        if crew.stop.is_set():
+            break
+        for endpoint in item.endpoints:
+            await queue.put((item.symbol, endpoint))
+    for _ in range(workers):
+        await queue.put(None)
 
 
 async def _stopper(fetching: asyncio.Task[None], stop: asyncio.Event, grace: float) -> None:
@@ -195,15 +201,16 @@ Show = Callable[[], Awaitable[None]]  # a display that runs until cancelled
 
 async def _sweep_group(store: Store, run_id: str, crew: Crew, settings: Settings,
                        show: Show | None) -> None:
-    """Every task of a sweep in one group: the fetching (feeder and workers), the writer,
-    the stopper and the display. Any task's failure cancels the others at once.
+    """Every task of a sweep in one group: the fetching (probes, then the feeder and the
+    workers, in task groups of its own), the writer, the stopper and the display. Any
+    task's failure cancels the others at once.
     """
     async with asyncio.TaskGroup() as group:
         group.create_task(_part("writer", crew.writer.run()), name="harvester-writer")
         showing = (group.create_task(_part("display", show()), name="harvester-progress")
                    if show is not None else None)
         fetching = group.create_task(
-            _part("feeder", _pump(store, run_id, crew, settings.sweep.workers)),
+            _part("fetching", _pump(store, run_id, crew, settings.sweep.workers)),
             name="harvester-fetching")
         stopper = group.create_task(
             _part("stopper", _stopper(fetching, crew.stop, settings.sweep.grace_period)),

@@ -158,8 +158,11 @@ class BatchWriter:
                 item = self._queue.get_nowait()  # no waiting, so no timer to arm
             else:
                 try:
-                    # Waits on the queue itself: the batch closes the moment it is due.
-                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                    # Waits on the queue itself: the batch closes the moment it is due. Not
+                    # wait_for: on Python 3.11 it loses a cancellation that arrives as the
+                    # item does, and the writer, cancelled, would wait on an empty queue.
+                    async with asyncio.timeout(remaining):
+                        item = await self._queue.get()
                 except TimeoutError:
                     break
             if item is None:

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from harvester.arguments import positive_count
 from harvester.history import moment
 from harvester.model import utc_text
-from harvester.query import _positive
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 OnlyLine = Callable[[subprocess.CompletedProcess[str]], str]
@@ -165,10 +165,10 @@ def test_moment_reads_a_date_as_its_end_and_refuses_it_compact(day: date) -> Non
 @given(st.integers(min_value=-(2**70), max_value=2**70))
 def test_positive_takes_the_counts_sqlite_can_hold(number: int) -> None:
     if 1 <= number <= LARGEST:
-        assert _positive(str(number)) == number
+        assert positive_count(str(number)) == number
     else:
         with pytest.raises(argparse.ArgumentTypeError):
-            _positive(str(number))
+            positive_count(str(number))
 
 
 @given(st.text())
@@ -176,4 +176,4 @@ def test_positive_takes_the_counts_sqlite_can_hold(number: int) -> None:
 @example("0" * 5000 + "7").via("leading zeros")
 def test_positive_returns_a_count_or_refuses_with_one_message(text: str) -> None:
     with contextlib.suppress(argparse.ArgumentTypeError):
-        assert 1 <= _positive(text) <= LARGEST
+        assert 1 <= positive_count(text) <= LARGEST
