@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from harvester import lock
 from harvester.schema import MIGRATIONS, SCHEMA_VERSION
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -38,8 +39,8 @@ NOTES = [(1, "one"), (2, None), (3, "three, with a comma")]
 # A view of a billion rows made as they are read: an export of it runs until stopped.
 ENDLESS = ("CREATE VIEW endless AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
            "SELECT i + 1 FROM n LIMIT 1000000000) SELECT i, 'row ' || i AS text FROM n")
-OWN_FILES = {"": "the database itself", "-wal": "the database's write-ahead log",
-             "-shm": "the database's shared-memory index", ".lock": "the database's lock file"}
+OWN_FILES = dict(lock.OWN_FILES)  # suffix: how the refusal names it
+OWN_FILES.pop("-journal")  # a WAL database has none; tested by name below
 
 
 def make_db(path: Path) -> Path:
@@ -142,8 +143,8 @@ def test_an_own_file_of_the_database_by_any_name_is_refused(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("suffix", "what"), [("-wal", "the database's write-ahead log"),
-                                              ("-journal", "the database's rollback journal")])
+@pytest.mark.parametrize(("suffix", "what"), [(suffix, dict(lock.OWN_FILES)[suffix])
+                                              for suffix in ("-wal", "-journal")])
 def test_a_log_that_does_not_exist_yet_is_refused_by_its_name(
     suffix: str, what: str, tmp_path: Path, db: Path, run: Run, only_line: OnlyLine,
 ) -> None:
