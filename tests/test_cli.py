@@ -265,8 +265,10 @@ def test_readme_quick_start_matches_ci_and_lists_every_setting() -> None:
     assert block
     main_job, tests = block.group(1).strip().splitlines()
     assert main_job.endswith("harvester sweep --simulate") and "pip install -e ." in main_job
-    assert "pip install -e '.[test,explore]'" in tests and tests.endswith("pytest")
-    assert "sed -n 2p" in (ROOT / ".ci" / "run").read_text()
+    assert "pip install -e '.[test,explore]'" in tests
+    assert tests.endswith('pytest -m "not slow"')  # and CI runs the slow ones after it:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "sed -n 2p" in ci and ci.rstrip().endswith(".venv/bin/pytest -m slow")
     for specs in SECTIONS.values():
         for spec in specs:
             assert f"`{spec.key}`" in README, spec.key

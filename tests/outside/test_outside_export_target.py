@@ -13,6 +13,7 @@ own to ``/proc/self/fd/1`` is the same case, and ``/dev/fd/1`` cannot be renamed
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -169,23 +170,30 @@ def test_the_log_beside_a_symlinked_database_name_is_refused(
 # Targets that are not regular files ----------------------------------------------------
 
 
+@contextlib.contextmanager
+def fifo_read_by(fifo: Path, *command: str) -> Iterator[subprocess.Popen[bytes]]:
+    """A FIFO made at ``fifo`` and a reader process (``command`` FIFO) we end by its pid."""
+    os.mkfifo(fifo)
+    reader = subprocess.Popen([*command, str(fifo)], stdout=subprocess.PIPE)
+    try:
+        yield reader
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+        reader.communicate(timeout=DEADLINE)
+
+
 @pytest.mark.slow
 def test_a_fifo_gets_the_rows_and_stays_a_fifo(
     tmp_path: Path, db: Path, run: Run, notes_csv: str,
 ) -> None:
     fifo = tmp_path / "rows.fifo"
-    os.mkfifo(fifo)
-    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
-    try:
+    with fifo_read_by(fifo, "cat") as reader:
         result = run("export", "notes", "--db", db.name, "-o", fifo.name, timeout=DEADLINE)
         assert (result.returncode, result.stderr) == (0, "")
         assert stat.S_ISFIFO(fifo.lstat().st_mode)
         out, _ = reader.communicate(timeout=DEADLINE)
         assert out.decode() == notes_csv
-    finally:
-        if reader.poll() is None:
-            reader.kill()  # ours, by its pid
-        reader.communicate(timeout=DEADLINE)
     assert temporaries(tmp_path) == []
 
 
@@ -194,9 +202,7 @@ def test_a_fifo_whose_reader_goes_away_ends_quietly_and_stays_a_fifo(
     tmp_path: Path, db: Path, clean_env: Env,
 ) -> None:
     fifo = tmp_path / "rows.fifo"
-    os.mkfifo(fifo)
-    reader = subprocess.Popen(["head", "-c", "100", str(fifo)], stdout=subprocess.PIPE)
-    try:
+    with fifo_read_by(fifo, "head", "-c", "100") as reader:
         result = subprocess.run([*HARVESTER, "export", "endless", "--db", db.name,
                                  "-o", fifo.name], cwd=tmp_path, env=clean_env(),
                                 capture_output=True, text=True, timeout=DEADLINE)
@@ -204,10 +210,6 @@ def test_a_fifo_whose_reader_goes_away_ends_quietly_and_stays_a_fifo(
         assert stat.S_ISFIFO(fifo.lstat().st_mode)
         rows = "".join(f"{i},row {i}\n" for i in range(1, 20))
         assert reader.communicate(timeout=DEADLINE)[0] == f"i,text\n{rows}".encode()[:100]
-    finally:
-        if reader.poll() is None:
-            reader.kill()
-        reader.communicate(timeout=DEADLINE)
 
 
 @pytest.mark.slow
