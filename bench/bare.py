@@ -37,16 +37,16 @@ from yarl import URL
 
 from bench.storage import stdlib_connection
 from bench.targets import COMMIT_INTERVAL
-from harvester.config import Settings, load_settings
-from harvester.endpoints import ADAPTERS, Adapter
 from harvester.errors import FetchError
 from harvester.model import Symbol
-from harvester.store import now
-from harvester.sweep import table_specs
-from harvester.symbols import read_symbols
-from harvester.upserts import Picker
+from harvester.settings.config import Settings, load_settings
+from harvester.settings.symbols import read_symbols
+from harvester.store.store import now
+from harvester.store.upserts import Picker
+from harvester.sweep.run import table_specs
+from harvester.upstream.endpoints import ADAPTERS, Adapter
 
-# The harvester's client sends these (see harvester/client.py); no token in the bench.
+# The harvester's client sends these (see harvester/upstream/client.py); no token in the bench.
 HEADERS = {"Accept": "application/json", "User-Agent": "harvester"}
 TIMEOUT = 10.0
 RUN_ID = "bench-bare"  # the run_id column of every row the bare loop writes
@@ -84,7 +84,7 @@ class Batch:
     """The rows that arrived since the last commit, and the commit: one transaction.
 
     Rows are grouped by endpoint and market and narrowed as the harvester's
-    store narrows them (harvester/store.py ``write_results``), so each group
+    store narrows them (harvester/store/store.py ``write_results``), so each group
     is one ``executemany`` of the very upsert the harvester runs.
     """
 

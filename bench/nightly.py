@@ -33,7 +33,7 @@ from bench.sweeper import (
     sweeping,
     unthrottled_timeout,
 )
-from harvester.sweep import table_specs
+from harvester.sweep.run import table_specs
 
 log = logging.getLogger(__name__)
 

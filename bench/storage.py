@@ -27,12 +27,12 @@ from bench.procs import BenchError
 from bench.result import CaseResult, judged, median
 from bench.sweeper import ENDPOINTS
 from bench.targets import COMMIT_INTERVAL
-from harvester.endpoints import ADAPTERS
-from harvester.ledger import record_universe
 from harvester.model import Symbol, TaskResult, TaskStatus
-from harvester.store import Store, now
-from harvester.sweep import table_specs
-from harvester.writer import BatchWriter
+from harvester.store.store import Store, now
+from harvester.sweep.ledger import record_universe
+from harvester.sweep.run import table_specs
+from harvester.sweep.writer import BatchWriter
+from harvester.upstream.endpoints import ADAPTERS
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.gateway import GatewayProcess, Stats
 from bench.procs import BenchError, Child, Finished, harvester_argv, tail
-from harvester.endpoint_catalog import ENDPOINTS as CATALOG
+from harvester.catalog import ENDPOINTS as CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config" / "harvester.toml"

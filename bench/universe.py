@@ -13,7 +13,7 @@ import string
 from pathlib import Path
 
 from harvester.model import Symbol
-from harvester.symbols import parse_symbol
+from harvester.settings.symbols import parse_symbol
 
 DEFAULT_SEED = 20260518
 US_SHARE = 0.7

@@ -7,11 +7,11 @@ credentials error, or a wrong gateway address; 3 finished but some tasks ``faile
 (an unexpected exception in one of the sweep's tasks); 75 the gateway stayed unavailable; 76
 stopped before the request that would exceed
 ``[gateway] daily_quota``; 129 interrupted (SIGHUP); 130 (SIGINT); 143 (SIGTERM).
-``status`` exits 0, or 2 on any error. ``check`` (harvester.check): 0 the latest run is
+``status`` exits 0, or 2 on any error. ``check`` (harvester.read.check): 0 the latest run is
 completed, recent and without a failed task; 3 some tasks failed; 4 the run is
 interrupted, or left ``running`` by a crash; 5 a sweep is running now; 6 the run is older
 than ``--max-age``; 7 no run at all; 2 an error. ``show``, ``latest``, ``export``
-(harvester.query): 0 rows written; 1 ``show`` found no stored row for any symbol asked
+(harvester.read.query): 0 rows written; 1 ``show`` found no stored row for any symbol asked
 for; 141 stdout was closed early (``| head``). Every command exits 2 on a usage,
 settings or database error, with one line on stderr.
 """
@@ -35,16 +35,24 @@ from typing import Any
 
 import orjson
 
-from harvester import __version__, check, explore, plan, query
+from harvester import __version__
 from harvester.arguments import port_or_any, positive_count
-from harvester.config import Settings, command_settings, load_settings
 from harvester.errors import ConfigError, HarvesterError, InternalError, UsageError
-from harvester.lock import check_file
 from harvester.model import RunStatus, RunSummary, StopKind
-from harvester.report import Progress, ProgressDisplay, status_text, summary_dict, summary_text
+from harvester.read import check, explore, query
+from harvester.read.status import read_status
+from harvester.settings.config import Settings, command_settings, load_settings
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
-from harvester.status import read_status
-from harvester.sweep import run_sweep
+from harvester.store.lock import check_file
+from harvester.sweep import plan
+from harvester.sweep.report import (
+    Progress,
+    ProgressDisplay,
+    status_text,
+    summary_dict,
+    summary_text,
+)
+from harvester.sweep.run import run_sweep
 
 log = logging.getLogger("harvester")
 

@@ -95,7 +95,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Any]:
 
     Fast and without backoff waits unless told otherwise; ``symbols`` is the file's text.
     """
-    from harvester.config import load_settings
+    from harvester.settings.config import load_settings
 
     def make(base_url: str, symbols: str, *, sweep: dict[str, Any] | None = None,
              endpoints: dict[str, Any] | None = None,
@@ -135,7 +135,7 @@ def sweep_simulated(make_settings: Callable[..., Any]) -> Callable[..., Awaitabl
     ``make_settings``.
     """
     from harvester.simulate import Gateway, GatewaySettings
-    from harvester.sweep import run_sweep
+    from harvester.sweep.run import run_sweep
 
     async def sweep(symbols: str, gateway_settings: Any = None, *, token: str | None = None,
                     **settings: Any) -> Swept:

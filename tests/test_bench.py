@@ -20,8 +20,8 @@ from bench.result import failed, judged
 from bench.sweeper import UNTHROTTLED, UNTHROTTLED_GATEWAY, sweeping, unthrottled_timeout
 from bench.targets import TARGETS, Compare, resume_allowance
 from bench.throughput import bare_run
-from harvester.endpoints import ADAPTERS
-from harvester.symbols import parse_symbol
+from harvester.settings.symbols import parse_symbol
+from harvester.upstream.endpoints import ADAPTERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def test_universe_is_distinct_parseable_mixed_and_deterministic() -> None:
 
 
 def test_universe_file_parses_with_the_harvester(tmp_path: Path) -> None:
-    from harvester.symbols import read_symbols
+    from harvester.settings.symbols import read_symbols
 
     path = universe.write(tmp_path / "symbols.txt", 500)
     read = list(read_symbols(path))

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from harvester.check import Finding, Problem, exit_code, find_problems
-from harvester.lock import DatabaseLock, LockHolder, _holder_in, lock_holder
-from harvester.store import Store
+from harvester.read.check import Finding, Problem, exit_code, find_problems
+from harvester.store.lock import DatabaseLock, LockHolder, _holder_in, lock_holder
+from harvester.store.store import Store
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 Start = Callable[..., subprocess.Popen[str]]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harvester.config import SECTIONS
+from harvester.settings.config import SECTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

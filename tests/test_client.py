@@ -12,10 +12,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from harvester.client import Client
-from harvester.config import load_settings
 from harvester.errors import Rejected, TransportError
-from harvester.sweep import run_sweep
+from harvester.settings.config import load_settings
+from harvester.sweep.run import run_sweep
+from harvester.upstream.client import Client
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 US_RECORD = {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",

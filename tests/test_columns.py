@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from fixtures_swept import Swept
 
-from harvester.columns import RELATIONS, TABLES, VIEWS, describe
-from harvester.database import open_database
-from harvester.database_doc import database_doc, table_markdown
-from harvester.schema import SCHEMA_VERSION
+from harvester.store.columns import RELATIONS, TABLES, VIEWS, describe
+from harvester.store.database import open_database
+from harvester.store.doc import database_doc, table_markdown
+from harvester.store.schema import SCHEMA_VERSION
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

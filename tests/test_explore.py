@@ -27,8 +27,8 @@ from typing import Any
 import pytest
 from fixtures_swept import FAILING, INVALID, NO_DATA, UNSUPPORTED, Swept
 
-from harvester.columns import RELATIONS, describe
-from harvester.explore import CANNED
+from harvester.read.explore import CANNED
+from harvester.store.columns import RELATIONS, describe
 
 DATA = Path(__file__).resolve().parent / "data"
 HARVESTER = [sys.executable, "-m", "harvester"]

@@ -21,7 +21,7 @@ import pytest
 
 from harvester.simulate import GatewaySettings
 from harvester.simulate.restate import restatements
-from harvester.sweep import table_specs
+from harvester.sweep.run import table_specs
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SYMBOLS = ["AAPL.US", "MSFT.US", "NVDA.US", "TSLA.US", "AMZN.US", "700.HK", "5.HK", "9988.HK",

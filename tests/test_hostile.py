@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from harvester.model import RunStatus
 from harvester.simulate import Gateway, GatewaySettings
-from harvester.sweep import run_sweep
+from harvester.sweep.run import run_sweep
 
 Answer = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Query = Callable[..., list[tuple[Any, ...]]]
@@ -314,8 +314,8 @@ async def test_symbol_text_is_bound_as_data_never_formatted_into_sql(
     tmp_path: Path, query: Query
 ) -> None:
     from harvester.model import Symbol, TaskResult, TaskStatus
-    from harvester.store import Store
-    from harvester.sweep import table_specs
+    from harvester.store.store import Store
+    from harvester.sweep.run import table_specs
 
     nasty = Symbol("X'); DROP TABLE tasks; --", "US")
     async with Store(tmp_path / "h.sqlite") as store:

@@ -131,7 +131,7 @@ def test_the_daily_quota_stops_a_sweep_before_the_request_that_would_exceed_it(
 
 def _data(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Each data table's symbol, market, date and data columns, in key order."""
-    from harvester.sweep import table_specs
+    from harvester.sweep.run import table_specs
 
     with closing(sqlite3.connect(db)) as conn:
         return {spec.table: conn.execute(

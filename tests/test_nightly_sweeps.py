@@ -6,7 +6,7 @@ market x endpoint pair publishes at least once, US ``short_trades`` twice).
 Each day a nightly sweep goes into database N and a ``--full`` sweep (``[sweep]
 full = true``) into database F, in-process; after every day their data tables
 must be equal in symbol, market, date and every data column
-(``harvester.sweep.table_specs``), whatever else the harvester keeps beside them.
+(``harvester.sweep.run.table_specs``), whatever else the harvester keeps beside them.
 Every restatement published in the window must have changed the stored row on
 its day, and the nightly sweeps must send fewer requests and bytes, leave the
 tasks of a pair that published nothing ``unchanged`` (and no others), and skip
@@ -29,7 +29,7 @@ from bench.nightly import rows_differing
 from harvester.simulate import Gateway, GatewaySettings
 from harvester.simulate.calendars import PAIRS, calendar, publishes_on, shift_business_days
 from harvester.simulate.restate import restatements
-from harvester.sweep import run_sweep, table_specs
+from harvester.sweep.run import run_sweep, table_specs
 
 START = dt.date(2026, 5, 4)  # a Monday; the real clock drops records after tomorrow
 DAYS = 11  # business days after START

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from fixtures_swept import GOOD, INVALID, NO_DATA, SWEPT_SYMBOLS, UNSUPPORTED, Swept
 
-from harvester.nightly import choose_probes
+from harvester.sweep.nightly import choose_probes
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 ErrorLine = Callable[[subprocess.CompletedProcess[str]], str]

@@ -17,8 +17,8 @@ import pytest
 
 from harvester.errors import TransportError
 from harvester.model import Symbol, TaskResult, TaskStatus
-from harvester.outage import OUTAGE_AFTER, PROBE_FIRST, GuardState, OutageGuard
-from harvester.report import (
+from harvester.sweep.outage import OUTAGE_AFTER, PROBE_FIRST, GuardState, OutageGuard
+from harvester.sweep.report import (
     ETA_MIN_SPAN,
     ETA_WINDOW,
     PAUSED,

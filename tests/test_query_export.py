@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from harvester.output import atomic_file
-from harvester.schema import MIGRATIONS, SCHEMA_VERSION
+from harvester.read.output import atomic_file
+from harvester.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 HARVESTER = [sys.executable, "-m", "harvester"]

@@ -27,9 +27,9 @@ from aioresponses import aioresponses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.client import Client
-from harvester.config import load_settings
-from harvester.rate_limit import RateLimit
+from harvester.settings.config import load_settings
+from harvester.upstream.client import Client
+from harvester.upstream.rate_limit import RateLimit
 
 BASE = "http://gateway.test"
 DEADLINE = 3_600.0  # virtual seconds any one scenario may take

@@ -15,10 +15,10 @@ import pytest
 
 from harvester.errors import StoreError
 from harvester.model import RunStatus
-from harvester.schema import SCHEMA_VERSION
 from harvester.simulate import Gateway
-from harvester.store import Store
-from harvester.sweep import run_sweep
+from harvester.store.schema import SCHEMA_VERSION
+from harvester.store.store import Store
+from harvester.sweep.run import run_sweep
 
 HERE = Path(__file__).resolve().parent
 Query = Callable[..., list[tuple[Any, ...]]]
@@ -99,14 +99,14 @@ async def test_a_failing_migration_leaves_the_file_at_its_old_version(
     tmp_path: Path, v1_database: Callable[[Path], Path], query: Query,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import harvester.database
-    import harvester.schema
+    import harvester.store.database
+    import harvester.store.schema
 
     db = v1_database(tmp_path / "old.sqlite")
-    broken = (*harvester.schema.MIGRATIONS, ("ALTER TABLE runs ADD COLUMN extra TEXT",
+    broken = (*harvester.store.schema.MIGRATIONS, ("ALTER TABLE runs ADD COLUMN extra TEXT",
                                              "THIS IS NOT SQL",))
-    monkeypatch.setattr(harvester.database, "MIGRATIONS", broken)
-    monkeypatch.setattr(harvester.database, "SCHEMA_VERSION", len(broken))
+    monkeypatch.setattr(harvester.store.database, "MIGRATIONS", broken)
+    monkeypatch.setattr(harvester.store.database, "SCHEMA_VERSION", len(broken))
     with pytest.raises(StoreError):
         async with Store(db):
             pass

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from harvester.errors import StoreError
-from harvester.lock import DatabaseLock
 from harvester.model import RunStatus
 from harvester.simulate import Gateway
-from harvester.sweep import run_sweep
+from harvester.store.lock import DatabaseLock
+from harvester.sweep.run import run_sweep
 
 Query = Callable[..., list[tuple[Any, ...]]]
 
@@ -51,7 +51,8 @@ async def test_a_lock_left_by_a_killed_process_does_not_block(
     # The holder sleeps only to stay alive holding the lock until this test kills it.
     holder = subprocess.Popen(
         [sys.executable, "-c", "import sys, time; from pathlib import Path; "
-         "from harvester.lock import DatabaseLock; DatabaseLock(Path(sys.argv[1])).acquire(); "
+         "from harvester.store.lock import DatabaseLock; "
+         "DatabaseLock(Path(sys.argv[1])).acquire(); "
          "print('held', flush=True); time.sleep(60)", str(db)],
         stdout=subprocess.PIPE, text=True,
     )

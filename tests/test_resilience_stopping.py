@@ -18,9 +18,9 @@ import pytest
 
 from harvester.cli import SAME_REQUEST
 from harvester.model import RunStatus, StopKind
-from harvester.report import Progress
 from harvester.simulate import Gateway, GatewaySettings
-from harvester.sweep import run_sweep
+from harvester.sweep.report import Progress
+from harvester.sweep.run import run_sweep
 
 Query = Callable[..., list[tuple[Any, ...]]]
 Until = Callable[[Callable[[], object], float, str], Awaitable[None]]

@@ -1,4 +1,4 @@
-"""Unit tests of the retry decision (harvester/retry.py): a pure function, no sleeping.
+"""Unit tests of the retry decision (harvester/sweep/retry.py): a pure function, no sleeping.
 
 ``rand`` is pinned to 1.0 (the whole step) or 0.0 (half the step) so delays are exact.
 """
@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.config import SweepConfig
 from harvester.errors import (
     FetchError,
     InvalidRequest,
@@ -21,7 +20,8 @@ from harvester.errors import (
     Unsupported,
     UpstreamError,
 )
-from harvester.retry import RetryPolicy, next_delay
+from harvester.settings.config import SweepConfig
+from harvester.sweep.retry import RetryPolicy, next_delay
 
 POLICY = RetryPolicy(max_attempts=10, backoff_base=0.5, backoff_max=4.0, retry_after_max=60.0)
 

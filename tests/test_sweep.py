@@ -14,11 +14,11 @@ import pytest
 from aiohttp import web
 
 from harvester.model import RunStatus
-from harvester.report import Progress
 from harvester.simulate import Gateway, GatewaySettings, GatewayStats
 from harvester.simulate.app import make_app
 from harvester.simulate.service import Service
-from harvester.sweep import run_sweep
+from harvester.sweep.report import Progress
+from harvester.sweep.run import run_sweep
 
 BOTH = ("short_trades", "short_interest")
 Sweep = Callable[..., Awaitable[Any]]

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-import harvester.sweep
+import harvester.sweep.run
 from harvester.errors import CredentialsRefused, HarvesterError, InternalError, StoreError
 from harvester.model import RunStatus, StopKind
 from harvester.simulate import Gateway
-from harvester.store import Store
-from harvester.sweep import run_sweep
+from harvester.store.store import Store
+from harvester.sweep.run import run_sweep
 
 SYMBOLS = "".join(f"G{i}.US\n" for i in range(40))
 DEADLINE = 10.0  # seconds a failing sweep may take to end
@@ -62,7 +62,7 @@ def _fail_feeder(monkeypatch: pytest.MonkeyPatch, task: str, error: BaseExceptio
 
 
 def _fail_fetch(monkeypatch: pytest.MonkeyPatch, task: str, error: BaseException) -> None:
-    real_fetch = harvester.sweep.fetch_task
+    real_fetch = harvester.sweep.run.fetch_task
     calls = 0
 
     async def fetch_task(*args: Any, **kwargs: Any) -> Any:
@@ -72,7 +72,7 @@ def _fail_fetch(monkeypatch: pytest.MonkeyPatch, task: str, error: BaseException
             raise error
         return await real_fetch(*args, **kwargs)
 
-    monkeypatch.setattr(harvester.sweep, "fetch_task", fetch_task)
+    monkeypatch.setattr(harvester.sweep.run, "fetch_task", fetch_task)
 
 
 #: How each task is made to fail with an error (the stopper and the display are handed in).

@@ -1,4 +1,4 @@
-"""Symbols round-trip through each endpoint adapter's own style (harvester/symbols.py, endpoints).
+"""Symbols round-trip through each endpoint adapter's own style (settings/symbols.py, adapters).
 
 Property tests: parse, format for short_trades or short_interest, parse again gives the same
 symbol; and a share class named like a market is refused, so no symbol can go out ambiguous.
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.endpoints import ADAPTERS
-from harvester.symbols import SymbolSyntaxError, parse_symbol
+from harvester.settings.symbols import SymbolSyntaxError, parse_symbol
+from harvester.upstream.endpoints import ADAPTERS
 
 SHORT_TRADES = ADAPTERS["short_trades"]
 SHORT_INTEREST = ADAPTERS["short_interest"]

@@ -18,7 +18,7 @@ import pytest
 
 from harvester.errors import ConfigError
 from harvester.model import Symbol
-from harvester.symbols import (
+from harvester.settings.symbols import (
     MAX_RAW_LINE,
     NotSymbolsText,
     SymbolLine,
@@ -46,7 +46,7 @@ def test_dev_zero_is_refused_quickly_in_bounded_memory() -> None:
         "import resource, tracemalloc\n"
         "from pathlib import Path\n"
         "from harvester.errors import ConfigError\n"
-        "from harvester.symbols import read_symbols\n"
+        "from harvester.settings.symbols import read_symbols\n"
         "resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))\n"
         "tracemalloc.start()\n"
         "try:\n"

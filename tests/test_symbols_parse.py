@@ -1,4 +1,5 @@
-"""Parsing one symbol (harvester/symbols.py): which texts are symbols, and the hint for a bare code.
+"""Parsing one symbol (harvester/settings/symbols.py): which texts are symbols, and the hint
+for a bare code.
 
 Pure unit tests, no files, no network, no event loop: every accepted style, case and spacing,
 other markets (unsupported), malformed text, and the "did you mean" hint for a bare code.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from harvester.model import Symbol
-from harvester.symbols import SymbolSyntaxError, parse_symbol, suggestion
+from harvester.settings.symbols import SymbolSyntaxError, parse_symbol, suggestion
 
 # Accepted styles -------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Reading a symbols file line by line (harvester/symbols.py): comments, numbers, laziness.
+"""Reading a symbols file line by line (harvester/settings/symbols.py): comments, numbers, laziness.
 
 Blank lines and comments skipped, lines numbered from one, a UTF-8 BOM and CRLF endings,
 bad bytes and a missing file, one line pulled at a time, and hints reported on their line.
@@ -13,7 +13,7 @@ import pytest
 
 from harvester.errors import ConfigError
 from harvester.model import Symbol
-from harvester.symbols import SymbolLine, parse_lines, read_symbols
+from harvester.settings.symbols import SymbolLine, parse_lines, read_symbols
 
 
 def test_parse_lines_skips_blanks_and_comments_and_numbers_lines_from_one() -> None:

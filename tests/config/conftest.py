@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from harvester.config import EndpointConfig, Settings, load_settings
-from harvester.endpoint_catalog import ENDPOINTS
+from harvester.catalog import ENDPOINTS
 from harvester.errors import ConfigError
+from harvester.settings.config import EndpointConfig, Settings, load_settings
 
 
 def _write_toml(folder: Path, text: str, name: str = "harvester.toml") -> Path:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from harvester.config import (
+from harvester.catalog import ENDPOINTS
+from harvester.settings.config import (
     SECTIONS,
     EndpointConfig,
     GatewayConfig,
@@ -21,8 +22,7 @@ from harvester.config import (
     SweepConfig,
     load_settings,
 )
-from harvester.endpoint_catalog import ENDPOINTS
-from harvester.settings_doc import default_toml, settings_table
+from harvester.settings.doc import default_toml, settings_table
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "config" / "harvester.toml"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harvester.config import SECTIONS, Settings, env_name, load_settings
 from harvester.errors import ConfigError
+from harvester.settings.config import SECTIONS, Settings, env_name, load_settings
 
 WriteToml = Callable[..., Path]
 Refused = Callable[[Path, str], str]

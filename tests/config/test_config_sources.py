@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from harvester.config import (
+from harvester.errors import ConfigError
+from harvester.settings.config import (
     SECTIONS,
     EndpointConfig,
     GatewayConfig,
@@ -21,7 +22,6 @@ from harvester.config import (
     env_name,
     load_settings,
 )
-from harvester.errors import ConfigError
 
 WriteToml = Callable[..., Path]
 ConfigErrorOf = Callable[..., str]

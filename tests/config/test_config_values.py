@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harvester.config import load_settings
+from harvester.settings.config import load_settings
 
 WriteToml = Callable[..., Path]
 Refused = Callable[[Path, str], str]

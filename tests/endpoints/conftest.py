@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from harvester.endpoints import Adapter
 from harvester.model import Symbol
+from harvester.upstream.endpoints import Adapter
 
 Record = dict[str, Any]
 _TSLA = Symbol("TSLA", "US")

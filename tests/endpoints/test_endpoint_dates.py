@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harvester.endpoints import ADAPTERS, Adapter
 from harvester.model import Symbol
+from harvester.upstream.endpoints import ADAPTERS, Adapter
 
 TRADES = ADAPTERS["short_trades"]
 INTEREST = ADAPTERS["short_interest"]

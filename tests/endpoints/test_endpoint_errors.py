@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from harvester.endpoints import ADAPTERS, Adapter
-from harvester.endpoints.base import retry_after_seconds
 from harvester.errors import (
     CredentialsRefused,
     FetchError,
@@ -28,6 +26,8 @@ from harvester.errors import (
     UpstreamError,
 )
 from harvester.model import TaskStatus
+from harvester.upstream.endpoints import ADAPTERS, Adapter
+from harvester.upstream.endpoints.base import retry_after_seconds
 
 TRADES = ADAPTERS["short_trades"]
 INTEREST = ADAPTERS["short_interest"]

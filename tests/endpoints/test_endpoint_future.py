@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from harvester.endpoints import ADAPTERS, Adapter
 from harvester.model import MARKET_TZ, Symbol
+from harvester.upstream.endpoints import ADAPTERS, Adapter
 
 TRADES = ADAPTERS["short_trades"]
 INTEREST = ADAPTERS["short_interest"]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from harvester.config import EndpointConfig
-from harvester.endpoint_catalog import ENDPOINTS
-from harvester.endpoints import ADAPTERS, Adapter
+from harvester.catalog import ENDPOINTS
 from harvester.model import Symbol
+from harvester.settings.config import EndpointConfig
+from harvester.upstream.endpoints import ADAPTERS, Adapter
 
 TRADES = ADAPTERS["short_trades"]
 INTEREST = ADAPTERS["short_interest"]

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harvester.endpoints import ADAPTERS, Adapter
-from harvester.endpoints.values import floats, ints, to_float, to_int
 from harvester.model import MARKET_TZ, Symbol
+from harvester.upstream.endpoints import ADAPTERS, Adapter
+from harvester.upstream.endpoints.values import floats, ints, to_float, to_int
 
 TRADES = ADAPTERS["short_trades"]
 INTEREST = ADAPTERS["short_interest"]

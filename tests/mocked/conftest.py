@@ -14,13 +14,13 @@ import pytest
 from aioresponses import aioresponses
 from aioresponses.core import RequestCall
 
-from harvester.client import Client
-from harvester.config import Settings, load_settings
-from harvester.endpoints import ADAPTERS
-from harvester.fetch import Job, Tally, fetch_task
 from harvester.model import Symbol, TaskResult
-from harvester.outage import OutageGuard
-from harvester.retry import RetryPolicy
+from harvester.settings.config import Settings, load_settings
+from harvester.sweep.fetch import Job, Tally, fetch_task
+from harvester.sweep.outage import OutageGuard
+from harvester.sweep.retry import RetryPolicy
+from harvester.upstream.client import Client
+from harvester.upstream.endpoints import ADAPTERS
 
 BASE_URL = "http://gateway.test"  # never resolved: aioresponses answers before any connection
 TOKEN = "s3cret-T0KEN"

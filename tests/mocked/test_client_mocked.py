@@ -17,8 +17,8 @@ from aioresponses.core import RequestCall
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from harvester.client import Client
 from harvester.errors import TransportError
+from harvester.upstream.client import Client
 
 PATH = "/v1/quote/TSLA.US/short-selling/short-trades"
 QUERY = [("count", "20")]

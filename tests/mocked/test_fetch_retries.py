@@ -16,10 +16,10 @@ import pytest
 from aioresponses import aioresponses
 from aioresponses.core import RequestCall
 
-from harvester.fetch import Job, Tally
 from harvester.model import Symbol, TaskResult, TaskStatus
-from harvester.outage import OUTAGE_AFTER, GuardState, OutageGuard
-from harvester.symbols import parse_symbol
+from harvester.settings.symbols import parse_symbol
+from harvester.sweep.fetch import Job, Tally
+from harvester.sweep.outage import OUTAGE_AFTER, GuardState, OutageGuard
 
 Fetch = Callable[[Job, Symbol], Awaitable[TaskResult]]
 Recorded = dict[str, list[RequestCall]]

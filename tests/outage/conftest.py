@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harvester.errors import TransportError
-from harvester.outage import OUTAGE_AFTER, Attempt, GuardState, OutageGuard
+from harvester.sweep.outage import OUTAGE_AFTER, Attempt, GuardState, OutageGuard
 
 Sent = tuple[float, bool, GuardState]  # a request that went out: when, as the probe?, state
 

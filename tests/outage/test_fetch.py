@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from harvester.endpoints import Parsed, RequestSpec
 from harvester.errors import GatewayUnavailable, InvalidRequest, TransportError
-from harvester.fetch import Job, Stopped, Tally, fetch_task
 from harvester.model import Symbol, TaskStatus
-from harvester.outage import GuardState, OutageGuard
-from harvester.retry import RetryPolicy
+from harvester.sweep.fetch import Job, Stopped, Tally, fetch_task
+from harvester.sweep.outage import GuardState, OutageGuard
+from harvester.sweep.retry import RetryPolicy
+from harvester.upstream.endpoints import Parsed, RequestSpec
 
 SYMBOL = Symbol("A", "US")
 Step = BaseException | int  # what one request meets: an exception, or an HTTP status

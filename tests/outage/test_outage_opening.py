@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from harvester.errors import InvalidRequest, MalformedResponse, TransportError
-from harvester.outage import OUTAGE_AFTER, GuardState
+from harvester.sweep.outage import OUTAGE_AFTER, GuardState
 
 
 async def test_one_symbol_failing_forever_never_opens_it(traffic: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from harvester.errors import GatewayUnavailable, TransportError
-from harvester.outage import OUTAGE_AFTER, PROBE_FIRST, PROBE_MAX, GuardState, OutageGuard
+from harvester.sweep.outage import OUTAGE_AFTER, PROBE_FIRST, PROBE_MAX, GuardState, OutageGuard
 
 Sent = tuple[float, bool, GuardState]  # a request that went out: when, as the probe?, state
 

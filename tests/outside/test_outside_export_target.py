@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from harvester import lock
-from harvester.schema import MIGRATIONS, SCHEMA_VERSION
+from harvester.store import lock
+from harvester.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 OnlyLine = Callable[[subprocess.CompletedProcess[str]], str]

@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from harvester.endpoints import ADAPTERS
 from harvester.model import Symbol, TaskResult, TaskStatus
-from harvester.store import Store
-from harvester.upserts import TableSpec
+from harvester.store.store import Store
+from harvester.store.upserts import TableSpec
+from harvester.upstream.endpoints import ADAPTERS
 
 Rows = list[tuple[Any, ...]]
 

@@ -19,11 +19,11 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from harvester.config import Settings, load_settings
 from harvester.errors import StoreError
+from harvester.settings.config import Settings, load_settings
 from harvester.simulate import Gateway
-from harvester.store import Store
-from harvester.sweep import run_sweep
+from harvester.store.store import Store
+from harvester.sweep.run import run_sweep
 
 SYMBOLS = [f"F{i}.US" for i in range(30)] + ["700.HK", "5.HK"]
 

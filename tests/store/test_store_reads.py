@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-import harvester.store
+import harvester.store.store
 from harvester.errors import StoreError
 from harvester.model import Symbol, TaskStatus, WorkItem
-from harvester.status import read_status
-from harvester.store import Store
+from harvester.read.status import read_status
+from harvester.store.store import Store
 
 AAPL = Symbol("AAPL", "US")
 
@@ -35,7 +35,7 @@ async def test_remaining_work_yields_pending_and_failed_grouped_by_symbol(
     run: Any, db_path: Path,
 ) -> None:
     def sym(text: str) -> Symbol:
-        return harvester.store.symbol_from_canonical(text)
+        return harvester.store.store.symbol_from_canonical(text)
 
     async with Store(db_path) as store:
         await run.start(store, FIVE)
@@ -63,7 +63,7 @@ async def test_remaining_work_yields_pending_and_failed_grouped_by_symbol(
 async def test_remaining_work_groups_across_page_boundaries(
     run: Any, db_path: Path, monkeypatch: pytest.MonkeyPatch, page: int
 ) -> None:
-    monkeypatch.setattr(harvester.store, "PAGE", page)
+    monkeypatch.setattr(harvester.store.store, "PAGE", page)
     async with Store(db_path) as store:
         await run.start(store, FIVE)
         items = await collect(store, run)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from harvester.endpoints import ADAPTERS
 from harvester.errors import StoreError
-from harvester.schema import SCHEMA_VERSION
-from harvester.store import Store
+from harvester.store.schema import SCHEMA_VERSION
+from harvester.store.store import Store
+from harvester.upstream.endpoints import ADAPTERS
 
 Query = Callable[..., list[tuple[Any, ...]]]
 

@@ -17,8 +17,8 @@ import pytest
 
 from harvester.errors import StoreError
 from harvester.model import Symbol, TaskStatus
-from harvester.store import Store
-from harvester.writer import BatchWriter
+from harvester.store.store import Store
+from harvester.sweep.writer import BatchWriter
 
 AAPL = Symbol("AAPL", "US")
 

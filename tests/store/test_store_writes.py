@@ -14,7 +14,7 @@ import pytest
 
 from harvester.errors import StoreError
 from harvester.model import Symbol, TaskStatus
-from harvester.store import Store
+from harvester.store.store import Store
 
 AAPL = Symbol("AAPL", "US")
 
@@ -122,7 +122,7 @@ async def test_a_failed_write_is_a_store_error_naming_the_file(run: Any, db_path
 async def test_each_market_stores_exactly_its_row_with_the_sweeps_table_specs(
     run: Any, query: Query, db_path: Path,
 ) -> None:
-    from harvester.sweep import table_specs
+    from harvester.sweep.run import table_specs
 
     tencent = Symbol("700", "HK")
     us_row = run.trade_row(AAPL, "2026-05-15", 1.5)

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from harvester.schema import SCHEMA_VERSION
-from harvester.store import Store
-from harvester.sweep import table_specs
+from harvester.store.schema import SCHEMA_VERSION
+from harvester.store.store import Store
+from harvester.sweep.run import table_specs
 
 HERE = Path(__file__).resolve().parent.parent
 Query = Callable[..., list[tuple[Any, ...]]]

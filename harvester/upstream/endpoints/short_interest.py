@@ -13,16 +13,16 @@ from datetime import date
 from operator import ne
 from typing import Any, ClassVar
 
-from harvester import endpoint_catalog as catalog
-from harvester.endpoints.base import Adapter, Column, Field, as_code, classify_code
-from harvester.endpoints.values import (
+from harvester import catalog
+from harvester.errors import MalformedResponse
+from harvester.model import Symbol
+from harvester.upstream.endpoints.base import Adapter, Column, Field, as_code, classify_code
+from harvester.upstream.endpoints.values import (
     epoch_ms_dates,
     iso_dates,
     to_float,
     to_int,
 )
-from harvester.errors import MalformedResponse
-from harvester.model import Symbol
 
 _COMMON = (
     Field("avg_daily_short_volume", "avg_daily_short_volume", to_int),

@@ -2,7 +2,7 @@
 
 These facts sit below both readers: ``config`` takes the ``[endpoints.NAME]``
 defaults and the ``count`` check from here, and each adapter module in
-``harvester/endpoints/`` names its entry. They cannot live inside that package,
+``harvester/upstream/endpoints/`` names its entry. They cannot live inside that package,
 whose adapters import ``config``: ``config`` importing them back would be a cycle.
 Adding an endpoint is one entry here and one adapter module.
 """

@@ -1,7 +1,7 @@
 """The HTTP client: one aiohttp session, and per endpoint a rate limiter and an in-flight cap.
 
 Every attempt, retries included, takes a slot of its endpoint's in-flight cap
-and then the go-ahead of its :class:`~harvester.rate_limit.RateLimit`
+and then the go-ahead of its :class:`~harvester.upstream.rate_limit.RateLimit`
 (aiolimiter): ``rate`` a second on average and never more than
 ``rate + burst`` in any second.
 Redirects are never followed, bodies over ``max_body_bytes`` are refused
@@ -20,9 +20,9 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from harvester.config import EndpointConfig, GatewayConfig
 from harvester.errors import Rejected, TransportError
-from harvester.rate_limit import RateLimit
+from harvester.settings.config import EndpointConfig, GatewayConfig
+from harvester.upstream.rate_limit import RateLimit
 
 _KEPT_HEADERS = ("Retry-After", "Location", "Date")  # Date: a Retry-After date is relative to it
 REDACTED = "[redacted]"

@@ -6,7 +6,7 @@ caller can never leave one half done. Every SQLite error, whatever the step,
 is translated here, once, into a StoreError of one line naming the file. A
 task's final status is written in the same transaction as its rows, so a crash
 never leaves rows without their task or a task marked done without its rows.
-Only the sweep writes; ``status`` reads through harvester.status.
+Only the sweep writes; ``status`` reads through harvester.read.status.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import Any
 
 import aiosqlite
 
-from harvester.database import open_database, translate
 from harvester.errors import StoreError
 from harvester.model import (
     UNFINISHED,
@@ -36,7 +35,8 @@ from harvester.model import (
     symbol_from_canonical,
     utc_text,
 )
-from harvester.upserts import Picker, TableSpec
+from harvester.store.database import open_database, translate
+from harvester.store.upserts import Picker, TableSpec
 
 PAGE = 1000  # tasks read per query when streaming a run's remaining work
 TASK_CHUNK = 2000  # task rows per insert while recording a new run's universe
@@ -138,7 +138,7 @@ class Store:
         return await self.db.execute(sql, tuple(params))
 
     async def read(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
-        """All rows of a read-only query, its SQLite errors translated (harvester.incremental)."""
+        """All rows of a read-only query, its SQLite errors translated (for the nightly mode)."""
         return await self._rows(sql, params)
 
     async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:

@@ -1,4 +1,4 @@
-"""README.md's generated part of "The database", written from harvester.columns.
+"""README.md's generated part of "The database", written from harvester.store.columns.
 
 A test compares README.md with ``database_doc()``: after changing a table, a
 view or a column's description, write the section out again from here.
@@ -6,8 +6,8 @@ view or a column's description, write the section out again from here.
 
 from __future__ import annotations
 
-from harvester.columns import TABLES, VIEWS, Relation
-from harvester.database import HISTORY_VERSION, VIEWS_VERSION
+from harvester.store.columns import TABLES, VIEWS, Relation
+from harvester.store.database import HISTORY_VERSION, VIEWS_VERSION
 
 
 def _cells(*cells: str) -> str:

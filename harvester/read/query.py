@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from harvester.arguments import day, positive_count
-from harvester.config import command_settings
-from harvester.database import HISTORY_VERSION, VIEWS_VERSION, readable_version, reading
-from harvester.endpoint_catalog import ENDPOINTS
+from harvester.catalog import ENDPOINTS
 from harvester.errors import UsageError
-from harvester.history import AS_OF, AS_OF_HELP, moment
-from harvester.history import TABLES as HISTORY_TABLES
-from harvester.lock import own_file
 from harvester.model import SUPPORTED_MARKETS, symbol_from_canonical
-from harvester.output import FORMATS, chunked, emit, table_text, write_rows
-from harvester.symbols import SymbolSyntaxError, parse_symbol
+from harvester.read.output import FORMATS, chunked, emit, table_text, write_rows
+from harvester.settings.config import command_settings
+from harvester.settings.symbols import SymbolSyntaxError, parse_symbol
+from harvester.store.database import HISTORY_VERSION, VIEWS_VERSION, readable_version, reading
+from harvester.store.history import AS_OF, AS_OF_HELP, moment
+from harvester.store.history import TABLES as HISTORY_TABLES
+from harvester.store.lock import own_file
 
 EXIT_NO_ROWS = 1
 PROVENANCE = ("run_id", "fetched_at")  # left out of show and latest; export has them

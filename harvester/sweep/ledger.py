@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harvester.config import Settings
 from harvester.errors import ConfigError
 from harvester.model import TaskStatus, utc_time
-from harvester.store import Store, TaskRow
-from harvester.symbols import read_symbols
+from harvester.settings.config import Settings
+from harvester.settings.symbols import read_symbols
+from harvester.store.store import Store, TaskRow
 
 log = logging.getLogger(__name__)
 

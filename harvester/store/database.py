@@ -16,8 +16,8 @@ from typing import TypeVar
 import aiosqlite
 
 from harvester.errors import StoreError
-from harvester.lock import folder_message
-from harvester.schema import MIGRATIONS, SCHEMA_VERSION
+from harvester.store.lock import folder_message
+from harvester.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 _RESUME = "then run the sweep again with --resume"
 T = TypeVar("T")

@@ -12,8 +12,8 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from harvester.config import SECTIONS
-from harvester.setting import Setting
+from harvester.settings.config import SECTIONS
+from harvester.settings.setting import Setting
 
 _TABLE_HEAD = ("| section | key | default | range | meaning |", "|---|---|---|---|---|")
 _TOML_HEAD = """\

@@ -15,8 +15,8 @@ from types import TracebackType
 
 from harvester.errors import one_error
 from harvester.model import TaskResult
-from harvester.store import Store
-from harvester.upserts import TableSpec
+from harvester.store.store import Store
+from harvester.store.upserts import TableSpec
 
 
 class BatchWriter:

@@ -1,7 +1,7 @@
 """``harvester check``: is the latest run complete and healthy? An answer for cron, Nagios, systemd.
 
 It reads the file read-only and looks at the sweep's lock without taking it
-(harvester.lock), so it never blocks or disturbs a sweep. One line per problem
+(harvester.store.lock), so it never blocks or disturbs a sweep. One line per problem
 on stdout (``--json``: one object), and an exit code per cause; when several
 hold, every line is printed and the code is the first in ``PRECEDENCE``:
 
@@ -33,11 +33,11 @@ from typing import Any
 
 import orjson
 
-from harvester.config import command_settings
-from harvester.database import corrupt, is_empty, readable_version
-from harvester.lock import LockHolder
 from harvester.model import RunStatus, TaskStatus, utc_time
-from harvester.status import mark_orphans, read_consistent, read_runs
+from harvester.read.status import mark_orphans, read_consistent, read_runs
+from harvester.settings.config import command_settings
+from harvester.store.database import corrupt, is_empty, readable_version
+from harvester.store.lock import LockHolder
 
 EXIT_OK, EXIT_FAILED, EXIT_UNFINISHED, EXIT_RUNNING, EXIT_STALE, EXIT_NO_RUN = 0, 3, 4, 5, 6, 7
 PRECEDENCE = (EXIT_NO_RUN, EXIT_RUNNING, EXIT_UNFINISHED, EXIT_FAILED, EXIT_STALE)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, get_type_hints
 
-from harvester.endpoint_catalog import Endpoint
+from harvester.catalog import Endpoint
 
 Check = Callable[[Any], str | None]
 

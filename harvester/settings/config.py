@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harvester import setting_checks as checks
-from harvester.endpoint_catalog import ENDPOINTS
+from harvester.catalog import ENDPOINTS
 from harvester.errors import ConfigError
-from harvester.setting import Setting, setting, settings_of
-from harvester.setting_checks import EVENT_LOOPS
+from harvester.settings import checks
+from harvester.settings.checks import EVENT_LOOPS
+from harvester.settings.setting import Setting, setting, settings_of
 
 DEFAULT_CONFIG = Path("config/harvester.toml")
 

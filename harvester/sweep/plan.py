@@ -2,7 +2,7 @@
 
 No request is sent and nothing is written: the database is opened read-only (a
 missing one is fine: every task is new). The symbols file is read as the sweep
-reads it (``Universe``); every decision is harvester.nightly's (``choose_probes``,
+reads it (``Universe``); every decision is harvester.sweep.nightly's (``choose_probes``,
 ``dead_tasks``, ``Knowledge.plan``). A fetched task counts one request (retries and
 refetches are not foreseen); the time is the slowest endpoint's at its ``rate``.
 Exit codes: 0 the plan is printed, quota warning or not; 2 an error (one line); 141
@@ -22,12 +22,12 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from harvester.config import Settings, SweepConfig, command_settings
-from harvester.database import reading, snapshot
-from harvester.endpoints import ADAPTERS
-from harvester.ledger import Universe
 from harvester.model import SUPPORTED_MARKETS, TaskStatus
-from harvester.nightly import (
+from harvester.read.output import emit, table_text
+from harvester.settings.config import Settings, SweepConfig, command_settings
+from harvester.store.database import reading, snapshot
+from harvester.sweep.ledger import Universe
+from harvester.sweep.nightly import (
     HISTORY_SQL,
     NEWEST_SQL,
     Key,
@@ -39,8 +39,8 @@ from harvester.nightly import (
     pair_of,
     probe_candidates,
 )
-from harvester.output import emit, table_text
-from harvester.quota import USED_TODAY_SQL, utc_midnight
+from harvester.sweep.quota import USED_TODAY_SQL, utc_midnight
+from harvester.upstream.endpoints import ADAPTERS
 
 FETCH = "fetch"  #: with ``--full``: a task with stored rows, fetched with the configured count
 UNSUPPORTED = TaskStatus.UNSUPPORTED.value  #: a market the gateway does not serve: no request

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from harvester.config import SweepConfig
 from harvester.model import TaskStatus, symbol_from_canonical, utc_text, utc_time
+from harvester.settings.config import SweepConfig
 
 Key = tuple[str, str]  # (canonical symbol, endpoint)
 Pair = tuple[str, str]  # (market, endpoint): what one set of probes decides

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, ClassVar
 
-from harvester import endpoint_catalog as catalog
-from harvester.endpoints.base import Adapter, Column, Field, as_code, classify_code
-from harvester.endpoints.values import rfc3339_dates, to_float, to_int
+from harvester import catalog
 from harvester.errors import MalformedResponse
 from harvester.model import Symbol
+from harvester.upstream.endpoints.base import Adapter, Column, Field, as_code, classify_code
+from harvester.upstream.endpoints.values import rfc3339_dates, to_float, to_int
 
 
 class ShortTrades(Adapter):

@@ -25,11 +25,11 @@ from typing import Any
 import orjson
 
 from harvester.arguments import port
-from harvester.columns import RELATIONS, describe, plain
-from harvester.config import command_settings
-from harvester.database import reading
 from harvester.errors import UsageError
-from harvester.schema import SCHEMA_VERSION
+from harvester.settings.config import command_settings
+from harvester.store.columns import RELATIONS, describe, plain
+from harvester.store.database import reading
+from harvester.store.schema import SCHEMA_VERSION
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8001  # Datasette's own

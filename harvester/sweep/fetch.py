@@ -9,9 +9,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from harvester.client import Client
-from harvester.config import EndpointConfig
-from harvester.endpoints import Adapter, Parsed, RequestSpec
 from harvester.errors import (
     CredentialsRefused,
     FetchError,
@@ -20,9 +17,12 @@ from harvester.errors import (
     WrongAddress,
 )
 from harvester.model import Symbol, TaskResult, TaskStatus
-from harvester.outage import Attempt, OutageGuard
-from harvester.quota import DailyQuota
-from harvester.retry import RetryPolicy, next_delay
+from harvester.settings.config import EndpointConfig
+from harvester.sweep.outage import Attempt, OutageGuard
+from harvester.sweep.quota import DailyQuota
+from harvester.sweep.retry import RetryPolicy, next_delay
+from harvester.upstream.client import Client
+from harvester.upstream.endpoints import Adapter, Parsed, RequestSpec
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,7 @@ from urllib.parse import quote
 
 import orjson
 
-from harvester.config import EndpointConfig
-from harvester.endpoint_catalog import Endpoint
-from harvester.endpoints.values import column_parser, iso_text, zone
+from harvester.catalog import Endpoint
 from harvester.errors import (
     CredentialsRefused,
     FetchError,
@@ -35,6 +33,8 @@ from harvester.errors import (
     UpstreamError,
 )
 from harvester.model import MARKET_TZ, Symbol
+from harvester.settings.config import EndpointConfig
+from harvester.upstream.endpoints.values import column_parser, iso_text, zone
 
 # Every documented non-zero upstream code, transient (-5) and permanent alike: its number,
 # its string ``error.code`` and the error it stands for.

@@ -1,7 +1,7 @@
 """A sweep: fetch a run's remaining work with a fixed pool of workers, then close the books.
 
 Tasks flow from the database (where the run's universe was recorded when it
-started, see harvester.ledger) through a bounded queue to the workers, one per
+started, see harvester.sweep.ledger) through a bounded queue to the workers, one per
 symbol and endpoint of the ``workers`` symbols fetched at once; each task goes
 to the one writer the moment it ends. A stop request stops the pool, the
 writer commits what finished, and the run is left ``interrupted`` for
@@ -17,9 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from harvester.client import Client
-from harvester.config import Settings
-from harvester.endpoints import ADAPTERS
 from harvester.errors import (
     CredentialsRefused,
     GatewayUnavailable,
@@ -29,18 +26,21 @@ from harvester.errors import (
     WrongAddress,
     one_error,
 )
-from harvester.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
-from harvester.incremental import FETCH_ALL, Decision, NightlySweep
-from harvester.ledger import OpenedRun, open_run
-from harvester.lock import DatabaseLock
 from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol, TaskResult, TaskStatus
-from harvester.outage import OutageGuard
-from harvester.quota import USED_TODAY_SQL, DailyQuota, utc_midnight
-from harvester.report import FAILED_SHOWN, Progress
-from harvester.retry import RetryPolicy
-from harvester.store import Store, symbol_from_canonical
-from harvester.upserts import TableSpec
-from harvester.writer import BatchWriter
+from harvester.settings.config import Settings
+from harvester.store.lock import DatabaseLock
+from harvester.store.store import Store, symbol_from_canonical
+from harvester.store.upserts import TableSpec
+from harvester.sweep.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
+from harvester.sweep.incremental import FETCH_ALL, Decision, NightlySweep
+from harvester.sweep.ledger import OpenedRun, open_run
+from harvester.sweep.outage import OutageGuard
+from harvester.sweep.quota import USED_TODAY_SQL, DailyQuota, utc_midnight
+from harvester.sweep.report import FAILED_SHOWN, Progress
+from harvester.sweep.retry import RetryPolicy
+from harvester.sweep.writer import BatchWriter
+from harvester.upstream.client import Client
+from harvester.upstream.endpoints import ADAPTERS
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from harvester.database import is_empty, open_read_only, refuse_folder, snapshot, translate
 from harvester.errors import StoreError
-from harvester.lock import LockHolder, lock_watch
 from harvester.model import RunStatus
+from harvester.store.database import is_empty, open_read_only, refuse_folder, snapshot, translate
+from harvester.store.lock import LockHolder, lock_watch
 
 T = TypeVar("T")
 READ_TRIES = 5  # reads tried until the lock looks the same before and after one
@@ -41,7 +41,7 @@ def read_consistent(path: Path, read: Callable[[sqlite3.Connection], T]) -> Read
     refuse_folder(path)
     if not path.is_file():
         raise StoreError(f"database {path}: no such file")
-    # The watch is opened before the connection and closed after it (harvester.lock).
+    # The watch is opened before the connection and closed after it (harvester.store.lock).
     with lock_watch(path) as look:
         db = open_read_only(path)
         try:

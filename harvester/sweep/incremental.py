@@ -6,7 +6,7 @@ each pair's probes among the run's unfinished tasks; the sweep fetches the
 probes first and hands their results to ``judge``; then ``decide`` says, for
 every other task, whether it ends without a request (``unchanged``,
 ``skipped``) or how many records to ask for. The rules are in
-harvester.nightly; this module only applies them to one run. Nothing is kept
+harvester.sweep.nightly; this module only applies them to one run. Nothing is kept
 across a stop: a resumed run probes again among the tasks still unfinished,
 which is as right as the first time (their stored days have not moved).
 """
@@ -17,10 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from harvester.config import EndpointConfig, SweepConfig
-from harvester.endpoints import ADAPTERS
 from harvester.model import UNFINISHED, Symbol, TaskResult, TaskStatus
-from harvester.nightly import (
+from harvester.settings.config import EndpointConfig, SweepConfig
+from harvester.store.store import Store
+from harvester.store.upserts import TableSpec
+from harvester.sweep.nightly import (
     HISTORY_SQL,
     NEWEST_SQL,
     Key,
@@ -36,8 +37,7 @@ from harvester.nightly import (
     probe_candidates,
     probe_verdict,
 )
-from harvester.store import Store
-from harvester.upserts import TableSpec
+from harvester.upstream.endpoints import ADAPTERS
 
 _PENDING_SQL = (f"SELECT status FROM tasks WHERE run_id = ? AND symbol = ? AND endpoint = ? "
                 f"AND status IN ({', '.join(repr(s.value) for s in UNFINISHED)})")

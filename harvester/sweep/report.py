@@ -12,11 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from harvester.model import FailedTask, RunSummary, TaskResult, TaskStatus
-from harvester.outage import GuardState
+from harvester.sweep.outage import GuardState
 
 if TYPE_CHECKING:
-    from harvester.client import Client
-    from harvester.outage import OutageGuard
+    from harvester.sweep.outage import OutageGuard
+    from harvester.upstream.client import Client
 
 log = logging.getLogger("harvester")
 

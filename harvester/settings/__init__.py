@@ -1,0 +1,4 @@
+"""Settings: defaults, the TOML file and ``HARVESTER_*`` variables, and the symbols file.
+
+Everything a command knows before it touches the network or the database.
+"""
