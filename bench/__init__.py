@@ -22,7 +22,13 @@ simulated gateway, ``procs`` and ``measure`` any child.
 """
 
 CASES: tuple[str, ...] = (
-    "utilisation", "politeness", "overhead", "store", "memory", "resume", "cold_start",
+    "utilisation",
+    "politeness",
+    "overhead",
+    "store",
+    "memory",
+    "resume",
+    "cold_start",
     "nightly",
 )
 """Every case, in the order they run and are reported."""

@@ -26,19 +26,35 @@ def build_parser() -> argparse.ArgumentParser:
     """The bench's command line."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Run the harvester's benchmark cases and print one table of their figures.")
-    parser.add_argument("--quick", action="store_true",
-                        help="small universes, one run each: under a minute (CI)")
+        description="Run the harvester's benchmark cases and print one table of their figures.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small universes, one run each: under a minute (CI)"
+    )
     output = parser.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true",
-                        help="print one JSON object keyed by case name instead of the table")
-    output.add_argument("--markdown", action="store_true",
-                        help="print the table as Markdown after a header naming the machine")
-    parser.add_argument("--case", action="append", choices=CASES, metavar="NAME",
-                        help=f"run only this case (repeatable): {', '.join(CASES)}")
-    parser.add_argument("--runs", type=int, metavar="N",
-                        help="runs of each noisy measurement, median reported "
-                             "(default 3, or 1 with --quick)")
+    output.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object keyed by case name instead of the table",
+    )
+    output.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the table as Markdown after a header naming the machine",
+    )
+    parser.add_argument(
+        "--case",
+        action="append",
+        choices=CASES,
+        metavar="NAME",
+        help=f"run only this case (repeatable): {', '.join(CASES)}",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        metavar="N",
+        help="runs of each noisy measurement, median reported (default 3, or 1 with --quick)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -56,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = args.runs if args.runs is not None else (1 if args.quick else 3)
     if runs < 1:
         parser.error("--runs must be at least 1")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(message)s", datefmt="%H:%M:%S"
+    )
     if args.verbose:
         log.setLevel(logging.DEBUG)  # ours only: aiosqlite's would echo every statement
     options = Options(quick=args.quick, runs=runs)

@@ -129,11 +129,13 @@ class Batch:
 def storing(batch: Batch, retry_unknown: bool) -> Handler:
     """The storing handler: the adapter parses the answer into rows, kept for the next commit."""
 
-    def handle(request: Request, status: int, content_type: str, headers: Mapping[str, str],
-               body: bytes) -> bool:
+    def handle(
+        request: Request, status: int, content_type: str, headers: Mapping[str, str], body: bytes
+    ) -> bool:
         try:
-            parsed = request.adapter.parse(request.symbol, status, content_type, headers, body,
-                                           retry_unknown=retry_unknown)
+            parsed = request.adapter.parse(
+                request.symbol, status, content_type, headers, body, retry_unknown=retry_unknown
+            )
         except FetchError:
             return False
         batch.add(request.adapter.name, request.symbol.market, parsed.rows)
@@ -142,8 +144,9 @@ def storing(batch: Batch, retry_unknown: bool) -> Handler:
     return handle
 
 
-def fetch_only(request: Request, status: int, content_type: str, headers: Mapping[str, str],
-               body: bytes) -> bool:
+def fetch_only(
+    request: Request, status: int, content_type: str, headers: Mapping[str, str], body: bytes
+) -> bool:
     """The fetch-only handler: decode the JSON and drop it."""
     orjson.loads(body)
     return status == 200
@@ -155,8 +158,13 @@ async def _flush_every(interval: float, flush: Callable[[], None]) -> None:
         flush()  # synchronous: the loop waits for the commit, as a bare script would
 
 
-async def sweep(requests: Sequence[Request], concurrency: int, handle: Handler, *,
-                flush: Callable[[], None] = lambda: None) -> tuple[int, int, float]:
+async def sweep(
+    requests: Sequence[Request],
+    concurrency: int,
+    handle: Handler,
+    *,
+    flush: Callable[[], None] = lambda: None,
+) -> tuple[int, int, float]:
     """Send every request with ``concurrency`` workers; (requests, errors, seconds).
 
     ``flush`` runs every ``COMMIT_INTERVAL`` seconds and once more at the end, inside
@@ -176,8 +184,9 @@ async def sweep(requests: Sequence[Request], concurrency: int, handle: Handler, 
             errors += not good
 
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=0)
-    async with aiohttp.ClientSession(headers=HEADERS, connector=connector,
-                                     timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session:
+    async with aiohttp.ClientSession(
+        headers=HEADERS, connector=connector, timeout=aiohttp.ClientTimeout(total=TIMEOUT)
+    ) as session:
         started = time.perf_counter()
         flusher = asyncio.create_task(_flush_every(COMMIT_INTERVAL, flush))
         try:
@@ -195,16 +204,21 @@ async def sweep(requests: Sequence[Request], concurrency: int, handle: Handler, 
 
 def build_parser() -> argparse.ArgumentParser:
     """The bare loop's command line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.bare",
-                                     description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bare", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("url", help="gateway root URL")
     parser.add_argument("symbols", type=Path, help="symbols file")
     parser.add_argument("concurrency", type=int, help="requests in flight at once")
-    parser.add_argument("--config", type=Path,
-                        help="harvester config giving the endpoints' paths and counts")
+    parser.add_argument(
+        "--config", type=Path, help="harvester config giving the endpoints' paths and counts"
+    )
     parser.add_argument("--db", type=Path, help="the database file to create and fill")
-    parser.add_argument("--fetch-only", action="store_true",
-                        help="only GET, read and orjson.loads each answer: no rows, no --db")
+    parser.add_argument(
+        "--fetch-only",
+        action="store_true",
+        help="only GET, read and orjson.loads each answer: no rows, no --db",
+    )
     return parser
 
 
@@ -225,13 +239,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch = Batch(conn)
             handle = storing(batch, settings.sweep.retry_unknown)
             done, errors, elapsed = asyncio.run(
-                sweep(requests, args.concurrency, handle, flush=batch.commit))
+                sweep(requests, args.concurrency, handle, flush=batch.commit)
+            )
         finally:
             conn.close()
-    sys.stdout.write(orjson.dumps({
-        "requests": done, "errors": errors, "rows": batch.rows if batch else 0,
-        "commits": batch.commits if batch else 0, "elapsed": round(elapsed, 4),
-    }).decode() + "\n")
+    sys.stdout.write(
+        orjson.dumps(
+            {
+                "requests": done,
+                "errors": errors,
+                "rows": batch.rows if batch else 0,
+                "commits": batch.commits if batch else 0,
+                "elapsed": round(elapsed, 4),
+            }
+        ).decode()
+        + "\n"
+    )
     return 0
 
 

@@ -77,8 +77,12 @@ class GatewayProcess:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     @property
@@ -89,13 +93,18 @@ class GatewayProcess:
         """Start the process and wait (bounded) for the line naming its URL."""
         argv = harvester_argv("simulate", "--port", "0", *self.flags)
         with self._log.open("w") as err:
-            self._proc = subprocess.Popen(argv, cwd=self._folder, env=child_env(), text=True,
-                                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=err)
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=self._folder,
+                env=child_env(),
+                text=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+            )
         assert self._proc.stdout is not None
         # A thread drains stdout, so the wait has a timeout and the pipe never fills.
-        self._drainer = threading.Thread(target=self._drain, args=(self._proc.stdout,),
-                                         daemon=True)
+        self._drainer = threading.Thread(target=self._drain, args=(self._proc.stdout,), daemon=True)
         self._drainer.start()
         try:
             line = self._lines.get(timeout=START_TIMEOUT)

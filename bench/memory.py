@@ -43,11 +43,16 @@ def memory(options: Options) -> CaseResult:
                 if size == big and i >= MEMORY_BIG_RUNS:
                     continue
                 timeout = unthrottled_timeout(size * len(ENDPOINTS))
-                sweep = sweeper.run(files[size], folder / f"run{size}-{i}.sqlite",
-                                    timeout=timeout)
-                log.info("memory: run %d/%d: %d symbols: peak RSS %d KB, %.1fs, %.1f req/s",
-                         i + 1, options.runs, size, sweep.finished.max_rss_kb,
-                         sweep.finished.wall, sweep.stats.rate)
+                sweep = sweeper.run(files[size], folder / f"run{size}-{i}.sqlite", timeout=timeout)
+                log.info(
+                    "memory: run %d/%d: %d symbols: peak RSS %d KB, %.1fs, %.1f req/s",
+                    i + 1,
+                    options.runs,
+                    size,
+                    sweep.finished.max_rss_kb,
+                    sweep.finished.wall,
+                    sweep.stats.rate,
+                )
                 runs.append(sweep)
     low, high = median_of(sweeps[small], _peak), median_of(sweeps[big], _peak)
     figures = {
@@ -62,5 +67,9 @@ def memory(options: Options) -> CaseResult:
         "small_rss_runs_kb": [sweep.finished.max_rss_kb for sweep in sweeps[small]],
         "big_rss_runs_kb": [sweep.finished.max_rss_kb for sweep in sweeps[big]],
     }
-    return judged("memory", figures, (("big_peak_rss_kb",), ("small_peak_rss_kb",)),
-                  high.finished.max_rss_kb / low.finished.max_rss_kb)
+    return judged(
+        "memory",
+        figures,
+        (("big_peak_rss_kb",), ("small_peak_rss_kb",)),
+        high.finished.max_rss_kb / low.finished.max_rss_kb,
+    )

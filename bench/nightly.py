@@ -73,18 +73,24 @@ def rows_differing(first: Path, second: Path) -> int:
             theirs = f"SELECT {columns} FROM other.{spec.table}"
             total += conn.execute(
                 f"SELECT COUNT(*) FROM (SELECT symbol, trade_date FROM ({ours} EXCEPT {theirs}) "
-                f"UNION SELECT symbol, trade_date FROM ({theirs} EXCEPT {ours}))").fetchone()[0]
+                f"UNION SELECT symbol, trade_date FROM ({theirs} EXCEPT {ours}))"
+            ).fetchone()[0]
     return total
 
 
 def _stored(db: Path) -> tuple[int, dict[str, int]]:
     """Rows in the database, and its tasks by status after its first run."""
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        rows = sum(conn.execute(f"SELECT COUNT(*) FROM {spec.table}").fetchone()[0]
-                   for spec in table_specs().values())
-        statuses = dict(conn.execute(
-            "SELECT status, COUNT(*) FROM tasks WHERE run_id != (SELECT MIN(run_id) FROM runs) "
-            "GROUP BY status ORDER BY status"))
+        rows = sum(
+            conn.execute(f"SELECT COUNT(*) FROM {spec.table}").fetchone()[0]
+            for spec in table_specs().values()
+        )
+        statuses = dict(
+            conn.execute(
+                "SELECT status, COUNT(*) FROM tasks WHERE run_id != (SELECT MIN(run_id) FROM runs) "
+                "GROUP BY status ORDER BY status"
+            )
+        )
     return rows, statuses
 
 
@@ -104,9 +110,14 @@ def nightly(options: Options) -> CaseResult:
             today = sweeper.gateway.call("POST", "/_sim/today", {"advance": 1})["today"]
             tonight = _sweep(sweeper, symbols, n_db, timeout=timeout)
             everything = _sweep(sweeper, symbols, f_db, "--full", timeout=timeout)
-            log.info("nightly: %s: nightly %d requests, %d bytes; full %d requests, %d bytes",
-                     today, tonight.requests, tonight.bytes, everything.requests,
-                     everything.bytes)
+            log.info(
+                "nightly: %s: nightly %d requests, %d bytes; full %d requests, %d bytes",
+                today,
+                tonight.requests,
+                tonight.bytes,
+                everything.requests,
+                everything.bytes,
+            )
             night.add(tonight)
             whole.add(everything)
             by_day.append(tonight.requests)
@@ -129,6 +140,8 @@ def nightly(options: Options) -> CaseResult:
         "nightly_tasks": statuses,
     }
     # The table's ratio is the requests'; the figures with marks of their own go beside A.
-    shown = (("nightly_requests", "nightly_bytes", "bytes_ratio", "rows_differing"),
-             ("full_requests", "full_bytes"))
+    shown = (
+        ("nightly_requests", "nightly_bytes", "bytes_ratio", "rows_differing"),
+        ("full_requests", "full_bytes"),
+    )
     return judged("nightly", figures, shown, night.requests / whole.requests)

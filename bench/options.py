@@ -18,4 +18,3 @@ class Options:
     def pick(self, full: T, quick: T) -> T:
         """``quick`` in quick mode, else ``full``."""
         return quick if self.quick else full
-

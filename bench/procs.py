@@ -73,8 +73,16 @@ class Child:
     the others are the bench's direct children, which ``kill`` can SIGKILL.
     """
 
-    def __init__(self, argv: Sequence[str], *, cwd: Path, folder: Path, name: str,
-                 timeout: float, measured: bool = True) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        folder: Path,
+        name: str,
+        timeout: float,
+        measured: bool = True,
+    ) -> None:
         self.argv = list(argv)
         self.timeout = timeout
         self.measured = measured
@@ -83,12 +91,20 @@ class Child:
         self._report = folder / f"{name}.rusage.json"
         command = self.argv
         if measured:
-            command = [sys.executable, "-I", str(MEASURE), str(self._report), str(timeout), "--",
-                       *self.argv]
+            command = [
+                sys.executable,
+                "-I",
+                str(MEASURE),
+                str(self._report),
+                str(timeout),
+                "--",
+                *self.argv,
+            ]
         with self._out.open("wb") as out, self._err.open("wb") as err:
             self.started = time.perf_counter()
-            self.proc = subprocess.Popen(command, cwd=cwd, env=child_env(),
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            self.proc = subprocess.Popen(
+                command, cwd=cwd, env=child_env(), stdin=subprocess.DEVNULL, stdout=out, stderr=err
+            )
         self.pid = self.proc.pid
 
     def __repr__(self) -> str:
@@ -136,17 +152,24 @@ class Child:
             report = self._read_report(exit_code)
             exit_code, wall = int(report["exit_code"]), float(report["wall"])
             cpu, rss = float(report["cpu"]), int(report["max_rss_kb"])
-        return Finished(exit_code=exit_code, wall=wall, cpu=cpu, max_rss_kb=rss,
-                        stdout=self._out.read_text(encoding="utf-8", errors="replace"),
-                        stderr=self._err.read_text(encoding="utf-8", errors="replace"))
+        return Finished(
+            exit_code=exit_code,
+            wall=wall,
+            cpu=cpu,
+            max_rss_kb=rss,
+            stdout=self._out.read_text(encoding="utf-8", errors="replace"),
+            stderr=self._err.read_text(encoding="utf-8", errors="replace"),
+        )
 
     def _read_report(self, launcher_exit: int) -> dict[str, float | int]:
         try:
             report: dict[str, float | int] = json.loads(self._report.read_text())
         except (OSError, ValueError) as exc:
             stderr = self._err.read_text(encoding="utf-8", errors="replace")
-            raise BenchError(f"the launcher of {self.what} exited {launcher_exit} without a "
-                             f"report: {tail(stderr)}") from exc
+            raise BenchError(
+                f"the launcher of {self.what} exited {launcher_exit} without a "
+                f"report: {tail(stderr)}"
+            ) from exc
         if report["timed_out"]:
             raise BenchError(f"{self.what} did not finish within {self.timeout:g}s; killed")
         return report

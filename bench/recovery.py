@@ -75,8 +75,9 @@ def _check(db: Path) -> dict[str, Any]:
 def resume(options: Options) -> CaseResult:
     """Requests served by a killed-and-resumed sweep over those of an uninterrupted one."""
     size = options.pick(RESUME_SYMBOLS, RESUME_SYMBOLS_QUICK)
-    limits = Limits(rate=RESUME_RATE, burst=RESUME_BURST, concurrency=RESUME_CONCURRENCY,
-                    workers=RESUME_WORKERS)
+    limits = Limits(
+        rate=RESUME_RATE, burst=RESUME_BURST, concurrency=RESUME_CONCURRENCY, workers=RESUME_WORKERS
+    )
     timeout = rate_limited_timeout(size * len(ENDPOINTS), limits.total_rate)
     attempts: list[tuple[int, int, dict[str, Any]]] = []
     with sweeping("resume", ["--latency", str(RESUME_LATENCY)], limits) as sweeper:
@@ -90,14 +91,24 @@ def resume(options: Options) -> CaseResult:
             finished = sweeper.start(symbols, db, "--resume", timeout=timeout).wait()
             summary_of(finished, "the resumed sweep")
             served = gateway.stats().total
-            log.info("resume: run %d/%d: killed at %d requests, %d in total, %d uninterrupted",
-                     i + 1, options.runs, killed_at, served, whole)
+            log.info(
+                "resume: run %d/%d: killed at %d requests, %d in total, %d uninterrupted",
+                i + 1,
+                options.runs,
+                killed_at,
+                served,
+                whole,
+            )
             attempts.append((served, killed_at, _check(db)))
     served, killed_at, checks = median_of(attempts, lambda attempt: attempt[0])
     allowance = resume_allowance(limits.in_flight, limits.total_rate)
     bound = 1 + allowance / whole
-    sound = all(a[2]["pending_after"] == 0 and a[2]["integrity"] == "ok"
-                and a[2]["runs_after"] == ["completed"] for a in attempts)
+    sound = all(
+        a[2]["pending_after"] == 0
+        and a[2]["integrity"] == "ok"
+        and a[2]["runs_after"] == ["completed"]
+        for a in attempts
+    )
     figures = {
         "symbols": size,
         "served_total": served,
@@ -110,5 +121,11 @@ def resume(options: Options) -> CaseResult:
         "runs": options.runs,
         "served_runs": [attempt[0] for attempt in attempts],
     }
-    return judged("resume", figures, (("served_total",), ("uninterrupted",)), served / whole,
-                  mark=bound, sound=sound)
+    return judged(
+        "resume",
+        figures,
+        (("served_total",), ("uninterrupted",)),
+        served / whole,
+        mark=bound,
+        sound=sound,
+    )

@@ -42,8 +42,16 @@ class CaseResult:
         return data
 
 
-def judged(name: str, figures: dict[str, Any], shown: Shown, ratio: float, *,
-           mark: float | None = None, served_429: int = 0, sound: bool = True) -> CaseResult:
+def judged(
+    name: str,
+    figures: dict[str, Any],
+    shown: Shown,
+    ratio: float,
+    *,
+    mark: float | None = None,
+    served_429: int = 0,
+    sound: bool = True,
+) -> CaseResult:
     """The result of a case that ran, judged by its entry in ``TARGETS``.
 
     ``mark`` is a mark the case computed (``resume``); ``sound`` is any check
@@ -52,8 +60,14 @@ def judged(name: str, figures: dict[str, Any], shown: Shown, ratio: float, *,
     """
     target = TARGETS[name]
     met = target.met(ratio, mark, served_429, figures)
-    return CaseResult(name=name, figures=figures, shown=shown, ratio=ratio,
-                      target=target.text(mark), ok=None if met is None else met and sound)
+    return CaseResult(
+        name=name,
+        figures=figures,
+        shown=shown,
+        ratio=ratio,
+        target=target.text(mark),
+        ok=None if met is None else met and sound,
+    )
 
 
 def failed(name: str, error: str) -> CaseResult:

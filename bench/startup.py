@@ -24,27 +24,37 @@ DEFAULT_RATE = 10.0  # requests/s of an endpoint whose rate the shipped config l
 
 def _shipped_symbols() -> int:
     """Symbols in the shipped ``symbols.txt``: lines that are not blank or comments."""
-    return sum(1 for line in (ROOT / "symbols.txt").read_text().splitlines()
-               if line.split("#", 1)[0].strip())
+    return sum(
+        1
+        for line in (ROOT / "symbols.txt").read_text().splitlines()
+        if line.split("#", 1)[0].strip()
+    )
 
 
 def cold_start(options: Options) -> CaseResult:
     """``sweep --simulate`` on the shipped files: wall time over what its rate limit needs."""
-    rates = {name: float(table.get("rate", DEFAULT_RATE))
-             for name, table in shipped_endpoints().items()}
+    rates = {
+        name: float(table.get("rate", DEFAULT_RATE)) for name, table in shipped_endpoints().items()
+    }
     total_rate = sum(rates.values())
     runs: list[tuple[float, dict[str, Any]]] = []
     timeout = rate_limited_timeout(_shipped_symbols() * len(ENDPOINTS) * 1.1, total_rate)
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
         folder = Path(tmp)
         for i in range(options.runs):
-            argv = harvester_argv("sweep", "--simulate", "--db", str(folder / f"h{i}.sqlite"),
-                                  "--json", "-q")
-            finished = Child(argv, cwd=ROOT, folder=folder, name=f"cold{i}",
-                             timeout=timeout).wait()
+            argv = harvester_argv(
+                "sweep", "--simulate", "--db", str(folder / f"h{i}.sqlite"), "--json", "-q"
+            )
+            finished = Child(argv, cwd=ROOT, folder=folder, name=f"cold{i}", timeout=timeout).wait()
             summary = summary_of(finished, "sweep --simulate")
-            log.info("cold_start: run %d/%d: %d requests, wall %.2fs, sweep %.2fs", i + 1,
-                     options.runs, summary["requests"], finished.wall, summary["elapsed"])
+            log.info(
+                "cold_start: run %d/%d: %d requests, wall %.2fs, sweep %.2fs",
+                i + 1,
+                options.runs,
+                summary["requests"],
+                finished.wall,
+                summary["elapsed"],
+            )
             runs.append((finished.wall, summary))
     wall, summary = median_of(runs, lambda run: run[0])
     need = summary["requests"] / total_rate

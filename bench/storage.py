@@ -43,8 +43,15 @@ STORE_TIMEOUT = 300.0  # seconds for the harvester's side of one run
 RUN_ID = "20260518T000000Z-bench0"
 ANCHOR = dt.date(2026, 5, 18)
 # Connection settings the baseline copies from an open Store (journal_mode lives in the file).
-MIRRORED_PRAGMAS = ("busy_timeout", "synchronous", "foreign_keys", "cache_size", "temp_store",
-                    "mmap_size", "locking_mode")
+MIRRORED_PRAGMAS = (
+    "busy_timeout",
+    "synchronous",
+    "foreign_keys",
+    "cache_size",
+    "temp_store",
+    "mmap_size",
+    "locking_mode",
+)
 
 
 def _weekdays(count: int) -> list[dt.date]:
@@ -77,12 +84,22 @@ def _trade_values(market: str, rng: random.Random, price: float) -> dict[str, An
         volume = rng.randint(2_000_000, 80_000_000)
         nasdaq = int(volume * rng.uniform(0.2, 0.5))
         nyse = rng.choice((0, int(volume * rng.uniform(0.01, 0.1))))
-        return {"nasdaq_short_volume": nasdaq, "nyse_short_volume": nyse, "total_volume": volume,
-                "short_ratio": round((nasdaq + nyse) / volume, 4), "close": close}
+        return {
+            "nasdaq_short_volume": nasdaq,
+            "nyse_short_volume": nyse,
+            "total_volume": volume,
+            "short_ratio": round((nasdaq + nyse) / volume, 4),
+            "close": close,
+        }
     turnover = round(rng.uniform(5e7, 5e9), 2)
     short = round(turnover * rng.uniform(0.03, 0.3), 2)
-    return {"short_turnover": short, "short_balance": round(rng.uniform(1e8, 5e9), 2),
-            "total_turnover": turnover, "short_ratio": round(short / turnover, 4), "close": close}
+    return {
+        "short_turnover": short,
+        "short_balance": round(rng.uniform(1e8, 5e9), 2),
+        "total_turnover": turnover,
+        "short_ratio": round(short / turnover, 4),
+        "close": close,
+    }
 
 
 def _interest_values(market: str, rng: random.Random, price: float) -> dict[str, Any]:
@@ -113,8 +130,14 @@ def task_rows(symbol: Symbol, endpoint: str, rng: random.Random) -> tuple[tuple[
     rows = []
     for day in dates:
         values = make(symbol.market, rng, price)
-        rows.append((symbol.canonical, symbol.market, day.isoformat(),
-                     *(values.get(name) for name in columns)))
+        rows.append(
+            (
+                symbol.canonical,
+                symbol.market,
+                day.isoformat(),
+                *(values.get(name) for name in columns),
+            )
+        )
     return tuple(rows)
 
 
@@ -132,8 +155,9 @@ async def _through_store(path: Path, symbols: Path, results: Sequence[TaskResult
     """Seconds from the first submit to the writer's close; checks every row arrived."""
     async with Store(path) as store:
         await record_universe(store, RUN_ID, symbols, list(ENDPOINTS), strict=False)
-        writer = BatchWriter(store, RUN_ID, table_specs(), interval=COMMIT_INTERVAL,
-                             max_tasks=COMMIT_TASKS)
+        writer = BatchWriter(
+            store, RUN_ID, table_specs(), interval=COMMIT_INTERVAL, max_tasks=COMMIT_TASKS
+        )
         async with writer:
             started = time.perf_counter()
             for result in results:
@@ -141,8 +165,10 @@ async def _through_store(path: Path, symbols: Path, results: Sequence[TaskResult
         elapsed = time.perf_counter() - started
     expected = sum(len(result.rows) for result in results)
     if writer.rows != expected or writer.tasks != len(results):
-        raise BenchError(f"the store wrote {writer.rows} rows of {writer.tasks} tasks, "
-                         f"expected {expected} of {len(results)}")
+        raise BenchError(
+            f"the store wrote {writer.rows} rows of {writer.tasks} tasks, "
+            f"expected {expected} of {len(results)}"
+        )
     return elapsed
 
 
@@ -179,8 +205,10 @@ def _baseline(path: Path, results: Sequence[TaskResult]) -> float:
     """Seconds for stdlib ``executemany`` of the same rows in one transaction."""
     specs = table_specs()
     suffix = (RUN_ID, now())
-    by_table = {name: [row + suffix for result in results if result.endpoint == name
-                       for row in result.rows] for name in ENDPOINTS}
+    by_table = {
+        name: [row + suffix for result in results if result.endpoint == name for row in result.rows]
+        for name in ENDPOINTS
+    }
     conn = stdlib_connection(path)
     try:
         started = time.perf_counter()
@@ -189,8 +217,10 @@ def _baseline(path: Path, results: Sequence[TaskResult]) -> float:
             conn.executemany(specs[name].upsert_sql(), rows)
         conn.execute("COMMIT")
         elapsed = time.perf_counter() - started
-        written = sum(conn.execute(f"SELECT COUNT(*) FROM {specs[name].table}").fetchone()[0]
-                      for name in ENDPOINTS)
+        written = sum(
+            conn.execute(f"SELECT COUNT(*) FROM {specs[name].table}").fetchone()[0]
+            for name in ENDPOINTS
+        )
     finally:
         conn.close()
     expected = sum(len(rows) for rows in by_table.values())
@@ -204,8 +234,11 @@ def _runs(options: Options, results: list[TaskResult]) -> Iterator[tuple[float, 
         folder = Path(tmp)
         symbols = universe.write(folder / "symbols.txt", len(results) // len(ENDPOINTS))
         for i in range(options.runs):
-            harvester = asyncio.run(asyncio.wait_for(
-                _through_store(folder / f"store{i}.sqlite", symbols, results), STORE_TIMEOUT))
+            harvester = asyncio.run(
+                asyncio.wait_for(
+                    _through_store(folder / f"store{i}.sqlite", symbols, results), STORE_TIMEOUT
+                )
+            )
             baseline = _baseline(folder / f"baseline{i}.sqlite", results)
             yield harvester, baseline
 
@@ -216,8 +249,14 @@ def store(options: Options) -> CaseResult:
     rows = sum(len(result.rows) for result in results)
     timings = []
     for i, (harvester, baseline) in enumerate(_runs(options, results)):
-        log.info("store: run %d/%d: %d rows, store %.3fs, executemany %.3fs", i + 1,
-                 options.runs, rows, harvester, baseline)
+        log.info(
+            "store: run %d/%d: %d rows, store %.3fs, executemany %.3fs",
+            i + 1,
+            options.runs,
+            rows,
+            harvester,
+            baseline,
+        )
         timings.append((harvester, baseline))
     harvester_rps = median([rows / harvester for harvester, _ in timings])
     baseline_rps = median([rows / baseline for _, baseline in timings])
@@ -231,5 +270,9 @@ def store(options: Options) -> CaseResult:
         "commit_tasks": COMMIT_TASKS,
         "runs": options.runs,
     }
-    return judged("store", figures, (("store_rows_per_s",), ("executemany_rows_per_s",)),
-                  harvester_rps / baseline_rps)
+    return judged(
+        "store",
+        figures,
+        (("store_rows_per_s",), ("executemany_rows_per_s",)),
+        harvester_rps / baseline_rps,
+    )

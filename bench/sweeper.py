@@ -130,16 +130,34 @@ class Sweeper:
 
     def argv(self, symbols: Path, db: Path, *extra: str) -> list[str]:
         """The sweep's command line."""
-        return harvester_argv("sweep", "--config", str(self.config), "--symbols", str(symbols),
-                              "--db", str(db), "--base-url", self.gateway.url, "--json", "-q",
-                              *extra)
+        return harvester_argv(
+            "sweep",
+            "--config",
+            str(self.config),
+            "--symbols",
+            str(symbols),
+            "--db",
+            str(db),
+            "--base-url",
+            self.gateway.url,
+            "--json",
+            "-q",
+            *extra,
+        )
 
-    def start(self, symbols: Path, db: Path, *extra: str, timeout: float,
-              measured: bool = True) -> Child:
+    def start(
+        self, symbols: Path, db: Path, *extra: str, timeout: float, measured: bool = True
+    ) -> Child:
         """Start a sweep and return at once (see Child for ``measured``)."""
         self._count += 1
-        return Child(self.argv(symbols, db, *extra), cwd=self.folder, folder=self.folder,
-                     name=f"sweep{self._count}", timeout=timeout, measured=measured)
+        return Child(
+            self.argv(symbols, db, *extra),
+            cwd=self.folder,
+            folder=self.folder,
+            name=f"sweep{self._count}",
+            timeout=timeout,
+            measured=measured,
+        )
 
     def run(self, symbols: Path, db: Path, *extra: str, timeout: float) -> SweepRun:
         """Reset the gateway's stats, run a sweep to its end, read the stats."""

@@ -57,8 +57,10 @@ def text_table(results: Sequence[CaseResult]) -> str:
     """The table in aligned columns."""
     table = [HEADER, *rows(results)]
     widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-             for row in table]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in table
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -94,8 +96,11 @@ def markdown(results: Sequence[CaseResult], mode: str) -> str:
     """The table in Markdown, after a header naming the machine and the command."""
     info = machine()
     lines = [f"### {info['date']} ({mode})", ""]
-    lines += [f"- {key}: `{value}`" if key == "command" else f"- {key}: {value}"
-              for key, value in info.items() if key != "date"]
+    lines += [
+        f"- {key}: `{value}`" if key == "command" else f"- {key}: {value}"
+        for key, value in info.items()
+        if key != "date"
+    ]
     lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(_escape(cell) for cell in row) + " |" for row in rows(results)]
     return "\n".join(lines)

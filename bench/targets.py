@@ -72,8 +72,13 @@ class Target:
         extra += "".join(f"; {bound.text()}" for bound in self.also)
         return f"{self.compare} {stated}{extra}"
 
-    def met(self, ratio: float, mark: float | None = None, served_429: int = 0,
-            figures: Mapping[str, Any] | None = None) -> bool | None:
+    def met(
+        self,
+        ratio: float,
+        mark: float | None = None,
+        served_429: int = 0,
+        figures: Mapping[str, Any] | None = None,
+    ) -> bool | None:
         """Whether ``ratio`` (and ``served_429``, and ``figures`` for ``also``) meet the
         target; None for a report-only case."""
         if self.compare is Compare.REPORT:
@@ -107,11 +112,18 @@ TARGETS: dict[str, Target] = {
     "overhead": Target(compare=Compare.AT_LEAST, value=0.8),
     "store": Target(compare=Compare.AT_LEAST, value=0.5),
     "memory": Target(compare=Compare.AT_MOST, value=1.2),
-    "resume": Target(compare=Compare.AT_MOST,
-                     formula=f"1 + (in flight + {COMMIT_INTERVAL} s of requests) / total"),
+    "resume": Target(
+        compare=Compare.AT_MOST,
+        formula=f"1 + (in flight + {COMMIT_INTERVAL} s of requests) / total",
+    ),
     "cold_start": Target(compare=Compare.REPORT),
-    "nightly": Target(compare=Compare.AT_MOST, value=0.35,
-                      also=(Bound(figure="bytes_ratio", compare=Compare.AT_MOST, value=0.15),
-                            Bound(figure="rows_differing", compare=Compare.EQUAL, value=0))),
+    "nightly": Target(
+        compare=Compare.AT_MOST,
+        value=0.35,
+        also=(
+            Bound(figure="bytes_ratio", compare=Compare.AT_MOST, value=0.15),
+            Bound(figure="rows_differing", compare=Compare.EQUAL, value=0),
+        ),
+    ),
 }
 """Each case's target, keyed by case in ``CASES`` order."""

@@ -61,11 +61,18 @@ OVERHEAD_SYMBOLS, OVERHEAD_SYMBOLS_QUICK = 5_000, 1_000
 def utilisation_politeness(options: Options) -> list[CaseResult]:
     """One rate-limited sweep with -5 faults, ``runs`` times: how busy, and how polite."""
     size = options.pick(UTIL_SYMBOLS, UTIL_SYMBOLS_QUICK)
-    limits = Limits(rate=UTIL_RATE, burst=UTIL_BURST, concurrency=UTIL_CONCURRENCY,
-                    workers=UTIL_WORKERS)
+    limits = Limits(
+        rate=UTIL_RATE, burst=UTIL_BURST, concurrency=UTIL_CONCURRENCY, workers=UTIL_WORKERS
+    )
     limit = math.ceil(limits.rate + max(limits.burst, 1))  # what the gateway lets through
-    flags = ["--latency", str(UTIL_LATENCY), "--error-rate", str(UTIL_ERROR_RATE),
-             "--seed", str(UTIL_SEED)]
+    flags = [
+        "--latency",
+        str(UTIL_LATENCY),
+        "--error-rate",
+        str(UTIL_ERROR_RATE),
+        "--seed",
+        str(UTIL_SEED),
+    ]
     for name in ENDPOINTS:
         flags += ["--rate-limit", f"{name}={limit}"]
     timeout = rate_limited_timeout(size * len(ENDPOINTS) * 1.1, limits.total_rate)
@@ -74,9 +81,16 @@ def utilisation_politeness(options: Options) -> list[CaseResult]:
         symbols = universe.write(sweeper.folder / "symbols.txt", size)
         for i in range(options.runs):
             sweep = sweeper.run(symbols, sweeper.folder / f"run{i}.sqlite", timeout=timeout)
-            log.info("utilisation: run %d/%d: %d requests in %.2fs at the gateway "
-                     "(%.1f req/s), wall %.2fs", i + 1, options.runs, sweep.stats.total,
-                     sweep.stats.span, sweep.stats.rate, sweep.finished.wall)
+            log.info(
+                "utilisation: run %d/%d: %d requests in %.2fs at the gateway "
+                "(%.1f req/s), wall %.2fs",
+                i + 1,
+                options.runs,
+                sweep.stats.total,
+                sweep.stats.span,
+                sweep.stats.rate,
+                sweep.finished.wall,
+            )
             runs.append(sweep)
     return [_utilisation(runs, limits, size), _politeness(runs, limit)]
 
@@ -101,8 +115,9 @@ def _utilisation(runs: list[SweepRun], limits: Limits, size: int) -> CaseResult:
 
 def _politeness(runs: list[SweepRun], limit: int) -> CaseResult:
     # A bound, not a typical value: the worst window of any run counts.
-    by_endpoint = {name: max(sweep.stats.max_per_second.get(name, 0) for sweep in runs)
-                   for name in ENDPOINTS}
+    by_endpoint = {
+        name: max(sweep.stats.max_per_second.get(name, 0) for sweep in runs) for name in ENDPOINTS
+    }
     worst = max(by_endpoint.values())
     served_429 = sum(sweep.stats.served_429 for sweep in runs)
     ratio = worst / limit
@@ -113,9 +128,13 @@ def _politeness(runs: list[SweepRun], limit: int) -> CaseResult:
         "max_per_second_by_endpoint": by_endpoint,
         "runs": len(runs),
     }
-    return judged("politeness", figures,
-                  (("max_per_second", "served_429"), ("limit_per_second",)), ratio,
-                  served_429=served_429)
+    return judged(
+        "politeness",
+        figures,
+        (("max_per_second", "served_429"), ("limit_per_second",)),
+        ratio,
+        served_429=served_429,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,24 +151,35 @@ class BareRun:
         return int(self.printed["rows"])
 
 
-def bare_run(sweeper: Sweeper, symbols: Path, name: str, timeout: float, *,
-             db: Path | None) -> BareRun:
+def bare_run(
+    sweeper: Sweeper, symbols: Path, name: str, timeout: float, *, db: Path | None
+) -> BareRun:
     """One run of the bare loop on ``sweeper``'s gateway and config.
 
     It stores into ``db``, or only fetches when ``db`` is None.
     """
     gateway = sweeper.gateway
-    argv = [sys.executable, "-m", "bench.bare", gateway.url, str(symbols),
-            str(sweeper.limits.in_flight), "--config", str(sweeper.config),
-            *(("--db", str(db)) if db is not None else ("--fetch-only",))]
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.bare",
+        gateway.url,
+        str(symbols),
+        str(sweeper.limits.in_flight),
+        "--config",
+        str(sweeper.config),
+        *(("--db", str(db)) if db is not None else ("--fetch-only",)),
+    ]
     gateway.reset()
     finished = run(argv, cwd=ROOT, folder=sweeper.folder, name=name, timeout=timeout)
     if finished.exit_code != 0:
         raise BenchError(f"the bare loop exited {finished.exit_code}: {tail(finished.stderr)}")
     printed: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
     if printed["errors"]:
-        raise BenchError(f"the bare loop got {printed['errors']} answers that were not 200 or that "
-                         "the adapter refused")
+        raise BenchError(
+            f"the bare loop got {printed['errors']} answers that were not 200 or that "
+            "the adapter refused"
+        )
     return BareRun(finished, printed, gateway.stats())
 
 
@@ -173,21 +203,31 @@ def _overhead_runs(options: Options, size: int) -> OverheadRuns:
     with sweeping("overhead", UNTHROTTLED_GATEWAY, UNTHROTTLED) as sweeper:
         folder = sweeper.folder
         symbols = universe.write(folder / "symbols.txt", size)
-        uvloop = (Sweeper(sweeper.gateway, folder, replace(UNTHROTTLED, event_loop="uvloop"))
-                  if importlib.util.find_spec("uvloop") else None)
+        uvloop = (
+            Sweeper(sweeper.gateway, folder, replace(UNTHROTTLED, event_loop="uvloop"))
+            if importlib.util.find_spec("uvloop")
+            else None
+        )
         for i in range(options.runs):
             # Alternate which goes first, so neither always meets a fresher gateway.
             if i % 2:
-                runs.harvester.append(sweeper.run(symbols, folder / f"run{i}.sqlite",
-                                                  timeout=timeout))
-            runs.bare.append(bare_run(sweeper, symbols, f"bare{i}", timeout,
-                                      db=folder / f"bare{i}.sqlite"))
+                runs.harvester.append(
+                    sweeper.run(symbols, folder / f"run{i}.sqlite", timeout=timeout)
+                )
+            runs.bare.append(
+                bare_run(sweeper, symbols, f"bare{i}", timeout, db=folder / f"bare{i}.sqlite")
+            )
             if not i % 2:
-                runs.harvester.append(sweeper.run(symbols, folder / f"run{i}.sqlite",
-                                                  timeout=timeout))
-            log.info("overhead: run %d/%d: CPU per request: harvester %.1f µs, bare %.1f µs",
-                     i + 1, options.runs, _per_request(runs.harvester[-1]),
-                     _per_request(runs.bare[-1]))
+                runs.harvester.append(
+                    sweeper.run(symbols, folder / f"run{i}.sqlite", timeout=timeout)
+                )
+            log.info(
+                "overhead: run %d/%d: CPU per request: harvester %.1f µs, bare %.1f µs",
+                i + 1,
+                options.runs,
+                _per_request(runs.harvester[-1]),
+                _per_request(runs.bare[-1]),
+            )
             if not i:  # information only: one run of it keeps the case short
                 runs.fetch_only.append(bare_run(sweeper, symbols, "fetch", timeout, db=None))
                 log.info("overhead: fetch-only bare loop %.1f µs", _per_request(runs.fetch_only[0]))
@@ -205,14 +245,20 @@ def _per_request(run: SweepRun | BareRun) -> float:
 def _check_same_work(runs: OverheadRuns) -> None:
     """BenchError unless every run sent the harvester's requests, and stored its rows."""
     requests = runs.harvester[0].stats.total
-    everyone: list[SweepRun | BareRun] = [*runs.harvester, *runs.bare, *runs.fetch_only,
-                                          *runs.uvloop]
+    everyone: list[SweepRun | BareRun] = [
+        *runs.harvester,
+        *runs.bare,
+        *runs.fetch_only,
+        *runs.uvloop,
+    ]
     if any(run.stats.total != requests for run in everyone):
         raise BenchError(f"requests differ between runs: {[r.stats.total for r in everyone]}")
     rows = {int(sweep.summary["rows_written"]) for sweep in runs.harvester}
     if len(rows) != 1 or any(bare.rows not in rows for bare in runs.bare):
-        raise BenchError(f"the bare loop wrote {[bare.rows for bare in runs.bare]} rows, "
-                         f"the harvester {sorted(rows)}")
+        raise BenchError(
+            f"the bare loop wrote {[bare.rows for bare in runs.bare]} rows, "
+            f"the harvester {sorted(rows)}"
+        )
 
 
 def _rps(runs: Sequence[SweepRun | BareRun]) -> float:
@@ -242,8 +288,10 @@ def overhead(options: Options) -> CaseResult:
         "harvester_cpu_us_per_request": round(harvester_cpu, 1),
         "bare_fetch_only_cpu_us_per_request": round(fetch_cpu, 1),
         "ratio_fetch_only": round(fetch_cpu / harvester_cpu, 4),
-        "ratio_runs": [round(_per_request(bare) / _per_request(sweep), 4)
-                       for bare, sweep in zip(runs.bare, runs.harvester, strict=True)],
+        "ratio_runs": [
+            round(_per_request(bare) / _per_request(sweep), 4)
+            for bare, sweep in zip(runs.bare, runs.harvester, strict=True)
+        ],
         "harvester_cpu_s": _seconds(runs.harvester),
         "bare_cpu_s": _seconds(runs.bare),
         "bare_fetch_only_cpu_s": _seconds(runs.fetch_only),
@@ -263,6 +311,9 @@ def overhead(options: Options) -> CaseResult:
         figures["harvester_uvloop_cpu_us_per_request"] = round(uvloop_cpu, 1)
         figures["harvester_uvloop_rps"] = _rps(runs.uvloop)
         figures["ratio_uvloop"] = round(bare_cpu / uvloop_cpu, 4)
-    return judged("overhead", figures,
-                  (("bare_cpu_us_per_request",), ("harvester_cpu_us_per_request",)),
-                  bare_cpu / harvester_cpu)
+    return judged(
+        "overhead",
+        figures,
+        (("bare_cpu_us_per_request",), ("harvester_cpu_us_per_request",)),
+        bare_cpu / harvester_cpu,
+    )

@@ -78,20 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sweep = commands.add_parser("sweep", help="fetch every symbol into the database")
-    sweep.add_argument("--config", type=Path, help="TOML settings file "
-                       "(default: config/harvester.toml if present)")
+    sweep.add_argument(
+        "--config", type=Path, help="TOML settings file (default: config/harvester.toml if present)"
+    )
     sweep.add_argument("--symbols", help="symbols file ([sweep] symbols)")
     sweep.add_argument("--db", help="database file ([sweep] db)")
     sweep.add_argument("--base-url", help="gateway URL ([gateway] base_url)")
-    sweep.add_argument("--resume", action="store_true",
-                       help="continue the latest unfinished run, or start one")
-    sweep.add_argument("--simulate", action="store_true",
-                       help="start the simulated gateway in-process and sweep against it")
-    sweep.add_argument("--full", action="store_true", default=None,
-                       help="fetch every task with the configured count: no probes, no "
-                            "incremental counts, no dead-symbol memory ([sweep] full)")
-    sweep.add_argument("--strict", action="store_true", default=None,
-                       help="a malformed symbols line is an error (exit 2)")
+    sweep.add_argument(
+        "--resume", action="store_true", help="continue the latest unfinished run, or start one"
+    )
+    sweep.add_argument(
+        "--simulate",
+        action="store_true",
+        help="start the simulated gateway in-process and sweep against it",
+    )
+    sweep.add_argument(
+        "--full",
+        action="store_true",
+        default=None,
+        help="fetch every task with the configured count: no probes, no "
+        "incremental counts, no dead-symbol memory ([sweep] full)",
+    )
+    sweep.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="a malformed symbols line is an error (exit 2)",
+    )
     sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
     sweep.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     sweep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -99,14 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="recent runs and their task counts")
     status.add_argument("--config", type=Path, help="TOML settings file")
     status.add_argument("--db", help="database file ([sweep] db)")
-    status.add_argument("--limit", type=positive_count, default=5,
-                        help="runs to show (default 5)")
+    status.add_argument("--limit", type=positive_count, default=5, help="runs to show (default 5)")
     status.add_argument("--json", action="store_true", help="print JSON")
 
     simulate = commands.add_parser("simulate", help="serve the simulated gateway on loopback")
     simulate.add_argument("--config", type=Path, help="TOML settings file ([simulate] table)")
-    simulate.add_argument("--port", type=port_or_any, default=8787,
-                          help="port (0 = any free port)")
+    simulate.add_argument("--port", type=port_or_any, default=8787, help="port (0 = any free port)")
     add_arguments(simulate)
     # Each of these modules adds its own subcommands; each subcommand sets ``run``.
     for module in (query, check, explore, plan):
@@ -121,10 +132,13 @@ def gateway_settings(settings: Settings) -> GatewaySettings:
     own ``rate + burst`` per second, so ``--simulate`` proves the sweep polite.
     """
     table = dict(settings.simulate)
-    table.setdefault("rate_limit", {
-        endpoint.name: math.ceil(endpoint.rate + max(endpoint.burst, 1))
-        for endpoint in settings.endpoints
-    })
+    table.setdefault(
+        "rate_limit",
+        {
+            endpoint.name: math.ceil(endpoint.rate + max(endpoint.burst, 1))
+            for endpoint in settings.endpoints
+        },
+    )
     try:
         return GatewaySettings.from_mapping(table)
     except ValueError as exc:
@@ -156,15 +170,15 @@ def _install_signals(caught: list[signal.Signals], stop: asyncio.Event) -> None:
     def on_signal(signum: signal.Signals) -> None:
         if caught:
             if loop.time() - first[0] < SAME_REQUEST:
-                log.debug("%s right after %s: the same stop request", signum.name,
-                          caught[0].name)
+                log.debug("%s right after %s: the same stop request", signum.name, caught[0].name)
                 return
             sys.stderr.write(f"harvester: {signum.name} again: stopping at once\n")
             os._exit(EXIT_SIGNAL[caught[0]])
         first.append(loop.time())
         caught.append(signum)
-        log.warning("%s received: finishing what is in flight (send it again to stop at once)",
-                    signum.name)
+        log.warning(
+            "%s received: finishing what is in flight (send it again to stop at once)", signum.name
+        )
         stop.set()
 
     for signum in EXIT_SIGNAL:
@@ -179,8 +193,9 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
         import uvloop
     except ImportError:
         if choice == "uvloop":
-            raise ConfigError("[sweep] event_loop: uvloop is not installed "
-                              "(pip install 'harvester[fast]')") from None
+            raise ConfigError(
+                "[sweep] event_loop: uvloop is not installed (pip install 'harvester[fast]')"
+            ) from None
         return None
     return uvloop.new_event_loop
 
@@ -211,14 +226,24 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
             gateway = await stack.enter_async_context(Gateway(gateway_settings(settings)))
             settings = replace(settings, gateway=replace(settings.gateway, base_url=gateway.url))
         display = ProgressDisplay(progress, interval=settings.sweep.log_interval)
-        summary = await run_sweep(settings, resume=args.resume, token=token, progress=progress,
-                                  stop=stop, show=None if args.quiet else display.run)
+        summary = await run_sweep(
+            settings,
+            resume=args.resume,
+            token=token,
+            progress=progress,
+            stop=stop,
+            show=None if args.quiet else display.run,
+        )
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")
     else:
         sys.stdout.write(summary_text(summary) + "\n")
-    if summary.stop_kind in (StopKind.CREDENTIALS, StopKind.OUTAGE, StopKind.ADDRESS,
-                             StopKind.QUOTA):
+    if summary.stop_kind in (
+        StopKind.CREDENTIALS,
+        StopKind.OUTAGE,
+        StopKind.ADDRESS,
+        StopKind.QUOTA,
+    ):
         sys.stderr.write(f"harvester: error: {summary.stop_reason}\n")
     return _exit_code(summary, caught[0] if caught else None)
 
@@ -257,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s harvester %(levelname)s %(message)s",
+        level=logging.INFO,
+        format="%(asctime)s harvester %(levelname)s %(message)s",
         stream=sys.stderr,
     )
     if getattr(args, "verbose", False):

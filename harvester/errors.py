@@ -95,8 +95,7 @@ class TransportError(TransientError):
     connect time-out): that is the gateway's state, whatever symbol was asked for.
     """
 
-    def __init__(self, message: str, *, code: str | None = None,
-                 unreachable: bool = False) -> None:
+    def __init__(self, message: str, *, code: str | None = None, unreachable: bool = False) -> None:
         super().__init__(message, code=code)
         self.unreachable = unreachable
 
@@ -161,7 +160,9 @@ def one_error(group: BaseExceptionGroup[BaseException]) -> HarvesterError:
     leaf = first_leaf(group)
     if isinstance(leaf, HarvesterError):
         return leaf
-    error = InternalError(f"unexpected {type(leaf).__name__}: {leaf}; this is a bug in the "
-                          "harvester, please report it with the output of -v")
+    error = InternalError(
+        f"unexpected {type(leaf).__name__}: {leaf}; this is a bug in the "
+        "harvester, please report it with the output of -v"
+    )
     error.__cause__ = leaf
     return error

@@ -46,8 +46,11 @@ def _ok_tasks(db: Path, endpoint: str | None = None) -> int:
         return 0
     where = "status = 'ok'" + (" AND endpoint = ?" if endpoint else "")
     try:
-        return int(_query(db, f"SELECT COUNT(*) FROM tasks WHERE {where}",
-                          (endpoint,) if endpoint else ())[0][0])
+        return int(
+            _query(
+                db, f"SELECT COUNT(*) FROM tasks WHERE {where}", (endpoint,) if endpoint else ()
+            )[0][0]
+        )
     except sqlite3.OperationalError:  # the schema is not committed yet
         return 0
 
@@ -75,11 +78,22 @@ def _sweep_args(config: Path, symbols: Path, db: Path, *extra: str) -> list[str]
     return ["sweep", "--config", str(config), "--symbols", str(symbols), "--db", str(db), *extra]
 
 
-def _write_config(path: Path, port: int, rate: float, *, concurrency: int = 4,
-                  timeout: float = 2.0, **sweep: object) -> Path:
+def _write_config(
+    path: Path,
+    port: int,
+    rate: float,
+    *,
+    concurrency: int = 4,
+    timeout: float = 2.0,
+    **sweep: object,
+) -> Path:
     """Settings for a sweep against a gateway on ``port``: both endpoints at ``rate``."""
-    lines = [f'[gateway]\nbase_url = "http://127.0.0.1:{port}"\ntimeout = {timeout}\n',
-             "[sweep]\n", "backoff_base = 0.05\n", *(f"{k} = {v}\n" for k, v in sweep.items())]
+    lines = [
+        f'[gateway]\nbase_url = "http://127.0.0.1:{port}"\ntimeout = {timeout}\n',
+        "[sweep]\n",
+        "backoff_base = 0.05\n",
+        *(f"{k} = {v}\n" for k, v in sweep.items()),
+    ]
     for name in ("short_trades", "short_interest"):
         lines.append(f"[endpoints.{name}]\nrate = {rate}\nconcurrency = {concurrency}\n")
     path.write_text("".join(lines), encoding="utf-8")
@@ -97,18 +111,27 @@ def make_settings(tmp_path: Path) -> Callable[..., Any]:
     """
     from harvester.settings.config import load_settings
 
-    def make(base_url: str, symbols: str, *, sweep: dict[str, Any] | None = None,
-             endpoints: dict[str, Any] | None = None,
-             gateway: dict[str, Any] | None = None) -> Any:
+    def make(
+        base_url: str,
+        symbols: str,
+        *,
+        sweep: dict[str, Any] | None = None,
+        endpoints: dict[str, Any] | None = None,
+        gateway: dict[str, Any] | None = None,
+    ) -> Any:
         (tmp_path / "symbols.txt").write_text(symbols, encoding="utf-8")
         overrides = {
-            "sweep": {"symbols": str(tmp_path / "symbols.txt"), "db": str(tmp_path / "h.sqlite"),
-                      "backoff_base": 0.0, "workers": 8, **(sweep or {})},
+            "sweep": {
+                "symbols": str(tmp_path / "symbols.txt"),
+                "db": str(tmp_path / "h.sqlite"),
+                "backoff_base": 0.0,
+                "workers": 8,
+                **(sweep or {}),
+            },
             "gateway": {"base_url": base_url, "timeout": 5.0, **(gateway or {})},
         }
         for name in ("short_trades", "short_interest"):
-            overrides[f"endpoints.{name}"] = {"rate": 1000.0, "concurrency": 8,
-                                              **(endpoints or {})}
+            overrides[f"endpoints.{name}"] = {"rate": 1000.0, "concurrency": 8, **(endpoints or {})}
         empty = tmp_path / "empty.toml"
         empty.write_text("", encoding="utf-8")
         return replace(load_settings(empty, overrides=overrides, environ={}), source="test")
@@ -137,8 +160,9 @@ def sweep_simulated(make_settings: Callable[..., Any]) -> Callable[..., Awaitabl
     from harvester.simulate import Gateway, GatewaySettings
     from harvester.sweep.run import run_sweep
 
-    async def sweep(symbols: str, gateway_settings: Any = None, *, token: str | None = None,
-                    **settings: Any) -> Swept:
+    async def sweep(
+        symbols: str, gateway_settings: Any = None, *, token: str | None = None, **settings: Any
+    ) -> Swept:
         async with Gateway(gateway_settings or GatewaySettings()) as gateway:
             ran = make_settings(gateway.url, symbols, **settings)
             summary = await run_sweep(ran, token=token)
@@ -159,8 +183,9 @@ def task_map() -> Callable[[Path], dict[tuple[str, str], tuple[Any, ...]]]:
     """``task_map(db)``: ``{(symbol, endpoint): (status, attempts, rows, warnings, code)}``."""
 
     def tasks(db: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
-        rows = _query(db, "SELECT symbol, endpoint, status, attempts, rows, warnings, error_code "
-                          "FROM tasks")
+        rows = _query(
+            db, "SELECT symbol, endpoint, status, attempts, rows, warnings, error_code FROM tasks"
+        )
         return {(symbol, endpoint): tuple(rest) for symbol, endpoint, *rest in rows}
 
     return tasks
@@ -249,8 +274,9 @@ class SweepFiles:
 
 
 @pytest.fixture
-def sweep_files(tmp_path: Path, universe: Callable[..., Path],
-                free_port: Callable[[], int]) -> Callable[..., SweepFiles]:
+def sweep_files(
+    tmp_path: Path, universe: Callable[..., Path], free_port: Callable[[], int]
+) -> Callable[..., SweepFiles]:
     """``sweep_files(count, rate, **sweep)``: a free port, ``count`` symbols, a config and a db."""
 
     def make(count: int, rate: float, **sweep: object) -> SweepFiles:
@@ -259,5 +285,3 @@ def sweep_files(tmp_path: Path, universe: Callable[..., Path],
         return SweepFiles(port, config, universe(count), tmp_path / "h.sqlite")
 
     return make
-
-

@@ -88,11 +88,23 @@ def harvester() -> Callable[..., subprocess.CompletedProcess[str]]:
     variables, plus ``env``, so a developer's own settings never leak into a test.
     """
 
-    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = RUN_TIMEOUT, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*HARVESTER, *args], cwd=cwd, env=_clean_env(**(env or {})),
-                              capture_output=True, text=True, timeout=timeout, check=False,
-                              **kwargs)
+    def run(
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = RUN_TIMEOUT,
+        **kwargs: Any,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*HARVESTER, *args],
+            cwd=cwd,
+            env=_clean_env(**(env or {})),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            **kwargs,
+        )
 
     return run
 
@@ -109,12 +121,20 @@ def start_sweep(
     """
     started: list[subprocess.Popen[str]] = []
 
-    def start(args: list[str], db: Path | None = None, ok: int = 0,
-              env: dict[str, str] | None = None, **popen: Any) -> subprocess.Popen[str]:
-        options: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE,
-                                   "text": True, **popen}
-        process = subprocess.Popen([*HARVESTER, *args], env=_clean_env(**(env or {})),
-                                   **options)
+    def start(
+        args: list[str],
+        db: Path | None = None,
+        ok: int = 0,
+        env: dict[str, str] | None = None,
+        **popen: Any,
+    ) -> subprocess.Popen[str]:
+        options: dict[str, Any] = {
+            "stdout": subprocess.PIPE,
+            "stderr": subprocess.PIPE,
+            "text": True,
+            **popen,
+        }
+        process = subprocess.Popen([*HARVESTER, *args], env=_clean_env(**(env or {})), **options)
         started.append(process)
         if ok:
             assert db is not None, "start_sweep: ok= needs db="
@@ -155,12 +175,16 @@ def gateway_process() -> Callable[..., contextlib.AbstractContextManager[Gateway
     def serve(port: int = 0, *extra: str) -> Iterator[GatewayProcess]:
         process = subprocess.Popen(
             [*HARVESTER, "simulate", "--port", str(port), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=_clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=_clean_env(),
         )
         try:
             line = _first_line(process)
-            found = re.fullmatch(r"simulated gateway listening on (http://127\.0\.0\.1:\d+)\n",
-                                 line)
+            found = re.fullmatch(
+                r"simulated gateway listening on (http://127\.0\.0\.1:\d+)\n", line
+            )
             assert found, f"the simulated gateway said {line!r}"
             yield GatewayProcess(process, found.group(1))
         finally:
@@ -227,8 +251,14 @@ def first_line() -> Callable[..., str]:
 
 
 def _us_record(day: int) -> dict[str, str]:
-    return {"timestamp": f"2026-05-{day:02d}T04:00:00Z", "nus_amount": "100", "ny_amount": "50",
-            "total_amount": "1000", "rate": "0.15", "close": "12.5"}
+    return {
+        "timestamp": f"2026-05-{day:02d}T04:00:00Z",
+        "nus_amount": "100",
+        "ny_amount": "50",
+        "total_amount": "1000",
+        "rate": "0.15",
+        "close": "12.5",
+    }
 
 
 @pytest.fixture

@@ -66,15 +66,32 @@ def sweep_into(folder: Path) -> Swept:
     """Sweep the mixed universe into ``folder/harvest.sqlite``; fails the test if it cannot."""
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "harvester.toml"
-    config.write_text((DATA / "fast.toml").read_text(encoding="utf-8") + _SIMULATE,
-                      encoding="utf-8")
+    config.write_text(
+        (DATA / "fast.toml").read_text(encoding="utf-8") + _SIMULATE, encoding="utf-8"
+    )
     symbols = folder / "symbols.txt"
     symbols.write_text(SWEPT_SYMBOLS, encoding="utf-8")
     db = folder / "harvest.sqlite"
     result = subprocess.run(
-        [sys.executable, "-m", "harvester", "sweep", "--simulate", "--config", str(config),
-         "--symbols", str(symbols), "--db", str(db), "-q"],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            sys.executable,
+            "-m",
+            "harvester",
+            "sweep",
+            "--simulate",
+            "--config",
+            str(config),
+            "--symbols",
+            str(symbols),
+            "--db",
+            str(db),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     # 3: finished, and FAILS.US failed, as it must.
     assert result.returncode == 3, result.stderr[-2000:]
     return Swept(db, config, symbols, result)
@@ -93,12 +110,18 @@ def copy_swept(swept: Swept, tmp_path: Path) -> Callable[[], Swept]:
     def copy() -> Swept:
         folder = tmp_path / "swept"
         folder.mkdir()
-        with closing(sqlite3.connect(swept.db)) as source, \
-                closing(sqlite3.connect(folder / "harvest.sqlite")) as target:
+        with (
+            closing(sqlite3.connect(swept.db)) as source,
+            closing(sqlite3.connect(folder / "harvest.sqlite")) as target,
+        ):
             source.backup(target)  # a consistent copy, WAL included
         for name in ("harvester.toml", "symbols.txt"):
             shutil.copy(swept.db.parent / name, folder / name)
-        return Swept(folder / "harvest.sqlite", folder / "harvester.toml",
-                     folder / "symbols.txt", swept.result)
+        return Swept(
+            folder / "harvest.sqlite",
+            folder / "harvester.toml",
+            folder / "symbols.txt",
+            swept.result,
+        )
 
     return copy

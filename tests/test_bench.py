@@ -56,8 +56,9 @@ def test_every_case_has_one_target() -> None:
     assert list(TARGETS) == list(CASES)
 
 
-@pytest.mark.parametrize("name", [name for name, target in TARGETS.items()
-                                  if target.value is not None])
+@pytest.mark.parametrize(
+    "name", [name for name, target in TARGETS.items() if target.value is not None]
+)
 def test_a_fixed_target_holds_at_its_mark_and_fails_past_it(name: str) -> None:
     target = TARGETS[name]
     assert target.value is not None
@@ -118,10 +119,12 @@ def _stored(db: Path) -> dict[str, list[tuple[object, ...]]]:
     tables = {}
     with contextlib.closing(sqlite3.connect(db)) as conn:
         for adapter in ADAPTERS.values():
-            columns = ", ".join(["symbol", "market", "trade_date",
-                                 *(column.name for column in adapter.columns)])
+            columns = ", ".join(
+                ["symbol", "market", "trade_date", *(column.name for column in adapter.columns)]
+            )
             tables[adapter.table] = conn.execute(
-                f"SELECT {columns} FROM {adapter.table} ORDER BY symbol, trade_date").fetchall()
+                f"SELECT {columns} FROM {adapter.table} ORDER BY symbol, trade_date"
+            ).fetchall()
     return tables
 
 
@@ -146,8 +149,13 @@ def test_the_storing_bare_loop_writes_the_rows_a_sweep_writes() -> None:
 
 @pytest.mark.slow
 def test_quick_bench_runs_every_case() -> None:
-    bench = subprocess.Popen([sys.executable, "-m", "bench", "--quick", "--json"], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bench", "--quick", "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         stdout, stderr = bench.communicate(timeout=120)
     except subprocess.TimeoutExpired:

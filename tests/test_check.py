@@ -36,9 +36,11 @@ CLEAN_SIMULATE = '[simulate]\nlatency = 0.0\nno_data = ["NODATA.US"]\n'
 FAST = "[sweep]\nbackoff_base = 0.0\n"
 # Slow on purpose: 5 requests a second per endpoint over 200 symbols takes 40 s, so a
 # test has all the time it needs to look at the sweep while it runs, then stop it.
-SLOW = ("[sweep]\nbackoff_base = 0.0\ngrace_period = 2.0\n"
-        "[endpoints.short_trades]\nrate = 5.0\n[endpoints.short_interest]\nrate = 5.0\n"
-        "[simulate]\nlatency = 0.0\n")
+SLOW = (
+    "[sweep]\nbackoff_base = 0.0\ngrace_period = 2.0\n"
+    "[endpoints.short_trades]\nrate = 5.0\n[endpoints.short_interest]\nrate = 5.0\n"
+    "[simulate]\nlatency = 0.0\n"
+)
 
 
 def check(harvester: Run, db: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
@@ -82,9 +84,25 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "s.txt").write_text(CLEAN_SYMBOLS, encoding="utf-8")
     db = folder / "h.sqlite"
     result = subprocess.run(
-        [sys.executable, "-m", "harvester", "sweep", "--simulate", "--config",
-         str(folder / "c.toml"), "--symbols", str(folder / "s.txt"), "--db", str(db), "-q"],
-        capture_output=True, text=True, timeout=60, check=False)
+        [
+            sys.executable,
+            "-m",
+            "harvester",
+            "sweep",
+            "--simulate",
+            "--config",
+            str(folder / "c.toml"),
+            "--symbols",
+            str(folder / "s.txt"),
+            "--db",
+            str(db),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return db
 
@@ -95,8 +113,16 @@ def slow_sweep(tmp_path: Path, universe: Callable[..., Path]) -> tuple[list[str]
     config = tmp_path / "slow.toml"
     config.write_text(SLOW, encoding="utf-8")
     db = tmp_path / "h.sqlite"
-    return ["sweep", "--simulate", "--config", str(config), "--symbols", str(universe(200)),
-            "--db", str(db)], db
+    return [
+        "sweep",
+        "--simulate",
+        "--config",
+        str(config),
+        "--symbols",
+        str(universe(200)),
+        "--db",
+        str(db),
+    ], db
 
 
 # 0 and 3: a completed run, with and without failures --------------------------------------
@@ -112,7 +138,9 @@ def test_a_clean_completed_run_is_ok(harvester: Run, clean: Path) -> None:
     assert found["sweep_running"] is False and found["sweep_pid"] is None
     # no_data is listed (why a symbol has no rows) but does not fail the check.
     assert [(t["symbol"], t["status"]) for t in found["tasks"]] == [
-        ("NODATA.US", "no_data"), ("NODATA.US", "no_data")]
+        ("NODATA.US", "no_data"),
+        ("NODATA.US", "no_data"),
+    ]
     assert found["task_counts"] == {"no_data": 2}
 
 
@@ -124,12 +152,15 @@ def test_failed_tasks_exit_3_and_are_named(harvester: Run, swept: Any) -> None:
     assert "FAILS.US short_trades" in line
     assert found["ok"] is False and codes(found) == [3]
     assert found["run"]["run_id"] == swept.rows("SELECT run_id FROM runs")[0][0]
-    listed = [(t["symbol"], t["endpoint"], t["status"], t["error_code"], t["error_message"])
-              for t in found["tasks"]]
+    listed = [
+        (t["symbol"], t["endpoint"], t["status"], t["error_code"], t["error_message"])
+        for t in found["tasks"]
+    ]
     stored = swept.rows(
         "SELECT symbol, endpoint, status, error_code, error_message FROM tasks "
         "WHERE status NOT IN ('ok', 'pending') "
-        "ORDER BY status != 'failed', status, symbol, endpoint")
+        "ORDER BY status != 'failed', status, symbol, endpoint"
+    )
     assert listed == [tuple(row) for row in stored]
     assert listed[0][:3] == ("FAILS.US", "short_interest", "failed") and listed[0][4]
     assert found["task_counts"] == {"failed": 2, "invalid": 2, "no_data": 2, "unsupported": 2}
@@ -140,7 +171,9 @@ def test_failed_tasks_exit_3_and_are_named(harvester: Run, swept: Any) -> None:
 
 @pytest.mark.slow
 def test_a_running_sweep_exits_5_and_once_stopped_4(
-    harvester: Run, start_sweep: Start, slow_sweep: tuple[list[str], Path],
+    harvester: Run,
+    start_sweep: Start,
+    slow_sweep: tuple[list[str], Path],
 ) -> None:
     args, db = slow_sweep
     process = start_sweep(args, db=db, ok=2)
@@ -165,7 +198,9 @@ def test_a_running_sweep_exits_5_and_once_stopped_4(
 
 @pytest.mark.slow
 def test_a_killed_sweep_leaves_an_orphaned_run_check_exits_4_status_flags_it(
-    harvester: Run, start_sweep: Start, slow_sweep: tuple[list[str], Path],
+    harvester: Run,
+    start_sweep: Start,
+    slow_sweep: tuple[list[str], Path],
 ) -> None:
     args, db = slow_sweep
     process = start_sweep(args, db=db, ok=2)
@@ -201,7 +236,8 @@ def test_a_run_older_than_max_age_exits_6(harvester: Run, clean: Path, tmp_path:
 
 
 def test_several_problems_print_every_line_and_exit_with_the_first(
-    harvester: Run, copy_swept: Callable[[], Any],
+    harvester: Run,
+    copy_swept: Callable[[], Any],
 ) -> None:
     db = copy_swept().db
     edit(db, "UPDATE runs SET finished_at = ?", (hours_ago(50),))
@@ -227,7 +263,9 @@ async def test_a_file_with_no_run_exits_7(harvester: Run, tmp_path: Path) -> Non
 
 
 def test_a_missing_file_is_one_line_and_exit_2(
-    harvester: Run, error_line: ErrorLine, tmp_path: Path,
+    harvester: Run,
+    error_line: ErrorLine,
+    tmp_path: Path,
 ) -> None:
     db = tmp_path / "nothing.sqlite"
     for extra in ((), ("--json",)):
@@ -238,7 +276,10 @@ def test_a_missing_file_is_one_line_and_exit_2(
 
 
 def test_a_bad_file_is_exit_2(
-    harvester: Run, error_line: ErrorLine, clean: Path, tmp_path: Path,
+    harvester: Run,
+    error_line: ErrorLine,
+    clean: Path,
+    tmp_path: Path,
 ) -> None:
     newer = copy_db(clean, tmp_path / "newer.sqlite")
     edit(newer, "PRAGMA user_version = 99")
@@ -320,7 +361,10 @@ def test_proc_locks_lines_that_are_not_the_holder_are_ignored(tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_deleting_or_replacing_lock_files_never_lets_a_second_sweep_in(
-    harvester: Run, start_sweep: Start, slow_sweep: tuple[list[str], Path], tmp_path: Path,
+    harvester: Run,
+    start_sweep: Start,
+    slow_sweep: tuple[list[str], Path],
+    tmp_path: Path,
 ) -> None:
     # What a cleanup script does to stray *.lock files, and a file written over the name the
     # lock had before this version: neither is what the lock is held on.

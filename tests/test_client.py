@@ -18,8 +18,14 @@ from harvester.sweep.run import run_sweep
 from harvester.upstream.client import Client
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-US_RECORD = {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
-             "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}
+US_RECORD = {
+    "timestamp": "2026-05-15T04:00:00Z",
+    "nus_amount": "5748485",
+    "ny_amount": "0",
+    "total_amount": "15778974",
+    "rate": "0.3643",
+    "close": "300.230",
+}
 
 
 def server(handler: Handler) -> TestServer:
@@ -42,6 +48,7 @@ async def test_redirect_is_not_followed_and_token_stays_home() -> None:
         return web.json_response({"code": 0, "data": [US_RECORD]})
 
     async with server(other) as far:
+
         async def redirect(request: web.Request) -> web.Response:
             raise web.HTTPFound(str(far.make_url(request.path_qs)))
 
@@ -68,15 +75,18 @@ async def test_timeout_and_oversized_body_become_fetch_errors() -> None:
         finally:
             gave_up.set()
     assert caught.value.code == "timeout"
-    async with server(huge) as srv, client_for(str(srv.make_url("")),
-                                               max_body_bytes=100_000) as client:
+    async with (
+        server(huge) as srv,
+        client_for(str(srv.make_url("")), max_body_bytes=100_000) as client,
+    ):
         with pytest.raises(Rejected) as refused:
             await client.get("short_trades", "/p", [])
     assert refused.value.code == "body_too_large"
 
 
 async def test_unparseable_numbers_become_null_and_warnings(
-    make_settings: Callable[..., Any], query: Callable[..., list[tuple[Any, ...]]],
+    make_settings: Callable[..., Any],
+    query: Callable[..., list[tuple[Any, ...]]],
     task_map: Callable[[Path], dict[tuple[str, str], tuple[Any, ...]]],
 ) -> None:
     bad = {**US_RECORD, "close": "N/A", "ny_amount": ""}
@@ -85,9 +95,10 @@ async def test_unparseable_numbers_become_null_and_warnings(
 
     async def answer(request: web.Request) -> web.Response:
         if "short-trades" in request.path:
-            return web.Response(body=orjson.dumps({"code": 0, "message": "success",
-                                                   "data": [bad, second]}),
-                                content_type="application/json")
+            return web.Response(
+                body=orjson.dumps({"code": 0, "message": "success", "data": [bad, second]}),
+                content_type="application/json",
+            )
         return web.json_response({"ret_code": 0, "ret_msg": "success", "data": {"items": []}})
 
     async with server(answer) as srv:
@@ -95,8 +106,11 @@ async def test_unparseable_numbers_become_null_and_warnings(
         summary = await run_sweep(settings)
     db = Path(settings.sweep.db)
     assert summary.warnings == 3 and summary.failed == 0
-    assert query(db, "SELECT trade_date, nasdaq_short_volume, nyse_short_volume, total_volume, "
-                     "short_ratio, close FROM short_trades ORDER BY trade_date") == [
+    assert query(
+        db,
+        "SELECT trade_date, nasdaq_short_volume, nyse_short_volume, total_volume, "
+        "short_ratio, close FROM short_trades ORDER BY trade_date",
+    ) == [
         ("2026-05-14", 5748485, 0, 15778974, 0.3643, 300.23),
         ("2026-05-15", 5748485, None, 15778974, None, None),
     ]

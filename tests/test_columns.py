@@ -34,11 +34,17 @@ def _schema(path: Path) -> dict[str, list[tuple[str, str]]]:
     """Every table and view of the file: its columns' names and declared types, in order."""
     with closing(sqlite3.connect(path)) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        names = [row[0] for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
-            "AND name NOT LIKE 'sqlite_%'")]
-        return {name: [(row[1], row[2]) for row in db.execute(f"PRAGMA table_info({name})")]
-                for name in names}
+        names = [
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            name: [(row[1], row[2]) for row in db.execute(f"PRAGMA table_info({name})")]
+            for name in names
+        }
 
 
 def test_every_table_and_view_of_the_file_is_described(fresh: Path) -> None:
@@ -79,9 +85,11 @@ def test_units_the_issue_asks_for_are_said() -> None:
 def test_a_market_view_describes_only_its_market() -> None:
     assert describe("short_trades", "nasdaq_short_volume") == (
         "NASDAQ short-sale volume of the day. Unit: shares. "
-        "From upstream: US nus_amount; NULL for HK.")
+        "From upstream: US nus_amount; NULL for HK."
+    )
     assert describe("us_short_trades", "nasdaq_short_volume") == (
-        "NASDAQ short-sale volume of the day. Unit: shares. From upstream: US nus_amount.")
+        "NASDAQ short-sale volume of the day. Unit: shares. From upstream: US nus_amount."
+    )
     assert "HK" not in describe("us_short_trades", "short_ratio").split("From upstream")[1]
 
 
@@ -106,7 +114,8 @@ def test_each_view_example_answers_on_a_swept_database(swept: Swept) -> None:
 def test_the_short_ratio_is_the_fraction_said_on_swept_data(swept: Swept) -> None:
     rows = swept.rows(
         "SELECT market, short_ratio, COALESCE(nasdaq_short_volume + nyse_short_volume, "
-        "short_turnover), COALESCE(total_volume, total_turnover) FROM short_trades")
+        "short_turnover), COALESCE(total_volume, total_turnover) FROM short_trades"
+    )
     assert {row[0] for row in rows} == {"US", "HK"}
     for market, short_ratio, short, total in rows:
         assert 0 <= short_ratio <= 1, (market, short_ratio)

@@ -78,9 +78,12 @@ class Harness:
             f'[gateway]\nbase_url = "{self.url}"\n[sweep]\nbackoff_base = 0.0\n{tables}',
             encoding="utf-8",
         )
-        (self.tmp_path / "symbols.txt").write_text("".join(
-            f"T{i:03d}X.US\n" if i % 2 == 0 else f"{1000 + i}.HK\n" for i in range(SYMBOLS)
-        ), encoding="utf-8")
+        (self.tmp_path / "symbols.txt").write_text(
+            "".join(
+                f"T{i:03d}X.US\n" if i % 2 == 0 else f"{1000 + i}.HK\n" for i in range(SYMBOLS)
+            ),
+            encoding="utf-8",
+        )
 
     def why(self, message: str) -> str:
         """An assertion message: what failed, the seed, and the log so far."""
@@ -110,14 +113,24 @@ class Harness:
                 return total
             total = again
             if time.monotonic() > deadline:
-                raise AssertionError(self.why(f"the gateway still receiving after "
-                                              f"{SETTLE_TIMEOUT:g}s"))
+                raise AssertionError(
+                    self.why(f"the gateway still receiving after {SETTLE_TIMEOUT:g}s")
+                )
 
     def sweep(self, db: Path, *extra: str) -> subprocess.Popen[Any]:
         """Start ``harvester sweep`` on ``db``; its stderr goes to a file named after it."""
         self.invocations += 1
-        args = ["sweep", *extra, "-q", "--config", str(self.tmp_path / "crash.toml"),
-                "--symbols", str(self.tmp_path / "symbols.txt"), "--db", str(db)]
+        args = [
+            "sweep",
+            *extra,
+            "-q",
+            "--config",
+            str(self.tmp_path / "crash.toml"),
+            "--symbols",
+            str(self.tmp_path / "symbols.txt"),
+            "--db",
+            str(db),
+        ]
         with self.stderr_file().open("w") as err:
             return self.start(args, cwd=self.tmp_path, stdout=subprocess.DEVNULL, stderr=err)
 
@@ -128,8 +141,9 @@ class Harness:
         """Assert an exit code, showing the sweep's last stderr lines if it is wrong."""
         if code != expected:
             tail = self.stderr_file().read_text(errors="replace").splitlines()[-15:]
-            raise AssertionError(self.why(f"{what}: exit {code}, expected {expected}\n"
-                                          + "\n".join(tail)))
+            raise AssertionError(
+                self.why(f"{what}: exit {code}, expected {expected}\n" + "\n".join(tail))
+            )
 
     def reference(self, db: Path) -> int:
         """One uninterrupted sweep; returns the requests the gateway served for it."""
@@ -158,9 +172,11 @@ class Harness:
                 os.kill(process.pid, signal.SIGKILL)
             code = process.wait(timeout=SWEEP_TIMEOUT)
             requests, newly = self.settle() - before, self.committed(db) - done
-            self.log.append(f"invocation {self.invocations}: SIGKILL at {moment:.3f}s "
-                            f"{'landed' if alive else 'too late'} (exit {code}); "
-                            f"{requests} requests, {newly} tasks committed")
+            self.log.append(
+                f"invocation {self.invocations}: SIGKILL at {moment:.3f}s "
+                f"{'landed' if alive else 'too late'} (exit {code}); "
+                f"{requests} requests, {newly} tasks committed"
+            )
             if not alive:
                 # It finished first: the run is completed, no later kill can land in it.
                 self.check_exit(code, 0, "sweep that ended before its kill")
@@ -177,22 +193,30 @@ class Harness:
             before, done = self.settle(), self.committed(db)
             code = self.sweep(db, "--resume").wait(timeout=SWEEP_TIMEOUT)
             requests, newly = self.settle() - before, self.committed(db) - done
-            self.log.append(f"invocation {self.invocations}: resume, exit {code}; "
-                            f"{requests} requests, {newly} tasks committed")
+            self.log.append(
+                f"invocation {self.invocations}: resume, exit {code}; "
+                f"{requests} requests, {newly} tasks committed"
+            )
             self.check_exit(code, 0, "resume")
 
 
 def data_rows(query: Query, db: Path, table: str) -> list[tuple[Any, ...]]:
     """Every row of a data table, without ``run_id``, ``fetched_at``, ``first_seen_at``, by key."""
-    columns = [row[1] for row in query(db, f"PRAGMA table_info({table})")
-               if row[1] not in ("run_id", "fetched_at", "first_seen_at")]
+    columns = [
+        row[1]
+        for row in query(db, f"PRAGMA table_info({table})")
+        if row[1] not in ("run_id", "fetched_at", "first_seen_at")
+    ]
     return query(db, f"SELECT {', '.join(columns)} FROM {table} ORDER BY symbol, trade_date")
 
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_equals_one_clean_sweep(
-    tmp_path: Path, gateway_process: Callable[..., Any], served: Callable[[str], int],
-    start_sweep: Callable[..., subprocess.Popen[Any]], query: Query,
+    tmp_path: Path,
+    gateway_process: Callable[..., Any],
+    served: Callable[[str], int],
+    start_sweep: Callable[..., subprocess.Popen[Any]],
+    query: Query,
 ) -> None:
     with gateway_process(0) as gateway:
         harness = Harness(tmp_path, gateway.url, query, served, start_sweep)
@@ -209,8 +233,10 @@ def test_sigkill_at_random_moments_then_resume_equals_one_clean_sweep(
         total = harness.settle() - start
 
     redone, bound = total - reference, kills * PER_KILL
-    harness.log.append(f"kills {kills}; lost per kill {lost}; crash run {total} requests, "
-                       f"redone {redone}, bound {bound:g} ({PER_KILL:g} per kill)")
+    harness.log.append(
+        f"kills {kills}; lost per kill {lost}; crash run {total} requests, "
+        f"redone {redone}, bound {bound:g} ({PER_KILL:g} per kill)"
+    )
     print("\n".join(harness.log))
 
     integrity = query(crash, "PRAGMA integrity_check")

@@ -121,7 +121,8 @@ class Server:
 
 @pytest.fixture
 def start_server(
-    tmp_path: Path, clean_env: Callable[..., dict[str, str]],
+    tmp_path: Path,
+    clean_env: Callable[..., dict[str, str]],
     wait_until: Callable[[Callable[[], object], float, str], None],
 ) -> Iterator[Callable[[list[str], int], Server]]:
     """``start_server(command, port)``: started, and returned once it answers on ``port``."""
@@ -131,8 +132,9 @@ def start_server(
         log = tmp_path / f"server-{len(started)}.log"
         with log.open("wb") as out:  # a file, not a pipe: its request log never blocks it
             # TMPDIR: what explore leaves when killed outright stays in this test's folder.
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                       env=clean_env(TMPDIR=str(tmp_path)))
+            process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=clean_env(TMPDIR=str(tmp_path))
+            )
         started.append(process)
         url = f"http://127.0.0.1:{port}/"
 
@@ -150,21 +152,37 @@ def start_server(
 
 @pytest.fixture
 def datasette(
-    copy_swept: Callable[[], Swept], harvester: Callable[..., subprocess.CompletedProcess[str]],
-    free_port: Callable[[], int], start_server: Callable[[list[str], int], Server],
+    copy_swept: Callable[[], Swept],
+    harvester: Callable[..., subprocess.CompletedProcess[str]],
+    free_port: Callable[[], int],
+    start_server: Callable[[list[str], int], Server],
     tmp_path: Path,
 ) -> tuple[Server, Swept, Path]:
     """Datasette serving a private copy of the swept database with our metadata."""
     pytest.importorskip("datasette")
     swept = copy_swept()
     meta = tmp_path / "metadata.json"
-    result = harvester("datasette-metadata", "--config", str(swept.config), "--db",
-                       str(swept.db), "-o", str(meta))
+    result = harvester(
+        "datasette-metadata", "--config", str(swept.config), "--db", str(swept.db), "-o", str(meta)
+    )
     assert result.returncode == 0, result.stderr
     port = free_port()
-    server = start_server([sys.executable, "-m", "datasette", "serve", str(swept.db),
-                           "--metadata", str(meta), "--host", "127.0.0.1",
-                           "--port", str(port)], port)
+    server = start_server(
+        [
+            sys.executable,
+            "-m",
+            "datasette",
+            "serve",
+            str(swept.db),
+            "--metadata",
+            str(meta),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        port,
+    )
     return server, swept, meta
 
 
@@ -222,14 +240,26 @@ def _listening_addresses(port: int) -> set[str]:
 
 
 def test_explore_serves_on_loopback_only_and_stops_with_its_datasette(
-    copy_swept: Callable[[], Swept], free_port: Callable[[], int],
+    copy_swept: Callable[[], Swept],
+    free_port: Callable[[], int],
     start_server: Callable[[list[str], int], Server],
     wait_until: Callable[[Callable[[], object], float, str], None],
 ) -> None:
     pytest.importorskip("datasette")
     swept, port = copy_swept(), free_port()
-    server = start_server([*HARVESTER, "explore", "--config", str(swept.config),
-                           "--db", str(swept.db), "--port", str(port)], port)
+    server = start_server(
+        [
+            *HARVESTER,
+            "explore",
+            "--config",
+            str(swept.config),
+            "--db",
+            str(swept.db),
+            "--port",
+            str(port),
+        ],
+        port,
+    )
     rows = server.json(f"{NAME}/latest_run_problems.json?_shape=array")
     assert {row["symbol"] for row in rows} == {NO_DATA, UNSUPPORTED, INVALID, FAILING}
     assert "fraction, 0 to 1" in server.text(f"{NAME}/short_trades")
@@ -251,14 +281,14 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
 def test_datasette_ends_when_explore_is_killed_outright(
-    copy_swept: Callable[[], Swept], free_port: Callable[[], int],
+    copy_swept: Callable[[], Swept],
+    free_port: Callable[[], int],
     start_server: Callable[[list[str], int], Server],
     wait_until: Callable[[Callable[[], object], float, str], None],
 ) -> None:
     pytest.importorskip("datasette")
     swept, port = copy_swept(), free_port()
-    server = start_server([*HARVESTER, "explore", "--db", str(swept.db), "--port", str(port)],
-                          port)
+    server = start_server([*HARVESTER, "explore", "--db", str(swept.db), "--port", str(port)], port)
     pid = server.process.pid
     children = Path(f"/proc/{pid}/task/{pid}/children")
     if not children.exists():
@@ -278,23 +308,32 @@ def test_datasette_ends_when_explore_is_killed_outright(
 
 
 def test_explore_without_datasette_says_how_to_install(
-    swept: Swept, clean_env: Callable[..., dict[str, str]],
+    swept: Swept,
+    clean_env: Callable[..., dict[str, str]],
     error_line: Callable[[subprocess.CompletedProcess[str]], str],
 ) -> None:
     # As if it were not installed: an import of datasette fails in this interpreter.
-    code = ("import sys; sys.modules['datasette'] = None; from harvester.cli import main; "
-            f"sys.exit(main(['explore', '--db', {str(swept.db)!r}]))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=20, check=False, env=clean_env())
+    code = (
+        "import sys; sys.modules['datasette'] = None; from harvester.cli import main; "
+        f"sys.exit(main(['explore', '--db', {str(swept.db)!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+        env=clean_env(),
+    )
     assert "pip install 'harvester[explore]'" in error_line(result)
     assert result.stdout == ""
 
 
 def test_metadata_describes_every_table_view_and_column(
-    swept: Swept, harvester: Callable[..., subprocess.CompletedProcess[str]],
+    swept: Swept,
+    harvester: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
-    result = harvester("datasette-metadata", "--config", str(swept.config), "--db",
-                       str(swept.db))
+    result = harvester("datasette-metadata", "--config", str(swept.config), "--db", str(swept.db))
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["title"]
@@ -305,7 +344,8 @@ def test_metadata_describes_every_table_view_and_column(
     for relation in RELATIONS.values():
         assert tables[relation.name]["description"]
         assert tables[relation.name]["columns"] == {
-            column.name: describe(relation.name, column.name) for column in relation.columns}
+            column.name: describe(relation.name, column.name) for column in relation.columns
+        }
     queries = data["databases"][name]["queries"]
     assert list(queries) == list(QUERIES)
     assert ":symbol" in queries["symbol_last_20_days"]["sql"]
@@ -333,7 +373,8 @@ def test_the_health_query_says_yes_only_for_a_completed_run_without_failures(
 
 
 def test_an_old_schema_file_is_refused_in_one_line_and_left_alone(
-    tmp_path: Path, harvester: Callable[..., subprocess.CompletedProcess[str]],
+    tmp_path: Path,
+    harvester: Callable[..., subprocess.CompletedProcess[str]],
     error_line: Callable[[subprocess.CompletedProcess[str]], str],
 ) -> None:
     old = tmp_path / "old.sqlite"
@@ -349,7 +390,9 @@ def test_an_old_schema_file_is_refused_in_one_line_and_left_alone(
 
 
 def test_metadata_to_a_folder_that_does_not_exist_is_one_line(
-    swept: Swept, tmp_path: Path, harvester: Callable[..., subprocess.CompletedProcess[str]],
+    swept: Swept,
+    tmp_path: Path,
+    harvester: Callable[..., subprocess.CompletedProcess[str]],
     error_line: Callable[[subprocess.CompletedProcess[str]], str],
 ) -> None:
     target = tmp_path / "no" / "metadata.json"
@@ -359,7 +402,8 @@ def test_metadata_to_a_folder_that_does_not_exist_is_one_line(
 
 @pytest.mark.parametrize("command", ["datasette-metadata", "explore"])
 def test_help_shows_an_example(
-    command: str, harvester: Callable[..., subprocess.CompletedProcess[str]],
+    command: str,
+    harvester: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     result = harvester(command, "-h")
     assert result.returncode == 0
@@ -367,7 +411,8 @@ def test_help_shows_an_example(
 
 
 def test_explore_on_a_port_in_use_is_one_line(
-    swept: Swept, harvester: Callable[..., subprocess.CompletedProcess[str]],
+    swept: Swept,
+    harvester: Callable[..., subprocess.CompletedProcess[str]],
     error_line: Callable[[subprocess.CompletedProcess[str]], str],
 ) -> None:
     pytest.importorskip("datasette")

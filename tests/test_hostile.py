@@ -26,20 +26,28 @@ Answer = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Query = Callable[..., list[tuple[Any, ...]]]
 Tasks = Callable[[Path], dict[tuple[str, str], tuple[Any, ...]]]
 Failure = Callable[[Path, str], tuple[str, int, str, str]]
-GOOD_US = {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
-           "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}
+GOOD_US = {
+    "timestamp": "2026-05-15T04:00:00Z",
+    "nus_amount": "5748485",
+    "ny_amount": "0",
+    "total_amount": "15778974",
+    "rate": "0.3643",
+    "close": "300.230",
+}
 HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
 def json_answer(document: Any) -> Answer:
     async def answer(request: web.Request) -> web.Response:
         return web.Response(body=orjson.dumps(document), content_type="application/json")
+
     return answer
 
 
 def raw_answer(body: bytes, *, status: int = 200, content_type: str = "application/json") -> Answer:
     async def answer(request: web.Request) -> web.Response:
         return web.Response(body=body, status=status, content_type=content_type)
+
     return answer
 
 
@@ -90,8 +98,9 @@ def crafted(trades: dict[str, Answer]) -> TestServer:
     return TestServer(app, host="127.0.0.1")
 
 
-async def sweep_served(make_settings: Callable[..., Any], server: TestServer, symbols: str,
-                       **settings: Any) -> Path:
+async def sweep_served(
+    make_settings: Callable[..., Any], server: TestServer, symbols: str, **settings: Any
+) -> Path:
     """One sweep against an aiohttp test server; returns the database file."""
     ran = make_settings(str(server.make_url("")).rstrip("/"), symbols, **settings)
     summary = await run_sweep(ran)
@@ -108,9 +117,13 @@ def sweep_against(
     async def sweep(trades: dict[str, Answer], **sweep: Any) -> Path:
         symbols = "".join(f"{symbol}\n" for symbol in trades) + "GOOD.US\n"
         async with crafted(trades) as server:
-            db = await sweep_served(make_settings, server, symbols,
-                                    sweep={"max_attempts": 2, **sweep},
-                                    gateway={"timeout": 0.5, "max_body_bytes": 1_000_000})
+            db = await sweep_served(
+                make_settings,
+                server,
+                symbols,
+                sweep={"max_attempts": 2, **sweep},
+                gateway={"timeout": 0.5, "max_body_bytes": 1_000_000},
+            )
         assert task_map(db)[("GOOD.US", "short_trades")][:3] == ("ok", 1, 1)
         assert query(db, "SELECT COUNT(*) FROM short_trades WHERE symbol = 'GOOD.US'") == [(1,)]
         return db
@@ -123,8 +136,12 @@ def failure(query: Query) -> Failure:
     """``failure(db, symbol)``: the symbol's short_trades task (status, attempts, code, message)."""
 
     def task(db: Path, symbol: str) -> tuple[str, int, str, str]:
-        rows = query(db, "SELECT status, attempts, error_code, error_message FROM tasks "
-                         "WHERE symbol = ? AND endpoint = 'short_trades'", (symbol,))
+        rows = query(
+            db,
+            "SELECT status, attempts, error_code, error_message FROM tasks "
+            "WHERE symbol = ? AND endpoint = 'short_trades'",
+            (symbol,),
+        )
         assert len(rows) == 1
         return rows[0]
 
@@ -142,14 +159,16 @@ async def test_broken_bodies_fail_after_their_retries_with_the_reason_kept(
     sweep_against: Callable[..., Awaitable[Path]], failure: Failure
 ) -> None:
     stream = Streamer(64 * 1024 * 1024)
-    db = await sweep_against({
-        "PAGE.US": raw_answer(HTML, status=502, content_type="text/html"),
-        "HTML.US": raw_answer(HTML, content_type="text/html"),
-        "CUT.US": raw_answer(b'{"code": 0, "message": "success", "data": [{"timest'),
-        "SLOW.US": trickle,
-        "HUGE.US": stream,
-        "BIG.US": raw_answer(b" " * 2_000_000),
-    })
+    db = await sweep_against(
+        {
+            "PAGE.US": raw_answer(HTML, status=502, content_type="text/html"),
+            "HTML.US": raw_answer(HTML, content_type="text/html"),
+            "CUT.US": raw_answer(b'{"code": 0, "message": "success", "data": [{"timest'),
+            "SLOW.US": trickle,
+            "HUGE.US": stream,
+            "BIG.US": raw_answer(b" " * 2_000_000),
+        }
+    )
     assert failure(db, "PAGE.US")[:3] == ("failed", 2, "http_502")
     assert failure(db, "HTML.US")[:3] == ("failed", 2, "malformed_body")
     assert "text/html" in failure(db, "HTML.US")[3]
@@ -200,10 +219,23 @@ async def test_junk_records_keep_what_is_valid(
     sweep_against: Callable[..., Awaitable[Path]], query: Query, task_map: Tasks
 ) -> None:
     junk = [
-        {**GOOD_US, "timestamp": "2026-05-14T04:00:00Z", "close": None, "rate": "",
-         "ny_amount": "N/A", "nus_amount": "NaN", "total_amount": "1e309", "extra": "field"},
-        {**GOOD_US, "timestamp": "2026-05-13T04:00:00Z", "close": "-5", "rate": "x" * 10_000,
-         "nus_amount": "-100"},
+        {
+            **GOOD_US,
+            "timestamp": "2026-05-14T04:00:00Z",
+            "close": None,
+            "rate": "",
+            "ny_amount": "N/A",
+            "nus_amount": "NaN",
+            "total_amount": "1e309",
+            "extra": "field",
+        },
+        {
+            **GOOD_US,
+            "timestamp": "2026-05-13T04:00:00Z",
+            "close": "-5",
+            "rate": "x" * 10_000,
+            "nus_amount": "-100",
+        },
         {"timestamp": "2026-05-12T04:00:00Z"},  # every value missing
         {**GOOD_US, "timestamp": "not a time"},
         {**GOOD_US, "timestamp": "1970-01-01T00:00:00Z"},
@@ -212,11 +244,15 @@ async def test_junk_records_keep_what_is_valid(
         "not a record",
         None,
     ]
-    db = await sweep_against({"JUNK.US": json_answer(
-        {"code": 0, "message": "success", "data": junk})})
-    rows = query(db, "SELECT trade_date, nasdaq_short_volume, nyse_short_volume, total_volume, "
-                     "short_ratio, close FROM short_trades WHERE symbol = 'JUNK.US' "
-                     "ORDER BY trade_date")
+    db = await sweep_against(
+        {"JUNK.US": json_answer({"code": 0, "message": "success", "data": junk})}
+    )
+    rows = query(
+        db,
+        "SELECT trade_date, nasdaq_short_volume, nyse_short_volume, total_volume, "
+        "short_ratio, close FROM short_trades WHERE symbol = 'JUNK.US' "
+        "ORDER BY trade_date",
+    )
     assert rows == [
         ("2026-05-12", None, None, None, None, None),
         ("2026-05-13", None, 0, 15778974, None, None),
@@ -245,7 +281,11 @@ async def test_short_interest_dates_that_disagree(
     async with kinds_server(handle) as server:
         db = await sweep_served(make_settings, server, "700.HK\n")
     assert query(db, "SELECT trade_date, short_shares FROM short_interest ORDER BY 1") == [
-        ("2026-05-01", 2), ("2026-05-08", 3), ("2026-05-14", 4), ("2026-05-15", 5)]
+        ("2026-05-01", 2),
+        ("2026-05-08", 3),
+        ("2026-05-14", 4),
+        ("2026-05-15", 5),
+    ]
 
 
 async def test_redirect_to_another_host_fails_the_task_without_following(
@@ -261,15 +301,28 @@ async def test_redirect_to_another_host_fails_the_task_without_following(
 async def test_gateway_faults_forever_fail_only_their_symbol(
     sweep_simulated: Callable[..., Awaitable[Any]], task_map: Tasks
 ) -> None:
-    faults = {"RESET.US": "reset", "PAGE.US": "http_502_html", "TRUNC.US": "truncated",
-              "TYPE.US": "html_200", "BUSY.US": "http_429"}
+    faults = {
+        "RESET.US": "reset",
+        "PAGE.US": "http_502_html",
+        "TRUNC.US": "truncated",
+        "TYPE.US": "html_200",
+        "BUSY.US": "http_429",
+    }
     gw = GatewaySettings(scripted={symbol: (fault, "*") for symbol, fault in faults.items()})
-    swept = await sweep_simulated("".join(f"{s}\n" for s in faults) + "AAPL.US\n", gw,
-                                  sweep={"max_attempts": 2, "retry_after_max": 0})
+    swept = await sweep_simulated(
+        "".join(f"{s}\n" for s in faults) + "AAPL.US\n",
+        gw,
+        sweep={"max_attempts": 2, "retry_after_max": 0},
+    )
     summary = swept.summary
     tasks = task_map(swept.db)
-    codes = {"RESET.US": "connection_reset", "PAGE.US": "http_502", "TRUNC.US": "malformed_body",
-             "TYPE.US": "malformed_body", "BUSY.US": "http_429"}
+    codes = {
+        "RESET.US": "connection_reset",
+        "PAGE.US": "http_502",
+        "TRUNC.US": "malformed_body",
+        "TYPE.US": "malformed_body",
+        "BUSY.US": "http_429",
+    }
     for symbol, code in codes.items():
         assert tasks[(symbol, "short_trades")] == ("failed", 2, 0, 0, code), symbol
     assert tasks[("AAPL.US", "short_trades")][0] == "ok"
@@ -280,18 +333,18 @@ async def test_a_hostile_symbols_file_sends_only_intended_paths(
     make_settings: Callable[..., Any], query: Query, caplog: pytest.LogCaptureFixture
 ) -> None:
     lines = [
-        "\ufeffAAPL.US",                # 1: BOM
-        "\t700.hk\t",                   # 2: tabs around
-        "../x",                         # 3
-        "A/B.US",                       # 4
-        "%2F",                          # 5
-        "AA PL.US",                     # 6
-        "TŞLA.US",                      # 7: non-ASCII
-        "X" * 10_000,                   # 8
-        "\x00\x01\x02binary",           # 9
-        "US.BRK.B  # a comment",        # 10
-        "A\tB.US",                      # 11
-        "",                             # 12
+        "\ufeffAAPL.US",  # 1: BOM
+        "\t700.hk\t",  # 2: tabs around
+        "../x",  # 3
+        "A/B.US",  # 4
+        "%2F",  # 5
+        "AA PL.US",  # 6
+        "TŞLA.US",  # 7: non-ASCII
+        "X" * 10_000,  # 8
+        "\x00\x01\x02binary",  # 9
+        "US.BRK.B  # a comment",  # 10
+        "A\tB.US",  # 11
+        "",  # 12
     ]
     body = "\r\n".join(lines).encode() + b"\r\n\xff\xfe\xfa garbage\r\n"  # 13: invalid UTF-8
     caplog.set_level(logging.WARNING)
@@ -302,12 +355,16 @@ async def test_a_hostile_symbols_file_sends_only_intended_paths(
         outcomes = gateway.stats.as_dict()["by_outcome"]
     assert outcomes == {"short_trades": {"ok": 3}, "short_interest": {"ok": 3}}
     assert summary.malformed_lines == 9
-    reported = sorted(int(m.split(" line ")[1].split(":")[0])
-                      for m in caplog.messages if " line " in m)
+    reported = sorted(
+        int(m.split(" line ")[1].split(":")[0]) for m in caplog.messages if " line " in m
+    )
     assert reported == [3, 4, 5, 6, 7, 8, 9, 11, 13]
     db = Path(settings.sweep.db)
     assert {row[0] for row in query(db, "SELECT DISTINCT symbol FROM tasks")} == {
-        "AAPL.US", "700.HK", "BRK.B.US"}
+        "AAPL.US",
+        "700.HK",
+        "BRK.B.US",
+    }
 
 
 async def test_symbol_text_is_bound_as_data_never_formatted_into_sql(
@@ -319,8 +376,9 @@ async def test_symbol_text_is_bound_as_data_never_formatted_into_sql(
 
     nasty = Symbol("X'); DROP TABLE tasks; --", "US")
     async with Store(tmp_path / "h.sqlite") as store:
-        await store.start_run("r1", "s.txt", [(nasty.canonical, "short_trades", "pending", None)],
-                              lambda added: {})
+        await store.start_run(
+            "r1", "s.txt", [(nasty.canonical, "short_trades", "pending", None)], lambda added: {}
+        )
         row = (nasty.canonical, "US", "2026-05-15", 1, 2, 3, None, None, None, 0.5, 9.0)
         result = TaskResult(nasty, "short_trades", TaskStatus.OK, 1, (row,))
         await store.write_results("r1", [result], table_specs())
@@ -334,8 +392,9 @@ async def test_symbol_text_is_bound_as_data_never_formatted_into_sql(
 async def test_connection_refused_fails_after_retries(
     make_settings: Callable[..., Any], free_port: Callable[[], int], task_map: Tasks
 ) -> None:
-    settings = make_settings(f"http://127.0.0.1:{free_port()}", "AAPL.US\n",
-                             sweep={"max_attempts": 2})
+    settings = make_settings(
+        f"http://127.0.0.1:{free_port()}", "AAPL.US\n", sweep={"max_attempts": 2}
+    )
     summary = await run_sweep(settings)
     tasks = task_map(Path(settings.sweep.db))
     assert tasks[("AAPL.US", "short_trades")] == ("failed", 2, 0, 0, "connection_error")

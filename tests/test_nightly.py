@@ -45,8 +45,13 @@ def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
 
 @pytest.mark.slow
 def test_a_symlink_to_the_database_gets_the_same_lock(
-    tmp_path: Path, sweep_files: Callable[..., Any], gateway_process: Callable[..., Any],
-    start_sweep: Start, harvester: Run, error_line: ErrorLine, query: Query,
+    tmp_path: Path,
+    sweep_files: Callable[..., Any],
+    gateway_process: Callable[..., Any],
+    start_sweep: Start,
+    harvester: Run,
+    error_line: ErrorLine,
+    query: Query,
 ) -> None:
     files = sweep_files(80, 10.0)
     db = files.db
@@ -62,8 +67,9 @@ def test_a_symlink_to_the_database_gets_the_same_lock(
         try:
             through_link = harvester(*files.args("--resume", db=link))
             through_folder = harvester(*files.args("--resume", db=folder_link / "h.sqlite"))
-            relative = harvester(*files.args("--resume", db=Path("elsewhere/../h.sqlite")),
-                                 cwd=tmp_path)
+            relative = harvester(
+                *files.args("--resume", db=Path("elsewhere/../h.sqlite")), cwd=tmp_path
+            )
         finally:
             stop(first)
     for second in (through_link, through_folder, relative):
@@ -75,8 +81,13 @@ def test_a_symlink_to_the_database_gets_the_same_lock(
 
 @pytest.mark.slow
 def test_a_database_with_two_hard_links_is_refused(
-    tmp_path: Path, sweep_files: Callable[..., Any], gateway_process: Callable[..., Any],
-    start_sweep: Start, harvester: Run, error_line: ErrorLine, query: Query,
+    tmp_path: Path,
+    sweep_files: Callable[..., Any],
+    gateway_process: Callable[..., Any],
+    start_sweep: Start,
+    harvester: Run,
+    error_line: ErrorLine,
+    query: Query,
 ) -> None:
     files = sweep_files(80, 20.0)
     db = files.db
@@ -104,8 +115,12 @@ def test_a_database_with_two_hard_links_is_refused(
 
 
 def _simulated(tmp_path: Path, scripted: dict[str, str], **sweep: object) -> Path:
-    lines = ["[sweep]\n", "backoff_base = 0.01\n", "outage_max = 5.0\n",
-             *(f"{key} = {value}\n" for key, value in sweep.items())]
+    lines = [
+        "[sweep]\n",
+        "backoff_base = 0.01\n",
+        "outage_max = 5.0\n",
+        *(f"{key} = {value}\n" for key, value in sweep.items()),
+    ]
     for name in ("short_trades", "short_interest"):
         lines.append(f"[endpoints.{name}]\nrate = 200.0\nconcurrency = 4\n")
     lines.append("[simulate.scripted]\n")
@@ -121,8 +136,9 @@ def simulated_sweep(
 ) -> Callable[..., tuple[list[str], Path]]:
     """``simulated_sweep(symbols, scripted={}, **sweep)``: ``--simulate`` arguments and the db."""
 
-    def make(symbols: Path, scripted: dict[str, str] | None = None,
-             **sweep: object) -> tuple[list[str], Path]:
+    def make(
+        symbols: Path, scripted: dict[str, str] | None = None, **sweep: object
+    ) -> tuple[list[str], Path]:
         config = _simulated(tmp_path, scripted or {}, **sweep)
         db = tmp_path / "h.sqlite"
         return sweep_args(config, symbols, db, "--simulate"), db
@@ -141,21 +157,29 @@ def simulated_sweep(
     ],
 )
 def test_symbols_that_always_answer_502_fail_on_their_own(
-    tmp_path: Path, simulated_sweep: Callable[..., tuple[list[str], Path]], harvester: Run,
-    write_file: Callable[[Path, str], Path], query: Query,
-    good: list[str], bad: list[str], workers: int, paused: bool,
+    tmp_path: Path,
+    simulated_sweep: Callable[..., tuple[list[str], Path]],
+    harvester: Run,
+    write_file: Callable[[Path, str], Path],
+    query: Query,
+    good: list[str],
+    bad: list[str],
+    workers: int,
+    paused: bool,
 ) -> None:
     symbols = write_file(tmp_path / "s.txt", "".join(f"{s}\n" for s in good + bad))
-    args, db = simulated_sweep(symbols, {symbol: '"http_502_html", "*"' for symbol in bad},
-                               workers=workers)
+    args, db = simulated_sweep(
+        symbols, {symbol: '"http_502_html", "*"' for symbol in bad}, workers=workers
+    )
     result = harvester(*args, "--json")
     assert result.returncode == 3, result.stderr
     assert "unavailable" not in result.stderr
     if not paused:
         assert "looks down" not in result.stderr
     assert query(db, "SELECT status, stop_reason FROM runs") == [("completed", None)]
-    failed = query(db, "SELECT symbol, error_code FROM tasks WHERE status = 'failed' "
-                       "ORDER BY 1, endpoint")
+    failed = query(
+        db, "SELECT symbol, error_code FROM tasks WHERE status = 'failed' ORDER BY 1, endpoint"
+    )
     assert failed == [(symbol, "http_502") for symbol in sorted(bad) for _ in range(2)]
     # max_attempts is 5; a request sent while the guard probed (the three-in-a-row case)
     # is recorded but costs the task nothing.
@@ -169,28 +193,41 @@ def test_symbols_that_always_answer_502_fail_on_their_own(
 
 @pytest.mark.slow
 async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(
-    tmp_path: Path, hanging_sibling: Callable[..., Any], universe: Callable[..., Path],
+    tmp_path: Path,
+    hanging_sibling: Callable[..., Any],
+    universe: Callable[..., Path],
     sweep_args: Callable[..., list[str]],
     until: Callable[[Callable[[], object], float, str], Awaitable[None]],
-    ok_tasks: Callable[..., int], query: Query,
+    ok_tasks: Callable[..., int],
+    query: Query,
 ) -> None:
     count = 6
     symbols = universe(count, "H")
     db = tmp_path / "h.sqlite"
     async with hanging_sibling() as (url, state):
         config = tmp_path / "c.toml"
-        config.write_text(f'[gateway]\nbase_url = "{url}"\ntimeout = 120.0\n'
-                          "[sweep]\ncommit_interval = 0.25\nworkers = 8\n"
-                          "[endpoints.short_interest]\nconcurrency = 8\n", encoding="utf-8")
+        config.write_text(
+            f'[gateway]\nbase_url = "{url}"\ntimeout = 120.0\n'
+            "[sweep]\ncommit_interval = 0.25\nworkers = 8\n"
+            "[endpoints.short_interest]\nconcurrency = 8\n",
+            encoding="utf-8",
+        )
         sweep = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "harvester", *sweep_args(config, symbols, db),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            sys.executable,
+            "-m",
+            "harvester",
+            *sweep_args(config, symbols, db),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         try:
-            await until(lambda: state["answered"] == count and state["hanging"] == count,
-                        30, "every short_trades answered while short_interest hangs")
+            await until(
+                lambda: state["answered"] == count and state["hanging"] == count,
+                30,
+                "every short_trades answered while short_interest hangs",
+            )
             answered_at = state["last_answer"]
-            await until(lambda: ok_tasks(db, "short_trades") == count, 10,
-                        "short_trades committed")
+            await until(lambda: ok_tasks(db, "short_trades") == count, 10, "short_trades committed")
             waited = time.monotonic() - answered_at
             assert state["hanging"] == count  # still hanging: nothing was released
         finally:
@@ -198,7 +235,9 @@ async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(
             await sweep.wait()
     assert sweep.returncode == -signal.SIGKILL
     assert query(db, "SELECT endpoint, status, COUNT(*) FROM tasks GROUP BY 1, 2") == [
-        ("short_interest", "pending", count), ("short_trades", "ok", count)]
+        ("short_interest", "pending", count),
+        ("short_trades", "ok", count),
+    ]
     assert query(db, "SELECT COUNT(*) FROM short_trades") == [(2 * count,)]
     # commit_interval is 0.25 s; the rest is this test's polling and a loaded CI machine.
     assert waited < 3.0, waited
@@ -206,7 +245,9 @@ async def test_a_hanging_sibling_does_not_hold_back_a_finished_task(
 
 @pytest.mark.slow
 async def test_a_hanging_endpoint_holds_only_its_own_worker(
-    tmp_path: Path, hanging_sibling: Callable[..., Any], universe: Callable[..., Path],
+    tmp_path: Path,
+    hanging_sibling: Callable[..., Any],
+    universe: Callable[..., Path],
     sweep_args: Callable[..., list[str]],
     until: Callable[[Callable[[], object], float, str], Awaitable[None]],
     ok_tasks: Callable[..., int],
@@ -219,15 +260,25 @@ async def test_a_hanging_endpoint_holds_only_its_own_worker(
     db = tmp_path / "h.sqlite"
     async with hanging_sibling() as (url, state):
         config = tmp_path / "c.toml"
-        config.write_text(f'[gateway]\nbase_url = "{url}"\ntimeout = 120.0\n'
-                          "[sweep]\nworkers = 2\n[endpoints.short_interest]\nconcurrency = 8\n",
-                          encoding="utf-8")
+        config.write_text(
+            f'[gateway]\nbase_url = "{url}"\ntimeout = 120.0\n'
+            "[sweep]\nworkers = 2\n[endpoints.short_interest]\nconcurrency = 8\n",
+            encoding="utf-8",
+        )
         sweep = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "harvester", *sweep_args(config, symbols, db),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            sys.executable,
+            "-m",
+            "harvester",
+            *sweep_args(config, symbols, db),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         try:
-            await until(lambda: state["hanging"] == 4 and ok_tasks(db, "short_trades") == 4,
-                        30, "four short_interest requests hanging, four short_trades committed")
+            await until(
+                lambda: state["hanging"] == 4 and ok_tasks(db, "short_trades") == 4,
+                30,
+                "four short_interest requests hanging, four short_trades committed",
+            )
             assert state["answered"] == 4  # every worker is held: nothing more went out
         finally:
             sweep.kill()
@@ -240,13 +291,17 @@ async def test_a_hanging_endpoint_holds_only_its_own_worker(
 def _small_disk(limit: int) -> Any:
     def apply() -> None:  # runs in the child: every file it writes stops growing at ``limit``
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
 @pytest.mark.slow
 def test_a_disk_that_fills_while_the_universe_is_recorded(
-    simulated_sweep: Callable[..., tuple[list[str], Path]], universe: Callable[..., Path],
-    harvester: Run, error_line: ErrorLine, query: Query,
+    simulated_sweep: Callable[..., tuple[list[str], Path]],
+    universe: Callable[..., Path],
+    harvester: Run,
+    error_line: ErrorLine,
+    query: Query,
 ) -> None:
     args, db = simulated_sweep(universe(3000, "D"))
     full = harvester(*args, preexec_fn=_small_disk(160_000))
@@ -274,14 +329,22 @@ conn.execute("COMMIT")
 @pytest.mark.slow
 @pytest.mark.parametrize(("held", "busy_timeout", "expected"), [(30.0, 0.5, 2), (1.0, 20.0, 0)])
 def test_another_programs_write_lock_is_waited_for_then_one_line(
-    tmp_path: Path, simulated_sweep: Callable[..., tuple[list[str], Path]],
-    write_file: Callable[[Path, str], Path], harvester: Run, first_line: Callable[..., str],
-    error_line: ErrorLine, query: Query, held: float, busy_timeout: float, expected: int,
+    tmp_path: Path,
+    simulated_sweep: Callable[..., tuple[list[str], Path]],
+    write_file: Callable[[Path, str], Path],
+    harvester: Run,
+    first_line: Callable[..., str],
+    error_line: ErrorLine,
+    query: Query,
+    held: float,
+    busy_timeout: float,
+    expected: int,
 ) -> None:
     args, db = simulated_sweep(write_file(tmp_path / "s.txt", "AAPL.US\n700.HK\n"))
     assert harvester(*args).returncode == 0  # a database in WAL mode, as every night finds it
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db), str(held)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db), str(held)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert first_line(holder).strip() == "holding"
         result = harvester(*args, env={"HARVESTER_SWEEP_BUSY_TIMEOUT": str(busy_timeout)})
@@ -303,20 +366,24 @@ def _corrupt(db: Path) -> None:
     with contextlib.closing(sqlite3.connect(db)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'short_trades'"
-                            ).fetchone()[0]
+        root = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'short_trades'"
+        ).fetchone()[0]
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
     data = bytearray(db.read_bytes())
     for page in range(root, pages):  # every page after the table's root: cells and pointers
         start = page * page_size + 100
-        data[start:start + 64] = bytes(range(64))
+        data[start : start + 64] = bytes(range(64))
     db.write_bytes(bytes(data))
 
 
 @pytest.mark.slow
 def test_a_corrupt_file_is_refused_before_any_request(
-    simulated_sweep: Callable[..., tuple[list[str], Path]], universe: Callable[..., Path],
-    harvester: Run, error_line: ErrorLine, query: Query,
+    simulated_sweep: Callable[..., tuple[list[str], Path]],
+    universe: Callable[..., Path],
+    harvester: Run,
+    error_line: ErrorLine,
+    query: Query,
 ) -> None:
     args, db = simulated_sweep(universe(200, "C"))
     assert harvester(*args).returncode == 0

@@ -35,9 +35,19 @@ def night(harvester: Run, tmp_path: Path, fast_toml: str) -> Callable[..., dict[
             text += f'today = "{today}"\n'
         config = tmp_path / "c.toml"
         config.write_text(text, encoding="utf-8")
-        result = harvester("sweep", "--simulate", "--config", str(config), "--symbols",
-                           str(symbols), "--db", str(tmp_path / "h.sqlite"), "--json", "-q",
-                           *flags)
+        result = harvester(
+            "sweep",
+            "--simulate",
+            "--config",
+            str(config),
+            "--symbols",
+            str(symbols),
+            "--db",
+            str(tmp_path / "h.sqlite"),
+            "--json",
+            "-q",
+            *flags,
+        )
         assert result.returncode in (0, 76), result.stderr
         summary: dict[str, Any] = json.loads(result.stdout)
         summary["exit"] = result.returncode
@@ -50,10 +60,14 @@ def night(harvester: Run, tmp_path: Path, fast_toml: str) -> Callable[..., dict[
 def tasks(db: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
     """The latest run's tasks: (symbol, endpoint) -> (status, attempts, rows, message)."""
     with closing(sqlite3.connect(db)) as conn:
-        return {(s, e): tuple(rest) for s, e, *rest in conn.execute(
-            "SELECT symbol, endpoint, status, attempts, rows, error_message FROM tasks "
-            "WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC "
-            "LIMIT 1)")}
+        return {
+            (s, e): tuple(rest)
+            for s, e, *rest in conn.execute(
+                "SELECT symbol, endpoint, status, attempts, rows, error_message FROM tasks "
+                "WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC "
+                "LIMIT 1)"
+            )
+        }
 
 
 def test_a_night_with_nothing_published_asks_only_the_probes(
@@ -82,8 +96,9 @@ def test_a_night_after_a_publication_asks_for_the_new_days_and_the_overlap(
     # HK followers ask for one new day and five of overlap.
     assert done[("5.HK", "short_trades")][:3] == ("ok", 1, 1 + 5)
     with closing(sqlite3.connect(tmp_path / "h.sqlite")) as conn:
-        newest = dict(conn.execute("SELECT symbol, MAX(trade_date) FROM short_trades "
-                                   "GROUP BY symbol"))
+        newest = dict(
+            conn.execute("SELECT symbol, MAX(trade_date) FROM short_trades GROUP BY symbol")
+        )
     assert {newest[s] for s in ("700.HK", "5.HK", "9988.HK")} == {"2026-05-19"}
     assert {newest[s] for s in ("AAPL.US", "MSFT.US")} == {"2026-05-15"}
 
@@ -113,19 +128,41 @@ def test_the_daily_quota_stops_a_sweep_before_the_request_that_would_exceed_it(
     (tmp_path / "h.sqlite").unlink()
     text = (tmp_path / "c.toml").read_text(encoding="utf-8")
     (tmp_path / "c.toml").write_text(
-        text.replace("[endpoints.short_trades]", "[gateway]\ndaily_quota = 5\n\n"
-                     "[endpoints.short_trades]", 1), encoding="utf-8")
-    result = harvester("sweep", "--simulate", "--config", str(tmp_path / "c.toml"),
-                       "--symbols", str(tmp_path / "symbols.txt"),
-                       "--db", str(tmp_path / "h.sqlite"), "--json", "-q")
+        text.replace(
+            "[endpoints.short_trades]", "[gateway]\ndaily_quota = 5\n\n[endpoints.short_trades]", 1
+        ),
+        encoding="utf-8",
+    )
+    result = harvester(
+        "sweep",
+        "--simulate",
+        "--config",
+        str(tmp_path / "c.toml"),
+        "--symbols",
+        str(tmp_path / "symbols.txt"),
+        "--db",
+        str(tmp_path / "h.sqlite"),
+        "--json",
+        "-q",
+    )
     assert result.returncode == 76, result.stderr
     summary = json.loads(result.stdout)
     assert summary["status"] == "interrupted" and summary["requests"] == 5
     assert "daily_quota" in result.stderr.splitlines()[-1]
     # The same day, the quota is used up: a resumed sweep sends nothing and stops again.
-    again = harvester("sweep", "--simulate", "--config", str(tmp_path / "c.toml"),
-                      "--symbols", str(tmp_path / "symbols.txt"),
-                      "--db", str(tmp_path / "h.sqlite"), "--json", "-q", "--resume")
+    again = harvester(
+        "sweep",
+        "--simulate",
+        "--config",
+        str(tmp_path / "c.toml"),
+        "--symbols",
+        str(tmp_path / "symbols.txt"),
+        "--db",
+        str(tmp_path / "h.sqlite"),
+        "--json",
+        "-q",
+        "--resume",
+    )
     assert again.returncode == 76 and json.loads(again.stdout)["requests"] == 0
 
 
@@ -134,30 +171,48 @@ def _data(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     from harvester.sweep.run import table_specs
 
     with closing(sqlite3.connect(db)) as conn:
-        return {spec.table: conn.execute(
-            f"SELECT symbol, market, trade_date, {', '.join(spec.columns)} FROM {spec.table} "
-            "ORDER BY symbol, trade_date").fetchall() for spec in table_specs().values()}
+        return {
+            spec.table: conn.execute(
+                f"SELECT symbol, market, trade_date, {', '.join(spec.columns)} FROM {spec.table} "
+                "ORDER BY symbol, trade_date"
+            ).fetchall()
+            for spec in table_specs().values()
+        }
 
 
 @pytest.mark.slow
 def test_a_nightly_sweep_killed_mid_run_resumes_to_what_a_full_sweep_stores(
-    harvester: Run, start_sweep: Callable[..., subprocess.Popen[str]], ok_tasks: Any,
-    tmp_path: Path, fast_toml: str,
+    harvester: Run,
+    start_sweep: Callable[..., subprocess.Popen[str]],
+    ok_tasks: Any,
+    tmp_path: Path,
+    fast_toml: str,
 ) -> None:
     symbols = tmp_path / "symbols.txt"
     symbols.write_text("".join(f"N{i}.US\n{100 + i}.HK\n" for i in range(20)), encoding="utf-8")
-    simulate = 'schedules = true\nrestate_rate = 0.3\nseed = 3\n'
+    simulate = "schedules = true\nrestate_rate = 0.3\nseed = 3\n"
 
     def config(name: str, day: str, rate: float) -> Path:
         text = fast_toml.replace("rate = 500.0", f"rate = {rate}").replace(
-            "[sweep]\n", "[sweep]\nprobe_size = 2\n")
+            "[sweep]\n", "[sweep]\nprobe_size = 2\n"
+        )
         path = tmp_path / name
         path.write_text(text + simulate + f'today = "{day}"\n', encoding="utf-8")
         return path
 
     def sweep(db: Path, conf: Path, *flags: str) -> None:
-        result = harvester("sweep", "--simulate", "--config", str(conf), "--symbols",
-                           str(symbols), "--db", str(db), "-q", *flags)
+        result = harvester(
+            "sweep",
+            "--simulate",
+            "--config",
+            str(conf),
+            "--symbols",
+            str(symbols),
+            "--db",
+            str(db),
+            "-q",
+            *flags,
+        )
         assert result.returncode == 0, result.stderr
 
     nightly, full = tmp_path / "n.sqlite", tmp_path / "f.sqlite"
@@ -166,8 +221,21 @@ def test_a_nightly_sweep_killed_mid_run_resumes_to_what_a_full_sweep_stores(
     first = ok_tasks(nightly)
     # 2026-05-19: HK short_trades and a US short_trades batch publish, with restatements.
     slow = config("slow.toml", "2026-05-19", 15.0)
-    process = start_sweep(["sweep", "--simulate", "--config", str(slow), "--symbols",
-                           str(symbols), "--db", str(nightly), "-q"], db=nightly, ok=first + 8)
+    process = start_sweep(
+        [
+            "sweep",
+            "--simulate",
+            "--config",
+            str(slow),
+            "--symbols",
+            str(symbols),
+            "--db",
+            str(nightly),
+            "-q",
+        ],
+        db=nightly,
+        ok=first + 8,
+    )
     process.kill()  # SIGKILL, by its pid: a crash in the middle of the night
     process.wait(timeout=10)
     sweep(nightly, config("fast.toml", "2026-05-19", 500.0), "--resume")
@@ -175,9 +243,12 @@ def test_a_nightly_sweep_killed_mid_run_resumes_to_what_a_full_sweep_stores(
     assert _data(nightly) == _data(full)
     with closing(sqlite3.connect(nightly)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        statuses = dict(conn.execute(
-            "SELECT status, COUNT(*) FROM tasks WHERE run_id = (SELECT run_id FROM runs "
-            "ORDER BY started_at DESC LIMIT 1) GROUP BY status"))
+        statuses = dict(
+            conn.execute(
+                "SELECT status, COUNT(*) FROM tasks WHERE run_id = (SELECT run_id FROM runs "
+                "ORDER BY started_at DESC LIMIT 1) GROUP BY status"
+            )
+        )
     assert statuses.get("unchanged", 0) > 0 and "pending" not in statuses
 
 

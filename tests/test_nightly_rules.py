@@ -43,30 +43,40 @@ def test_three_refusals_in_a_row_make_a_symbol_dead_until_its_recheck() -> None:
     assert "asked again from 2026-05-26" in found.reason()
 
 
-@pytest.mark.parametrize("statuses", [
-    ("invalid", "invalid"),  # not yet dead_after answers
-    ("invalid", "ok", "invalid"),  # an answer with data breaks the streak
-    ("invalid", "failed", "invalid"),  # a failure proves nothing, and breaks it too
-    ("no_data", "invalid", "invalid"),  # mixed: neither rule holds
-])
+@pytest.mark.parametrize(
+    "statuses",
+    [
+        ("invalid", "invalid"),  # not yet dead_after answers
+        ("invalid", "ok", "invalid"),  # an answer with data breaks the streak
+        ("invalid", "failed", "invalid"),  # a failure proves nothing, and breaks it too
+        ("no_data", "invalid", "invalid"),  # mixed: neither rule holds
+    ],
+)
 def test_a_broken_or_short_streak_is_not_dead(statuses: tuple[str, ...]) -> None:
     assert dead_tasks(history(*statuses), CONFIG, NOW) == {}
 
 
 def test_a_dead_symbol_is_asked_again_once_its_recheck_date_has_passed() -> None:
-    assert dead_tasks(history("unsupported", "unsupported", "unsupported", last=7.5),
-                      CONFIG, NOW) == {}
+    assert (
+        dead_tasks(history("unsupported", "unsupported", "unsupported", last=7.5), CONFIG, NOW)
+        == {}
+    )
 
 
 def test_no_data_has_its_own_shorter_recheck() -> None:
-    assert ("BAD.US", "short_trades") in dead_tasks(history("no_data", "no_data", "no_data",
-                                                            last=1.5), CONFIG, NOW)
+    assert ("BAD.US", "short_trades") in dead_tasks(
+        history("no_data", "no_data", "no_data", last=1.5), CONFIG, NOW
+    )
     assert dead_tasks(history("no_data", "no_data", "no_data", last=2.5), CONFIG, NOW) == {}
 
 
 def test_probes_are_the_symbols_with_the_newest_stored_days() -> None:
-    candidates = [(("A.US", "st"), "2026-05-01"), (("B.US", "st"), "2026-05-18"),
-                  (("C.US", "st"), "2026-05-15"), (("D.US", "st"), "2026-05-18")]
+    candidates = [
+        (("A.US", "st"), "2026-05-01"),
+        (("B.US", "st"), "2026-05-18"),
+        (("C.US", "st"), "2026-05-15"),
+        (("D.US", "st"), "2026-05-18"),
+    ]
     assert choose_probes(candidates, 3) == [("D.US", "st"), ("B.US", "st"), ("C.US", "st")]
     assert choose_probes(candidates, 0) == []
 
@@ -96,19 +106,24 @@ def test_no_answered_probe_means_everything_is_fetched() -> None:
     assert probe_verdict([]).news
 
 
-@pytest.mark.parametrize(("first", "last", "expected"), [
-    ("2026-05-15", "2026-05-18", 1),  # Friday to Monday
-    ("2026-05-15", "2026-05-15", 0),
-    ("2026-05-18", "2026-05-15", 0),
-    ("2026-05-01", "2026-05-15", 10),  # two weeks
-    ("2026-05-16", "2026-05-17", 0),  # Saturday to Sunday
-])
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        ("2026-05-15", "2026-05-18", 1),  # Friday to Monday
+        ("2026-05-15", "2026-05-15", 0),
+        ("2026-05-18", "2026-05-15", 0),
+        ("2026-05-01", "2026-05-15", 10),  # two weeks
+        ("2026-05-16", "2026-05-17", 0),  # Saturday to Sunday
+    ],
+)
 def test_business_days_after(first: str, last: str, expected: int) -> None:
     assert business_days_after(date.fromisoformat(first), date.fromisoformat(last)) == expected
 
 
-@given(st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 1, 1)),
-       st.integers(min_value=0, max_value=60))
+@given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2030, 1, 1)),
+    st.integers(min_value=0, max_value=60),
+)
 def test_business_days_after_counts_the_weekdays_one_by_one(first: date, span: int) -> None:
     last = first + timedelta(days=span)
     slow = sum(1 for i in range(1, span + 1) if (first + timedelta(days=i)).weekday() < 5)

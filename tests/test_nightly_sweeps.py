@@ -36,15 +36,51 @@ DAYS = 11  # business days after START
 # [sweep] probe_size of the nightly sweeps: few, so that most symbols are fetched
 # incrementally and the overlap is put to the test (a probe asks for a whole answer).
 PROBES = 2
-US = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "TSLA", "JPM", "V", "WMT", "XOM",
-      "KO", "PEP", "INTC", "AMD", "NFLX")
-HK = ("700", "9988", "5", "1299", "939", "1398", "3690", "2318", "388", "1810", "941",
-      "883", "16", "1")
+US = (
+    "AAPL",
+    "MSFT",
+    "NVDA",
+    "AMZN",
+    "GOOGL",
+    "META",
+    "TSLA",
+    "JPM",
+    "V",
+    "WMT",
+    "XOM",
+    "KO",
+    "PEP",
+    "INTC",
+    "AMD",
+    "NFLX",
+)
+HK = (
+    "700",
+    "9988",
+    "5",
+    "1299",
+    "939",
+    "1398",
+    "3690",
+    "2318",
+    "388",
+    "1810",
+    "941",
+    "883",
+    "16",
+    "1",
+)
 GOOD = (*(f"{code}.US" for code in US), *(f"{code}.HK" for code in HK))
 NO_DATA, INVALID = "NODATA.US", "BADX.US"
 SYMBOLS = "".join(f"{symbol}\n" for symbol in (*GOOD, NO_DATA, INVALID))
-GATEWAY = GatewaySettings(seed=13, schedules=True, today=START, restate_rate=0.2,
-                          no_data=(NO_DATA,), invalid_symbol=(INVALID,))
+GATEWAY = GatewaySettings(
+    seed=13,
+    schedules=True,
+    today=START,
+    restate_rate=0.2,
+    no_data=(NO_DATA,),
+    invalid_symbol=(INVALID,),
+)
 
 Key = tuple[str, str, str]  # (table, symbol, trade_date)
 Data = dict[Key, tuple[Any, ...]]  # a data row without the columns about fetching
@@ -64,8 +100,9 @@ def stored(db: Path) -> Data:
 def statuses(db: Path, run_id: str) -> dict[tuple[str, str], str]:
     """``{(symbol, endpoint): status}`` of one run's tasks."""
     with closing(sqlite3.connect(db)) as conn:
-        rows = conn.execute("SELECT symbol, endpoint, status FROM tasks WHERE run_id = ?",
-                            (run_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT symbol, endpoint, status FROM tasks WHERE run_id = ?", (run_id,)
+        ).fetchall()
     return {(symbol, endpoint): status for symbol, endpoint, status in rows}
 
 
@@ -94,14 +131,19 @@ class Ledger:
         return sum(count for day, count in counts.items() if day != START)
 
 
-async def step_through(make_settings: Callable[..., Any],
-                       tmp_path: Path) -> tuple[Ledger, Ledger]:
+async def step_through(make_settings: Callable[..., Any], tmp_path: Path) -> tuple[Ledger, Ledger]:
     """The first day and ``DAYS`` more: a nightly sweep into N, a full one into F, each day."""
     async with Gateway(GATEWAY) as gateway:
-        n = Ledger(make_settings(gateway.url, SYMBOLS,
-                                 sweep={"db": str(tmp_path / "n.sqlite"), "probe_size": PROBES}))
-        f = Ledger(make_settings(gateway.url, SYMBOLS,
-                                 sweep={"db": str(tmp_path / "f.sqlite"), "full": True}))
+        n = Ledger(
+            make_settings(
+                gateway.url, SYMBOLS, sweep={"db": str(tmp_path / "n.sqlite"), "probe_size": PROBES}
+            )
+        )
+        f = Ledger(
+            make_settings(
+                gateway.url, SYMBOLS, sweep={"db": str(tmp_path / "f.sqlite"), "full": True}
+            )
+        )
         for step in range(DAYS + 1):
             if step:
                 gateway.advance()
@@ -144,11 +186,15 @@ async def test_nightly_sweeps_store_what_full_sweeps_store(
 
 async def test_the_gateway_counts_the_body_bytes_it_sends() -> None:
     bodies = []
-    async with Gateway(GatewaySettings(invalid_symbol=(INVALID,))) as gateway, \
-            aiohttp.ClientSession() as session:
-        for symbol, path in (("AAPL.US", gateway.settings.short_trades_path),
-                             ("700.HK", gateway.settings.short_interest_path),
-                             (INVALID, gateway.settings.short_trades_path)):
+    async with (
+        Gateway(GatewaySettings(invalid_symbol=(INVALID,))) as gateway,
+        aiohttp.ClientSession() as session,
+    ):
+        for symbol, path in (
+            ("AAPL.US", gateway.settings.short_trades_path),
+            ("700.HK", gateway.settings.short_interest_path),
+            (INVALID, gateway.settings.short_trades_path),
+        ):
             async with session.get(gateway.url + path.format(symbol=symbol)) as answer:
                 bodies.append(len(await answer.read()))
         async with session.get(gateway.url + "/_stats") as answer:
@@ -157,7 +203,9 @@ async def test_the_gateway_counts_the_body_bytes_it_sends() -> None:
             zeroed = await answer.json()
     assert served["response_bytes"] == sum(bodies) > 0
     assert served["response_bytes_by_endpoint"] == {
-        "short_trades": bodies[0] + bodies[2], "short_interest": bodies[1]}
+        "short_trades": bodies[0] + bodies[2],
+        "short_interest": bodies[1],
+    }
     assert zeroed["response_bytes"] == 0
     assert set(zeroed["response_bytes_by_endpoint"].values()) == {0}
 
@@ -171,11 +219,16 @@ def test_the_bench_counts_the_rows_that_differ(swept: Any, copy_swept: Callable[
         assert rows_differing(swept.db, copy.db) == 0  # columns about fetching do not count
         newest = "SELECT MAX(trade_date) FROM short_trades WHERE symbol = '700.HK'"
         with conn:
-            conn.execute("UPDATE short_trades SET close = close + 1 "
-                         f"WHERE symbol = '700.HK' AND trade_date = ({newest})")
-            conn.execute("DELETE FROM short_interest WHERE rowid = "
-                         "(SELECT MIN(rowid) FROM short_interest)")
-            conn.execute("UPDATE short_interest SET market = 'HK' WHERE rowid = "
-                         "(SELECT MAX(rowid) FROM short_interest WHERE market = 'US')")
+            conn.execute(
+                "UPDATE short_trades SET close = close + 1 "
+                f"WHERE symbol = '700.HK' AND trade_date = ({newest})"
+            )
+            conn.execute(
+                "DELETE FROM short_interest WHERE rowid = (SELECT MIN(rowid) FROM short_interest)"
+            )
+            conn.execute(
+                "UPDATE short_interest SET market = 'HK' WHERE rowid = "
+                "(SELECT MAX(rowid) FROM short_interest WHERE market = 'US')"
+            )
     assert rows_differing(swept.db, copy.db) == 3
     assert rows_differing(copy.db, swept.db) == 3

@@ -31,12 +31,27 @@ UNIVERSE = SWEPT_SYMBOLS + "600519.SH\nUS.AAPL\n"
 SYMBOLS = 10  # distinct US and HK symbols of the swept universe
 
 
-def plan(harvester: Run, swept: Swept, *extra: str, db: Path | None = None,
-         symbols: Path | None = None, env: dict[str, str] | None = None) -> dict[str, Any]:
+def plan(
+    harvester: Run,
+    swept: Swept,
+    *extra: str,
+    db: Path | None = None,
+    symbols: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """``plan --json`` on the swept file's settings (or ``db``); its parsed output."""
-    result = harvester("plan", "--config", str(swept.config), "--symbols",
-                       str(symbols or swept.symbols), "--db", str(db or swept.db), "--json",
-                       *extra, env=env)
+    result = harvester(
+        "plan",
+        "--config",
+        str(swept.config),
+        "--symbols",
+        str(symbols or swept.symbols),
+        "--db",
+        str(db or swept.db),
+        "--json",
+        *extra,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     found: dict[str, Any] = json.loads(result.stdout)
     return found
@@ -59,25 +74,31 @@ def universe(tmp_path: Path) -> Path:
 
 
 def test_a_missing_database_makes_every_task_new(
-    harvester: Run, swept: Swept, tmp_path: Path, universe: Path,
+    harvester: Run,
+    swept: Swept,
+    tmp_path: Path,
+    universe: Path,
 ) -> None:
     db = tmp_path / "none.sqlite"
     found = plan(harvester, swept, db=db, symbols=universe)
     assert (found["database_exists"], found["symbols"], found["duplicates"]) == (False, 11, 1)
     by_pair = pairs(found)
-    assert list(by_pair) == [(endpoint, market) for endpoint in ENDPOINTS
-                             for market in ("US", "HK", "SH")]
+    assert list(by_pair) == [
+        (endpoint, market) for endpoint in ENDPOINTS for market in ("US", "HK", "SH")
+    ]
     for (_, market), pair in by_pair.items():
         supported = market != "SH"
-        expected = sum(market_of(s) == market for s in (*GOOD, NO_DATA, UNSUPPORTED, INVALID,
-                                                        "FAILS.US"))
+        expected = sum(
+            market_of(s) == market for s in (*GOOD, NO_DATA, UNSUPPORTED, INVALID, "FAILS.US")
+        )
         assert pair["new"] == (expected if supported else 0)
         assert pair["unsupported"] == (0 if supported else 1)
         assert pair["probe"] == pair["follow"] == pair["skip"] == pair["fetch"] == 0
     assert found["requests_best"] == found["requests_worst"] == 2 * SYMBOLS
     assert not db.exists(), "plan must not create the database"
-    text = harvester("plan", "--config", str(swept.config), "--symbols", str(universe),
-                     "--db", str(db))
+    text = harvester(
+        "plan", "--config", str(swept.config), "--symbols", str(universe), "--db", str(db)
+    )
     assert text.returncode == 0, text.stderr
     assert "(no such file yet: every task is new)" in text.stdout
     assert f"requests: {2 * SYMBOLS} at best" in text.stdout
@@ -86,22 +107,30 @@ def test_a_missing_database_makes_every_task_new(
 
 def _expected_probes(swept: Swept, endpoint: str, market: str, size: int) -> list[str]:
     """What ``choose_probes`` picks among the pair's symbols with stored rows."""
-    newest = swept.rows(f"SELECT symbol, MAX(trade_date) FROM {endpoint} WHERE market = ? "
-                        "GROUP BY symbol", (market,))
+    newest = swept.rows(
+        f"SELECT symbol, MAX(trade_date) FROM {endpoint} WHERE market = ? GROUP BY symbol",
+        (market,),
+    )
     ranked = choose_probes([((str(symbol), endpoint), str(day)) for symbol, day in newest], size)
     return [symbol for symbol, _ in ranked]
 
 
 @pytest.mark.parametrize("size", [2, 10])
 def test_a_swept_file_is_probed_per_pair_and_the_rest_follow(
-    harvester: Run, swept: Swept, size: int,
+    harvester: Run,
+    swept: Swept,
+    size: int,
 ) -> None:
     before = swept.db.stat().st_mtime_ns
     found = plan(harvester, swept, env={"HARVESTER_SWEEP_PROBE_SIZE": str(size)})
     assert found["probe_size"] == size and found["full"] is False
     for (endpoint, market), pair in pairs(found).items():
-        stored = {str(symbol) for (symbol,) in swept.rows(
-            f"SELECT DISTINCT symbol FROM {endpoint} WHERE market = ?", (market,))}
+        stored = {
+            str(symbol)
+            for (symbol,) in swept.rows(
+                f"SELECT DISTINCT symbol FROM {endpoint} WHERE market = ?", (market,)
+            )
+        }
         assert stored == {symbol for symbol in GOOD if market_of(symbol) == market}
         assert pair["probes"] == _expected_probes(swept, endpoint, market, size)
         assert pair["probe"] == min(size, len(stored)) == len(pair["probes"])
@@ -109,7 +138,9 @@ def test_a_swept_file_is_probed_per_pair_and_the_rest_follow(
         assert pair["new"] == pair["tasks"] - len(stored)  # no_data, invalid, failing: no rows
         assert pair["skip"] == 0  # one run is not dead_after (3) runs in a row
         assert (pair["requests_best"], pair["requests_worst"]) == (
-            pair["probe"] + pair["new"], pair["probe"] + pair["new"] + pair["follow"])
+            pair["probe"] + pair["new"],
+            pair["probe"] + pair["new"] + pair["follow"],
+        )
     assert found["requests_worst"] == 2 * SYMBOLS
     assert found["requests_best"] == 2 * SYMBOLS - sum(p["follow"] for p in found["pairs"])
     assert swept.db.stat().st_mtime_ns == before, "plan must not write the file it reads"
@@ -123,15 +154,19 @@ def _runs_like_the_first(db: Path, count: int) -> None:
         for number in range(before, before + count):
             later = f"{first}-{number}"
             # Same start, a suffix later: the runs sort in the order they were added.
-            conn.execute("INSERT INTO runs (run_id, started_at, finished_at, status, "
-                         "symbols_file) SELECT ?, started_at || ?, finished_at, status, "
-                         "symbols_file FROM runs WHERE run_id = ?",
-                         (later, f"#{number:03d}", first))
-            conn.execute("INSERT INTO tasks (run_id, symbol, endpoint, status, attempts, rows, "
-                         "warnings, error_code, error_message, updated_at) SELECT ?, symbol, "
-                         "endpoint, status, attempts, rows, warnings, error_code, "
-                         "error_message, updated_at FROM tasks WHERE run_id = ?",
-                         (later, first))
+            conn.execute(
+                "INSERT INTO runs (run_id, started_at, finished_at, status, "
+                "symbols_file) SELECT ?, started_at || ?, finished_at, status, "
+                "symbols_file FROM runs WHERE run_id = ?",
+                (later, f"#{number:03d}", first),
+            )
+            conn.execute(
+                "INSERT INTO tasks (run_id, symbol, endpoint, status, attempts, rows, "
+                "warnings, error_code, error_message, updated_at) SELECT ?, symbol, "
+                "endpoint, status, attempts, rows, warnings, error_code, "
+                "error_message, updated_at FROM tasks WHERE run_id = ?",
+                (later, first),
+            )
 
 
 def _skipped(found: dict[str, Any]) -> dict[tuple[str, str], int]:
@@ -139,7 +174,8 @@ def _skipped(found: dict[str, Any]) -> dict[tuple[str, str], int]:
 
 
 def test_dead_symbols_are_skipped_after_dead_after_runs_in_a_row(
-    harvester: Run, copy_swept: Callable[[], Swept],
+    harvester: Run,
+    copy_swept: Callable[[], Swept],
 ) -> None:
     swept = copy_swept()
     _runs_like_the_first(swept.db, 1)
@@ -154,12 +190,20 @@ def test_dead_symbols_are_skipped_after_dead_after_runs_in_a_row(
         assert _skipped(found)[endpoint, "HK"] == 1
         assert pairs(found)[endpoint, "US"]["new"] == 1
     assert found["requests_worst"] == 2 * SYMBOLS - 2 * 3
-    text = harvester("plan", "--config", str(swept.config), "--db", str(swept.db),
-                     "--symbols", str(swept.symbols))
+    text = harvester(
+        "plan",
+        "--config",
+        str(swept.config),
+        "--db",
+        str(swept.db),
+        "--symbols",
+        str(swept.symbols),
+    )
     assert "  skip  " in text.stdout.splitlines()[3], text.stdout
     # Each rule of the memory is the configured one: four runs needed, or no_data rechecked now.
-    assert set(_skipped(plan(harvester, swept,
-                             env={"HARVESTER_SWEEP_DEAD_AFTER": "4"})).values()) == {0}
+    assert set(
+        _skipped(plan(harvester, swept, env={"HARVESTER_SWEEP_DEAD_AFTER": "4"})).values()
+    ) == {0}
     no_recheck = plan(harvester, swept, env={"HARVESTER_SWEEP_NO_DATA_RECHECK_AFTER": "0"})
     assert _skipped(no_recheck)["short_trades", "US"] == 1
     # A symbol with stored rows that upstream now refuses is skipped, and never a probe.
@@ -168,14 +212,20 @@ def test_dead_symbols_are_skipped_after_dead_after_runs_in_a_row(
     refused = pairs(plan(harvester, swept, env={"HARVESTER_SWEEP_PROBE_SIZE": "3"}))
     for endpoint in ENDPOINTS:
         assert refused[endpoint, "US"]["skip"] == 3
-        assert refused[endpoint, "US"]["probes"] == _expected_probes(
-            swept, endpoint, "US", 3)[:2] == ["NVDA.US", "MSFT.US"]
+        assert (
+            refused[endpoint, "US"]["probes"]
+            == _expected_probes(swept, endpoint, "US", 3)[:2]
+            == ["NVDA.US", "MSFT.US"]
+        )
         assert refused[endpoint, "US"]["follow"] == 0
 
 
 @pytest.mark.parametrize("how", ["flag", "setting"])
 def test_full_fetches_every_supported_task(
-    harvester: Run, copy_swept: Callable[[], Swept], universe: Path, how: str,
+    harvester: Run,
+    copy_swept: Callable[[], Swept],
+    universe: Path,
+    how: str,
 ) -> None:
     swept = copy_swept()
     _runs_like_the_first(swept.db, 2)  # dead symbols too: --full asks them all the same
@@ -189,23 +239,47 @@ def test_full_fetches_every_supported_task(
         assert pair["fetch"] == stored
         assert pair["new"] + pair["fetch"] == pair["tasks"] - pair["unsupported"]
     assert found["requests_best"] == found["requests_worst"] == 2 * SYMBOLS
-    text = harvester("plan", "--config", str(swept.config), "--db", str(swept.db),
-                     "--symbols", str(universe), *flag, env=env)
+    text = harvester(
+        "plan",
+        "--config",
+        str(swept.config),
+        "--db",
+        str(swept.db),
+        "--symbols",
+        str(universe),
+        *flag,
+        env=env,
+    )
     assert "full sweep" in text.stdout and "  fetch  " in text.stdout
 
 
 def test_minutes_are_the_slowest_endpoints_at_its_rate(
-    harvester: Run, swept: Swept, tmp_path: Path,
+    harvester: Run,
+    swept: Swept,
+    tmp_path: Path,
 ) -> None:
-    env = {"HARVESTER_ENDPOINTS_SHORT_TRADES_RATE": "0.05",
-           "HARVESTER_ENDPOINTS_SHORT_INTEREST_RATE": "0.1"}
+    env = {
+        "HARVESTER_ENDPOINTS_SHORT_TRADES_RATE": "0.05",
+        "HARVESTER_ENDPOINTS_SHORT_INTEREST_RATE": "0.1",
+    }
     found = plan(harvester, swept, db=tmp_path / "none.sqlite", env=env)
     # 10 requests per endpoint: 200 s at 0.05/s and 100 s at 0.1/s, in parallel.
     assert found["endpoints"]["short_trades"] == {
-        "rate": 0.05, "requests_best": SYMBOLS, "requests_worst": SYMBOLS}
+        "rate": 0.05,
+        "requests_best": SYMBOLS,
+        "requests_worst": SYMBOLS,
+    }
     assert found["minutes_best"] == found["minutes_worst"] == round(200 / 60, 3)
-    text = harvester("plan", "--config", str(swept.config), "--symbols", str(swept.symbols),
-                     "--db", str(tmp_path / "none.sqlite"), env=env)
+    text = harvester(
+        "plan",
+        "--config",
+        str(swept.config),
+        "--symbols",
+        str(swept.symbols),
+        "--db",
+        str(tmp_path / "none.sqlite"),
+        env=env,
+    )
     assert "3.3 min at best, 3.3 min at worst" in text.stdout, text.stdout
 
 
@@ -214,16 +288,20 @@ def _quota(quota: int, **more: str) -> dict[str, str]:
 
 
 def test_a_daily_quota_the_day_may_exceed_is_a_warning(
-    harvester: Run, copy_swept: Callable[[], Swept], tmp_path: Path,
+    harvester: Run,
+    copy_swept: Callable[[], Swept],
+    tmp_path: Path,
 ) -> None:
     swept = copy_swept()
     today = datetime.now(UTC).date()
     with closing(sqlite3.connect(swept.db)) as conn, conn:
         # Today's run sent 100 requests; yesterday's 1000 count against yesterday's quota.
         conn.execute("UPDATE runs SET requests = 100, started_at = ?", (f"{today}T00:00:01.000Z",))
-        conn.execute("INSERT INTO runs (run_id, started_at, status, requests) VALUES "
-                     "('yesterday', ?, 'completed', 1000)",
-                     (f"{today - timedelta(days=1)}T23:59:59.000Z",))
+        conn.execute(
+            "INSERT INTO runs (run_id, started_at, status, requests) VALUES "
+            "('yesterday', ?, 'completed', 1000)",
+            (f"{today - timedelta(days=1)}T23:59:59.000Z",),
+        )
     probes = {"HARVESTER_SWEEP_PROBE_SIZE": "2"}  # followers behind: best < worst
     found = plan(harvester, swept, env=probes)
     best, worst = found["requests_best"], found["requests_worst"]
@@ -235,36 +313,53 @@ def test_a_daily_quota_the_day_may_exceed_is_a_warning(
         f"100 requests sent earlier today (UTC) and the worst case ({worst} requests, every "
         f"pair with news) exceed [gateway] daily_quota ({100 + worst - 1}): the sweep would "
         "stop before the request that would go over it, leaving the run interrupted for "
-        "--resume"]
-    text = harvester("plan", "--config", str(swept.config), "--symbols", str(swept.symbols),
-                     "--db", str(swept.db), env=_quota(100 + best - 1, **probes))
+        "--resume"
+    ]
+    text = harvester(
+        "plan",
+        "--config",
+        str(swept.config),
+        "--symbols",
+        str(swept.symbols),
+        "--db",
+        str(swept.db),
+        env=_quota(100 + best - 1, **probes),
+    )
     assert text.returncode == 0, text.stderr
     assert f"daily_quota {100 + best - 1}, 100 sent today (UTC)" in text.stdout
     assert text.stdout.splitlines()[-1].startswith(
         f"warning: 100 requests sent earlier today (UTC) and even the best case ({best} "
-        f"requests) exceed [gateway] daily_quota ({100 + best - 1})")
+        f"requests) exceed [gateway] daily_quota ({100 + best - 1})"
+    )
     fresh = plan(harvester, swept, db=tmp_path / "none.sqlite", env=_quota(2 * SYMBOLS - 1))
     assert fresh["requests_today"] == 0
     assert fresh["warnings"][0].startswith(
-        f"even the best case ({2 * SYMBOLS} requests) exceeds [gateway] daily_quota")
+        f"even the best case ({2 * SYMBOLS} requests) exceeds [gateway] daily_quota"
+    )
 
 
 def test_errors_are_one_line_and_exit_2(
-    harvester: Run, swept: Swept, tmp_path: Path, error_line: ErrorLine,
+    harvester: Run,
+    swept: Swept,
+    tmp_path: Path,
+    error_line: ErrorLine,
 ) -> None:
     base = ("plan", "--config", str(swept.config))
     missing = tmp_path / "nothing.txt"
     assert f"symbols file {missing}" in error_line(
-        harvester(*base, "--symbols", str(missing), "--db", str(swept.db)))
+        harvester(*base, "--symbols", str(missing), "--db", str(swept.db))
+    )
     newer = tmp_path / "newer.sqlite"
     with closing(sqlite3.connect(newer)) as conn:
         conn.execute("PRAGMA user_version = 99")
     assert "schema version 99 is newer" in error_line(
-        harvester(*base, "--symbols", str(swept.symbols), "--db", str(newer)))
+        harvester(*base, "--symbols", str(swept.symbols), "--db", str(newer))
+    )
     garbage = tmp_path / "garbage.sqlite"
     garbage.write_bytes(b"not a database at all, just text " * 64)
     assert "not an SQLite database" in error_line(
-        harvester(*base, "--symbols", str(swept.symbols), "--db", str(garbage)))
+        harvester(*base, "--symbols", str(swept.symbols), "--db", str(garbage))
+    )
 
 
 def test_help_shows_examples(harvester: Run) -> None:

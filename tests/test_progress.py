@@ -65,7 +65,8 @@ def test_percent_and_eta_from_the_configured_rates(clock: Clock) -> None:
     assert progress.task_rate() == (20.0, "configured")
     # 750 tasks left at 20 a second: 37.5 s, shown rounded up.
     assert progress_line(progress) == (
-        "250/1000 tasks  25.0%  ETA 38s  ok 250  failed 0  rows 0  0.0 req/s  12s")
+        "250/1000 tasks  25.0%  ETA 38s  ok 250  failed 0  rows 0  0.0 req/s  12s"
+    )
 
 
 def test_without_rates_or_observations_the_eta_is_unknown(clock: Clock) -> None:
@@ -135,9 +136,19 @@ def test_percent_reaches_100_only_when_every_task_is_done(clock: Clock) -> None:
     assert "1001/1001 tasks  100.0%  ETA 0s  " in progress_line(progress)
 
 
-@pytest.mark.parametrize(("seconds", "text"), [
-    (0, "0s"), (0.2, "1s"), (59, "59s"), (59.5, "1m00s"), (385, "6m25s"), (3599, "59m59s"),
-    (3600, "1h00m"), (7384, "2h03m")])
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (0.2, "1s"),
+        (59, "59s"),
+        (59.5, "1m00s"),
+        (385, "6m25s"),
+        (3599, "59m59s"),
+        (3600, "1h00m"),
+        (7384, "2h03m"),
+    ],
+)
 def test_clock_text(seconds: float, text: str) -> None:
     assert clock_text(seconds) == text
 
@@ -178,26 +189,35 @@ async def test_paused_while_the_guard_holds_requests(clock: Clock) -> None:
 
 
 async def test_the_display_logs_the_line_and_measures_the_rate(
-    clock: Clock, caplog: pytest.LogCaptureFixture, until: Until,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+    until: Until,
 ) -> None:
     caplog.set_level(logging.INFO, logger="harvester")
     progress = Progress(clock=clock)
     progress.total = 100
 
     def lines() -> list[str]:
-        return [record.getMessage() for record in caplog.records
-                if record.getMessage().startswith("progress: ")]
+        return [
+            record.getMessage()
+            for record in caplog.records
+            if record.getMessage().startswith("progress: ")
+        ]
 
     async with asyncio.TaskGroup() as group:
         showing = group.create_task(
-            ProgressDisplay(progress, interval=0.01, stream=io.StringIO()).run())
+            ProgressDisplay(progress, interval=0.01, stream=io.StringIO()).run()
+        )
         await until(lambda: lines(), 10, "a progress line")
         assert lines()[0].startswith("progress: 0/100 tasks  0.0%  ETA ?  ")
         clock.advance(10)
         finish(progress, 20)
         # The display sampled at the start: 20 tasks in 10 s, so the 80 left take 40 s.
-        await until(lambda: any("20/100 tasks  20.0%  ETA 40s" in line for line in lines()),
-                    10, "a line with the observed ETA")
+        await until(
+            lambda: any("20/100 tasks  20.0%  ETA 40s" in line for line in lines()),
+            10,
+            "a line with the observed ETA",
+        )
         showing.cancel()
 
 

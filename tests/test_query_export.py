@@ -49,8 +49,18 @@ def build_trades(path: Path, rows: int) -> Path:
 
     def generate() -> Iterator[tuple[Any, ...]]:
         for i in range(rows):
-            yield (f"S{i % SYMBOLS}.US", "US", days[i // SYMBOLS], 1000 + i, 2000 + i, 9000 + i,
-                   0.25 + (i % 97) / 1000, 100.5 + i % 13, "run-1", "2026-01-01T00:00:00.000Z")
+            yield (
+                f"S{i % SYMBOLS}.US",
+                "US",
+                days[i // SYMBOLS],
+                1000 + i,
+                2000 + i,
+                9000 + i,
+                0.25 + (i % 97) / 1000,
+                100.5 + i % 13,
+                "run-1",
+                "2026-01-01T00:00:00.000Z",
+            )
 
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
         db.execute("PRAGMA journal_mode = OFF")
@@ -63,7 +73,9 @@ def build_trades(path: Path, rows: int) -> Path:
         db.executemany(
             "INSERT INTO short_trades (symbol, market, trade_date, nasdaq_short_volume, "
             "nyse_short_volume, total_volume, short_ratio, close, run_id, fetched_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", generate())
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            generate(),
+        )
         db.execute("COMMIT")
     return path
 
@@ -71,8 +83,9 @@ def build_trades(path: Path, rows: int) -> Path:
 @pytest.fixture
 def run(harvester: Run, swept: Any) -> Run:
     """The CLI on the swept database."""
-    return lambda *args, **kw: harvester(*args, "--config", str(swept.config),
-                                         "--db", str(swept.db), **kw)
+    return lambda *args, **kw: harvester(
+        *args, "--config", str(swept.config), "--db", str(swept.db), **kw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +103,9 @@ def test_export_of_a_table_as_csv_is_every_row(run: Run, swept: Any) -> None:
     assert result.stdout.splitlines()[0] == ",".join(want[0])
 
 
-@pytest.mark.parametrize("name", ["snapshot", "latest_short_interest", "hk_short_trades",
-                                  "run_problems"])
+@pytest.mark.parametrize(
+    "name", ["snapshot", "latest_short_interest", "hk_short_trades", "run_problems"]
+)
 def test_export_of_a_view_as_json_and_jsonl(name: str, run: Run, swept: Any) -> None:
     want = table_rows(swept, f"SELECT * FROM {name}")
     assert want
@@ -104,28 +118,35 @@ def test_export_of_a_view_as_json_and_jsonl(name: str, run: Run, swept: Any) -> 
 
 def test_market_and_since_filter_where_the_columns_exist(run: Run, swept: Any) -> None:
     [(day,)] = swept.rows("SELECT MAX(trade_date) FROM short_interest WHERE market = 'HK'")
-    result = run("export", "short_interest", "--market", "hk", "--since", str(day),
-                 "--format", "json")
+    result = run(
+        "export", "short_interest", "--market", "hk", "--since", str(day), "--format", "json"
+    )
     assert result.returncode == 0, result.stderr
-    want = table_rows(swept, "SELECT * FROM short_interest WHERE market = 'HK' "
-                             "AND trade_date >= ?", (day,))
+    want = table_rows(
+        swept, "SELECT * FROM short_interest WHERE market = 'HK' AND trade_date >= ?", (day,)
+    )
     assert json.loads(result.stdout) == want and len(want) == 3
 
 
-@pytest.mark.parametrize(("args", "said"), [
-    (["runs", "--market", "US"], "--market: runs has no market column"),
-    (["us_short_trades", "--market", "US"], "--market: us_short_trades has no market column"),
-    (["snapshot", "--since", "2026-01-01"], "--since: snapshot has no trade_date column"),
-    (["short_trades", "--since", "2026-13-01"], "not a date: '2026-13-01'"),
-    (["short_trades", "--format", "table"], "invalid choice: 'table'"),
-])
-def test_a_filter_without_its_column_is_one_line(args: list[str], said: str, run: Run,
-                                                 error_line: Callable[..., str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["runs", "--market", "US"], "--market: runs has no market column"),
+        (["us_short_trades", "--market", "US"], "--market: us_short_trades has no market column"),
+        (["snapshot", "--since", "2026-01-01"], "--since: snapshot has no trade_date column"),
+        (["short_trades", "--since", "2026-13-01"], "not a date: '2026-13-01'"),
+        (["short_trades", "--format", "table"], "invalid choice: 'table'"),
+    ],
+)
+def test_a_filter_without_its_column_is_one_line(
+    args: list[str], said: str, run: Run, error_line: Callable[..., str]
+) -> None:
     assert said in error_line(run("export", *args))
 
 
-def test_an_unknown_name_lists_the_tables_and_views(run: Run, swept: Any,
-                                                    error_line: Callable[..., str]) -> None:
+def test_an_unknown_name_lists_the_tables_and_views(
+    run: Run, swept: Any, error_line: Callable[..., str]
+) -> None:
     line = error_line(run("export", "shorts; DROP TABLE runs"))
     assert "no table or view named 'shorts; DROP TABLE runs'" in line
     for name in ("runs", "short_trades", "tasks", "snapshot", "us_short_interest"):
@@ -134,7 +155,8 @@ def test_an_unknown_name_lists_the_tables_and_views(run: Run, swept: Any,
 
 
 def test_a_schema_2_file_exports_its_tables_and_says_why_views_are_missing(
-        harvester: Run, copy_swept: Callable[[], Any], error_line: Callable[..., str]) -> None:
+    harvester: Run, copy_swept: Callable[[], Any], error_line: Callable[..., str]
+) -> None:
     copy = copy_swept()
     with closing(sqlite3.connect(copy.db)) as db:
         for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall():
@@ -148,7 +170,8 @@ def test_a_schema_2_file_exports_its_tables_and_says_why_views_are_missing(
 
 
 def test_output_file_holds_the_export_and_nothing_is_left_beside_it(
-        run: Run, tmp_path: Path) -> None:
+    run: Run, tmp_path: Path
+) -> None:
     target = tmp_path / "out" / "trades.jsonl"
     target.parent.mkdir()
     target.write_text("old\n")
@@ -165,15 +188,18 @@ def _umask() -> int:
     return mask
 
 
-def test_output_into_a_missing_folder_is_one_line(run: Run, tmp_path: Path,
-                                                  error_line: Callable[..., str]) -> None:
+def test_output_into_a_missing_folder_is_one_line(
+    run: Run, tmp_path: Path, error_line: Callable[..., str]
+) -> None:
     target = tmp_path / "nowhere" / "x.csv"
     assert f"output {target}: cannot write it" in error_line(
-        run("export", "runs", "-o", str(target)))
+        run("export", "runs", "-o", str(target))
+    )
 
 
 def test_output_over_the_database_itself_is_refused(
-        harvester: Run, copy_swept: Callable[[], Any], error_line: Callable[..., str]) -> None:
+    harvester: Run, copy_swept: Callable[[], Any], error_line: Callable[..., str]
+) -> None:
     copy = copy_swept()
     link = copy.db.parent / "link.sqlite"
     link.symlink_to(copy.db)
@@ -184,8 +210,9 @@ def test_output_over_the_database_itself_is_refused(
     assert copy.db.read_bytes() == before
 
 
-def test_a_users_own_table_with_a_blob_exports(harvester: Run,
-                                              copy_swept: Callable[[], Any]) -> None:
+def test_a_users_own_table_with_a_blob_exports(
+    harvester: Run, copy_swept: Callable[[], Any]
+) -> None:
     copy = copy_swept()
     with closing(sqlite3.connect(copy.db)) as db:
         db.execute("CREATE TABLE notes (id INTEGER, body BLOB)")
@@ -208,9 +235,12 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_a_closed_pipe_ends_quietly(fmt: str, medium_db: Path, clean_env: Any) -> None:
-    process = subprocess.Popen([*HARVESTER, "export", "short_trades", "--format", fmt,
-                                "--db", str(medium_db)], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=clean_env())
+    process = subprocess.Popen(
+        [*HARVESTER, "export", "short_trades", "--format", fmt, "--db", str(medium_db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_env(),
+    )
     try:
         assert process.stdout is not None and process.stderr is not None
         assert process.stdout.readline()  # it has started writing; the rest fills the pipe
@@ -227,8 +257,7 @@ def test_a_closed_pipe_ends_quietly(fmt: str, medium_db: Path, clean_env: Any) -
 
 def _peak_rss(args: list[str], env: dict[str, str], timeout: float = 120) -> tuple[int, int]:
     """Run a child to its end; its exit code and peak resident memory in KiB (os.wait4)."""
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env)
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + timeout
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -242,8 +271,10 @@ def _peak_rss(args: list[str], env: dict[str, str], timeout: float = 120) -> tup
         time.sleep(0.05)
 
 
-FETCHALL = ("import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
-            "rows = db.execute('SELECT * FROM short_trades').fetchall()")
+FETCHALL = (
+    "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); "
+    "rows = db.execute('SELECT * FROM short_trades').fetchall()"
+)
 # Above what the same command costs with no rows to write; a fetchall of the rows takes far
 # more. Measured against a child that writes nothing: a forked child's peak counts its
 # parent's pages from before its exec, so a large pytest process raises every child's peak
@@ -256,8 +287,9 @@ def test_a_million_rows_export_in_constant_memory(tmp_path: Path, clean_env: Any
     db = build_trades(tmp_path / "big.sqlite", 1_000_000)
     target = tmp_path / "big.csv"
     _, idle = _peak_rss([*HARVESTER, "export", "-h"], clean_env())
-    code, peak = _peak_rss([*HARVESTER, "export", "short_trades", "--db", str(db),
-                            "-o", str(target)], clean_env())
+    code, peak = _peak_rss(
+        [*HARVESTER, "export", "short_trades", "--db", str(db), "-o", str(target)], clean_env()
+    )
     assert code == 0
     with target.open("rb") as handle:
         assert sum(1 for _ in handle) == 1_000_001

@@ -73,10 +73,15 @@ def run_virtual(main: Coroutine[Any, Any, Any], lateness: float = 0.0, seed: int
 
 def client_at(rate: float, burst: int, concurrency: int) -> Client:
     endpoint = {"rate": rate, "burst": burst, "concurrency": concurrency}
-    settings = load_settings(None, environ={}, overrides={
-        "gateway": {"base_url": BASE},
-        "endpoints.short_trades": endpoint, "endpoints.short_interest": endpoint,
-    })
+    settings = load_settings(
+        None,
+        environ={},
+        overrides={
+            "gateway": {"base_url": BASE},
+            "endpoints.short_trades": endpoint,
+            "endpoints.short_interest": endpoint,
+        },
+    )
     return Client(settings.gateway, settings.endpoints)
 
 
@@ -84,14 +89,16 @@ def client_at(rate: float, burst: int, concurrency: int) -> Client:
 async def mocked_client(rate: float, burst: int, callers: int) -> AsyncIterator[Client]:
     """A client at these limits whose every GET aioresponses answers with no data."""
     with aioresponses() as mocked:
-        mocked.get(re.compile(rf"^{re.escape(BASE)}/"), payload={"code": 0, "data": []},
-                   repeat=True)
+        mocked.get(
+            re.compile(rf"^{re.escape(BASE)}/"), payload={"code": 0, "data": []}, repeat=True
+        )
         async with client_at(rate, burst, concurrency=callers) as client:
             yield client
 
 
-async def released(client: Client, *, callers: int, requests: int,
-                   endpoint: str = "short_trades") -> list[float]:
+async def released(
+    client: Client, *, callers: int, requests: int, endpoint: str = "short_trades"
+) -> list[float]:
     """The loop times at which ``requests`` gets from ``callers`` tasks were let go."""
     loop = asyncio.get_running_loop()
     times: list[float] = []
@@ -99,8 +106,9 @@ async def released(client: Client, *, callers: int, requests: int,
 
     async def caller() -> None:
         for i in work:
-            await client.get(endpoint, f"/q/{i}", [("count", "1")],
-                             before_send=lambda: times.append(loop.time()))
+            await client.get(
+                endpoint, f"/q/{i}", [("count", "1")], before_send=lambda: times.append(loop.time())
+            )
 
     await asyncio.gather(*(caller() for _ in range(callers)))
     assert len(times) == requests
@@ -143,24 +151,36 @@ def achieved(times: list[float], burst: int) -> float:
     ],
 )
 def test_the_rate_is_reached_and_no_second_exceeds_rate_plus_burst(
-    rate: float, burst: int, callers: int, lateness: float,
+    rate: float,
+    burst: int,
+    callers: int,
+    lateness: float,
 ) -> None:
     requests = max(int(rate * 4), 40)  # four seconds of work, or 40 requests
-    times = run_virtual(sweep_at(rate, burst, callers=callers, requests=requests),
-                        lateness, seed=int(rate))
+    times = run_virtual(
+        sweep_at(rate, burst, callers=callers, requests=requests), lateness, seed=int(rate)
+    )
     assert achieved(times, burst) >= 0.98 * rate
     assert most_in_any_second(times) <= math.ceil(rate + burst)
 
 
 @settings(max_examples=25, deadline=None)
-@given(rate=st.floats(0.5, 1000), burst=st.integers(0, 20), callers=st.integers(1, 24),
-       lateness=st.floats(0, 0.02), seed=st.integers(0, 1_000))
+@given(
+    rate=st.floats(0.5, 1000),
+    burst=st.integers(0, 20),
+    callers=st.integers(1, 24),
+    lateness=st.floats(0, 0.02),
+    seed=st.integers(0, 1_000),
+)
 def test_no_second_ever_exceeds_rate_plus_burst_rounded_up(
-    rate: float, burst: int, callers: int, lateness: float, seed: int,
+    rate: float,
+    burst: int,
+    callers: int,
+    lateness: float,
+    seed: int,
 ) -> None:
     requests = min(int(rate * 2) + burst + 2, 300)
-    times = run_virtual(sweep_at(rate, burst, callers=callers, requests=requests),
-                        lateness, seed)
+    times = run_virtual(sweep_at(rate, burst, callers=callers, requests=requests), lateness, seed)
     assert most_in_any_second(times) <= math.ceil(rate + burst)  # a whole request
     guard = RateLimit(rate, burst)  # and the guard window, a little over a second
     assert most_in_any_second(times, guard.window) <= guard.most
@@ -170,8 +190,9 @@ def test_burst_zero_holds_to_rate_in_every_second() -> None:
     times = run_virtual(sweep_at(4, 0, callers=3, requests=9))
     # One every 0.25 s from the bucket; the guard window (4 in any 4 / (0.995 * 4) s)
     # holds every fifth request 5 ms longer.
-    assert times == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.005, 1.255, 1.505, 1.755, 2.01],
-                                  abs=1e-3)
+    assert times == pytest.approx(
+        [0.0, 0.25, 0.5, 0.75, 1.005, 1.255, 1.505, 1.755, 2.01], abs=1e-3
+    )
     assert most_in_any_second(times) == 4
 
 
@@ -198,9 +219,12 @@ def test_after_an_idle_spell_burst_extra_requests_go_at_once() -> None:
 def test_each_endpoint_has_its_own_limiter() -> None:
     async def both() -> list[list[float]]:
         async with mocked_client(5, 0, callers=2) as client:
-            return await asyncio.gather(*(
-                released(client, callers=2, requests=10, endpoint=endpoint)
-                for endpoint in ("short_trades", "short_interest")))
+            return await asyncio.gather(
+                *(
+                    released(client, callers=2, requests=10, endpoint=endpoint)
+                    for endpoint in ("short_trades", "short_interest")
+                )
+            )
 
     alone = run_virtual(sweep_at(5, 0, callers=2, requests=10))
     trades, interest = run_virtual(both())

@@ -3,6 +3,7 @@
 An unwritable folder, a file that is not SQLite or has a newer schema; the first released
 schema migrated in place with its data, resumed, and left at its version if a step fails.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -45,8 +46,11 @@ async def test_a_bad_database_file_is_refused_before_any_request(
         assert gateway.stats.total == 0
     message = str(refused.value)
     assert "\n" not in message
-    expected = {"unwritable folder": "is the folder writable",
-                "not sqlite": "not an SQLite database", "newer schema": "newer"}[case]
+    expected = {
+        "unwritable folder": "is the folder writable",
+        "not sqlite": "not an SQLite database",
+        "newer schema": "newer",
+    }[case]
     assert expected in message
 
 
@@ -68,8 +72,10 @@ async def test_the_first_released_schema_is_migrated_in_place(
     tmp_path: Path, v1_database: Callable[[Path], Path], query: Query
 ) -> None:
     db = v1_database(tmp_path / "old.sqlite")
-    before = {table: query(db, f"SELECT * FROM {table} ORDER BY 1, 2")
-              for table in ("short_trades", "short_interest", "tasks")}
+    before = {
+        table: query(db, f"SELECT * FROM {table} ORDER BY 1, 2")
+        for table in ("short_trades", "short_interest", "tasks")
+    }
     async with Store(db):
         pass
     assert query(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
@@ -87,8 +93,9 @@ async def test_a_migrated_file_resumes_its_unfinished_run(
 ) -> None:
     db = v1_database(tmp_path / "h.sqlite")
     async with Gateway() as gateway:
-        settings = make_settings(gateway.url, "AAPL.US\n",
-                                 sweep={"db": str(db), "resume_max_age": 1e5})
+        settings = make_settings(
+            gateway.url, "AAPL.US\n", sweep={"db": str(db), "resume_max_age": 1e5}
+        )
         summary = await run_sweep(settings, resume=True)
         assert gateway.stats.total == 1  # only the one pending task
     assert summary.run_id == "20260521T020000Z-bbbbbb" and summary.resumed
@@ -96,15 +103,22 @@ async def test_a_migrated_file_resumes_its_unfinished_run(
 
 
 async def test_a_failing_migration_leaves_the_file_at_its_old_version(
-    tmp_path: Path, v1_database: Callable[[Path], Path], query: Query,
+    tmp_path: Path,
+    v1_database: Callable[[Path], Path],
+    query: Query,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import harvester.store.database
     import harvester.store.schema
 
     db = v1_database(tmp_path / "old.sqlite")
-    broken = (*harvester.store.schema.MIGRATIONS, ("ALTER TABLE runs ADD COLUMN extra TEXT",
-                                             "THIS IS NOT SQL",))
+    broken = (
+        *harvester.store.schema.MIGRATIONS,
+        (
+            "ALTER TABLE runs ADD COLUMN extra TEXT",
+            "THIS IS NOT SQL",
+        ),
+    )
     monkeypatch.setattr(harvester.store.database, "MIGRATIONS", broken)
     monkeypatch.setattr(harvester.store.database, "SCHEMA_VERSION", len(broken))
     with pytest.raises(StoreError):

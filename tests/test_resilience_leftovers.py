@@ -4,6 +4,7 @@ A sweep on a locked database is refused (in process and from the CLI), a lock le
 killed process does not block, a run too old to resume is closed and one left running by a
 crash is resumed or closed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -50,11 +51,17 @@ async def test_a_lock_left_by_a_killed_process_does_not_block(
     db = tmp_path / "h.sqlite"
     # The holder sleeps only to stay alive holding the lock until this test kills it.
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
-         "from harvester.store.lock import DatabaseLock; "
-         "DatabaseLock(Path(sys.argv[1])).acquire(); "
-         "print('held', flush=True); time.sleep(60)", str(db)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from harvester.store.lock import DatabaseLock; "
+            "DatabaseLock(Path(sys.argv[1])).acquire(); "
+            "print('held', flush=True); time.sleep(60)",
+            str(db),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert first_line(holder).strip() == "held"
@@ -71,8 +78,10 @@ async def test_a_lock_left_by_a_killed_process_does_not_block(
 
 @pytest.mark.slow
 def test_cli_second_instance_exits_2_and_status_still_reads(
-    sweep_files: Callable[..., Any], gateway_process: Callable[..., Any],
-    start_sweep: Callable[..., subprocess.Popen[str]], harvester: Callable[..., Any],
+    sweep_files: Callable[..., Any],
+    gateway_process: Callable[..., Any],
+    start_sweep: Callable[..., subprocess.Popen[str]],
+    harvester: Callable[..., Any],
     query: Query,
 ) -> None:
     files = sweep_files(80, 10.0)
@@ -131,4 +140,6 @@ async def test_a_run_left_running_by_a_crash_is_resumed_or_closed(
         second = await run_sweep(settings)  # not --resume: a new run; the crashed one is closed
     assert second.run_id != first.run_id
     assert query(db, "SELECT run_id, status, stop_reason FROM runs ORDER BY started_at") == [
-        (first.run_id, "interrupted", "left by a crash"), (second.run_id, "completed", None)]
+        (first.run_id, "interrupted", "left by a crash"),
+        (second.run_id, "completed", None),
+    ]

@@ -4,6 +4,7 @@ Requests in flight finish and commit, the grace period cuts slow ones off, SIGTE
 second SIGINT from the CLI, a gateway restarted mid-sweep or staying down, and a gateway
 that never answered.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,9 @@ async def test_a_stop_lets_requests_in_flight_finish_and_commit(
 ) -> None:
     symbols = "".join(f"F{i}.US\n" for i in range(40))
     async with Gateway(GatewaySettings(latency=0.2)) as gateway:
-        settings = make_settings(gateway.url, symbols, sweep={"workers": 4},
-                                 endpoints={"concurrency": 4})
+        settings = make_settings(
+            gateway.url, symbols, sweep={"workers": 4}, endpoints={"concurrency": 4}
+        )
         progress, stop = Progress(), asyncio.Event()
         running = asyncio.create_task(run_sweep(settings, progress=progress, stop=stop))
         await until(lambda: progress.done >= 8 or running.done(), 30, "8 tasks done")
@@ -49,7 +51,8 @@ async def test_a_stop_lets_requests_in_flight_finish_and_commit(
         assert summary.stop_kind is StopKind.SIGNAL
         assert summary.status is RunStatus.INTERRUPTED
         assert query(db, "SELECT status, stop_reason FROM runs") == [
-            ("interrupted", "stopped by a signal")]
+            ("interrupted", "stopped by a signal")
+        ]
         pending = query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'pending'")[0][0]
         assert pending > 0
         resumed = await run_sweep(settings, resume=True)
@@ -64,8 +67,9 @@ async def test_the_grace_period_cuts_off_slow_requests(
         settings = make_settings(gateway.url, "S1.US\nS2.US\n", sweep={"grace_period": 0.2})
         stop = asyncio.Event()
         running = asyncio.create_task(run_sweep(settings, stop=stop))
-        await until(lambda: gateway.stats.total >= 4 or running.done(), 30,
-                    "all 4 requests at the gateway")
+        await until(
+            lambda: gateway.stats.total >= 4 or running.done(), 30, "all 4 requests at the gateway"
+        )
         started = time.monotonic()
         stop.set()
         summary = await running
@@ -78,9 +82,14 @@ async def test_the_grace_period_cuts_off_slow_requests(
 
 @pytest.mark.slow
 def test_sigterm_exits_143_and_a_second_sigint_stops_at_once(
-    tmp_path: Path, sweep_files: Callable[..., Any], gateway_process: Callable[..., Any],
-    start_sweep: Callable[..., subprocess.Popen[str]], harvester: Callable[..., Any],
-    write_config: Callable[..., Path], served: Callable[[str], int], wait_until: WaitUntil,
+    tmp_path: Path,
+    sweep_files: Callable[..., Any],
+    gateway_process: Callable[..., Any],
+    start_sweep: Callable[..., subprocess.Popen[str]],
+    harvester: Callable[..., Any],
+    write_config: Callable[..., Path],
+    served: Callable[[str], int],
+    wait_until: WaitUntil,
     query: Query,
 ) -> None:
     files = sweep_files(60, 20.0, grace_period=60.0)
@@ -122,8 +131,12 @@ def test_sigterm_exits_143_and_a_second_sigint_stops_at_once(
 
 @pytest.mark.slow
 def test_a_gateway_restarted_mid_sweep_costs_no_task(
-    tmp_path: Path, sweep_files: Callable[..., Any], gateway_process: Callable[..., Any],
-    start_sweep: Callable[..., subprocess.Popen[str]], wait_until: WaitUntil, query: Query,
+    tmp_path: Path,
+    sweep_files: Callable[..., Any],
+    gateway_process: Callable[..., Any],
+    start_sweep: Callable[..., subprocess.Popen[str]],
+    wait_until: WaitUntil,
+    query: Query,
 ) -> None:
     files = sweep_files(120, 40.0, max_attempts=3)
     log = tmp_path / "sweep.err"  # a file, so the test can watch it while the sweep runs
@@ -143,8 +156,10 @@ def test_a_gateway_restarted_mid_sweep_costs_no_task(
 
 @pytest.mark.slow
 def test_a_gateway_that_stays_down_exits_75_and_resume_finishes(
-    sweep_files: Callable[..., Any], gateway_process: Callable[..., Any],
-    start_sweep: Callable[..., subprocess.Popen[str]], harvester: Callable[..., Any],
+    sweep_files: Callable[..., Any],
+    gateway_process: Callable[..., Any],
+    start_sweep: Callable[..., subprocess.Popen[str]],
+    harvester: Callable[..., Any],
     query: Query,
 ) -> None:
     files = sweep_files(80, 40.0, outage_max=2.0)
@@ -166,8 +181,11 @@ def test_a_gateway_that_stays_down_exits_75_and_resume_finishes(
 async def test_an_unreachable_gateway_interrupts_without_failing_tasks(
     make_settings: Callable[..., Any], free_port: Callable[[], int], query: Query
 ) -> None:
-    settings = make_settings(f"http://127.0.0.1:{free_port()}", "A.US\nB.US\nC.US\n",
-                             sweep={"outage_max": 0.5, "max_attempts": 20})
+    settings = make_settings(
+        f"http://127.0.0.1:{free_port()}",
+        "A.US\nB.US\nC.US\n",
+        sweep={"outage_max": 0.5, "max_attempts": 20},
+    )
     summary = await run_sweep(settings)
     assert summary.stop_kind is StopKind.OUTAGE
     assert summary.stop_reason is not None and "gateway is unavailable" in summary.stop_reason

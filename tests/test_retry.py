@@ -83,8 +83,9 @@ def test_permanent_errors_are_never_retried(error: FetchError) -> None:
 
 @pytest.mark.parametrize("max_attempts", [1, 2, 5])
 def test_no_retry_once_the_attempts_are_used_up(max_attempts: int) -> None:
-    policy = RetryPolicy(max_attempts=max_attempts, backoff_base=0.5, backoff_max=30.0,
-                         retry_after_max=60.0)
+    policy = RetryPolicy(
+        max_attempts=max_attempts, backoff_base=0.5, backoff_max=30.0, retry_after_max=60.0
+    )
     error = TransportError("time-out", code="timeout")
     assert next_delay(policy, error, max_attempts, rand=full) is None
     assert next_delay(policy, error, max_attempts + 1, rand=full) is None

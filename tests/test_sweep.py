@@ -36,7 +36,10 @@ async def test_both_styles_and_duplicates_are_fetched_once(
     assert swept.stats["by_endpoint"] == {"short_trades": 3, "short_interest": 3}
     db = swept.db
     assert {row[0] for row in query(db, "SELECT DISTINCT symbol FROM short_trades")} == {
-        "AAPL.US", "700.HK", "BRK.B.US"}
+        "AAPL.US",
+        "700.HK",
+        "BRK.B.US",
+    }
     assert query(db, "SELECT COUNT(*) FROM short_trades WHERE symbol = '700.HK'") == [(20,)]
     assert query(db, "SELECT COUNT(*) FROM short_interest WHERE symbol = '700.HK'") == [(30,)]
     statuses = {status for status, *_ in task_map(db).values()}
@@ -47,21 +50,31 @@ async def test_rows_have_market_types_and_null_columns_of_the_other_market(
     sweep_simulated: Sweep, query: Query
 ) -> None:
     db = (await sweep_simulated("TSLA.US\n700.HK\n")).db
-    us = query(db, "SELECT market, typeof(nasdaq_short_volume), typeof(total_volume), "
-                   "typeof(short_turnover), typeof(short_ratio), typeof(close) "
-                   "FROM short_trades WHERE symbol = 'TSLA.US' LIMIT 1")
+    us = query(
+        db,
+        "SELECT market, typeof(nasdaq_short_volume), typeof(total_volume), "
+        "typeof(short_turnover), typeof(short_ratio), typeof(close) "
+        "FROM short_trades WHERE symbol = 'TSLA.US' LIMIT 1",
+    )
     assert us == [("US", "integer", "integer", "null", "real", "real")]
-    hk = query(db, "SELECT market, typeof(nasdaq_short_volume), typeof(short_turnover), "
-                   "typeof(short_balance), typeof(total_turnover) "
-                   "FROM short_trades WHERE symbol = '700.HK' LIMIT 1")
+    hk = query(
+        db,
+        "SELECT market, typeof(nasdaq_short_volume), typeof(short_turnover), "
+        "typeof(short_balance), typeof(total_turnover) "
+        "FROM short_trades WHERE symbol = '700.HK' LIMIT 1",
+    )
     assert hk == [("HK", "null", "real", "real", "real")]
-    interest = query(db, "SELECT typeof(short_shares), typeof(short_percent), "
-                         "typeof(avg_cost), typeof(days_to_cover) "
-                         "FROM short_interest WHERE symbol = '700.HK' LIMIT 1")
+    interest = query(
+        db,
+        "SELECT typeof(short_shares), typeof(short_percent), "
+        "typeof(avg_cost), typeof(days_to_cover) "
+        "FROM short_interest WHERE symbol = '700.HK' LIMIT 1",
+    )
     assert interest == [("integer", "real", "real", "null")]
     # The gateway's newest HK trading day is a Monday: the UTC timestamp falls on Sunday.
     assert query(db, "SELECT MAX(trade_date) FROM short_trades WHERE symbol = '700.HK'") == [
-        ("2026-05-18",)]
+        ("2026-05-18",)
+    ]
 
 
 async def test_minus_five_twice_then_success_takes_three_requests(
@@ -98,8 +111,9 @@ async def test_minus_five_forever_fails_after_max_attempts_others_unaffected(
 async def test_permanent_codes_take_one_request_each(
     sweep_simulated: Sweep, task_map: Tasks
 ) -> None:
-    gw = GatewaySettings(no_data=("NODATA.US",), unsupported=("UNSUP.US",),
-                         invalid_symbol=("BOGUS.US",))
+    gw = GatewaySettings(
+        no_data=("NODATA.US",), unsupported=("UNSUP.US",), invalid_symbol=("BOGUS.US",)
+    )
     swept = await sweep_simulated("NODATA.US\nUNSUP.US\nBOGUS.US\n", gw)
     summary = swept.summary
     assert swept.stats["by_endpoint"] == {"short_trades": 3, "short_interest": 3}
@@ -121,21 +135,25 @@ async def test_other_markets_are_unsupported_without_a_request(
     tasks = task_map(swept.db)
     assert {key: value[:2] for key, value in tasks.items()} == {
         (symbol, endpoint): ("unsupported", 0)
-        for symbol in ("600519.SH", "D05.SG") for endpoint in BOTH
+        for symbol in ("600519.SH", "D05.SG")
+        for endpoint in BOTH
     }
     assert summary.status is RunStatus.COMPLETED
 
 
 async def test_transport_faults_are_retried(sweep_simulated: Sweep, task_map: Tasks) -> None:
-    gw = GatewaySettings(scripted={
-        "RATE.US": ("http_429",),
-        "PAGE.US": ("http_502_html", "http_502_html"),
-        "CUT.US": ("truncated",),
-        "HTML.US": ("html_200",),
-        "RESET.US": ("reset",),
-    })
-    swept = await sweep_simulated("RATE.US\nPAGE.US\nCUT.US\nHTML.US\nRESET.US\n", gw,
-                                  sweep={"retry_after_max": 0.01})
+    gw = GatewaySettings(
+        scripted={
+            "RATE.US": ("http_429",),
+            "PAGE.US": ("http_502_html", "http_502_html"),
+            "CUT.US": ("truncated",),
+            "HTML.US": ("html_200",),
+            "RESET.US": ("reset",),
+        }
+    )
+    swept = await sweep_simulated(
+        "RATE.US\nPAGE.US\nCUT.US\nHTML.US\nRESET.US\n", gw, sweep={"retry_after_max": 0.01}
+    )
     tasks = task_map(swept.db)
     expected = {"RATE.US": 2, "PAGE.US": 3, "CUT.US": 2, "HTML.US": 2, "RESET.US": 2}
     for symbol, attempts in expected.items():
@@ -170,8 +188,9 @@ async def test_rate_limit_and_burst_hold_at_the_gateway(sweep_simulated: Sweep) 
     symbols = "".join(f"S{i}.US\n" for i in range(70))
     limit = int(rate) + burst
     gw = GatewaySettings(rate_limit={"short_trades": limit, "short_interest": limit})
-    swept = await sweep_simulated(symbols, gw,
-                                  endpoints={"rate": rate, "burst": burst, "concurrency": 4})
+    swept = await sweep_simulated(
+        symbols, gw, endpoints={"rate": rate, "burst": burst, "concurrency": 4}
+    )
     stats = swept.stats
     assert swept.summary.failed == 0
     assert stats["served_429"] == 0
@@ -181,20 +200,22 @@ async def test_rate_limit_and_burst_hold_at_the_gateway(sweep_simulated: Sweep) 
 
 async def test_token_is_sent_and_stored_nowhere(sweep_simulated: Sweep, query: Query) -> None:
     secret = "tok-9f8e7d6c5b4a"
-    swept = await sweep_simulated("AAPL.US\n700.HK\n", GatewaySettings(token=secret),
-                                  token=secret)
+    swept = await sweep_simulated("AAPL.US\n700.HK\n", GatewaySettings(token=secret), token=secret)
     summary, db = swept.summary, swept.db
     assert summary.failed == 0 and summary.stop_reason is None
     assert query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'ok'") == [(4,)]
     assert secret.encode() not in db.read_bytes()
 
 
-async def test_refused_credentials_stop_the_run_early(
-    sweep_simulated: Sweep, query: Query
-) -> None:
+async def test_refused_credentials_stop_the_run_early(sweep_simulated: Sweep, query: Query) -> None:
     symbols = "".join(f"A{i}.US\n" for i in range(200))
-    swept = await sweep_simulated(symbols, GatewaySettings(token="right"), token="wrong",
-                                  sweep={"workers": 2}, endpoints={"concurrency": 1})
+    swept = await sweep_simulated(
+        symbols,
+        GatewaySettings(token="right"),
+        token="wrong",
+        sweep={"workers": 2},
+        endpoints={"concurrency": 1},
+    )
     summary, served = swept.summary, swept.stats["total"]
     assert summary.stop_reason is not None
     assert "credentials" in summary.stop_reason and "HARVESTER_TOKEN" in summary.stop_reason
@@ -249,15 +270,16 @@ def held_gateway(
 
 
 async def test_resume_fetches_only_unfinished_tasks(
-    make_settings: Callable[..., Any], query: Query,
+    make_settings: Callable[..., Any],
+    query: Query,
     until: Callable[[Callable[[], object], float, str], Awaitable[None]],
     held_gateway: Callable[[GatewaySettings], contextlib.AbstractAsyncContextManager[Held]],
 ) -> None:
     symbols = "".join(f"R{i}.US\n" for i in range(60))
     async with held_gateway(GatewaySettings(latency=0.01)) as gateway:
-        settings = make_settings(gateway.url, symbols,
-                                 endpoints={"rate": 200.0, "concurrency": 2},
-                                 sweep={"workers": 2})
+        settings = make_settings(
+            gateway.url, symbols, endpoints={"rate": 200.0, "concurrency": 2}, sweep={"workers": 2}
+        )
         progress = Progress()
         first = asyncio.create_task(run_sweep(settings, progress=progress))
         await until(lambda: progress.done >= 20 or first.done(), 30, "20 tasks done")
@@ -281,8 +303,10 @@ async def test_resume_fetches_only_unfinished_tasks(
         # to what the gateway served, give or take what was waiting for its slot (4).
         attempts = query(db, "SELECT SUM(attempts) FROM tasks")[0][0]
         assert gateway.stats.total <= attempts <= gateway.stats.total + 4
-        assert query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'pending' "
-                         "AND attempts > 0")[0][0] > 0
+        assert (
+            query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'pending' AND attempts > 0")[0][0]
+            > 0
+        )
         gateway.stats.reset()
         resumed = await run_sweep(settings, resume=True)
         stats = gateway.stats.as_dict()

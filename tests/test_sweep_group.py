@@ -76,8 +76,12 @@ def _fail_fetch(monkeypatch: pytest.MonkeyPatch, task: str, error: BaseException
 
 
 #: How each task is made to fail with an error (the stopper and the display are handed in).
-INJECT = {"writer": _fail_writer, "feeder": _fail_feeder, "worker": _fail_fetch,
-          "probe": _fail_fetch}
+INJECT = {
+    "writer": _fail_writer,
+    "feeder": _fail_feeder,
+    "worker": _fail_fetch,
+    "probe": _fail_fetch,
+}
 
 
 async def _show_that_fails() -> None:
@@ -98,11 +102,19 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("task", "error", "raised", "words"), CASES,
-                         ids=[f"{case[0]}-{type(case[1] or Boom()).__name__}" for case in CASES])
+@pytest.mark.parametrize(
+    ("task", "error", "raised", "words"),
+    CASES,
+    ids=[f"{case[0]}-{type(case[1] or Boom()).__name__}" for case in CASES],
+)
 async def test_a_failure_in_any_task_ends_the_sweep_with_one_named_error(
-    make_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, query: Query,
-    task: str, error: BaseException | None, raised: type[HarvesterError], words: str,
+    make_settings: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    query: Query,
+    task: str,
+    error: BaseException | None,
+    raised: type[HarvesterError],
+    words: str,
 ) -> None:
     async with Gateway() as gateway:
         settings = make_settings(gateway.url, SYMBOLS, sweep={"workers": 2})
@@ -120,18 +132,24 @@ async def test_a_failure_in_any_task_ends_the_sweep_with_one_named_error(
         assert type(failed.value) is raised, repr(failed.value)
         assert not isinstance(failed.value, BaseExceptionGroup)
         assert words in str(failed.value) and "\n" not in str(failed.value)
-        (status, reason), = query(db, "SELECT status, stop_reason FROM runs "
-                                      "ORDER BY started_at DESC LIMIT 1")
+        ((status, reason),) = query(
+            db, "SELECT status, stop_reason FROM runs ORDER BY started_at DESC LIMIT 1"
+        )
         assert status == "interrupted" and reason.startswith("stopped by an error: "), reason
         done = await run_sweep(settings, resume=True)
     assert done.status is RunStatus.COMPLETED and done.resumed
     # Every task done: fetched (ok), or found unchanged by the probes of a nightly run.
-    assert query(db, "SELECT SUM(status IN ('ok', 'unchanged')), COUNT(*) FROM tasks "
-                     "WHERE run_id = ?", (done.run_id,)) == [(80, 80)]
+    assert query(
+        db,
+        "SELECT SUM(status IN ('ok', 'unchanged')), COUNT(*) FROM tasks WHERE run_id = ?",
+        (done.run_id,),
+    ) == [(80, 80)]
 
 
 async def test_a_run_wide_error_in_a_worker_stops_the_run_with_its_one_reason(
-    make_settings: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, query: Query,
+    make_settings: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    query: Query,
 ) -> None:
     # Refused credentials are the run's problem: the sweep stops with its reason and what
     # finished is committed; no ExceptionGroup and no other error comes out.
@@ -141,5 +159,8 @@ async def test_a_run_wide_error_in_a_worker_stops_the_run_with_its_one_reason(
         async with asyncio.timeout(DEADLINE):
             summary = await run_sweep(settings)
     assert summary.stop_kind is StopKind.CREDENTIALS and summary.status is RunStatus.INTERRUPTED
-    assert 0 < summary.tasks["short_trades"].get("ok", 0) + summary.tasks["short_interest"].get(
-        "ok", 0) < 80
+    assert (
+        0
+        < summary.tasks["short_trades"].get("ok", 0) + summary.tasks["short_interest"].get("ok", 0)
+        < 80
+    )

@@ -38,13 +38,18 @@ FEW_WORKERS = {"HARVESTER_SWEEP_WORKERS": "4"}
 def _file_size_limit(limit: int) -> Callable[[], None]:
     def apply() -> None:  # in the child: every file it writes stops growing at ``limit``
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
 @pytest.fixture
-def recorded(tmp_path: Path, universe: Callable[..., Path], fast_toml: str,
-             sweep_args: Callable[..., list[str]], harvester: Run,
-             ) -> Callable[[Path, tuple[str, ...]], list[str]]:
+def recorded(
+    tmp_path: Path,
+    universe: Callable[..., Path],
+    fast_toml: str,
+    sweep_args: Callable[..., list[str]],
+    harvester: Run,
+) -> Callable[[Path, tuple[str, ...]], list[str]]:
     """``recorded(db, extra)``: sweep arguments for ``db``, whose run's universe is recorded.
 
     A daily quota of one request stops the first sweep after its first request (exit 76),
@@ -63,20 +68,25 @@ def recorded(tmp_path: Path, universe: Callable[..., Path], fast_toml: str,
     return make
 
 
-def _after_a_fault(harvester: Run, error_line: ErrorLine, query: Query, db: Path,
-                   args: list[str], result: subprocess.CompletedProcess[str], took: float,
-                   ) -> None:
+def _after_a_fault(
+    harvester: Run,
+    error_line: ErrorLine,
+    query: Query,
+    db: Path,
+    args: list[str],
+    result: subprocess.CompletedProcess[str],
+    took: float,
+) -> None:
     """Exit 2 in time with one line, a sound file, the run left for --resume that ends it."""
     line = error_line(result)
     assert took < BOUND, f"{took:.1f}s to end after the fault: {line}"
     assert str(db.name) in line and "--resume" in line, line
     assert query(db, "PRAGMA integrity_check") == [("ok",)]
-    (status, reason), = query(db, "SELECT status, stop_reason FROM runs")
+    ((status, reason),) = query(db, "SELECT status, stop_reason FROM runs")
     assert status in ("interrupted", "running"), status  # running: the disk took no more
     if status == "interrupted":
         assert reason.startswith("stopped by an error: database"), reason
-    committed = set(query(db, "SELECT symbol, endpoint, updated_at FROM tasks "
-                              "WHERE status = 'ok'"))
+    committed = set(query(db, "SELECT symbol, endpoint, updated_at FROM tasks WHERE status = 'ok'"))
     assert 1 < len(committed) < 2 * SYMBOLS  # it fetched and committed some, not all
     done = harvester(*args)
     assert done.returncode == 0, done.stderr
@@ -89,15 +99,20 @@ def _after_a_fault(harvester: Run, error_line: ErrorLine, query: Query, db: Path
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", [(), ("--full",)], ids=["nightly", "full"])
 def test_a_disk_that_fills_mid_sweep_ends_it_with_exit_2(
-    tmp_path: Path, recorded: Callable[..., list[str]], harvester: Run,
-    error_line: ErrorLine, query: Query, mode: tuple[str, ...],
+    tmp_path: Path,
+    recorded: Callable[..., list[str]],
+    harvester: Run,
+    error_line: ErrorLine,
+    query: Query,
+    mode: tuple[str, ...],
 ) -> None:
     db = tmp_path / "h.sqlite"
     args = recorded(db, mode)
     limit = db.stat().st_size + ROOM
     started = time.monotonic()
-    result = harvester(*args, preexec_fn=_file_size_limit(limit), env=FEW_WORKERS,
-                       timeout=3 * BOUND)
+    result = harvester(
+        *args, preexec_fn=_file_size_limit(limit), env=FEW_WORKERS, timeout=3 * BOUND
+    )
     _after_a_fault(harvester, error_line, query, db, args, result, time.monotonic() - started)
 
 
@@ -108,8 +123,12 @@ def _small_filesystem(folder: Path, size: str) -> Iterator[Path]:
     mount = shutil.which("mount")
     if mount is None:
         pytest.skip("no mount command")
-    mounted = subprocess.run([mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                             capture_output=True, text=True, timeout=30)
+    mounted = subprocess.run(
+        [mount, "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
     try:
@@ -120,8 +139,11 @@ def _small_filesystem(folder: Path, size: str) -> Iterator[Path]:
 
 @pytest.mark.slow
 def test_a_real_small_filesystem_that_fills_mid_sweep_ends_it_with_exit_2(
-    tmp_path: Path, recorded: Callable[..., list[str]], harvester: Run,
-    error_line: ErrorLine, query: Query,
+    tmp_path: Path,
+    recorded: Callable[..., list[str]],
+    harvester: Run,
+    error_line: ErrorLine,
+    query: Query,
 ) -> None:
     db = tmp_path / "h.sqlite"
     args = recorded(db, ())
@@ -134,8 +156,12 @@ def test_a_real_small_filesystem_that_fills_mid_sweep_ends_it_with_exit_2(
         took = time.monotonic() - started
         assert "disk is full" in error_line(result)
         # Room again, on the same filesystem: the resume finishes there.
-        grown = subprocess.run(["mount", "-o", "remount,size=64m", str(small)],
-                               capture_output=True, text=True, timeout=30)
+        grown = subprocess.run(
+            ["mount", "-o", "remount,size=64m", str(small)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert grown.returncode == 0, grown.stderr
         _after_a_fault(harvester, error_line, query, on_small, small_args, result, took)
 
@@ -152,18 +178,26 @@ time.sleep(120)
 
 @pytest.mark.slow
 def test_a_write_lock_held_mid_sweep_past_busy_timeout_ends_it_with_exit_2(
-    tmp_path: Path, recorded: Callable[..., list[str]], harvester: Run,
-    start_sweep: Callable[..., subprocess.Popen[str]], first_line: Callable[..., str],
-    error_line: ErrorLine, query: Query,
+    tmp_path: Path,
+    recorded: Callable[..., list[str]],
+    harvester: Run,
+    start_sweep: Callable[..., subprocess.Popen[str]],
+    first_line: Callable[..., str],
+    error_line: ErrorLine,
+    query: Query,
 ) -> None:
     db = tmp_path / "h.sqlite"
     args = recorded(db, ())
-    slow = {**FEW_WORKERS, "HARVESTER_SWEEP_BUSY_TIMEOUT": "2.0",
-            "HARVESTER_ENDPOINTS_SHORT_TRADES_RATE": "50",
-            "HARVESTER_ENDPOINTS_SHORT_INTEREST_RATE": "50"}
+    slow = {
+        **FEW_WORKERS,
+        "HARVESTER_SWEEP_BUSY_TIMEOUT": "2.0",
+        "HARVESTER_ENDPOINTS_SHORT_TRADES_RATE": "50",
+        "HARVESTER_ENDPOINTS_SHORT_INTEREST_RATE": "50",
+    }
     sweep = start_sweep(args, db=db, ok=20, env=slow)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert first_line(holder).strip() == "holding"
         held = time.monotonic()

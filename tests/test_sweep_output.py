@@ -27,9 +27,10 @@ SHOWN = 20
 def failing_sweep(tmp_path: Path) -> Callable[[str], tuple[list[str], Path]]:
     """``failing_sweep(name)``: arguments of a sweep in which 25 symbols fail, and its db."""
     symbols = tmp_path / "symbols.txt"
-    symbols.write_text("".join(f"{good}\n{bad}\n" for good, bad in zip(GOOD, FAILING,
-                                                                        strict=True)),
-                       encoding="utf-8")
+    symbols.write_text(
+        "".join(f"{good}\n{bad}\n" for good, bad in zip(GOOD, FAILING, strict=True)),
+        encoding="utf-8",
+    )
     lines = ["[sweep]\nbackoff_base = 0.0\nmax_attempts = 2\nworkers = 1\n"]
     for name in ("short_trades", "short_interest"):
         lines.append(f"[endpoints.{name}]\nrate = 1000.0\nconcurrency = 4\n")
@@ -40,20 +41,35 @@ def failing_sweep(tmp_path: Path) -> Callable[[str], tuple[list[str], Path]]:
 
     def make(name: str) -> tuple[list[str], Path]:
         db = tmp_path / f"{name}.sqlite"
-        return ["sweep", "--simulate", "--config", str(config), "--symbols", str(symbols),
-                "--db", str(db), "-q"], db
+        return [
+            "sweep",
+            "--simulate",
+            "--config",
+            str(config),
+            "--symbols",
+            str(symbols),
+            "--db",
+            str(db),
+            "-q",
+        ], db
 
     return make
 
 
 def first_failed(query: Query, db: Path) -> list[tuple[Any, ...]]:
     """The failed tasks a sweep names, read independently: by symbol and endpoint."""
-    return query(db, "SELECT symbol, endpoint, error_code, error_message FROM tasks "
-                     "WHERE status = 'failed' ORDER BY symbol, endpoint LIMIT ?", (SHOWN,))
+    return query(
+        db,
+        "SELECT symbol, endpoint, error_code, error_message FROM tasks "
+        "WHERE status = 'failed' ORDER BY symbol, endpoint LIMIT ?",
+        (SHOWN,),
+    )
 
 
 def test_the_text_summary_names_20_failed_tasks_and_counts_the_rest(
-    harvester: Run, query: Query, failing_sweep: Callable[[str], tuple[list[str], Path]],
+    harvester: Run,
+    query: Query,
+    failing_sweep: Callable[[str], tuple[list[str], Path]],
 ) -> None:
     args, db = failing_sweep("text")
     result = harvester(*args)
@@ -62,27 +78,34 @@ def test_the_text_summary_names_20_failed_tasks_and_counts_the_rest(
     lines = result.stdout.splitlines()
     failed = [line for line in lines if line.startswith("  failed  ")]
     assert len(failed) == SHOWN
-    assert lines[-SHOWN - 1:-1] == failed  # after the summary, before the count
-    for line, (symbol, endpoint, code, message) in zip(failed, first_failed(query, db),
-                                                        strict=True):
+    assert lines[-SHOWN - 1 : -1] == failed  # after the summary, before the count
+    for line, (symbol, endpoint, code, message) in zip(
+        failed, first_failed(query, db), strict=True
+    ):
         flat = " ".join(message.split())
         shown = flat if len(flat) <= 200 else flat[:197] + "..."
         assert line == f"  failed  {symbol}  {endpoint:<14}  {code}: {shown}"
-    assert lines[-1] == ("  ... and 30 more failed; harvester export run_problems, "
-                         "or the run_problems view, lists them all")
+    assert lines[-1] == (
+        "  ... and 30 more failed; harvester export run_problems, "
+        "or the run_problems view, lists them all"
+    )
     assert query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'failed'") == [(50,)]
 
 
 def test_json_lists_20_failed_tasks_and_the_total(
-    harvester: Run, query: Query, failing_sweep: Callable[[str], tuple[list[str], Path]],
+    harvester: Run,
+    query: Query,
+    failing_sweep: Callable[[str], tuple[list[str], Path]],
 ) -> None:
     args, db = failing_sweep("json")
     result = harvester(*args, "--json")
     assert result.returncode == 3, result.stderr
     summary = json.loads(result.stdout)
     assert summary["failed_tasks_total"] == 2 * len(FAILING)
-    listed = [(t["symbol"], t["endpoint"], t["error_code"], t["error_message"])
-              for t in summary["failed_tasks"]]
+    listed = [
+        (t["symbol"], t["endpoint"], t["error_code"], t["error_message"])
+        for t in summary["failed_tasks"]
+    ]
     assert listed == [tuple(row) for row in first_failed(query, db)]
     assert {code for _, _, code, _ in listed} == {"http_500"}
 
@@ -90,12 +113,15 @@ def test_json_lists_20_failed_tasks_and_the_total(
 def test_a_few_failures_are_all_named_and_nothing_more(swept: Any) -> None:
     lines = swept.result.stdout.splitlines()
     failed = [line for line in lines if line.startswith("  failed  ")]
-    stored = swept.rows("SELECT symbol, endpoint, error_code FROM tasks WHERE status = 'failed' "
-                        "ORDER BY symbol, endpoint")
+    stored = swept.rows(
+        "SELECT symbol, endpoint, error_code FROM tasks WHERE status = 'failed' "
+        "ORDER BY symbol, endpoint"
+    )
     assert [line.split()[1:4] for line in failed] == [
-        [symbol, endpoint, f"{code}:"] for symbol, endpoint, code in stored]
+        [symbol, endpoint, f"{code}:"] for symbol, endpoint, code in stored
+    ]
     assert [row[0] for row in stored] == ["FAILS.US", "FAILS.US"]
-    assert lines[-len(failed):] == failed and "more failed" not in swept.result.stdout
+    assert lines[-len(failed) :] == failed and "more failed" not in swept.result.stdout
 
 
 def test_sweep_and_status_json_keys_agree(harvester: Run, fast_toml: str, tmp_path: Path) -> None:
@@ -104,8 +130,18 @@ def test_sweep_and_status_json_keys_agree(harvester: Run, fast_toml: str, tmp_pa
     symbols = tmp_path / "s.txt"
     symbols.write_text("AAPL.US\n700.HK\nAAPL.US\nnot a symbol\n", encoding="utf-8")
     db = tmp_path / "h.sqlite"
-    swept = harvester("sweep", "--simulate", "--config", str(config), "--symbols",
-                      str(symbols), "--db", str(db), "-q", "--json")
+    swept = harvester(
+        "sweep",
+        "--simulate",
+        "--config",
+        str(config),
+        "--symbols",
+        str(symbols),
+        "--db",
+        str(db),
+        "-q",
+        "--json",
+    )
     assert swept.returncode == 0, swept.stderr
     summary = json.loads(swept.stdout)
     status = harvester("status", "--db", str(db), "--json")
@@ -113,8 +149,18 @@ def test_sweep_and_status_json_keys_agree(harvester: Run, fast_toml: str, tmp_pa
     # The keys that were renamed, and what both share: the runs table's columns.
     assert "rows" not in summary and "resumed" not in summary
     shared = set(summary) & set(run)
-    assert {"run_id", "status", "tasks", "rows_written", "resumes", "requests", "warnings",
-            "malformed_lines", "duplicates", "stop_reason"} <= shared
+    assert {
+        "run_id",
+        "status",
+        "tasks",
+        "rows_written",
+        "resumes",
+        "requests",
+        "warnings",
+        "malformed_lines",
+        "duplicates",
+        "stop_reason",
+    } <= shared
     # A run never resumed: this invocation's counters are the run's.
     assert {key: summary[key] for key in shared} == {key: run[key] for key in shared}
     assert summary["rows_written"] == 2 * 20 + 2 * 30 and summary["resumes"] == 0

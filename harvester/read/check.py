@@ -87,13 +87,21 @@ class Finding:
 def add_parsers(commands: Any) -> None:
     """Add ``check`` to ``commands`` (argparse subparsers)."""
     parser = commands.add_parser(
-        "check", help="exit 0 only if the latest run is complete, recent and without failures",
+        "check",
+        help="exit 0 only if the latest run is complete, recent and without failures",
         description="Is the latest run complete and healthy? One line per problem, "
-                    "and an exit code per cause, for cron and monitoring.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--max-age", type=_hours, default=DEFAULT_MAX_AGE, metavar="HOURS",
-                        help=f"the latest run must have finished within this many hours "
-                             f"(default {DEFAULT_MAX_AGE:g})")
+        "and an exit code per cause, for cron and monitoring.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--max-age",
+        type=_hours,
+        default=DEFAULT_MAX_AGE,
+        metavar="HOURS",
+        help=f"the latest run must have finished within this many hours "
+        f"(default {DEFAULT_MAX_AGE:g})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--config", type=Path, help="TOML settings file")
     parser.add_argument("--db", help="database file ([sweep] db)")
@@ -118,9 +126,12 @@ def run_check(args: argparse.Namespace) -> int:
     problems = find_problems(finding, args.max_age, now)
     code = exit_code(problems)
     if args.json:
-        sys.stdout.write(orjson.dumps(
-            as_json(finding, problems, code, path, args.max_age),
-            option=orjson.OPT_INDENT_2).decode() + "\n")
+        sys.stdout.write(
+            orjson.dumps(
+                as_json(finding, problems, code, path, args.max_age), option=orjson.OPT_INDENT_2
+            ).decode()
+            + "\n"
+        )
     else:
         lines = [problem.message for problem in problems] or [healthy_line(finding, now)]
         sys.stdout.write("\n".join(lines) + "\n")
@@ -150,12 +161,21 @@ def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, li
     runs = read_runs(db, 1)
     if not runs:
         return None, []
-    tasks = [dict(row) for row in db.execute(
-        "SELECT symbol, endpoint, status, attempts, error_code, error_message FROM tasks "
-        "WHERE run_id = ? AND status NOT IN (?, ?, ?) "
-        "ORDER BY status != ?, status, symbol, endpoint",
-        (runs[0]["run_id"], TaskStatus.OK.value, TaskStatus.PENDING.value,
-         TaskStatus.UNCHANGED.value, TaskStatus.FAILED.value))]
+    tasks = [
+        dict(row)
+        for row in db.execute(
+            "SELECT symbol, endpoint, status, attempts, error_code, error_message FROM tasks "
+            "WHERE run_id = ? AND status NOT IN (?, ?, ?) "
+            "ORDER BY status != ?, status, symbol, endpoint",
+            (
+                runs[0]["run_id"],
+                TaskStatus.OK.value,
+                TaskStatus.PENDING.value,
+                TaskStatus.UNCHANGED.value,
+                TaskStatus.FAILED.value,
+            ),
+        )
+    ]
     return runs[0], tasks
 
 
@@ -181,8 +201,11 @@ def find_problems(finding: Finding, max_age: float, now: datetime) -> list[Probl
     if holder is not None:
         live = run is not None and run["status"] == RunStatus.RUNNING
         on = f", run {run['run_id']} started {run['started_at']}" if live and run else ""
-        problems.append(Problem(EXIT_RUNNING, f"a sweep is running now ({holder}{on}); "
-                                              "check again when it ends"))
+        problems.append(
+            Problem(
+                EXIT_RUNNING, f"a sweep is running now ({holder}{on}); check again when it ends"
+            )
+        )
     if run is None:
         return problems
     unfinished = _unfinished(run)
@@ -204,17 +227,23 @@ def _unfinished(run: dict[str, Any]) -> str | None:
         why = f" ({run['stop_reason']})" if run.get("stop_reason") else ""
         return f"run {run['run_id']} is interrupted{why}: {left}; {RESUME}"
     if run["orphaned"]:
-        return (f"run {run['run_id']} is marked running but no sweep holds the database's "
-                f"lock (crashed or killed): {left}; {RESUME}")
+        return (
+            f"run {run['run_id']} is marked running but no sweep holds the database's "
+            f"lock (crashed or killed): {left}; {RESUME}"
+        )
     return None
 
 
 def _failed_line(run: dict[str, Any], failed: list[dict[str, Any]]) -> str:
-    named = ", ".join(f"{task['symbol']} {task['endpoint']} ({task['error_code'] or '-'})"
-                      for task in failed[:NAMED])
+    named = ", ".join(
+        f"{task['symbol']} {task['endpoint']} ({task['error_code'] or '-'})"
+        for task in failed[:NAMED]
+    )
     more = f" and {len(failed) - NAMED} more" if len(failed) > NAMED else ""
-    return (f"run {run['run_id']}: {len(failed)} tasks failed: {named}{more}; "
-            "harvester check --json lists them with their errors")
+    return (
+        f"run {run['run_id']}: {len(failed)} tasks failed: {named}{more}; "
+        "harvester check --json lists them with their errors"
+    )
 
 
 def _stale(run: dict[str, Any], max_age: float, now: datetime) -> str | None:
@@ -238,17 +267,27 @@ def healthy_line(finding: Finding, now: datetime) -> str:
     run = finding.run
     assert run is not None and run["finished_at"]
     age = (now - utc_time(run["finished_at"])).total_seconds()
-    others = [f"{_count(run, status)} {status.value}" for status in
-              (TaskStatus.UNCHANGED, TaskStatus.SKIPPED, TaskStatus.NO_DATA, TaskStatus.INVALID,
-               TaskStatus.UNSUPPORTED)
-              if _count(run, status)]
+    others = [
+        f"{_count(run, status)} {status.value}"
+        for status in (
+            TaskStatus.UNCHANGED,
+            TaskStatus.SKIPPED,
+            TaskStatus.NO_DATA,
+            TaskStatus.INVALID,
+            TaskStatus.UNSUPPORTED,
+        )
+        if _count(run, status)
+    ]
     also = f" ({', '.join(others)})" if others else ""
-    return (f"ok: run {run['run_id']} completed {ago(age)} ago, "
-            f"{_count(run, TaskStatus.OK)} tasks ok{also}")
+    return (
+        f"ok: run {run['run_id']} completed {ago(age)} ago, "
+        f"{_count(run, TaskStatus.OK)} tasks ok{also}"
+    )
 
 
-def as_json(finding: Finding, problems: list[Problem], code: int, path: Path,
-            max_age: float) -> dict[str, Any]:
+def as_json(
+    finding: Finding, problems: list[Problem], code: int, path: Path, max_age: float
+) -> dict[str, Any]:
     """The ``--json`` object: verdict, problems, the latest run's row and its problem tasks."""
     counts = dict(Counter(task["status"] for task in finding.tasks))
     return {

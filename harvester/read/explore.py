@@ -33,8 +33,10 @@ from harvester.store.schema import SCHEMA_VERSION
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8001  # Datasette's own
-NOT_INSTALLED = ("harvester explore needs Datasette: pip install 'harvester[explore]' "
-                 "(in a checkout: pip install -e '.[explore]')")
+NOT_INSTALLED = (
+    "harvester explore needs Datasette: pip install 'harvester[explore]' "
+    "(in a checkout: pip install -e '.[explore]')"
+)
 
 
 @dataclass(frozen=True)
@@ -82,18 +84,35 @@ def _view_query(name: str, view: str, description: str) -> Query:
 
 
 CANNED: tuple[Query, ...] = (
-    _view_query("top_us_short_ratio", "latest_short_trades",
-                "From latest_short_trades: each US symbol's newest trading day (its trade_date)."),
-    Query("symbol_last_20_days", "One symbol's last 20 trading days",
-          "symbol in canonical form: 700.HK (not 00700.HK or HK.00700), AAPL.US, BRK.B.US; "
-          "harvester show accepts any style.", _LAST_20_DAYS),
-    _view_query("short_interest_beside_short_ratio", "snapshot",
-                "From snapshot: each side has its own date; NULL where a symbol has none."),
-    _view_query("latest_run_problems", "run_problems",
-                "From run_problems: every task of the latest run whose status is not ok."),
-    Query("latest_run_health", "Is the latest run complete and healthy?",
-          "healthy is yes when the run completed with no failed task; judge its age by "
-          "hours_since_finished (harvester check does both, with exit codes).", _HEALTH),
+    _view_query(
+        "top_us_short_ratio",
+        "latest_short_trades",
+        "From latest_short_trades: each US symbol's newest trading day (its trade_date).",
+    ),
+    Query(
+        "symbol_last_20_days",
+        "One symbol's last 20 trading days",
+        "symbol in canonical form: 700.HK (not 00700.HK or HK.00700), AAPL.US, BRK.B.US; "
+        "harvester show accepts any style.",
+        _LAST_20_DAYS,
+    ),
+    _view_query(
+        "short_interest_beside_short_ratio",
+        "snapshot",
+        "From snapshot: each side has its own date; NULL where a symbol has none.",
+    ),
+    _view_query(
+        "latest_run_problems",
+        "run_problems",
+        "From run_problems: every task of the latest run whose status is not ok.",
+    ),
+    Query(
+        "latest_run_health",
+        "Is the latest run complete and healthy?",
+        "healthy is yes when the run completed with no failed task; judge its age by "
+        "hours_since_finished (harvester check does both, with exit codes).",
+        _HEALTH,
+    ),
 )
 
 
@@ -102,20 +121,28 @@ def metadata(database: str) -> dict[str, Any]:
     tables = {
         relation.name: {
             "description": plain(relation.description),
-            "columns": {column.name: describe(relation.name, column.name)
-                        for column in relation.columns},
+            "columns": {
+                column.name: describe(relation.name, column.name) for column in relation.columns
+            },
         }
         for relation in RELATIONS.values()
     }
-    queries = {query.name: {"title": query.title, "description": query.description,
-                            "sql": query.sql} for query in CANNED}
+    queries = {
+        query.name: {"title": query.title, "description": query.description, "sql": query.sql}
+        for query in CANNED
+    }
     return {
         "title": "harvester: short selling of US and HK stocks",
         "description": "Daily short-sale volume (short_trades) and short interest reports "
-                       "(short_interest) swept from the quote gateway, with the sweeps' own "
-                       "records (runs, tasks). Every column's description gives its unit.",
-        "databases": {database: {"description": f"Schema version {SCHEMA_VERSION}.",
-                                 "tables": tables, "queries": queries}},
+        "(short_interest) swept from the quote gateway, with the sweeps' own "
+        "records (runs, tasks). Every column's description gives its unit.",
+        "databases": {
+            database: {
+                "description": f"Schema version {SCHEMA_VERSION}.",
+                "tables": tables,
+                "queries": queries,
+            }
+        },
     }
 
 
@@ -155,11 +182,25 @@ def _explore(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="harvester-explore-") as folder:
         meta = Path(folder) / "metadata.json"
         meta.write_bytes(_metadata_json(path))
-        sys.stdout.write(f"serving {path} with Datasette on http://{LOOPBACK}:{args.port}/ "
-                         "(Ctrl-C stops it)\n")
+        sys.stdout.write(
+            f"serving {path} with Datasette on http://{LOOPBACK}:{args.port}/ (Ctrl-C stops it)\n"
+        )
         sys.stdout.flush()
-        return _serve([sys.executable, "-m", "datasette", "serve", str(path),
-                       "--metadata", str(meta), "--host", LOOPBACK, "--port", str(args.port)])
+        return _serve(
+            [
+                sys.executable,
+                "-m",
+                "datasette",
+                "serve",
+                str(path),
+                "--metadata",
+                str(meta),
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(args.port),
+            ]
+        )
 
 
 def _check_port(port: int) -> None:
@@ -169,8 +210,10 @@ def _check_port(port: int) -> None:
         try:
             probe.bind((LOOPBACK, port))
         except OSError as exc:
-            raise UsageError(f"--port {port}: cannot listen on {LOOPBACK}:{port} "
-                             f"({exc.strerror}); choose another port") from exc
+            raise UsageError(
+                f"--port {port}: cannot listen on {LOOPBACK}:{port} "
+                f"({exc.strerror}); choose another port"
+            ) from exc
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -194,8 +237,9 @@ def _serve(command: list[str]) -> int:
     server is never left listening on its own.
     """
     parent = os.getpid()
-    child = subprocess.Popen(command, start_new_session=True,
-                             preexec_fn=lambda: _end_with_parent(parent))
+    child = subprocess.Popen(
+        command, start_new_session=True, preexec_fn=lambda: _end_with_parent(parent)
+    )
     stopped: list[int] = []
 
     def stop(signum: int, frame: object) -> None:
@@ -234,22 +278,32 @@ examples:
 def add_parsers(commands: Any) -> None:
     """Add ``datasette-metadata`` and ``explore`` to ``commands`` (argparse subparsers)."""
     meta = commands.add_parser(
-        "datasette-metadata", help="write Datasette metadata: descriptions, units, queries",
+        "datasette-metadata",
+        help="write Datasette metadata: descriptions, units, queries",
         description="Write Datasette metadata for the database: a description of every table, "
-                    "view and column (with units) and canned queries.",
-        epilog=_METADATA_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "view and column (with units) and canned queries.",
+        epilog=_METADATA_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     meta.add_argument("--config", type=Path, help="TOML settings file")
     meta.add_argument("--db", help="database file ([sweep] db); its name keys the metadata")
     meta.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
     meta.set_defaults(run=_write_metadata)
 
     explore = commands.add_parser(
-        "explore", help="serve the database with Datasette on 127.0.0.1",
+        "explore",
+        help="serve the database with Datasette on 127.0.0.1",
         description="Serve the database with Datasette and its metadata, on "
-                    f"{LOOPBACK} only, until Ctrl-C. Needs pip install 'harvester[explore]'.",
-        epilog=_EXPLORE_EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+        f"{LOOPBACK} only, until Ctrl-C. Needs pip install 'harvester[explore]'.",
+        epilog=_EXPLORE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     explore.add_argument("--config", type=Path, help="TOML settings file")
     explore.add_argument("--db", help="database file ([sweep] db)")
-    explore.add_argument("--port", type=port, default=DEFAULT_PORT,
-                         help=f"port on {LOOPBACK} (default {DEFAULT_PORT})")
+    explore.add_argument(
+        "--port",
+        type=port,
+        default=DEFAULT_PORT,
+        help=f"port on {LOOPBACK} (default {DEFAULT_PORT})",
+    )
     explore.set_defaults(run=_explore)

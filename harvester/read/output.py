@@ -88,18 +88,24 @@ def _cell(value: Any) -> str:
 def table_text(columns: Sequence[str], rows: Sequence[Row]) -> str:
     """An aligned table: a header, a rule, numbers right-aligned, NULL as ``-``."""
     cells = [[_cell(value) for value in row] for row in rows]
-    numeric = [all(isinstance(row[i], int | float) or row[i] is None for row in rows)
-               for i in range(len(columns))]
-    widths = [max([len(name), *(len(row[i]) for row in cells)])
-              for i, name in enumerate(columns)]
+    numeric = [
+        all(isinstance(row[i], int | float) or row[i] is None for row in rows)
+        for i in range(len(columns))
+    ]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(value.rjust(width) if right else value.ljust(width)
-                         for value, width, right in zip(values, widths, numeric, strict=True)
-                         ).rstrip()
+        return "  ".join(
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ).rstrip()
 
-    return "\n".join([line(columns), line(["-" * width for width in widths]),
-                      *(line(row) for row in cells)]) + "\n"
+    return (
+        "\n".join(
+            [line(columns), line(["-" * width for width in widths]), *(line(row) for row in cells)]
+        )
+        + "\n"
+    )
 
 
 def write_rows(out: BinaryIO, fmt: str, columns: Sequence[str], chunks: Chunks) -> None:
@@ -178,7 +184,8 @@ def _temporary(real: Path) -> tuple[Any, set[signal.Signals]]:
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, *STOP_SIGNALS))
     try:
         return tempfile.NamedTemporaryFile(
-            dir=real.parent, prefix=f".{real.name}.", suffix=".tmp", delete=False), mask
+            dir=real.parent, prefix=f".{real.name}.", suffix=".tmp", delete=False
+        ), mask
     except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         raise
@@ -271,13 +278,16 @@ def emit(target: str | None, write: Callable[[BinaryIO], None]) -> int:
         # The reader of stdout, or of a FIFO named by -o, went away, as head's does.
         return stdout_closed() if to_stdout else EXIT_PIPE_CLOSED
     except OSError as exc:
-        name, hint = ("stdout", "") if to_stdout else (
-            target, "; check the folder exists, is writable and has room")
-        raise UsageError(f"output {name}: cannot write it ({exc.strerror or exc}){hint}"
-                         ) from exc
+        name, hint = (
+            ("stdout", "")
+            if to_stdout
+            else (target, "; check the folder exists, is writable and has room")
+        )
+        raise UsageError(f"output {name}: cannot write it ({exc.strerror or exc}){hint}") from exc
     except Stopped as stop:
         # True even when the signal came just after the rename: the file is old or whole.
-        sys.stderr.write(f"harvester: stopped by {stop.signum.name}; no partial file left at "
-                         f"{target}\n")
+        sys.stderr.write(
+            f"harvester: stopped by {stop.signum.name}; no partial file left at {target}\n"
+        )
         return stop.exit_code
     return 0

@@ -61,12 +61,17 @@ def canonical_symbols(texts: Sequence[str]) -> list[str]:
         try:
             symbol = parse_symbol(text)
         except SymbolSyntaxError as exc:
-            hint = "" if "did you mean" in str(exc) else (
-                "; write it as 700.HK, 00700.HK, HK.00700, AAPL.US or US.AAPL")
+            hint = (
+                ""
+                if "did you mean" in str(exc)
+                else ("; write it as 700.HK, 00700.HK, HK.00700, AAPL.US or US.AAPL")
+            )
             raise UsageError(f"{exc}{hint}") from exc
         if symbol.market not in SUPPORTED_MARKETS:
-            raise UsageError(f"{text.strip()}: market {symbol.market} is not one the harvester "
-                             f"fetches ({', '.join(SUPPORTED_MARKETS)})")
+            raise UsageError(
+                f"{text.strip()}: market {symbol.market} is not one the harvester "
+                f"fetches ({', '.join(SUPPORTED_MARKETS)})"
+            )
         found.setdefault(symbol.canonical, None)
     return list(found)
 
@@ -81,17 +86,27 @@ def _shown(db: sqlite3.Connection, endpoint: str, symbols: Sequence[str]) -> lis
     return [name for name in columns_of(db, endpoint) if name in filled and name not in PROVENANCE]
 
 
-def _series(db: sqlite3.Connection, endpoint: str, symbol: str, names: Sequence[str],
-            args: argparse.Namespace) -> sqlite3.Cursor:
+def _series(
+    db: sqlite3.Connection,
+    endpoint: str,
+    symbol: str,
+    names: Sequence[str],
+    args: argparse.Namespace,
+) -> sqlite3.Cursor:
     """One symbol's rows of one endpoint, newest first, in the columns ``names``.
 
     A name its market's view lacks is NULL; ``endpoint`` is the endpoint's name.
     """
     view = _market_view(endpoint, symbol)
     own = set(columns_of(db, view)) | {"endpoint"}
-    select = ", ".join("? AS endpoint" if name == "endpoint" else
-                       _quote(name) if name in own else f"NULL AS {_quote(name)}"
-                       for name in names)
+    select = ", ".join(
+        "? AS endpoint"
+        if name == "endpoint"
+        else _quote(name)
+        if name in own
+        else f"NULL AS {_quote(name)}"
+        for name in names
+    )
     params: list[Any] = [endpoint] if "endpoint" in names else []
     source = f"{endpoint}_versions" if args.as_of else view
     sql = f"SELECT {select} FROM {_quote(source)} WHERE symbol = ?"
@@ -109,8 +124,13 @@ def _series(db: sqlite3.Connection, endpoint: str, symbol: str, names: Sequence[
     return db.execute(sql, params)
 
 
-def _missing_line(db: sqlite3.Connection, symbol: str, endpoints: Sequence[str],
-                  since: str | None, as_of: str | None = None) -> str:
+def _missing_line(
+    db: sqlite3.Connection,
+    symbol: str,
+    endpoints: Sequence[str],
+    since: str | None,
+    as_of: str | None = None,
+) -> str:
     """The one line saying a symbol has no rows, and what the latest run says about it."""
     # The latest run only: its (run_id, symbol) prefix of the primary key finds the task
     # at once, where a search over every run's tasks would scan them all.
@@ -118,9 +138,15 @@ def _missing_line(db: sqlite3.Connection, symbol: str, endpoints: Sequence[str],
         "SELECT status FROM tasks WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at "
         "DESC, rowid DESC LIMIT 1) AND symbol = ? AND endpoint IN "
         f"({', '.join('?' * len(endpoints))}) ORDER BY status = 'ok' LIMIT 1",
-        (symbol, *endpoints)).fetchone()
-    why = (" (not in the latest run)" if last is None
-           else "" if last[0] == "ok" else f" (latest run: {last[0]})")
+        (symbol, *endpoints),
+    ).fetchone()
+    why = (
+        " (not in the latest run)"
+        if last is None
+        else ""
+        if last[0] == "ok"
+        else f" (latest run: {last[0]})"
+    )
     after = f" since {since}" if since else ""
     when = f" known at {as_of}" if as_of else ""
     return f"harvester: {symbol}: no {' or '.join(endpoints)} rows stored{after}{when}{why}\n"
@@ -129,8 +155,9 @@ def _missing_line(db: sqlite3.Connection, symbol: str, endpoints: Sequence[str],
 class _Show:
     """What ``show`` prints, counting each symbol's rows as they go out."""
 
-    def __init__(self, db: sqlite3.Connection, symbols: Sequence[str],
-                 args: argparse.Namespace) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, symbols: Sequence[str], args: argparse.Namespace
+    ) -> None:
         self.db, self.symbols, self.args = db, symbols, args
         self.endpoints = ENDPOINT_NAMES if args.endpoint == ALL else (args.endpoint,)
         self.counts = dict.fromkeys(symbols, 0)
@@ -157,12 +184,21 @@ class _Show:
         if self.args.format == "table":
             self._tables(out)
             return
-        names = list(dict.fromkeys(name for endpoint in self.endpoints
-                                   for name in _shown(self.db, endpoint, self.symbols)))
+        names = list(
+            dict.fromkeys(
+                name
+                for endpoint in self.endpoints
+                for name in _shown(self.db, endpoint, self.symbols)
+            )
+        )
         if len(self.endpoints) > 1:
             names.insert(0, "endpoint")
-        write_rows(out, self.args.format, names, (
-            chunk for endpoint in self.endpoints for chunk in self._chunks(endpoint, names)))
+        write_rows(
+            out,
+            self.args.format,
+            names,
+            (chunk for endpoint in self.endpoints for chunk in self._chunks(endpoint, names)),
+        )
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -187,8 +223,9 @@ def _latest(args: argparse.Namespace) -> int:
         every = columns_of(db, view)
         by = args.by or DEFAULT_BY[args.endpoint]
         if by not in every:
-            raise UsageError(f"--by {by}: not a column of {view}; choose one of: "
-                             f"{', '.join(every)}")
+            raise UsageError(
+                f"--by {by}: not a column of {view}; choose one of: {', '.join(every)}"
+            )
         source = f"{args.market.lower()}_{args.endpoint}" if args.market else view
         names = [name for name in columns_of(db, source) if name not in PROVENANCE]
         sql = f"SELECT {', '.join(map(_quote, names))} FROM {_quote(view)}"
@@ -207,17 +244,22 @@ def _latest(args: argparse.Namespace) -> int:
 # export -----------------------------------------------------------------------------------
 
 
-def _export_filter(name: str, names: Sequence[str], args: argparse.Namespace
-                   ) -> tuple[str, list[Any]]:
+def _export_filter(
+    name: str, names: Sequence[str], args: argparse.Namespace
+) -> tuple[str, list[Any]]:
     """The WHERE clause of ``--market`` and ``--since``, refused where their column is absent."""
     clauses, params = [], []
-    for flag, column, value, op in (("--market", "market", args.market, "="),
-                                    ("--since", "trade_date", args.since, ">=")):
+    for flag, column, value, op in (
+        ("--market", "market", args.market, "="),
+        ("--since", "trade_date", args.since, ">="),
+    ):
         if value is None:
             continue
         if column not in names:
-            raise UsageError(f"{flag}: {name} has no {column} column; leave {flag} out, or "
-                             f"export a table or view that has one")
+            raise UsageError(
+                f"{flag}: {name} has no {column} column; leave {flag} out, or "
+                f"export a table or view that has one"
+            )
         clauses.append(f"{column} {op} ?")
         params.append(value)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
@@ -229,21 +271,33 @@ def _export(args: argparse.Namespace) -> int:
     if own is not None:
         raise UsageError(f"-o {args.output}: that is {own}; name another file")
     with reading(path) as db:
-        known = [row[0] for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
-            r"AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY type, name")]
+        known = [
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                r"AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY type, name"
+            )
+        ]
         name = {known_name.lower(): known_name for known_name in known}.get(args.name.lower())
         if name is None:
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            older = "" if version >= VIEWS_VERSION else (
-                f"; its schema version {version} predates the views: run a sweep on it once to "
-                "add them")
-            raise UsageError(f"database {path}: no table or view named {args.name!r}; choose "
-                             f"one of: {', '.join(known)}{older}")
+            older = (
+                ""
+                if version >= VIEWS_VERSION
+                else (
+                    f"; its schema version {version} predates the views: run a sweep on it once to "
+                    "add them"
+                )
+            )
+            raise UsageError(
+                f"database {path}: no table or view named {args.name!r}; choose "
+                f"one of: {', '.join(known)}{older}"
+            )
         if args.as_of:
             if name not in HISTORY_TABLES:
-                raise UsageError(f"--as-of: {name} keeps no history; choose one of: "
-                                 f"{', '.join(HISTORY_TABLES)}")
+                raise UsageError(
+                    f"--as-of: {name} keeps no history; choose one of: {', '.join(HISTORY_TABLES)}"
+                )
             readable_version(db, path, at_least=HISTORY_VERSION)
             name = f"{name}_versions"
         where, params = _export_filter(name, columns_of(db, name), args)
@@ -252,68 +306,122 @@ def _export(args: argparse.Namespace) -> int:
             params += [args.as_of, args.as_of]
         cursor = db.execute(f"SELECT * FROM {_quote(name)}{where}", params)
         names = [column[0] for column in cursor.description]
-        return emit(args.output, lambda out: write_rows(out, args.format, names,
-                                                          chunked(cursor)))
+        return emit(args.output, lambda out: write_rows(out, args.format, names, chunked(cursor)))
 
 
 # the command line -------------------------------------------------------------------------
 
 
 def _common(parser: argparse.ArgumentParser, formats: Sequence[str], default: str) -> None:
-    parser.add_argument("--format", choices=formats, default=default,
-                        help=f"output format (default {default})")
+    parser.add_argument(
+        "--format", choices=formats, default=default, help=f"output format (default {default})"
+    )
     parser.add_argument("--config", type=Path, help="TOML settings file ([sweep] db)")
     parser.add_argument("--db", help="database file ([sweep] db)")
 
 
 def _parser(commands: Any, name: str, help_text: str, examples: str) -> Any:
     return commands.add_parser(
-        name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
-        epilog="examples:\n" + examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+        name,
+        help=help_text,
+        description=help_text[0].upper() + help_text[1:] + ".",
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def add_parsers(commands: Any) -> None:
     """Add ``show``, ``latest`` and ``export`` to ``commands`` (argparse subparsers)."""
-    show = _parser(commands, "show", "symbols' stored time series, newest first",
-                   "  harvester show 00700.HK --last 20 --format csv\n"
-                   "  harvester show AAPL.US HK.09988 --endpoint all --since 2026-01-01\n")
-    show.add_argument("symbols", nargs="+", metavar="SYMBOL",
-                      help="in any accepted style: 700.HK, 00700.HK, HK.00700, AAPL.US, US.AAPL")
-    show.add_argument("--endpoint", choices=(*ENDPOINT_NAMES, ALL), default="short_trades",
-                      help="which data (default short_trades; all: both, one after the other)")
+    show = _parser(
+        commands,
+        "show",
+        "symbols' stored time series, newest first",
+        "  harvester show 00700.HK --last 20 --format csv\n"
+        "  harvester show AAPL.US HK.09988 --endpoint all --since 2026-01-01\n",
+    )
+    show.add_argument(
+        "symbols",
+        nargs="+",
+        metavar="SYMBOL",
+        help="in any accepted style: 700.HK, 00700.HK, HK.00700, AAPL.US, US.AAPL",
+    )
+    show.add_argument(
+        "--endpoint",
+        choices=(*ENDPOINT_NAMES, ALL),
+        default="short_trades",
+        help="which data (default short_trades; all: both, one after the other)",
+    )
     window = show.add_mutually_exclusive_group()
-    window.add_argument("--last", type=positive_count, metavar="N",
-                        help="each symbol's N newest days")
+    window.add_argument(
+        "--last", type=positive_count, metavar="N", help="each symbol's N newest days"
+    )
     window.add_argument("--since", type=day, metavar="DATE", help="from DATE on (YYYY-MM-DD)")
-    show.add_argument("--as-of", type=moment, metavar="T",
-                      help=f"the values known at T: {AS_OF_HELP}")
+    show.add_argument(
+        "--as-of", type=moment, metavar="T", help=f"the values known at T: {AS_OF_HELP}"
+    )
     _common(show, FORMATS, "table")
     show.set_defaults(run=_show)
 
-    latest = _parser(commands, "latest", "every symbol on its newest stored day, sorted",
-                     "  harvester latest --market US --top 10\n"
-                     "  harvester latest --endpoint short_interest --by days_to_cover --top 5\n")
-    latest.add_argument("--endpoint", choices=ENDPOINT_NAMES, default="short_trades",
-                        help="which data (default short_trades)")
-    latest.add_argument("--market", type=str.upper, choices=SUPPORTED_MARKETS,
-                        help="one market's symbols, with the columns it fills")
-    latest.add_argument("--by", metavar="COLUMN", help="sort by this column, largest first, "
-                        "NULL last (default short_ratio, or short_percent for short_interest)")
+    latest = _parser(
+        commands,
+        "latest",
+        "every symbol on its newest stored day, sorted",
+        "  harvester latest --market US --top 10\n"
+        "  harvester latest --endpoint short_interest --by days_to_cover --top 5\n",
+    )
+    latest.add_argument(
+        "--endpoint",
+        choices=ENDPOINT_NAMES,
+        default="short_trades",
+        help="which data (default short_trades)",
+    )
+    latest.add_argument(
+        "--market",
+        type=str.upper,
+        choices=SUPPORTED_MARKETS,
+        help="one market's symbols, with the columns it fills",
+    )
+    latest.add_argument(
+        "--by",
+        metavar="COLUMN",
+        help="sort by this column, largest first, "
+        "NULL last (default short_ratio, or short_percent for short_interest)",
+    )
     latest.add_argument("--top", type=positive_count, metavar="N", help="only the first N")
     _common(latest, FORMATS, "table")
     latest.set_defaults(run=_latest)
 
-    export = _parser(commands, "export", "stream a table or view as CSV, JSON or JSON lines",
-                     "  harvester export short_trades --market HK --since 2026-01-01 -o hk.csv\n"
-                     "  harvester export snapshot --format jsonl | head\n")
+    export = _parser(
+        commands,
+        "export",
+        "stream a table or view as CSV, JSON or JSON lines",
+        "  harvester export short_trades --market HK --since 2026-01-01 -o hk.csv\n"
+        "  harvester export snapshot --format jsonl | head\n",
+    )
     export.add_argument("name", metavar="TABLE_OR_VIEW", help="e.g. short_trades, snapshot")
-    export.add_argument("--market", type=str.upper, choices=SUPPORTED_MARKETS,
-                        help="one market's rows (where there is a market column)")
-    export.add_argument("--since", type=day, metavar="DATE",
-                        help="rows from DATE on (where there is a trade_date column)")
-    export.add_argument("--as-of", type=moment, metavar="T",
-                        help=f"short_trades or short_interest as known at T: {AS_OF_HELP}")
-    export.add_argument("-o", "--output", metavar="FILE",
-                        help="write FILE whole or not at all (default, or -: stdout)")
+    export.add_argument(
+        "--market",
+        type=str.upper,
+        choices=SUPPORTED_MARKETS,
+        help="one market's rows (where there is a market column)",
+    )
+    export.add_argument(
+        "--since",
+        type=day,
+        metavar="DATE",
+        help="rows from DATE on (where there is a trade_date column)",
+    )
+    export.add_argument(
+        "--as-of",
+        type=moment,
+        metavar="T",
+        help=f"short_trades or short_interest as known at T: {AS_OF_HELP}",
+    )
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write FILE whole or not at all (default, or -: stdout)",
+    )
     _common(export, FORMATS[1:], "csv")
     export.set_defaults(run=_export)

@@ -66,8 +66,12 @@ def read_runs(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
     """
     if is_empty(db):
         return []
-    runs = [dict(row) for row in db.execute(
-        "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,))]
+    runs = [
+        dict(row)
+        for row in db.execute(
+            "SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (limit,)
+        )
+    ]
     for run in runs:
         run["tasks"] = {}
         for endpoint, status, count in db.execute(

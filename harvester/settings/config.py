@@ -32,22 +32,29 @@ class GatewayConfig:
     """Where the gateway is and how long to wait for it."""
 
     base_url: str = setting(
-        "http://127.0.0.1:8787", check=checks.url, shape="`http(s)://host[:port][/prefix]`",
-        doc="gateway root URL (`--base-url`); no `user:password@`, query, fragment or whitespace")
+        "http://127.0.0.1:8787",
+        check=checks.url,
+        shape="`http(s)://host[:port][/prefix]`",
+        doc="gateway root URL (`--base-url`); no `user:password@`, query, fragment or whitespace",
+    )
     token_env: str = setting(
-        "HARVESTER_TOKEN", doc="name of the environment variable holding the bearer token")
+        "HARVESTER_TOKEN", doc="name of the environment variable holding the bearer token"
+    )
     timeout: float = setting(
-        10.0, bounds=(0.1, 3600), doc="seconds for one whole request, body included")
-    connect_timeout: float = setting(
-        5.0, bounds=(0.1, 3600), doc="seconds to open a connection")
+        10.0, bounds=(0.1, 3600), doc="seconds for one whole request, body included"
+    )
+    connect_timeout: float = setting(5.0, bounds=(0.1, 3600), doc="seconds to open a connection")
     max_body_bytes: int = setting(
-        4_194_304, bounds=(1024, 1_073_741_824),
-        doc="a larger answer is refused without being read whole (task `failed`, "
-            "`body_too_large`)")
+        4_194_304,
+        bounds=(1024, 1_073_741_824),
+        doc="a larger answer is refused without being read whole (task `failed`, `body_too_large`)",
+    )
     daily_quota: int = setting(
-        0, bounds=(0, 1_000_000_000),
+        0,
+        bounds=(0, 1_000_000_000),
         doc="requests the account may send per UTC day, retries included (0: no quota); "
-            "`plan` warns above it and a sweep stops before the request that would exceed it")
+        "`plan` warns above it and a sweep stops before the request that would exceed it",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,73 +63,110 @@ class SweepConfig:
 
     symbols: str = setting("symbols.txt", doc="symbols file (`--symbols`)")
     db: str = setting(
-        "harvest.sqlite", check=checks.db_file, shape="a file name",
-        doc="database file (`--db`); not empty, `:memory:` or a folder")
+        "harvest.sqlite",
+        check=checks.db_file,
+        shape="a file name",
+        doc="database file (`--db`); not empty, `:memory:` or a folder",
+    )
     workers: int = setting(
-        32, bounds=(1, 10_000),
+        32,
+        bounds=(1, 10_000),
         doc="symbols fetched at once: one worker per symbol and endpoint, "
-            "so a symbol's endpoints are fetched concurrently")
-    max_attempts: int = setting(
-        5, bounds=(1, 100), doc="attempts per task, the first included")
+        "so a symbol's endpoints are fetched concurrently",
+    )
+    max_attempts: int = setting(5, bounds=(1, 100), doc="attempts per task, the first included")
     backoff_base: float = setting(
-        0.5, bounds=(0, 3600),
-        doc="retry n waits between half and all of `backoff_base * 2^(n-1)` seconds")
-    backoff_max: float = setting(
-        30.0, bounds=(0, 86_400), doc="longest retry wait, seconds")
+        0.5,
+        bounds=(0, 3600),
+        doc="retry n waits between half and all of `backoff_base * 2^(n-1)` seconds",
+    )
+    backoff_max: float = setting(30.0, bounds=(0, 86_400), doc="longest retry wait, seconds")
     retry_after_max: float = setting(
-        60.0, bounds=(0, 86_400),
-        doc="a 429's `Retry-After` (seconds or an HTTP date) is honoured up to this many seconds")
+        60.0,
+        bounds=(0, 86_400),
+        doc="a 429's `Retry-After` (seconds or an HTTP date) is honoured up to this many seconds",
+    )
     retry_unknown: bool = setting(
-        False, doc="retry an unknown non-zero code like `-99` (else `failed` at once); "
-                   "`-5` is always retried")
+        False,
+        doc="retry an unknown non-zero code like `-99` (else `failed` at once); "
+        "`-5` is always retried",
+    )
     strict: bool = setting(False, doc="a malformed symbols line is an error (`--strict`)")
     full: bool = setting(
-        False, doc="fetch every task with the configured `count` (`--full`): no probes, no "
-                   "incremental counts, no dead-symbol memory")
+        False,
+        doc="fetch every task with the configured `count` (`--full`): no probes, no "
+        "incremental counts, no dead-symbol memory",
+    )
     probe_size: int = setting(
-        10, bounds=(1, 1000),
+        10,
+        bounds=(1, 1000),
         doc="symbols per market and endpoint asked first; if none shows a newer day or a "
-            "restated value, the others end `unchanged` without a request")
+        "restated value, the others end `unchanged` without a request",
+    )
     overlap: int = setting(
-        5, bounds=(0, 100),
+        5,
+        bounds=(0, 100),
         doc="records asked for before a symbol's newest stored day, so that upstream "
-            "restatements of recent days are caught")
+        "restatements of recent days are caught",
+    )
     dead_after: int = setting(
-        3, bounds=(1, 100),
+        3,
+        bounds=(1, 100),
         doc="a symbol answered `invalid` or `unsupported` (or `no_data`) by an endpoint in "
-            "this many runs in a row is not asked again until its recheck")
+        "this many runs in a row is not asked again until its recheck",
+    )
     recheck_after: float = setting(
-        7.0, bounds=(0, 3650),
-        doc="days before a dead `invalid` or `unsupported` symbol is asked again")
+        7.0,
+        bounds=(0, 3650),
+        doc="days before a dead `invalid` or `unsupported` symbol is asked again",
+    )
     no_data_recheck_after: float = setting(
-        2.0, bounds=(0, 3650),
-        doc="days before a symbol with `no_data` in `dead_after` runs in a row is asked again")
+        2.0,
+        bounds=(0, 3650),
+        doc="days before a symbol with `no_data` in `dead_after` runs in a row is asked again",
+    )
     commit_interval: float = setting(
-        0.25, bounds=(0.01, 60),
-        doc="at most this many seconds between a task finishing and its commit")
+        0.25,
+        bounds=(0.01, 60),
+        doc="at most this many seconds between a task finishing and its commit",
+    )
     commit_tasks: int = setting(
-        500, bounds=(1, 100_000), doc="at most this many tasks per write transaction")
+        500, bounds=(1, 100_000), doc="at most this many tasks per write transaction"
+    )
     # Down to 0.1 s so a short run still logs progress (the CLI tests use 0.2).
     log_interval: float = setting(
-        5.0, bounds=(0.1, 86_400),
-        doc="seconds between progress lines when stderr is not a terminal")
+        5.0,
+        bounds=(0.1, 86_400),
+        doc="seconds between progress lines when stderr is not a terminal",
+    )
     grace_period: float = setting(
-        10.0, bounds=(0, 3600),
+        10.0,
+        bounds=(0, 3600),
         doc="after the first Ctrl-C, SIGTERM or SIGHUP, seconds the requests in flight get "
-            "to finish")
+        "to finish",
+    )
     outage_max: float = setting(
-        300.0, bounds=(0, 86_400),
-        doc="seconds to wait for a gateway that is down before stopping with exit 75")
+        300.0,
+        bounds=(0, 86_400),
+        doc="seconds to wait for a gateway that is down before stopping with exit 75",
+    )
     resume_max_age: float = setting(
-        20.0, bounds=(0.01, 100_000),
-        doc="hours: `--resume` continues an unfinished run only if it started this recently")
+        20.0,
+        bounds=(0.01, 100_000),
+        doc="hours: `--resume` continues an unfinished run only if it started this recently",
+    )
     busy_timeout: float = setting(
-        30.0, bounds=(0, 3600),
+        30.0,
+        bounds=(0, 3600),
         doc="seconds to wait for a write lock held by another program (sqlite3 CLI, pandas) "
-            "before giving up with exit 2")
+        "before giving up with exit 2",
+    )
     event_loop: str = setting(
-        "auto", check=checks.event_loop, shape=", ".join(f"`{loop}`" for loop in EVENT_LOOPS),
-        doc="`auto` uses uvloop when it is installed (`pip install -e '.[fast]'`), else asyncio")
+        "auto",
+        check=checks.event_loop,
+        shape=", ".join(f"`{loop}`" for loop in EVENT_LOOPS),
+        doc="`auto` uses uvloop when it is installed (`pip install -e '.[fast]'`), else asyncio",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,23 +175,31 @@ class EndpointConfig:
 
     name: str
     path: str = setting(
-        check=checks.path_template, shape="starts with `/`", shown="see below", per_endpoint=True,
+        check=checks.path_template,
+        shape="starts with `/`",
+        shown="see below",
+        per_endpoint=True,
         doc="URL path; `{symbol}` (exactly once) is replaced by the URL-encoded symbol; "
-            "no `?`, `#` or whitespace")
+        "no `?`, `#` or whitespace",
+    )
     count: int = setting(per_endpoint=True, doc="records per request")
     # Up to a million: the benchmark's "no limit at all" (bench/sweeper.py UNLIMITED_*).
     rate: float = setting(
-        10.0, bounds=(0.01, 1_000_000), doc="requests per second, retries included")
+        10.0, bounds=(0.01, 1_000_000), doc="requests per second, retries included"
+    )
     burst: int = setting(
-        1, bounds=(0, 1_000_000), doc="requests allowed above `rate` in any one second")
+        1, bounds=(0, 1_000_000), doc="requests allowed above `rate` in any one second"
+    )
     concurrency: int = setting(5, bounds=(1, 10_000), doc="requests in flight at once")
 
 
 SECTIONS: dict[str, tuple[Setting, ...]] = {
     "gateway": settings_of(GatewayConfig),
     "sweep": settings_of(SweepConfig),
-    **{f"endpoints.{endpoint.name}": settings_of(EndpointConfig, endpoint)
-       for endpoint in ENDPOINTS},
+    **{
+        f"endpoints.{endpoint.name}": settings_of(EndpointConfig, endpoint)
+        for endpoint in ENDPOINTS
+    },
 }
 
 
@@ -160,6 +212,7 @@ class Settings:
     endpoints: tuple[EndpointConfig, ...]
     simulate: Mapping[str, Any] = field(default_factory=dict)
     source: str = "defaults"
+
     def endpoint(self, name: str) -> EndpointConfig:
         """The settings of the endpoint called ``name``."""
         for endpoint in self.endpoints:
@@ -183,8 +236,9 @@ def _check_environ(environ: Mapping[str, str], token_env: str) -> None:
         if variable in known:
             continue
         # Compare without the shared prefix, or every name would look close to every other.
-        tails = {name.removeprefix("HARVESTER_"): name for name in known
-                 if name.startswith("HARVESTER_")}
+        tails = {
+            name.removeprefix("HARVESTER_"): name for name in known if name.startswith("HARVESTER_")
+        }
         close = difflib.get_close_matches(variable.removeprefix("HARVESTER_"), tails, n=1)
         hint = f"; did you mean {tails[close[0]]}?" if close else ""
         raise ConfigError(f"environment {variable}: unknown setting variable{hint}")
@@ -295,8 +349,9 @@ def load_settings(
     if path is None and DEFAULT_CONFIG.is_file():
         path = DEFAULT_CONFIG
     tables = load_file(path) if path is not None else {}
-    layers = _Layers(str(path) if path is not None else "defaults", tables, environ,
-                     overrides or {})
+    layers = _Layers(
+        str(path) if path is not None else "defaults", tables, environ, overrides or {}
+    )
     resolved = {section: _resolve_section(section, layers) for section in SECTIONS}
     _check_environ(environ, resolved["gateway"]["token_env"])
     return Settings(
@@ -312,9 +367,13 @@ def load_settings(
 
 
 #: Command-line flags that override a setting: attribute of the parsed arguments -> (section, key).
-FLAGS = {"symbols": ("sweep", "symbols"), "db": ("sweep", "db"),
-         "base_url": ("gateway", "base_url"), "strict": ("sweep", "strict"),
-         "full": ("sweep", "full")}
+FLAGS = {
+    "symbols": ("sweep", "symbols"),
+    "db": ("sweep", "db"),
+    "base_url": ("gateway", "base_url"),
+    "strict": ("sweep", "strict"),
+    "full": ("sweep", "full"),
+}
 
 
 def command_settings(args: Any, flags: Iterable[str] = tuple(FLAGS)) -> Settings:

@@ -83,8 +83,11 @@ def _groups() -> Iterator[tuple[str, Sequence[Setting], Sequence[str]]]:
     for section, specs in SECTIONS.items():
         if not section.startswith(_ENDPOINT):
             yield from ((section, (spec,), ()) for spec in specs)
-    endpoints = {name.removeprefix(_ENDPOINT): specs for name, specs in SECTIONS.items()
-                 if name.startswith(_ENDPOINT)}
+    endpoints = {
+        name.removeprefix(_ENDPOINT): specs
+        for name, specs in SECTIONS.items()
+        if name.startswith(_ENDPOINT)
+    }
     for same in zip(*endpoints.values(), strict=True):
         yield f"{_ENDPOINT}NAME", same, tuple(endpoints)
 
@@ -102,8 +105,14 @@ def _plain(text: str) -> str:
 
 def _lines(spec: Setting) -> list[str]:
     """A setting in the shipped file: its help above it, what it accepts beside it."""
-    lines = textwrap.wrap(_plain(spec.doc), _COMMENT_WIDTH, initial_indent="# ",
-                          subsequent_indent="# ", break_long_words=False, break_on_hyphens=False)
+    lines = textwrap.wrap(
+        _plain(spec.doc),
+        _COMMENT_WIDTH,
+        initial_indent="# ",
+        subsequent_indent="# ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
     line = f"{spec.key} = {toml_value(spec.default)}"
     if spec.rule:
         line += " " * max(2, _COMMENT_COLUMN - len(line)) + f"# {_plain(spec.rule)}"

@@ -33,8 +33,14 @@ def setting(
     default that differs per endpoint. A ``per_endpoint`` setting has no default of
     its own: it takes ``Endpoint.<key>`` and, if there is one, ``Endpoint.<key>_range``.
     """
-    metadata = {"doc": doc, "bounds": bounds, "check": check, "shape": shape, "shown": shown,
-                "per_endpoint": per_endpoint}
+    metadata = {
+        "doc": doc,
+        "bounds": bounds,
+        "check": check,
+        "shape": shape,
+        "shown": shown,
+        "per_endpoint": per_endpoint,
+    }
     if default is MISSING:
         return field(metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -95,4 +101,3 @@ def settings_of(cls: type, endpoint: Endpoint | None = None) -> tuple[Setting, .
             bounds = getattr(endpoint, f"{spec.name}_range", None)
         found.append(Setting(spec.name, types[spec.name], default, bounds=bounds, **meta))
     return tuple(found)
-

@@ -171,12 +171,14 @@ def served(today: dt.date, schedules: bool) -> list[dict[str, object]]:
     for market, endpoint in PAIRS:
         cal = calendar(market, endpoint, schedules)
         now, then = latest(cal, today), next_publication(cal, today)
-        rows.append({
-            "market": market,
-            "endpoint": endpoint,
-            "newest": now.cutoff.isoformat(),
-            "published": now.day.isoformat(),
-            "next_published": then.day.isoformat(),
-            "next_newest": then.cutoff.isoformat(),
-        })
+        rows.append(
+            {
+                "market": market,
+                "endpoint": endpoint,
+                "newest": now.cutoff.isoformat(),
+                "published": now.day.isoformat(),
+                "next_published": then.day.isoformat(),
+                "next_newest": then.cutoff.isoformat(),
+            }
+        )
     return rows

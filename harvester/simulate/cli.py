@@ -23,9 +23,12 @@ _NUMBERS = (
     ("http_429_rate", float, "fraction of answers that are HTTP 429"),
     ("http_5xx_rate", float, "fraction of answers that are an HTML 502 page"),
     ("malformed_rate", float, "fraction of answers with a truncated or HTML body"),
-    ("restate_rate", float,
-     "with --schedules: fraction of publications that restate a recent record of a symbol "
-     "(default 0.05; 0 = never)"),
+    (
+        "restate_rate",
+        float,
+        "with --schedules: fraction of publications that restate a recent record of a symbol "
+        "(default 0.05; 0 = never)",
+    ),
 )
 _LISTS = (
     ("no_data", "always answer -10 no_data for SYMBOL"),
@@ -40,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("simulated gateway")
     for name, kind, text in _NUMBERS:
         flag = "--" + name.replace("_", "-")
-        group.add_argument(flag, dest=f"sim_{name}", type=_checked(name, kind), metavar="N",
-                           help=text)
+        group.add_argument(
+            flag, dest=f"sim_{name}", type=_checked(name, kind), metavar="N", help=text
+        )
     for name, text in _LISTS:
         flag = "--" + name.replace("_", "-")
         group.add_argument(flag, dest=f"sim_{name}", action="append", metavar="SYMBOL", help=text)
@@ -64,13 +68,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--token", dest="sim_token", help="require 'Authorization: Bearer TOKEN'")
     group.add_argument(
-        "--date", "--anchor-date", dest="sim_today", type=_checked("today", str),
+        "--date",
+        "--anchor-date",
+        dest="sim_today",
+        type=_checked("today", str),
         metavar="YYYY-MM-DD",
         help="the day served: the data as published by then (default 2026-05-18); "
         "POST /_sim/today steps it while running",
     )
     group.add_argument(
-        "--schedules", dest="sim_schedules", action=argparse.BooleanOptionalAction,
+        "--schedules",
+        dest="sim_schedules",
+        action=argparse.BooleanOptionalAction,
         help="publish each market x endpoint pair on its own calendar, with restatements "
         "(default: off, every day published at once)",
     )

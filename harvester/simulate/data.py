@@ -289,16 +289,24 @@ def _us_trade_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
     total = int(int(str(r["total_amount"])) * f[1])
     nyse = int(int(str(r["ny_amount"])) * f[0])
     nasdaq = min(int(int(str(r["nus_amount"])) * f[0]), total - nyse)
-    r.update(nus_amount=str(nasdaq), ny_amount=str(nyse), total_amount=str(total),
-             rate=ratio(nasdaq + nyse, total))
+    r.update(
+        nus_amount=str(nasdaq),
+        ny_amount=str(nyse),
+        total_amount=str(total),
+        rate=ratio(nasdaq + nyse, total),
+    )
 
 
 def _hk_trade_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
     total = int(int(str(r["total_amount"])) * f[1])
     amount = min(int(int(str(r["amount"])) * f[0]) // 1000 * 1000, total)
     balance = int(int(str(r["balance"]).removesuffix(".00")) * f[2]) // 100 * 100
-    r.update(amount=str(amount), balance=f"{balance}.00", total_amount=str(total),
-             rate=ratio(amount, total))
+    r.update(
+        amount=str(amount),
+        balance=f"{balance}.00",
+        total_amount=str(total),
+        rate=ratio(amount, total),
+    )
 
 
 def _us_interest_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:

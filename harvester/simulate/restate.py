@@ -124,8 +124,9 @@ def adjustments(
     return found
 
 
-def published_on(settings: GatewaySettings, symbol: Symbol, endpoint: str,
-                 day: dt.date) -> Restatement | None:
+def published_on(
+    settings: GatewaySettings, symbol: Symbol, endpoint: str, day: dt.date
+) -> Restatement | None:
     """The restatement the pair publishes for the symbol on ``day``, if any."""
     if not settings.schedules or settings.restate_rate <= 0:
         return None
@@ -134,8 +135,9 @@ def published_on(settings: GatewaySettings, symbol: Symbol, endpoint: str,
         return None
     cut = calendars.cutoff(cal, day)
     window, marks = data.window(endpoint, symbol.market, cut), _marks(cal, cut)
-    draw = _draw(_walk(settings.seed, symbol.canonical, endpoint), settings.restate_rate, cal,
-                 window[0])
+    draw = _draw(
+        _walk(settings.seed, symbol.canonical, endpoint), settings.restate_rate, cal, window[0]
+    )
     if draw is None or len(marks) < 2 or marks[1] + draw.back >= len(window):
         return None
     return Restatement(
@@ -149,8 +151,9 @@ def published_on(settings: GatewaySettings, symbol: Symbol, endpoint: str,
     )
 
 
-def restatements(settings: GatewaySettings, symbols: Iterable[str],
-                 first: dt.date, last: dt.date | None = None) -> list[Restatement]:
+def restatements(
+    settings: GatewaySettings, symbols: Iterable[str], first: dt.date, last: dt.date | None = None
+) -> list[Restatement]:
     """Every restatement published from ``first`` to ``last`` (default: ``first``) for these
     symbols (canonical ``CODE.MARKET``), by day, symbol and endpoint.
 

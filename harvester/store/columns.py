@@ -59,14 +59,23 @@ class Relation:
         raise KeyError(f"{self.name} has no column {name!r}")
 
 
-_SYMBOL = Column("symbol", "TEXT", "", "the security in canonical form `CODE.MARKET`: "
-                 "`AAPL.US`, `BRK.B.US`, `700.HK` (HK code without leading zeros)")
+_SYMBOL = Column(
+    "symbol",
+    "TEXT",
+    "",
+    "the security in canonical form `CODE.MARKET`: "
+    "`AAPL.US`, `BRK.B.US`, `700.HK` (HK code without leading zeros)",
+)
 _MARKET = Column("market", "TEXT", "", "`US` or `HK`")
 _RUN_ID = Column("run_id", "TEXT", "", "the run that last wrote the row (`runs.run_id`)")
 _FETCHED_AT = Column("fetched_at", "TEXT", _TIME, "when the row was last fetched")
 _FIRST_SEEN_AT = Column(
-    "first_seen_at", "TEXT", _TIME, "when the harvester first stored the row; never moved "
-    "by a later fetch (rows stored before schema version 5 got their `fetched_at` then)")
+    "first_seen_at",
+    "TEXT",
+    _TIME,
+    "when the harvester first stored the row; never moved "
+    "by a later fetch (rows stored before schema version 5 got their `fetched_at` then)",
+)
 _KEYS = ("symbol", "market", "trade_date")
 _PROVENANCE = ("run_id", "fetched_at", "first_seen_at")
 
@@ -79,25 +88,54 @@ SHORT_TRADES = Relation(
     (
         _SYMBOL,
         _MARKET,
-        Column("trade_date", "TEXT", _DATE, "the trading day, in the exchange's own time zone",
-               "`timestamp`, as a New York date", "`timestamp`, as a Hong Kong date"),
-        Column("nasdaq_short_volume", "INTEGER", _SHARES, "NASDAQ short-sale volume of the day",
-               "`nus_amount`", None),
-        Column("nyse_short_volume", "INTEGER", _SHARES, "NYSE short-sale volume of the day",
-               "`ny_amount`", None),
-        Column("total_volume", "INTEGER", _SHARES, "total volume of the day", "`total_amount`",
-               None),
-        Column("short_turnover", "REAL", "HKD", "short-sale turnover of the day", None,
-               "`amount`"),
-        Column("short_balance", "REAL",
-               "not documented upstream: API.md's example, `1318056100.00`, reads like an "
-               "amount of HKD, but that is unconfirmed",
-               "short position balance, as upstream sends it", None, "`balance`"),
-        Column("total_turnover", "REAL", "HKD", "total turnover of the day", None,
-               "`total_amount`"),
-        Column("short_ratio", "REAL", "fraction, 0 to 1 (0.3643 is 36.43%)",
-               "short volume / total volume (US); short turnover / total turnover (HK)",
-               "`rate`", "`rate`"),
+        Column(
+            "trade_date",
+            "TEXT",
+            _DATE,
+            "the trading day, in the exchange's own time zone",
+            "`timestamp`, as a New York date",
+            "`timestamp`, as a Hong Kong date",
+        ),
+        Column(
+            "nasdaq_short_volume",
+            "INTEGER",
+            _SHARES,
+            "NASDAQ short-sale volume of the day",
+            "`nus_amount`",
+            None,
+        ),
+        Column(
+            "nyse_short_volume",
+            "INTEGER",
+            _SHARES,
+            "NYSE short-sale volume of the day",
+            "`ny_amount`",
+            None,
+        ),
+        Column(
+            "total_volume", "INTEGER", _SHARES, "total volume of the day", "`total_amount`", None
+        ),
+        Column("short_turnover", "REAL", "HKD", "short-sale turnover of the day", None, "`amount`"),
+        Column(
+            "short_balance",
+            "REAL",
+            "not documented upstream: API.md's example, `1318056100.00`, reads like an "
+            "amount of HKD, but that is unconfirmed",
+            "short position balance, as upstream sends it",
+            None,
+            "`balance`",
+        ),
+        Column(
+            "total_turnover", "REAL", "HKD", "total turnover of the day", None, "`total_amount`"
+        ),
+        Column(
+            "short_ratio",
+            "REAL",
+            "fraction, 0 to 1 (0.3643 is 36.43%)",
+            "short volume / total volume (US); short turnover / total turnover (HK)",
+            "`rate`",
+            "`rate`",
+        ),
         Column("close", "REAL", _PRICE, "closing price of the day", "`close`", "`close`"),
         _RUN_ID,
         _FETCHED_AT,
@@ -113,27 +151,74 @@ SHORT_INTEREST = Relation(
     (
         _SYMBOL,
         _MARKET,
-        Column("trade_date", "TEXT", _DATE,
-               "the report (data) date its figures stand for; not a trading day's figures",
-               "`timestamp_str`", "`timestamp_str`"),
-        Column("short_shares", "INTEGER", _SHARES, "shares sold short and not yet covered",
-               "`shares_short`", "`aggregated_short`"),
-        Column("short_percent", "REAL",
-               "percent, 0 to 100, as upstream sends it (0.59 is 0.59%, not 59%)",
-               "short interest as a percentage: US \"short percentage\" (API.md says no more); "
-               "HK percent of float", "`short_percent`", "`aggregated_short_ratio`"),
-        Column("avg_daily_short_volume", "INTEGER", _SHARES, "average daily short volume",
-               "`avg_daily_short_volume`", "`avg_daily_short_volume`"),
-        Column("avg_daily_share_volume", "INTEGER", _SHARES,
-               "average daily volume, all trades", "`avg_daily_share_volume`", None),
-        Column("days_to_cover", "REAL", "days", "days to cover, as upstream computes it",
-               "`days_to_cover`", None),
-        Column("avg_cost", "REAL", _PRICE, "average cost of the short positions", None,
-               "`avg_cost`"),
-        Column("close_price", "REAL", _PRICE, "close on the report date", "`close_price`",
-               "`close_price`"),
-        Column("last_close_price", "REAL", _PRICE, "the previous trading day's close",
-               "`last_close_price`", "`last_close_price`"),
+        Column(
+            "trade_date",
+            "TEXT",
+            _DATE,
+            "the report (data) date its figures stand for; not a trading day's figures",
+            "`timestamp_str`",
+            "`timestamp_str`",
+        ),
+        Column(
+            "short_shares",
+            "INTEGER",
+            _SHARES,
+            "shares sold short and not yet covered",
+            "`shares_short`",
+            "`aggregated_short`",
+        ),
+        Column(
+            "short_percent",
+            "REAL",
+            "percent, 0 to 100, as upstream sends it (0.59 is 0.59%, not 59%)",
+            'short interest as a percentage: US "short percentage" (API.md says no more); '
+            "HK percent of float",
+            "`short_percent`",
+            "`aggregated_short_ratio`",
+        ),
+        Column(
+            "avg_daily_short_volume",
+            "INTEGER",
+            _SHARES,
+            "average daily short volume",
+            "`avg_daily_short_volume`",
+            "`avg_daily_short_volume`",
+        ),
+        Column(
+            "avg_daily_share_volume",
+            "INTEGER",
+            _SHARES,
+            "average daily volume, all trades",
+            "`avg_daily_share_volume`",
+            None,
+        ),
+        Column(
+            "days_to_cover",
+            "REAL",
+            "days",
+            "days to cover, as upstream computes it",
+            "`days_to_cover`",
+            None,
+        ),
+        Column(
+            "avg_cost", "REAL", _PRICE, "average cost of the short positions", None, "`avg_cost`"
+        ),
+        Column(
+            "close_price",
+            "REAL",
+            _PRICE,
+            "close on the report date",
+            "`close_price`",
+            "`close_price`",
+        ),
+        Column(
+            "last_close_price",
+            "REAL",
+            _PRICE,
+            "the previous trading day's close",
+            "`last_close_price`",
+            "`last_close_price`",
+        ),
         _RUN_ID,
         _FETCHED_AT,
         _FIRST_SEEN_AT,
@@ -144,27 +229,56 @@ RUNS = Relation(
     "runs",
     "One row per sweep run: when it ran, how it ended, and what it counted.",
     (
-        Column("run_id", "TEXT", "", "the run's id, sortable: its start time and a random "
-               "suffix, e.g. `20261121T093000Z-3fa9c1`"),
+        Column(
+            "run_id",
+            "TEXT",
+            "",
+            "the run's id, sortable: its start time and a random "
+            "suffix, e.g. `20261121T093000Z-3fa9c1`",
+        ),
         Column("started_at", "TEXT", _TIME, "when the run started"),
-        Column("finished_at", "TEXT", _TIME,
-               "when it last ended (completed or interrupted); NULL while `running`"),
-        Column("status", "TEXT", "", "`running`, `completed` (every task final, maybe some "
-               "`failed`) or `interrupted` (left for `--resume`)"),
+        Column(
+            "finished_at",
+            "TEXT",
+            _TIME,
+            "when it last ended (completed or interrupted); NULL while `running`",
+        ),
+        Column(
+            "status",
+            "TEXT",
+            "",
+            "`running`, `completed` (every task final, maybe some "
+            "`failed`) or `interrupted` (left for `--resume`)",
+        ),
         Column("symbols_file", "TEXT", "", "the symbols file the run's universe was read from"),
         Column("symbols", "INTEGER", "symbols", "distinct valid symbols in the run's universe"),
-        Column("duplicates", "INTEGER", "lines", "lines naming a symbol already listed, "
-               "in any style"),
+        Column(
+            "duplicates", "INTEGER", "lines", "lines naming a symbol already listed, in any style"
+        ),
         Column("malformed_lines", "INTEGER", "lines", "lines that are not a symbol, skipped"),
-        Column("requests", "INTEGER", "requests", "HTTP requests sent, retries included, "
-               "added by each sweep that closed the run's books (one killed outright adds none)"),
+        Column(
+            "requests",
+            "INTEGER",
+            "requests",
+            "HTTP requests sent, retries included, "
+            "added by each sweep that closed the run's books (one killed outright adds none)",
+        ),
         Column("rows_written", "INTEGER", "rows", "data rows inserted or updated"),
-        Column("warnings", "INTEGER", "values or records", "values that did not parse and "
-               "records dropped (see `tasks.warnings`)"),
+        Column(
+            "warnings",
+            "INTEGER",
+            "values or records",
+            "values that did not parse and records dropped (see `tasks.warnings`)",
+        ),
         Column("resumes", "INTEGER", "times", "how often `--resume` took the run up again"),
-        Column("stop_reason", "TEXT", "", "why an `interrupted` run stopped (a signal, an "
-               "outage, refused credentials, too old to resume); NULL otherwise; since "
-               "schema version 2"),
+        Column(
+            "stop_reason",
+            "TEXT",
+            "",
+            "why an `interrupted` run stopped (a signal, an "
+            "outage, refused credentials, too old to resume); NULL otherwise; since "
+            "schema version 2",
+        ),
     ),
 )
 
@@ -176,23 +290,35 @@ TASKS = Relation(
         Column("run_id", "TEXT", "", "the run (`runs.run_id`)"),
         _SYMBOL,
         Column("endpoint", "TEXT", "", "`short_trades` or `short_interest`"),
-        Column("status", "TEXT", "", "`pending`, `ok`, `no_data`, `unsupported`, `invalid`, "
-               "`failed`; or, asked nothing by a nightly sweep (schema version 4), `unchanged` "
-               "(its pair's probes found nothing new) or `skipped` (a dead symbol until its "
-               "recheck date)"),
-        Column("attempts", "INTEGER", "requests", "requests sent for this task, over all "
-               "resumes"),
+        Column(
+            "status",
+            "TEXT",
+            "",
+            "`pending`, `ok`, `no_data`, `unsupported`, `invalid`, "
+            "`failed`; or, asked nothing by a nightly sweep (schema version 4), `unchanged` "
+            "(its pair's probes found nothing new) or `skipped` (a dead symbol until its "
+            "recheck date)",
+        ),
+        Column("attempts", "INTEGER", "requests", "requests sent for this task, over all resumes"),
         Column("rows", "INTEGER", "rows", "rows its last answer held"),
-        Column("warnings", "INTEGER", "values or records", "values of its answer that did not "
-               "parse (stored as NULL) and records dropped"),
-        Column("error_code", "TEXT", "", "why it did not end `ok`: the upstream code (`-7`, "
-               "`-10`) or a reason (`http_502`, `timeout`, `connection_error`, "
-               "`malformed_body`, `body_too_large`); NULL when `ok`"),
+        Column(
+            "warnings",
+            "INTEGER",
+            "values or records",
+            "values of its answer that did not parse (stored as NULL) and records dropped",
+        ),
+        Column(
+            "error_code",
+            "TEXT",
+            "",
+            "why it did not end `ok`: the upstream code (`-7`, "
+            "`-10`) or a reason (`http_502`, `timeout`, `connection_error`, "
+            "`malformed_body`, `body_too_large`); NULL when `ok`",
+        ),
         Column("error_message", "TEXT", "", "the upstream message or our own, token redacted"),
         Column("updated_at", "TEXT", _TIME, "when the task's row last changed"),
     ),
 )
-
 
 
 def _data(table: Relation) -> tuple[Column, ...]:
@@ -206,64 +332,127 @@ def _revisions(table: Relation) -> Relation:
         f"Values of `{table.name}` that a later fetch replaced (a restatement upstream), one "
         "row per replaced set, kept by a trigger in the same transaction; a fetch that "
         "brings the same values adds nothing.",
-        (*table.columns[:3], *_data(table),
-         Column("run_id", "TEXT", "", "the run that had last fetched these values"),
-         Column("fetched_at", "TEXT", _TIME, "when these values were last fetched"),
-         Column("superseded_at", "TEXT", _TIME, "when a fetch replaced them"),
-         Column("superseded_by", "TEXT", "", "the run whose fetch replaced them")))
+        (
+            *table.columns[:3],
+            *_data(table),
+            Column("run_id", "TEXT", "", "the run that had last fetched these values"),
+            Column("fetched_at", "TEXT", _TIME, "when these values were last fetched"),
+            Column("superseded_at", "TEXT", _TIME, "when a fetch replaced them"),
+            Column("superseded_by", "TEXT", "", "the run whose fetch replaced them"),
+        ),
+    )
 
 
-TABLES: tuple[Relation, ...] = (SHORT_TRADES, SHORT_INTEREST, RUNS, TASKS,
-                                _revisions(SHORT_TRADES), _revisions(SHORT_INTEREST))
+TABLES: tuple[Relation, ...] = (
+    SHORT_TRADES,
+    SHORT_INTEREST,
+    RUNS,
+    TASKS,
+    _revisions(SHORT_TRADES),
+    _revisions(SHORT_INTEREST),
+)
 
 
 def _latest(table: Relation, example: tuple[str, str]) -> Relation:
-    return Relation(f"latest_{table.name}", f"The newest row of each symbol in `{table.name}` "
-                    "(its latest `trade_date`), every column.", table.columns, example)
+    return Relation(
+        f"latest_{table.name}",
+        f"The newest row of each symbol in `{table.name}` (its latest `trade_date`), every column.",
+        table.columns,
+        example,
+    )
 
 
 def _market(table: Relation, market: str, example: tuple[str, str]) -> Relation:
     """A per-market view: that market's rows, only the columns it fills, no ``market``."""
-    columns = tuple(c for c in table.columns if c.name not in ("market", "first_seen_at")
-                    and c.fills(market))
-    return Relation(f"{market.lower()}_{table.name}",
-                    f"The {market} rows of `{table.name}`, with only the columns {market} "
-                    "fills, so integer columns load as integers in pandas.",
-                    columns, example, market)
+    columns = tuple(
+        c for c in table.columns if c.name not in ("market", "first_seen_at") and c.fills(market)
+    )
+    return Relation(
+        f"{market.lower()}_{table.name}",
+        f"The {market} rows of `{table.name}`, with only the columns {market} "
+        "fills, so integer columns load as integers in pandas.",
+        columns,
+        example,
+        market,
+    )
 
 
 def _snapshot() -> Relation:
     trades, interest = SHORT_TRADES.column, SHORT_INTEREST.column
-    data_trades = ("short_ratio", "nasdaq_short_volume", "nyse_short_volume", "total_volume",
-                   "short_turnover", "short_balance", "total_turnover", "close")
-    data_interest = ("short_shares", "short_percent", "avg_daily_short_volume",
-                     "avg_daily_share_volume", "days_to_cover", "avg_cost", "close_price",
-                     "last_close_price")
+    data_trades = (
+        "short_ratio",
+        "nasdaq_short_volume",
+        "nyse_short_volume",
+        "total_volume",
+        "short_turnover",
+        "short_balance",
+        "total_turnover",
+        "close",
+    )
+    data_interest = (
+        "short_shares",
+        "short_percent",
+        "avg_daily_short_volume",
+        "avg_daily_share_volume",
+        "days_to_cover",
+        "avg_cost",
+        "close_price",
+        "last_close_price",
+    )
     columns = (
-        _SYMBOL, _MARKET,
-        replace(trades("trade_date"), name="short_trades_date", meaning="the trading day of "
-                "this row's `short_trades` figures (the symbol's newest); NULL if it has none"),
+        _SYMBOL,
+        _MARKET,
+        replace(
+            trades("trade_date"),
+            name="short_trades_date",
+            meaning="the trading day of "
+            "this row's `short_trades` figures (the symbol's newest); NULL if it has none",
+        ),
         *map(trades, data_trades),
-        replace(interest("trade_date"), name="short_interest_date", meaning="the report date "
-                "of this row's `short_interest` figures (the symbol's newest); NULL if none"),
+        replace(
+            interest("trade_date"),
+            name="short_interest_date",
+            meaning="the report date "
+            "of this row's `short_interest` figures (the symbol's newest); NULL if none",
+        ),
         *map(interest, data_interest),
     )
-    return Relation("snapshot", "One row per symbol: its newest daily short figures beside "
-                    "its newest short interest report, each with its own date.", columns,
-                    ("Every symbol's latest short interest beside its latest short ratio",
-                     "SELECT symbol, short_interest_date, short_shares, short_percent, "
-                     "days_to_cover,\n       short_trades_date, short_ratio\n"
-                     "FROM snapshot\nORDER BY symbol;"))
+    return Relation(
+        "snapshot",
+        "One row per symbol: its newest daily short figures beside "
+        "its newest short interest report, each with its own date.",
+        columns,
+        (
+            "Every symbol's latest short interest beside its latest short ratio",
+            "SELECT symbol, short_interest_date, short_shares, short_percent, "
+            "days_to_cover,\n       short_trades_date, short_ratio\n"
+            "FROM snapshot\nORDER BY symbol;",
+        ),
+    )
 
 
 _RUN_PROBLEMS = Relation(
     "run_problems",
     "The tasks of the latest run that did not end `ok` or `unchanged`, with why.",
-    tuple(TASKS.column(name) for name in ("run_id", "symbol", "endpoint", "status", "attempts",
-                                          "error_code", "error_message", "updated_at")),
-    ("Which symbols failed or had no data in the latest run, and why",
-     "SELECT symbol, endpoint, status, attempts, error_code, error_message\n"
-     "FROM run_problems\nORDER BY status, symbol, endpoint;"))
+    tuple(
+        TASKS.column(name)
+        for name in (
+            "run_id",
+            "symbol",
+            "endpoint",
+            "status",
+            "attempts",
+            "error_code",
+            "error_message",
+            "updated_at",
+        )
+    ),
+    (
+        "Which symbols failed or had no data in the latest run, and why",
+        "SELECT symbol, endpoint, status, attempts, error_code, error_message\n"
+        "FROM run_problems\nORDER BY status, symbol, endpoint;",
+    ),
+)
 
 
 def _versions(table: Relation, example: tuple[str, str]) -> Relation:
@@ -273,55 +462,96 @@ def _versions(table: Relation, example: tuple[str, str]) -> Relation:
         f"Every set of values each row of `{table.name}` has had, current or replaced, "
         "with when it held: the values known at a moment T are the rows with "
         "`valid_from <= T` and `valid_to` NULL or after T.",
-        (*table.columns[:3], *_data(table), _FIRST_SEEN_AT,
-         Column("valid_from", "TEXT", _TIME, "when the harvester first stored these values"),
-         Column("valid_to", "TEXT", _TIME, "when a fetch replaced them; NULL while current")),
-        example)
+        (
+            *table.columns[:3],
+            *_data(table),
+            _FIRST_SEEN_AT,
+            Column("valid_from", "TEXT", _TIME, "when the harvester first stored these values"),
+            Column("valid_to", "TEXT", _TIME, "when a fetch replaced them; NULL while current"),
+        ),
+        example,
+    )
 
 
 VIEWS: tuple[Relation, ...] = (
-    _latest(SHORT_TRADES, (
-        "The 10 US symbols with the highest short ratio on their latest day",
-        "SELECT symbol, trade_date, short_ratio, total_volume\nFROM latest_short_trades\n"
-        "WHERE market = 'US'\nORDER BY short_ratio DESC, symbol\nLIMIT 10;")),
-    _latest(SHORT_INTEREST, (
-        "The HK stocks with the largest short position (percent of float) in their latest "
-        "report",
-        "SELECT symbol, trade_date, short_shares, short_percent\nFROM latest_short_interest\n"
-        "WHERE market = 'HK'\nORDER BY short_percent DESC\nLIMIT 10;")),
+    _latest(
+        SHORT_TRADES,
+        (
+            "The 10 US symbols with the highest short ratio on their latest day",
+            "SELECT symbol, trade_date, short_ratio, total_volume\nFROM latest_short_trades\n"
+            "WHERE market = 'US'\nORDER BY short_ratio DESC, symbol\nLIMIT 10;",
+        ),
+    ),
+    _latest(
+        SHORT_INTEREST,
+        (
+            "The HK stocks with the largest short position (percent of float) in their latest "
+            "report",
+            "SELECT symbol, trade_date, short_shares, short_percent\nFROM latest_short_interest\n"
+            "WHERE market = 'HK'\nORDER BY short_percent DESC\nLIMIT 10;",
+        ),
+    ),
     _snapshot(),
     _RUN_PROBLEMS,
-    _market(SHORT_TRADES, "US", (
-        "One US symbol's last 20 trading days",
-        "SELECT * FROM us_short_trades WHERE symbol = 'AAPL.US' "
-        "ORDER BY trade_date DESC LIMIT 20;")),
-    _market(SHORT_TRADES, "HK", (
-        "HK short turnover by day, all symbols together, in HKD",
-        "SELECT trade_date, SUM(short_turnover) AS short_turnover, "
-        "SUM(total_turnover) AS total_turnover\nFROM hk_short_trades\n"
-        "GROUP BY trade_date\nORDER BY trade_date DESC\nLIMIT 5;")),
-    _market(SHORT_INTEREST, "US", (
-        "AAPL.US's last six short interest reports (about three months)",
-        "SELECT symbol, trade_date, short_shares, short_percent, days_to_cover\n"
-        "FROM us_short_interest\nWHERE symbol = 'AAPL.US'\nORDER BY trade_date DESC\n"
-        "LIMIT 6;")),
-    _market(SHORT_INTEREST, "HK", (
-        "700.HK's short position report by report",
-        "SELECT trade_date, short_shares, short_percent, avg_cost\nFROM hk_short_interest\n"
-        "WHERE symbol = '700.HK'\nORDER BY trade_date;")),
-    _versions(SHORT_TRADES, (
-        "700.HK's last 5 days as they were known when the first run finished (a backtest's "
-        "view: no value stored or restated later shows)",
-        "SELECT trade_date, short_ratio, close, valid_from\nFROM short_trades_versions\n"
-        "WHERE symbol = '700.HK'\n"
-        "  AND valid_from <= (SELECT MIN(finished_at) FROM runs)\n"
-        "  AND (valid_to IS NULL OR valid_to > (SELECT MIN(finished_at) FROM runs))\n"
-        "ORDER BY trade_date DESC\nLIMIT 5;")),
-    _versions(SHORT_INTEREST, (
-        "Every value 700.HK's short position has had, current and replaced (restated)",
-        "SELECT trade_date, short_shares, valid_from, valid_to\n"
-        "FROM short_interest_versions\nWHERE symbol = '700.HK'\n"
-        "ORDER BY trade_date DESC, valid_from\nLIMIT 6;")),
+    _market(
+        SHORT_TRADES,
+        "US",
+        (
+            "One US symbol's last 20 trading days",
+            "SELECT * FROM us_short_trades WHERE symbol = 'AAPL.US' "
+            "ORDER BY trade_date DESC LIMIT 20;",
+        ),
+    ),
+    _market(
+        SHORT_TRADES,
+        "HK",
+        (
+            "HK short turnover by day, all symbols together, in HKD",
+            "SELECT trade_date, SUM(short_turnover) AS short_turnover, "
+            "SUM(total_turnover) AS total_turnover\nFROM hk_short_trades\n"
+            "GROUP BY trade_date\nORDER BY trade_date DESC\nLIMIT 5;",
+        ),
+    ),
+    _market(
+        SHORT_INTEREST,
+        "US",
+        (
+            "AAPL.US's last six short interest reports (about three months)",
+            "SELECT symbol, trade_date, short_shares, short_percent, days_to_cover\n"
+            "FROM us_short_interest\nWHERE symbol = 'AAPL.US'\nORDER BY trade_date DESC\n"
+            "LIMIT 6;",
+        ),
+    ),
+    _market(
+        SHORT_INTEREST,
+        "HK",
+        (
+            "700.HK's short position report by report",
+            "SELECT trade_date, short_shares, short_percent, avg_cost\nFROM hk_short_interest\n"
+            "WHERE symbol = '700.HK'\nORDER BY trade_date;",
+        ),
+    ),
+    _versions(
+        SHORT_TRADES,
+        (
+            "700.HK's last 5 days as they were known when the first run finished (a backtest's "
+            "view: no value stored or restated later shows)",
+            "SELECT trade_date, short_ratio, close, valid_from\nFROM short_trades_versions\n"
+            "WHERE symbol = '700.HK'\n"
+            "  AND valid_from <= (SELECT MIN(finished_at) FROM runs)\n"
+            "  AND (valid_to IS NULL OR valid_to > (SELECT MIN(finished_at) FROM runs))\n"
+            "ORDER BY trade_date DESC\nLIMIT 5;",
+        ),
+    ),
+    _versions(
+        SHORT_INTEREST,
+        (
+            "Every value 700.HK's short position has had, current and replaced (restated)",
+            "SELECT trade_date, short_shares, valid_from, valid_to\n"
+            "FROM short_interest_versions\nWHERE symbol = '700.HK'\n"
+            "ORDER BY trade_date DESC, valid_from\nLIMIT 6;",
+        ),
+    ),
 )
 
 RELATIONS: dict[str, Relation] = {r.name: r for r in (*TABLES, *VIEWS)}
@@ -346,6 +576,10 @@ def describe(relation: str, column: str) -> str:
     sources = [f"{market} {spec.source(market)}" for market in markets if spec.source(market)]
     if sources:
         empty = [market for market in markets if not spec.fills(market)]
-        parts.append("From upstream: " + ", ".join(sources)
-                     + "".join(f"; NULL for {market}" for market in empty) + ".")
+        parts.append(
+            "From upstream: "
+            + ", ".join(sources)
+            + "".join(f"; NULL for {market}" for market in empty)
+            + "."
+        )
     return plain(" ".join(parts))

@@ -29,20 +29,24 @@ def translate(path: Path, exc: sqlite3.Error, busy_timeout: float = 0.0) -> Stor
     """The one place an SQLite error becomes a StoreError: one line naming the file."""
     text = str(exc)
     if "unable to open" in text:
-        return StoreError(f"database {path}: cannot open it (does its folder exist and is it "
-                          "writable?)")
+        return StoreError(
+            f"database {path}: cannot open it (does its folder exist and is it writable?)"
+        )
     if "not a database" in text:
         return StoreError(f"database {path}: the file is not an SQLite database")
     if "locked" in text or "busy" in text:
         return StoreError(
             f"database {path}: another program holds its write lock (waited {busy_timeout:g}s); "
             f"close it (an sqlite3 shell in a transaction, a pandas to_sql...) or raise "
-            f"[sweep] busy_timeout, {_RESUME}")
+            f"[sweep] busy_timeout, {_RESUME}"
+        )
     if "full" in text:
         return StoreError(f"database {path}: the disk is full ({text}); free some space, {_RESUME}")
     if "disk I/O" in text or "readonly" in text:
-        return StoreError(f"database {path}: cannot write it ({text}); check the disk and the "
-                          f"file's permissions, {_RESUME}")
+        return StoreError(
+            f"database {path}: cannot write it ({text}); check the disk and the "
+            f"file's permissions, {_RESUME}"
+        )
     if "malformed" in text:
         return corrupt(path, text)
     return StoreError(f"database {path}: {text}")
@@ -50,14 +54,18 @@ def translate(path: Path, exc: sqlite3.Error, busy_timeout: float = 0.0) -> Stor
 
 def _newer(path: Path, version: int) -> StoreError:
     """The error for a file a newer harvester wrote."""
-    return StoreError(f"database {path}: schema version {version} is newer than this "
-                      f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester")
+    return StoreError(
+        f"database {path}: schema version {version} is newer than this "
+        f"harvester knows ({SCHEMA_VERSION}); upgrade the harvester"
+    )
 
 
 def corrupt(path: Path, detail: str) -> StoreError:
     """The error for a corrupt file, whoever found it."""
-    return StoreError(f"database {path}: the file is corrupt ({detail}); restore it from a copy, "
-                      "or move it aside and the next sweep starts a new one")
+    return StoreError(
+        f"database {path}: the file is corrupt ({detail}); restore it from a copy, "
+        "or move it aside and the next sweep starts a new one"
+    )
 
 
 def connect_checked(target: str | Path, *, uri: bool = False) -> sqlite3.Connection:
@@ -166,8 +174,10 @@ def is_empty(db: sqlite3.Connection) -> bool:
 
     SQLite reads a file of 0 bytes as such a database, and a sweep starts its schema there.
     """
-    return (db.execute("PRAGMA user_version").fetchone()[0] == 0
-            and db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0)
+    return (
+        db.execute("PRAGMA user_version").fetchone()[0] == 0
+        and db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+    )
 
 
 def refuse_folder(path: Path) -> None:
@@ -187,16 +197,24 @@ def readable_version(db: sqlite3.Connection, path: Path, *, at_least: int = 1) -
     if version > SCHEMA_VERSION:
         raise _newer(path, version)
     if is_empty(db):
-        raise StoreError(f"database {path} is empty: no sweep has written it yet "
-                         f"(harvester sweep --db {path})")
+        raise StoreError(
+            f"database {path} is empty: no sweep has written it yet (harvester sweep --db {path})"
+        )
     if version == 0:
-        raise StoreError(f"database {path}: not a harvester database (no schema version); "
-                         "name the file a sweep writes, with --db or [sweep] db")
+        raise StoreError(
+            f"database {path}: not a harvester database (no schema version); "
+            "name the file a sweep writes, with --db or [sweep] db"
+        )
     if version < at_least:
-        lacks = (f"has no views (they came with version {VIEWS_VERSION})"
-                 if version < VIEWS_VERSION else f"predates version {at_least}, which this needs")
-        raise StoreError(f"database {path}: schema version {version} {lacks}; run a sweep on "
-                         f"it once to migrate it in place (harvester sweep --db {path})")
+        lacks = (
+            f"has no views (they came with version {VIEWS_VERSION})"
+            if version < VIEWS_VERSION
+            else f"predates version {at_least}, which this needs"
+        )
+        raise StoreError(
+            f"database {path}: schema version {version} {lacks}; run a sweep on "
+            f"it once to migrate it in place (harvester sweep --db {path})"
+        )
     return version
 
 
@@ -205,8 +223,9 @@ def reading(path: Path, *, at_least: int = 1) -> Iterator[sqlite3.Connection]:
     """The file opened read-only at a schema this harvester reads; SQLite errors translated."""
     refuse_folder(path)
     if not path.is_file():
-        raise StoreError(f"database {path}: no such file (run a sweep first, or name the file "
-                         "with --db)")
+        raise StoreError(
+            f"database {path}: no such file (run a sweep first, or name the file with --db)"
+        )
     db = open_read_only(path)
     try:
         readable_version(db, path, at_least=at_least)

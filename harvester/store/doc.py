@@ -22,8 +22,12 @@ def table_markdown(table: Relation) -> str:
     """A table's description and its columns as a Markdown table, as README.md holds them."""
     by_market = any(column.us or column.hk for column in table.columns)
     head = ("column", "type", "unit", "meaning", *(("US", "HK") if by_market else ()))
-    lines = [f"**`{table.name}`**: {table.description}", "", _cells(*head),
-             "|" + "---|" * len(head)]
+    lines = [
+        f"**`{table.name}`**: {table.description}",
+        "",
+        _cells(*head),
+        "|" + "---|" * len(head),
+    ]
     for c in table.columns:
         markets = (_source(c.us), _source(c.hk)) if by_market else ()
         lines.append(_cells(f"`{c.name}`", c.type, c.unit, c.meaning, *markets))
@@ -39,11 +43,15 @@ def _view_columns(view: Relation) -> str:
 
 def views_markdown() -> str:
     """The views as a Markdown table, then each view's example query."""
-    lines = [f"**Views** (schema version {VIEWS_VERSION}; the `_versions` views "
-             f"{HISTORY_VERSION}) read like tables and answer "
-             "the everyday questions "
-             "without hand-written SQL:", "", _cells("view", "what it holds", "columns"),
-             "|---|---|---|"]
+    lines = [
+        f"**Views** (schema version {VIEWS_VERSION}; the `_versions` views "
+        f"{HISTORY_VERSION}) read like tables and answer "
+        "the everyday questions "
+        "without hand-written SQL:",
+        "",
+        _cells("view", "what it holds", "columns"),
+        "|---|---|---|",
+    ]
     lines += [_cells(f"`{v.name}`", v.description, _view_columns(v)) for v in VIEWS]
     for view in VIEWS:
         if view.example:

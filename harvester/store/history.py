@@ -20,8 +20,9 @@ TABLES = ("short_trades", "short_interest")  #: the tables with versions
 #: The condition that keeps the versions known at ``?`` (passed twice).
 AS_OF = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
 #: The spellings ``--as-of`` takes, as its help gives them.
-AS_OF_HELP = ("YYYY-MM-DD (the end of that day, UTC) or an ISO 8601 time (UTC unless it "
-              "names a zone)")
+AS_OF_HELP = (
+    "YYYY-MM-DD (the end of that day, UTC) or an ISO 8601 time (UTC unless it names a zone)"
+)
 
 
 def moment(text: str) -> str:
@@ -40,7 +41,8 @@ def moment(text: str) -> str:
     if day is not None and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is a date written another way: write it as {day.isoformat()} (its end, "
-            f"UTC), or give a time ({day.isoformat()}T08:30:00Z)")
+            f"UTC), or give a time ({day.isoformat()}T08:30:00Z)"
+        )
     try:
         when = datetime.combine(day, time.max, tzinfo=UTC) if day else utc_time(text)
         return utc_text(when)
@@ -50,7 +52,8 @@ def moment(text: str) -> str:
         ) from None
     except OverflowError:  # a time within a zone's offset of year 1's start or 9999's end
         raise argparse.ArgumentTypeError(
-            f"out of range: {text!r} falls outside the years 0001 to 9999 in UTC") from None
+            f"out of range: {text!r} falls outside the years 0001 to 9999 in UTC"
+        ) from None
 
 
 def _date_only(text: str) -> date | None:

@@ -48,10 +48,13 @@ def real_path(database: Path) -> Path:
 
 
 #: The files of a database, by the suffix SQLite (or an older harvester) adds to its name.
-OWN_FILES = (("", "the database itself"), ("-wal", "the database's write-ahead log"),
-             ("-shm", "the database's shared-memory index"),
-             ("-journal", "the database's rollback journal"),
-             (".lock", "the lock file older harvester versions used"))
+OWN_FILES = (
+    ("", "the database itself"),
+    ("-wal", "the database's write-ahead log"),
+    ("-shm", "the database's shared-memory index"),
+    ("-journal", "the database's rollback journal"),
+    (".lock", "the lock file older harvester versions used"),
+)
 
 
 def own_file(target: Path, database: Path) -> str | None:
@@ -119,7 +122,9 @@ class DatabaseLock:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.release()
@@ -134,17 +139,21 @@ class DatabaseLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise StoreError(f"database {self.database}: cannot open it for writing "
-                             f"({exc.strerror}); is the folder writable, and the file if it "
-                             "exists?") from exc
+            raise StoreError(
+                f"database {self.database}: cannot open it for writing "
+                f"({exc.strerror}); is the folder writable, and the file if it "
+                "exists?"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder(fd, PROC_LOCKS)
             os.close(fd)
-            raise StoreError(f"database {self.database} is being written by another harvester "
-                             f"sweep ({holder or 'pid unknown'}); wait for it or stop it "
-                             "first") from None
+            raise StoreError(
+                f"database {self.database} is being written by another harvester "
+                f"sweep ({holder or 'pid unknown'}); wait for it or stop it "
+                "first"
+            ) from None
         try:
             # Checked again under the lock: a link made since the first look is refused too.
             check_file(self.database)

@@ -75,18 +75,23 @@ CREATE TABLE tasks (
     PRIMARY KEY (run_id, symbol, endpoint)
 )"""
 
+
 def _market_view(table: str, market: str, columns: str) -> str:
     """A view of ``table`` with one market's rows and only the columns that market fills."""
-    return (f"CREATE VIEW {market.lower()}_{table} AS "
-            f"SELECT symbol, trade_date, {columns}, run_id, fetched_at "
-            f"FROM {table} WHERE market = '{market}'")
+    return (
+        f"CREATE VIEW {market.lower()}_{table} AS "
+        f"SELECT symbol, trade_date, {columns}, run_id, fetched_at "
+        f"FROM {table} WHERE market = '{market}'"
+    )
 
 
 def _latest_view(table: str) -> str:
     """A view of ``table`` with one row per symbol: its newest ``trade_date``."""
-    return (f"CREATE VIEW latest_{table} AS SELECT t.* FROM {table} AS t JOIN "
-            f"(SELECT symbol, MAX(trade_date) AS trade_date FROM {table} GROUP BY symbol) "
-            "USING (symbol, trade_date)")
+    return (
+        f"CREATE VIEW latest_{table} AS SELECT t.* FROM {table} AS t JOIN "
+        f"(SELECT symbol, MAX(trade_date) AS trade_date FROM {table} GROUP BY symbol) "
+        "USING (symbol, trade_date)"
+    )
 
 
 _SNAPSHOT = """
@@ -114,7 +119,8 @@ ORDER BY status, symbol, endpoint"""
 # 4: the nightly statuses. SQLite cannot change a CHECK in place: the table is rebuilt,
 # its rowids (the file order a run is fetched in) kept, and its view and index made again.
 _TASKS_V4 = _TASKS.replace("CREATE TABLE tasks", "CREATE TABLE tasks_v4").replace(
-    "'invalid', 'failed')", "'invalid', 'failed',\n        'unchanged', 'skipped')")
+    "'invalid', 'failed')", "'invalid', 'failed',\n        'unchanged', 'skipped')"
+)
 _RUN_PROBLEMS = """
 CREATE VIEW run_problems AS
 SELECT run_id, symbol, endpoint, status, attempts, error_code, error_message, updated_at
@@ -126,22 +132,37 @@ ORDER BY status, symbol, endpoint"""
 # Frozen text, as every migration: a later change of the adapters needs a new migration.
 _US_TRADES = "nasdaq_short_volume, nyse_short_volume, total_volume, short_ratio, close"
 _HK_TRADES = "short_turnover, short_balance, total_turnover, short_ratio, close"
-_US_INTEREST = ("short_shares, short_percent, avg_daily_short_volume, avg_daily_share_volume, "
-                "days_to_cover, close_price, last_close_price")
-_HK_INTEREST = ("short_shares, short_percent, avg_daily_short_volume, avg_cost, "
-                "close_price, last_close_price")
-
+_US_INTEREST = (
+    "short_shares, short_percent, avg_daily_short_volume, avg_daily_share_volume, "
+    "days_to_cover, close_price, last_close_price"
+)
+_HK_INTEREST = (
+    "short_shares, short_percent, avg_daily_short_volume, avg_cost, close_price, last_close_price"
+)
 
 
 # 5: point-in-time history. Each data table records when a row was first stored, and a
 # trigger keeps every set of values a fetch replaced, with when and by which run.
-_TRADES_DATA = (("nasdaq_short_volume", "INTEGER"), ("nyse_short_volume", "INTEGER"),
-                ("total_volume", "INTEGER"), ("short_turnover", "REAL"), ("short_balance", "REAL"),
-                ("total_turnover", "REAL"), ("short_ratio", "REAL"), ("close", "REAL"))
-_INTEREST_DATA = (("short_shares", "INTEGER"), ("short_percent", "REAL"),
-                  ("avg_daily_short_volume", "INTEGER"), ("avg_daily_share_volume", "INTEGER"),
-                  ("days_to_cover", "REAL"), ("avg_cost", "REAL"), ("close_price", "REAL"),
-                  ("last_close_price", "REAL"))
+_TRADES_DATA = (
+    ("nasdaq_short_volume", "INTEGER"),
+    ("nyse_short_volume", "INTEGER"),
+    ("total_volume", "INTEGER"),
+    ("short_turnover", "REAL"),
+    ("short_balance", "REAL"),
+    ("total_turnover", "REAL"),
+    ("short_ratio", "REAL"),
+    ("close", "REAL"),
+)
+_INTEREST_DATA = (
+    ("short_shares", "INTEGER"),
+    ("short_percent", "REAL"),
+    ("avg_daily_short_volume", "INTEGER"),
+    ("avg_daily_share_volume", "INTEGER"),
+    ("days_to_cover", "REAL"),
+    ("avg_cost", "REAL"),
+    ("close_price", "REAL"),
+    ("last_close_price", "REAL"),
+)
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
@@ -151,8 +172,10 @@ def _history(table: str, data: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in data)
     changed = " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in names)
     old = ", ".join(f"OLD.{name}" for name in names)
-    newer = ("(SELECT MAX(p.superseded_at) FROM {r} AS p WHERE p.symbol = {x}.symbol "
-             "AND p.trade_date = {x}.trade_date{before})")
+    newer = (
+        "(SELECT MAX(p.superseded_at) FROM {r} AS p WHERE p.symbol = {x}.symbol "
+        "AND p.trade_date = {x}.trade_date{before})"
+    )
     return (
         f"ALTER TABLE {table} ADD COLUMN first_seen_at TEXT",
         f"UPDATE {table} SET first_seen_at = fetched_at",
@@ -188,12 +211,16 @@ FROM {table} AS t
 UNION ALL
 SELECT r.symbol, r.market, r.trade_date, {", ".join(f"r.{n}" for n in names)},
     t.first_seen_at,
-    COALESCE({newer.format(r=f"{table}_revisions", x="r",
-                           before=" AND p.superseded_at < r.superseded_at")}, t.first_seen_at)
+    COALESCE({
+            newer.format(
+                r=f"{table}_revisions", x="r", before=" AND p.superseded_at < r.superseded_at"
+            )
+        }, t.first_seen_at)
         AS valid_from,
     r.superseded_at AS valid_to
 FROM {table}_revisions AS r JOIN {table} AS t USING (symbol, trade_date)""",
     )
+
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the first released schema.

@@ -58,8 +58,11 @@ class RunRow:
     status: RunStatus
 
 
-_RUN_COUNTERS = frozenset({"symbols", "duplicates", "malformed_lines", "requests",
-                           "rows_written", "warnings", "resumes"})
+_RUN_COUNTERS = frozenset(
+    {"symbols", "duplicates", "malformed_lines", "requests", "rows_written", "warnings", "resumes"}
+)
+
+
 class Store:
     """The sweep's database; use as ``async with Store(path) as store``."""
 
@@ -84,7 +87,9 @@ class Store:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.close()
@@ -156,11 +161,15 @@ class Store:
         """The newest run that is still ``running`` or ``interrupted``."""
         rows = await self._rows(
             "SELECT run_id, started_at, status FROM runs WHERE status != 'completed' "
-            "ORDER BY started_at DESC, rowid DESC LIMIT 1")
+            "ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        )
         return RunRow(rows[0][0], rows[0][1], RunStatus(rows[0][2])) if rows else None
 
     async def start_run(
-        self, run_id: str, symbols_file: str, tasks: Iterable[TaskRow],
+        self,
+        run_id: str,
+        symbols_file: str,
+        tasks: Iterable[TaskRow],
         totals: Callable[[int], Mapping[str, int]],
     ) -> Mapping[str, int]:
         """Record a new ``running`` run and its tasks, in one transaction.
@@ -172,7 +181,8 @@ class Store:
         async with self._transaction():
             await self._sql(
                 "INSERT INTO runs (run_id, started_at, status, symbols_file) VALUES (?, ?, ?, ?)",
-                (run_id, now(), RunStatus.RUNNING.value, symbols_file))
+                (run_id, now(), RunStatus.RUNNING.value, symbols_file),
+            )
             added, stream = 0, iter(tasks)
             while chunk := list(islice(stream, TASK_CHUNK)):
                 added += await self._add_tasks(run_id, chunk)
@@ -218,7 +228,9 @@ class Store:
         await self._sql(
             "INSERT OR IGNORE INTO tasks (run_id, symbol, endpoint, status, error_message, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [(run_id, *task, stamp) for task in tasks], many=True)
+            [(run_id, *task, stamp) for task in tasks],
+            many=True,
+        )
         return self.db.total_changes - before
 
     async def _add_to_run(self, run_id: str, counters: Mapping[str, int]) -> None:
@@ -228,8 +240,9 @@ class Store:
         if counters:
             # Column names come from the allow-list above, never from input.
             assignments = ", ".join(f"{name} = {name} + ?" for name in counters)
-            await self._sql(f"UPDATE runs SET {assignments} WHERE run_id = ?",
-                            (*counters.values(), run_id))
+            await self._sql(
+                f"UPDATE runs SET {assignments} WHERE run_id = ?", (*counters.values(), run_id)
+            )
 
     async def _set_status(
         self, run_id: str, status: RunStatus, stop_reason: str | None = None
@@ -237,12 +250,15 @@ class Store:
         finished = None if status is RunStatus.RUNNING else now()
         await self._sql(
             "UPDATE runs SET status = ?, finished_at = ?, stop_reason = ? WHERE run_id = ?",
-            (status.value, finished, stop_reason, run_id))
+            (status.value, finished, stop_reason, run_id),
+        )
 
     async def _close_running(self, reason: str, keep: str | None = None) -> int:
         cursor = await self._sql(
             "UPDATE runs SET status = 'interrupted', finished_at = ?, stop_reason = ? "
-            "WHERE status = 'running' AND run_id IS NOT ?", (now(), reason, keep))
+            "WHERE status = 'running' AND run_id IS NOT ?",
+            (now(), reason, keep),
+        )
         return cursor.rowcount
 
     # Tasks -----------------------------------------------------------------------------
@@ -257,8 +273,10 @@ class Store:
         wanted = set(endpoints)
         last = 0
         held: tuple[str, list[str]] | None = None
-        sql = ("SELECT rowid, symbol, endpoint FROM tasks WHERE run_id = ? AND rowid > ? "
-               f"AND status IN ({', '.join('?' * len(_UNFINISHED))}) ORDER BY rowid LIMIT ?")
+        sql = (
+            "SELECT rowid, symbol, endpoint FROM tasks WHERE run_id = ? AND rowid > ? "
+            f"AND status IN ({', '.join('?' * len(_UNFINISHED))}) ORDER BY rowid LIMIT ?"
+        )
         while True:
             rows = await self._rows(sql, (run_id, last, *_UNFINISHED, PAGE))
             for rowid, symbol, endpoint in rows:
@@ -287,8 +305,18 @@ class Store:
             if result.rows:
                 by_table.setdefault((result.endpoint, result.symbol.market), []).extend(result.rows)
         task_rows = [
-            (r.status.value, r.attempts, len(r.rows), r.warnings, r.error_code, r.error_message,
-             stamp, run_id, r.symbol.canonical, r.endpoint)
+            (
+                r.status.value,
+                r.attempts,
+                len(r.rows),
+                r.warnings,
+                r.error_code,
+                r.error_message,
+                stamp,
+                run_id,
+                r.symbol.canonical,
+                r.endpoint,
+            )
             for r in results
         ]
         written = sum(len(rows) for rows in by_table.values())
@@ -301,7 +329,10 @@ class Store:
             await self._sql(
                 "UPDATE tasks SET status = ?, attempts = attempts + ?, rows = ?, warnings = ?, "
                 "error_code = ?, error_message = ?, updated_at = ? "
-                "WHERE run_id = ? AND symbol = ? AND endpoint = ?", task_rows, many=True)
+                "WHERE run_id = ? AND symbol = ? AND endpoint = ?",
+                task_rows,
+                many=True,
+            )
         return written
 
     def _narrowing(self, spec: TableSpec, market: str) -> tuple[str, Picker]:
@@ -314,8 +345,8 @@ class Store:
         """``{endpoint: {status: count}}`` for a run."""
         counts: dict[str, dict[str, int]] = {}
         for endpoint, status, count in await self._rows(
-                "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2",
-                (run_id,)):
+            "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2", (run_id,)
+        ):
             counts.setdefault(endpoint, {})[status] = count
         return counts
 
@@ -324,5 +355,6 @@ class Store:
         rows = await self._rows(
             "SELECT symbol, endpoint, error_code, error_message FROM tasks "
             "WHERE run_id = ? AND status = ? ORDER BY symbol, endpoint LIMIT ?",
-            (run_id, TaskStatus.FAILED.value, limit))
+            (run_id, TaskStatus.FAILED.value, limit),
+        )
         return [FailedTask(*row) for row in rows]

@@ -35,9 +35,11 @@ class TableSpec:
         names = ("symbol", "market", "trade_date", *data, "run_id", "fetched_at")
         # A value that did not parse arrives as NULL: it never erases a stored value.
         updates = ", ".join(
-            f"{name} = COALESCE(excluded.{name}, {name})" if name in data
+            f"{name} = COALESCE(excluded.{name}, {name})"
+            if name in data
             else f"{name} = excluded.{name}"
-            for name in names if name not in ("symbol", "trade_date")
+            for name in names
+            if name not in ("symbol", "trade_date")
         )
         # first_seen_at takes fetched_at's value (the same numbered parameter) on insert,
         # and no update moves it.

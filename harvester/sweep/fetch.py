@@ -73,9 +73,14 @@ class Tally:
         if not self.sent:
             return None
         error = self.error
-        return TaskResult(symbol, endpoint, TaskStatus.PENDING, self.sent,
-                          error_code=error.code if error else None,
-                          error_message=client.redact(error.message) if error else None)
+        return TaskResult(
+            symbol,
+            endpoint,
+            TaskStatus.PENDING,
+            self.sent,
+            error_code=error.code if error else None,
+            error_message=client.redact(error.message) if error else None,
+        )
 
 
 @dataclass(slots=True)
@@ -97,8 +102,12 @@ class FirstAnswers:
         codes = self._codes.setdefault(endpoint, [])
         codes.append(code)
         status = code.removeprefix("http_") if code and code.startswith("http_") else ""
-        if (not status.isdigit() or not 300 <= int(status) < 500 or code in _SYMBOL_CODES
-                or len(set(codes)) > 1):
+        if (
+            not status.isdigit()
+            or not 300 <= int(status) < 500
+            or code in _SYMBOL_CODES
+            or len(set(codes)) > 1
+        ):
             self._settled.add(endpoint)
             del self._codes[endpoint]
             return
@@ -110,8 +119,9 @@ class FirstAnswers:
             )
 
 
-async def _still_answers(client: Client, endpoint: str, path: str,
-                         query: tuple[tuple[str, str], ...]) -> bool:
+async def _still_answers(
+    client: Client, endpoint: str, path: str, query: tuple[tuple[str, str], ...]
+) -> bool:
     """Re-send a request that was answered before: True if the gateway answers it again."""
     try:
         answer = await client.get(endpoint, path, query)
@@ -123,7 +133,12 @@ async def _still_answers(client: Client, endpoint: str, path: str,
 
 
 async def _attempt(
-    client: Client, job: Job, symbol: Symbol, spec: RequestSpec, attempt: Attempt, tally: Tally,
+    client: Client,
+    job: Job,
+    symbol: Symbol,
+    spec: RequestSpec,
+    attempt: Attempt,
+    tally: Tally,
 ) -> Parsed:
     """One request inside the guard's block, its answer parsed.
 
@@ -131,29 +146,54 @@ async def _attempt(
     still leaves the block as a FetchError: the gateway answered.
     """
     async with attempt:
-        answer = await client.get(job.adapter.name, spec.path, spec.query,
-                                  before_send=tally.before_send)
-        return job.adapter.parse(symbol, answer.status, answer.content_type, answer.headers,
-                                 answer.body, retry_unknown=job.retry_unknown)
+        answer = await client.get(
+            job.adapter.name, spec.path, spec.query, before_send=tally.before_send
+        )
+        return job.adapter.parse(
+            symbol,
+            answer.status,
+            answer.content_type,
+            answer.headers,
+            answer.body,
+            retry_unknown=job.retry_unknown,
+        )
 
 
-def _last_word(client: Client, job: Job, symbol: Symbol, error: FetchError,
-               tally: Tally) -> TaskResult:
+def _last_word(
+    client: Client, job: Job, symbol: Symbol, error: FetchError, tally: Tally
+) -> TaskResult:
     """The record of a task whose failure ends it; a transient one says after how many tries."""
     message = client.redact(error.message)
     if not isinstance(error, TransientError):
-        return TaskResult(symbol, job.adapter.name, error.status, tally.sent,
-                          error_code=error.code, error_message=message)
+        return TaskResult(
+            symbol,
+            job.adapter.name,
+            error.status,
+            tally.sent,
+            error_code=error.code,
+            error_message=message,
+        )
     plural = "s" if tally.sent != 1 else ""
-    return TaskResult(symbol, job.adapter.name, TaskStatus.FAILED, tally.sent,
-                      error_code=error.code,
-                      error_message=f"{message} (after {tally.sent} attempt{plural})")
+    return TaskResult(
+        symbol,
+        job.adapter.name,
+        TaskStatus.FAILED,
+        tally.sent,
+        error_code=error.code,
+        error_message=f"{message} (after {tally.sent} attempt{plural})",
+    )
 
 
 async def fetch_task(
-    client: Client, job: Job, symbol: Symbol, guard: OutageGuard,
-    *, watch: FirstAnswers | None = None, tally: Tally | None = None,
-    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep, count: int | None = None,
+    client: Client,
+    job: Job,
+    symbol: Symbol,
+    guard: OutageGuard,
+    *,
+    watch: FirstAnswers | None = None,
+    tally: Tally | None = None,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    count: int | None = None,
 ) -> TaskResult:
     """Fetch ``symbol`` from ``job``'s endpoint until it has a final status.
 
@@ -188,12 +228,19 @@ async def fetch_task(
             delay = next_delay(job.policy, error, counted)
             if delay is None:
                 return _last_word(client, job, symbol, error, tally)
-            log.debug("%s %s attempt %d: %s; retrying in %.2fs",
-                      symbol, adapter.name, counted, client.redact(error.message), delay)
+            log.debug(
+                "%s %s attempt %d: %s; retrying in %.2fs",
+                symbol,
+                adapter.name,
+                counted,
+                client.redact(error.message),
+                delay,
+            )
             await sleep(delay)
             continue
-        guard.canary = functools.partial(_still_answers, client, adapter.name, spec.path,
-                                         spec.query)
+        guard.canary = functools.partial(
+            _still_answers, client, adapter.name, spec.path, spec.query
+        )
         if watch is not None:
             watch.check(adapter.name, None, "")
         # ``code`` 0 with an empty list is how both endpoints say "no data".

@@ -39,8 +39,10 @@ from harvester.sweep.nightly import (
 )
 from harvester.upstream.endpoints import ADAPTERS
 
-_PENDING_SQL = (f"SELECT status FROM tasks WHERE run_id = ? AND symbol = ? AND endpoint = ? "
-                f"AND status IN ({', '.join(repr(s.value) for s in UNFINISHED)})")
+_PENDING_SQL = (
+    f"SELECT status FROM tasks WHERE run_id = ? AND symbol = ? AND endpoint = ? "
+    f"AND status IN ({', '.join(repr(s.value) for s in UNFINISHED)})"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +70,11 @@ class NightlySweep:
     _stored: dict[Key, list[Row]] = field(default_factory=dict)  # probes' stored rows
 
     def __repr__(self) -> str:
-        return (f"<NightlySweep known={len(self.knowledge.newest)} "
-                f"dead={len(self.knowledge.dead)} probes={sum(map(len, self.probes.values()))} "
-                f"verdicts={len(self.verdicts)}>")
+        return (
+            f"<NightlySweep known={len(self.knowledge.newest)} "
+            f"dead={len(self.knowledge.dead)} probes={sum(map(len, self.probes.values()))} "
+            f"verdicts={len(self.verdicts)}>"
+        )
 
     @property
     def probed(self) -> frozenset[Key]:
@@ -106,7 +110,8 @@ class NightlySweep:
         rows = await store.read(
             f"SELECT symbol, market, trade_date, {', '.join(spec.columns)} FROM {spec.table} "
             "WHERE symbol = ? ORDER BY trade_date DESC LIMIT ?",
-            (symbol, self.endpoints[name].count))
+            (symbol, self.endpoints[name].count),
+        )
         return [tuple(row) for row in reversed(rows)]
 
     def judge(self, results: Sequence[TaskResult]) -> None:
@@ -119,7 +124,8 @@ class NightlySweep:
                 oldest = str(stored[0][2]) if stored else ""
                 rows = [row for row in result.rows if str(row[2]) >= oldest]
                 answered.setdefault((result.symbol.market, result.endpoint), []).append(
-                    (key, rows, stored))
+                    (key, rows, stored)
+                )
         for pair in self.probes:
             self.verdicts[pair] = probe_verdict(answered.get(pair, []))
 
@@ -128,27 +134,37 @@ class NightlySweep:
         key = (symbol.canonical, endpoint)
         dead = self.knowledge.dead.get(key)
         if dead is not None:
-            return Decision(TaskResult(symbol, endpoint, TaskStatus.SKIPPED, 0,
-                                       error_message=dead.reason()))
+            return Decision(
+                TaskResult(symbol, endpoint, TaskStatus.SKIPPED, 0, error_message=dead.reason())
+            )
         newest = self.knowledge.newest.get(key)
         if newest is None:
             return FETCH_ALL  # a new member of the universe: everything the endpoint gives
         verdict = self.verdicts.get((symbol.market, endpoint))
         if verdict is not None and not verdict.news:
-            return Decision(TaskResult(symbol, endpoint, TaskStatus.UNCHANGED, 0,
-                                       error_message=f"{verdict.reason}; newest stored {newest}"))
+            return Decision(
+                TaskResult(
+                    symbol,
+                    endpoint,
+                    TaskStatus.UNCHANGED,
+                    0,
+                    error_message=f"{verdict.reason}; newest stored {newest}",
+                )
+            )
         config = self.endpoints[endpoint]
         pair_newest = verdict.newest if verdict is not None else None
-        count = incremental_count(newest, pair_newest, self.config.overlap, config.count,
-                                  _documented(endpoint))
+        count = incremental_count(
+            newest, pair_newest, self.config.overlap, config.count, _documented(endpoint)
+        )
         return Decision(count=count, stored_newest=newest)
 
     def refetch(self, decision: Decision, endpoint: str, result: TaskResult) -> bool:
         """True if an incremental answer may have left a hole: ask again for everything."""
         if decision.count is None or decision.stored_newest is None or not result.rows:
             return False
-        return needs_refetch(result.rows, decision.count, self.endpoints[endpoint].count,
-                             decision.stored_newest)
+        return needs_refetch(
+            result.rows, decision.count, self.endpoints[endpoint].count, decision.stored_newest
+        )
 
 
 def _documented(endpoint: str) -> tuple[int, int]:

@@ -66,26 +66,37 @@ class Universe:
             symbol = line.symbol
             self.seen += 1
             if symbol.supported:
-                yield from ((symbol.canonical, name, TaskStatus.PENDING.value, None)
-                            for name in self.endpoints)
+                yield from (
+                    (symbol.canonical, name, TaskStatus.PENDING.value, None)
+                    for name in self.endpoints
+                )
             else:
                 message = f"market {symbol.market} is not served by the gateway; not requested"
-                yield from ((symbol.canonical, name, TaskStatus.UNSUPPORTED.value, message)
-                            for name in self.endpoints)
+                yield from (
+                    (symbol.canonical, name, TaskStatus.UNSUPPORTED.value, message)
+                    for name in self.endpoints
+                )
 
     def totals(self, new_tasks: int) -> Mapping[str, int]:
         """The run's counters once every line is read; a file with no symbol is refused."""
         if self.malformed > MALFORMED_SHOWN:
-            log.warning("%s: %d more malformed lines skipped", self.path,
-                        self.malformed - MALFORMED_SHOWN)
+            log.warning(
+                "%s: %d more malformed lines skipped", self.path, self.malformed - MALFORMED_SHOWN
+            )
         if not self.seen:
             # An empty universe is a broken file (a generator that failed), not a quiet night.
-            found = (f"{self.malformed} malformed lines, the first {self._first_problem}"
-                     if self.malformed else "it is empty or only comments")
+            found = (
+                f"{self.malformed} malformed lines, the first {self._first_problem}"
+                if self.malformed
+                else "it is empty or only comments"
+            )
             raise ConfigError(f"symbols file {self.path}: no valid symbol ({found})")
         symbols = new_tasks // len(self.endpoints)
-        return {"symbols": symbols, "duplicates": self.seen - symbols,
-                "malformed_lines": self.malformed}
+        return {
+            "symbols": symbols,
+            "duplicates": self.seen - symbols,
+            "malformed_lines": self.malformed,
+        }
 
     def _malformed(self, lineno: int, error: str) -> None:
         if self.strict:
@@ -126,14 +137,20 @@ async def open_run(
             return OpenedRun(run.run_id, resumed=True)
         if run is not None:
             await store.close_run(run.run_id, f"too old to resume (over {max_age:g} hours)")
-            log.warning("run %s started %s, more than resume_max_age (%g hours) ago: closed as "
-                        "interrupted; starting a new run", run.run_id, run.started_at, max_age)
+            log.warning(
+                "run %s started %s, more than resume_max_age (%g hours) ago: closed as "
+                "interrupted; starting a new run",
+                run.run_id,
+                run.started_at,
+                max_age,
+            )
         else:
             log.info("no unfinished run to resume; starting a new one")
     await store.close_crashed_runs(CRASHED)
     run_id = new_run_id()
     path = Path(settings.sweep.symbols)
     symbols, duplicates, malformed = await record_universe(
-        store, run_id, path, endpoints, strict=settings.sweep.strict)
+        store, run_id, path, endpoints, strict=settings.sweep.strict
+    )
     log.info("run %s: %d symbols from %s", run_id, symbols, path)
     return OpenedRun(run_id, resumed=False, duplicates=duplicates, malformed_lines=malformed)

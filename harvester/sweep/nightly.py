@@ -37,8 +37,13 @@ Pair = tuple[str, str]  # (market, endpoint): what one set of probes decides
 Row = tuple[object, ...]  # (symbol, market, trade_date, *data columns), as the adapters make
 
 #: Statuses that are an answer from upstream: the history dead-symbol memory reads.
-ANSWERED = (TaskStatus.OK, TaskStatus.NO_DATA, TaskStatus.UNSUPPORTED, TaskStatus.INVALID,
-            TaskStatus.FAILED)
+ANSWERED = (
+    TaskStatus.OK,
+    TaskStatus.NO_DATA,
+    TaskStatus.UNSUPPORTED,
+    TaskStatus.INVALID,
+    TaskStatus.FAILED,
+)
 _REFUSED = frozenset({TaskStatus.INVALID.value, TaskStatus.UNSUPPORTED.value})
 
 #: Per symbol and endpoint: its newest stored trade_date.
@@ -74,8 +79,10 @@ class Dead:
 
     def reason(self) -> str:
         """The task's message: why it was skipped and when it is tried again."""
-        return (f"{self.status} in each of its last {self.runs} answers; "
-                f"asked again from {self.until.date().isoformat()}")
+        return (
+            f"{self.status} in each of its last {self.runs} answers; "
+            f"asked again from {self.until.date().isoformat()}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +163,7 @@ def probe_candidates(
     return candidates
 
 
-def choose_probes(
-    candidates: Iterable[tuple[Key, str]], size: int
-) -> list[Key]:
+def choose_probes(candidates: Iterable[tuple[Key, str]], size: int) -> list[Key]:
     """Up to ``size`` tasks with stored rows, newest stored day first (then by symbol)."""
     ranked = sorted(candidates, key=lambda item: (item[1], item[0][0]), reverse=True)
     return [key for key, _ in ranked[:size]]
@@ -191,8 +196,9 @@ def probe_verdict(
             return Verdict(True, newest, f"probe {symbol}: {found}")
     names = ", ".join(symbol for (symbol, _), _, _ in answers[:3])
     more = f" and {len(answers) - 3} more" if len(answers) > 3 else ""
-    return Verdict(False, newest,
-                   f"no news: probes {names}{more} found no new day and no restated value")
+    return Verdict(
+        False, newest, f"no news: probes {names}{more} found no new day and no restated value"
+    )
 
 
 def _news(rows: Sequence[Row], stored: Sequence[Row]) -> str | None:
@@ -207,8 +213,7 @@ def _news(rows: Sequence[Row], stored: Sequence[Row]) -> str | None:
         if old is None:
             return f"{day} was not stored"
         # A value that did not parse arrives as None and never replaces a stored one.
-        if any(new is not None and new != was for new, was in zip(row[3:], old[3:],
-                                                                    strict=True)):
+        if any(new is not None and new != was for new, was in zip(row[3:], old[3:], strict=True)):
             return f"{day} restated"
     return None
 
@@ -224,7 +229,10 @@ def business_days_after(first: date, last: date) -> int:
 
 
 def incremental_count(
-    stored_newest: str, pair_newest: str | None, overlap: int, configured: int,
+    stored_newest: str,
+    pair_newest: str | None,
+    overlap: int,
+    configured: int,
     documented: tuple[int, int],
 ) -> int:
     """Records to ask for a symbol whose newest stored day is ``stored_newest``."""
@@ -240,4 +248,3 @@ def needs_refetch(rows: Sequence[Row], asked: int, configured: int, stored_newes
     if asked >= configured or len(rows) < asked:
         return False  # asked for all, or upstream had fewer than asked: nothing is missing
     return min(str(row[2]) for row in rows) > stored_newest
-

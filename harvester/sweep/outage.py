@@ -87,7 +87,9 @@ class Attempt:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self._guard._settle(self, exc)
@@ -101,8 +103,13 @@ class OutageGuard:
     """
 
     def __init__(
-        self, max_wait: float, *, threshold: int = OUTAGE_AFTER, spread: int = OUTAGE_SPREAD,
-        where: str = "base_url", clock: Callable[[], float] | None = None,
+        self,
+        max_wait: float,
+        *,
+        threshold: int = OUTAGE_AFTER,
+        spread: int = OUTAGE_SPREAD,
+        where: str = "base_url",
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.max_wait = max_wait  #: seconds an outage may last before the run stops
@@ -125,8 +132,10 @@ class OutageGuard:
         self._last_error = ""
 
     def __repr__(self) -> str:
-        return (f"<OutageGuard {self.state} streak={self._streak} outages={self.outages} "
-                f"suspects={len(self._suspects)}>")
+        return (
+            f"<OutageGuard {self.state} streak={self._streak} outages={self.outages} "
+            f"suspects={len(self._suspects)}>"
+        )
 
     @property
     def state(self) -> GuardState:
@@ -155,8 +164,9 @@ class OutageGuard:
                     f"for {self.max_wait:g}s (last error: {self._last_error})"
                 )
             if self._probe is not None or now < self._next_probe:
-                await self._hold(give_up if self._probe is not None
-                                 else min(self._next_probe, give_up))
+                await self._hold(
+                    give_up if self._probe is not None else min(self._next_probe, give_up)
+                )
                 continue
             self._probe = attempt  # half-open
             if self.canary is None:
@@ -217,8 +227,10 @@ class OutageGuard:
         self._streak += 1
         self._streak_symbols.add(attempt.symbol)
         self._unreachable += error.unreachable
-        if (self._streak < self.threshold
-                or len(self._streak_symbols) + self._unreachable < self.spread):
+        if (
+            self._streak < self.threshold
+            or len(self._streak_symbols) + self._unreachable < self.spread
+        ):
             return False
         self._open(error)
         return True
@@ -242,9 +254,15 @@ class OutageGuard:
         self._next_probe = self._opened + PROBE_FIRST
         self._delay = min(PROBE_FIRST * 2, PROBE_MAX)
         self.outages += 1
-        log.warning("the gateway (%s) looks down (%d failures in a row over %d symbols, "
-                    "last: %s); pausing and probing for up to %gs", self.where, self._streak,
-                    len(self._streak_symbols), error.message, self.max_wait)
+        log.warning(
+            "the gateway (%s) looks down (%d failures in a row over %d symbols, "
+            "last: %s); pausing and probing for up to %gs",
+            self.where,
+            self._streak,
+            len(self._streak_symbols),
+            error.message,
+            self.max_wait,
+        )
 
     def _close(self) -> None:
         if self._opened is None:

@@ -44,8 +44,14 @@ from harvester.upstream.endpoints import ADAPTERS
 
 FETCH = "fetch"  #: with ``--full``: a task with stored rows, fetched with the configured count
 UNSUPPORTED = TaskStatus.UNSUPPORTED.value  #: a market the gateway does not serve: no request
-CATEGORIES = (Plan.NEW.value, Plan.PROBE.value, Plan.FOLLOW.value, Plan.SKIP.value, FETCH,
-              UNSUPPORTED)
+CATEGORIES = (
+    Plan.NEW.value,
+    Plan.PROBE.value,
+    Plan.FOLLOW.value,
+    Plan.SKIP.value,
+    FETCH,
+    UNSUPPORTED,
+)
 Pair = tuple[str, str]  # (endpoint, market)
 
 EPILOG = """\
@@ -103,19 +109,28 @@ class SweepPlan:
 
     def requests(self, endpoint: str | None = None, *, worst: bool) -> int:
         """Requests of one endpoint (or all), at best or at worst."""
-        return sum(pair.worst if worst else pair.best for pair in self.pairs
-                   if endpoint in (None, pair.endpoint))
+        return sum(
+            pair.worst if worst else pair.best
+            for pair in self.pairs
+            if endpoint in (None, pair.endpoint)
+        )
 
     @property
     def warnings(self) -> tuple[str, ...]:
         """The warning when the sweep may run out of the day's quota, if it may."""
-        return _quota_warnings(self.requests(worst=False), self.requests(worst=True),
-                               self.requests_today, self.daily_quota)
+        return _quota_warnings(
+            self.requests(worst=False),
+            self.requests(worst=True),
+            self.requests_today,
+            self.daily_quota,
+        )
 
     def minutes(self, *, worst: bool) -> float:
         """Minutes at the configured rates: the slowest endpoint's, as they run in parallel."""
-        return max((self.requests(name, worst=worst) / rate / 60
-                    for name, rate in self.rates.items()), default=0.0)
+        return max(
+            (self.requests(name, worst=worst) / rate / 60 for name, rate in self.rates.items()),
+            default=0.0,
+        )
 
 
 # Reading ------------------------------------------------------------------------------------
@@ -131,8 +146,9 @@ def read_universe(settings: Settings) -> tuple[dict[Key, bool], Mapping[str, int
     return tasks, universe.totals(len(tasks))
 
 
-def read_knowledge(path: Path, endpoints: Sequence[str], config: SweepConfig,
-                   now: datetime) -> tuple[Knowledge, int]:
+def read_knowledge(
+    path: Path, endpoints: Sequence[str], config: SweepConfig, now: datetime
+) -> tuple[Knowledge, int]:
     """What the file holds, as a sweep reads it, and the requests sent this UTC day.
 
     Nothing for a missing or empty file. No run exists yet, so the history is
@@ -140,6 +156,7 @@ def read_knowledge(path: Path, endpoints: Sequence[str], config: SweepConfig,
     """
     if not path.exists() or (path.is_file() and path.stat().st_size == 0):
         return Knowledge({}, {}), 0  # what SQLite makes of an empty file: a new database
+
     def read(db: sqlite3.Connection) -> tuple[dict[Key, str], list[Any], int]:
         newest: dict[Key, str] = {}
         for name in endpoints:
@@ -159,21 +176,26 @@ def read_knowledge(path: Path, endpoints: Sequence[str], config: SweepConfig,
 
 def _order(pair: Pair, endpoints: Sequence[str]) -> tuple[int, int, str]:
     endpoint, market = pair
-    rank = SUPPORTED_MARKETS.index(market) if market in SUPPORTED_MARKETS else len(
-        SUPPORTED_MARKETS)
+    rank = (
+        SUPPORTED_MARKETS.index(market) if market in SUPPORTED_MARKETS else len(SUPPORTED_MARKETS)
+    )
     return endpoints.index(endpoint), rank, market
 
 
-def choose_all_probes(tasks: Mapping[Key, bool], knowledge: Knowledge,
-                      size: int) -> dict[Pair, list[Key]]:
+def choose_all_probes(
+    tasks: Mapping[Key, bool], knowledge: Knowledge, size: int
+) -> dict[Pair, list[Key]]:
     """Per pair, the probes the sweep will fetch first: ``choose_probes`` among its live tasks."""
     live = (key for key, supported in tasks.items() if supported)
-    return {(endpoint, market): choose_probes(ranked, size)
-            for (market, endpoint), ranked in probe_candidates(knowledge, live).items()}
+    return {
+        (endpoint, market): choose_probes(ranked, size)
+        for (market, endpoint), ranked in probe_candidates(knowledge, live).items()
+    }
 
 
-def _category(key: Key, supported: bool, knowledge: Knowledge, probes: frozenset[Key],
-              full: bool) -> str:
+def _category(
+    key: Key, supported: bool, knowledge: Knowledge, probes: frozenset[Key], full: bool
+) -> str:
     if not supported:
         return UNSUPPORTED
     if full:
@@ -181,8 +203,9 @@ def _category(key: Key, supported: bool, knowledge: Knowledge, probes: frozenset
     return knowledge.plan(key, probes).value
 
 
-def plan_pairs(tasks: Mapping[Key, bool], knowledge: Knowledge, config: SweepConfig,
-               endpoints: Sequence[str]) -> tuple[PairPlan, ...]:
+def plan_pairs(
+    tasks: Mapping[Key, bool], knowledge: Knowledge, config: SweepConfig, endpoints: Sequence[str]
+) -> tuple[PairPlan, ...]:
     """Every pair's tasks by category, in the order: endpoint, then US, HK, other markets."""
     chosen = {} if config.full else choose_all_probes(tasks, knowledge, config.probe_size)
     probes = frozenset(key for keys in chosen.values() for key in keys)
@@ -192,9 +215,14 @@ def plan_pairs(tasks: Mapping[Key, bool], knowledge: Knowledge, config: SweepCon
         market, endpoint = pair_of(key)
         counts.setdefault((endpoint, market), Counter())[category] += 1
     return tuple(
-        PairPlan(endpoint, market, {name: counts[endpoint, market][name] for name in CATEGORIES},
-                 tuple(symbol for symbol, _ in chosen.get((endpoint, market), ())))
-        for endpoint, market in sorted(counts, key=lambda pair: _order(pair, endpoints)))
+        PairPlan(
+            endpoint,
+            market,
+            {name: counts[endpoint, market][name] for name in CATEGORIES},
+            tuple(symbol for symbol, _ in chosen.get((endpoint, market), ())),
+        )
+        for endpoint, market in sorted(counts, key=lambda pair: _order(pair, endpoints))
+    )
 
 
 def _quota_warnings(best: int, worst: int, used: int, quota: int) -> tuple[str, ...]:
@@ -209,8 +237,10 @@ def _quota_warnings(best: int, worst: int, used: int, quota: int) -> tuple[str, 
         case = f"{used} requests sent earlier today (UTC) and {case} exceed"
     else:
         case += " exceeds"
-    return (f"{case} [gateway] daily_quota ({quota}): the sweep would stop before the "
-            "request that would go over it, leaving the run interrupted for --resume",)
+    return (
+        f"{case} [gateway] daily_quota ({quota}): the sweep would stop before the "
+        "request that would go over it, leaving the run interrupted for --resume",
+    )
 
 
 def make_plan(settings: Settings, now: datetime | None = None) -> SweepPlan:
@@ -220,11 +250,17 @@ def make_plan(settings: Settings, now: datetime | None = None) -> SweepPlan:
     path = Path(settings.sweep.db)
     knowledge, used = read_knowledge(path, endpoints, settings.sweep, now or datetime.now(UTC))
     return SweepPlan(
-        database=path, database_exists=path.exists(), symbols_file=Path(settings.sweep.symbols),
-        totals=totals, full=settings.sweep.full, probe_size=settings.sweep.probe_size,
+        database=path,
+        database_exists=path.exists(),
+        symbols_file=Path(settings.sweep.symbols),
+        totals=totals,
+        full=settings.sweep.full,
+        probe_size=settings.sweep.probe_size,
         rates={endpoint.name: endpoint.rate for endpoint in settings.endpoints},
         pairs=plan_pairs(tasks, knowledge, settings.sweep, endpoints),
-        daily_quota=settings.gateway.daily_quota, requests_today=used)
+        daily_quota=settings.gateway.daily_quota,
+        requests_today=used,
+    )
 
 
 # Showing ------------------------------------------------------------------------------------
@@ -242,37 +278,65 @@ def duration(minutes: float) -> str:
 
 
 def _columns(full: bool) -> list[str]:
-    middle = [Plan.NEW.value, FETCH] if full else [
-        Plan.NEW.value, Plan.PROBE.value, Plan.FOLLOW.value, Plan.SKIP.value]
+    middle = (
+        [Plan.NEW.value, FETCH]
+        if full
+        else [Plan.NEW.value, Plan.PROBE.value, Plan.FOLLOW.value, Plan.SKIP.value]
+    )
     return ["endpoint", "market", "tasks", *middle, UNSUPPORTED, "best", "worst"]
 
 
 def plan_text(plan: SweepPlan) -> str:
     """The plan for a person: a header, a table per pair, requests, minutes, warnings."""
     totals = plan.totals
-    where = (str(plan.database) if plan.database_exists
-             else f"{plan.database} (no such file yet: every task is new)")
-    mode = ("full sweep (--full or [sweep] full): every supported task is fetched with the "
-            "configured count" if plan.full else
-            f"nightly sweep: up to {plan.probe_size} probes per market and endpoint first; "
-            "followers are fetched only if their probes find news, else end unchanged")
-    lines = [f"plan: {totals['symbols']} symbols from {plan.symbols_file} "
-             f"({totals['duplicates']} duplicates, {totals['malformed_lines']} malformed lines "
-             f"skipped), database {where}", mode, ""]
+    where = (
+        str(plan.database)
+        if plan.database_exists
+        else f"{plan.database} (no such file yet: every task is new)"
+    )
+    mode = (
+        "full sweep (--full or [sweep] full): every supported task is fetched with the "
+        "configured count"
+        if plan.full
+        else f"nightly sweep: up to {plan.probe_size} probes per market and endpoint first; "
+        "followers are fetched only if their probes find news, else end unchanged"
+    )
+    lines = [
+        f"plan: {totals['symbols']} symbols from {plan.symbols_file} "
+        f"({totals['duplicates']} duplicates, {totals['malformed_lines']} malformed lines "
+        f"skipped), database {where}",
+        mode,
+        "",
+    ]
     columns = _columns(plan.full)
-    rows = [[pair.endpoint, pair.market, pair.tasks,
-             *(pair.counts[name] for name in columns[3:-2]), pair.best, pair.worst]
-            for pair in plan.pairs]
+    rows = [
+        [
+            pair.endpoint,
+            pair.market,
+            pair.tasks,
+            *(pair.counts[name] for name in columns[3:-2]),
+            pair.best,
+            pair.worst,
+        ]
+        for pair in plan.pairs
+    ]
     lines.append(table_text(columns, rows))
     best, worst = plan.requests(worst=False), plan.requests(worst=True)
-    quota = (f"; daily_quota {plan.daily_quota}, {plan.requests_today} sent today (UTC)"
-             if plan.daily_quota else "")
-    lines.append(f"requests: {best} at best (no pair has news), {worst} at worst "
-                 f"(every pair has news); retries not included{quota}")
+    quota = (
+        f"; daily_quota {plan.daily_quota}, {plan.requests_today} sent today (UTC)"
+        if plan.daily_quota
+        else ""
+    )
+    lines.append(
+        f"requests: {best} at best (no pair has news), {worst} at worst "
+        f"(every pair has news); retries not included{quota}"
+    )
     rates = ", ".join(f"{name} {rate:g}/s" for name, rate in plan.rates.items())
-    lines.append(f"time at the configured rates ({rates}; endpoints in parallel): "
-                 f"{duration(plan.minutes(worst=False))} at best, "
-                 f"{duration(plan.minutes(worst=True))} at worst")
+    lines.append(
+        f"time at the configured rates ({rates}; endpoints in parallel): "
+        f"{duration(plan.minutes(worst=False))} at best, "
+        f"{duration(plan.minutes(worst=True))} at worst"
+    )
     lines.extend(f"warning: {warning}" for warning in plan.warnings)
     return "\n".join(lines) + "\n"
 
@@ -286,13 +350,26 @@ def plan_dict(plan: SweepPlan) -> dict[str, Any]:
         **plan.totals,
         "full": plan.full,
         "probe_size": plan.probe_size,
-        "pairs": [{"endpoint": pair.endpoint, "market": pair.market, "tasks": pair.tasks,
-                   **pair.counts, "requests_best": pair.best, "requests_worst": pair.worst,
-                   "probes": list(pair.probes)} for pair in plan.pairs],
-        "endpoints": {name: {"rate": rate,
-                             "requests_best": plan.requests(name, worst=False),
-                             "requests_worst": plan.requests(name, worst=True)}
-                      for name, rate in plan.rates.items()},
+        "pairs": [
+            {
+                "endpoint": pair.endpoint,
+                "market": pair.market,
+                "tasks": pair.tasks,
+                **pair.counts,
+                "requests_best": pair.best,
+                "requests_worst": pair.worst,
+                "probes": list(pair.probes),
+            }
+            for pair in plan.pairs
+        ],
+        "endpoints": {
+            name: {
+                "rate": rate,
+                "requests_best": plan.requests(name, worst=False),
+                "requests_worst": plan.requests(name, worst=True),
+            }
+            for name, rate in plan.rates.items()
+        },
         "requests_best": plan.requests(worst=False),
         "requests_worst": plan.requests(worst=True),
         "minutes_best": round(plan.minutes(worst=False), 3),
@@ -323,14 +400,22 @@ def run_plan(args: argparse.Namespace) -> int:
 def add_parsers(commands: Any) -> None:
     """Add ``plan`` to ``commands`` (argparse subparsers)."""
     parser = commands.add_parser(
-        "plan", help="what the next sweep will ask for, and how long it takes (no request)",
+        "plan",
+        help="what the next sweep will ask for, and how long it takes (no request)",
         description="What the next sweep will ask for; no request, nothing written.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, help="TOML settings file "
-                        "(default: config/harvester.toml if present)")
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", type=Path, help="TOML settings file (default: config/harvester.toml if present)"
+    )
     parser.add_argument("--symbols", help="symbols file ([sweep] symbols)")
     parser.add_argument("--db", help="database file ([sweep] db); a missing one is fine")
-    parser.add_argument("--full", action="store_true", default=None,
-                        help="plan a full sweep: every supported task fetched ([sweep] full)")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        default=None,
+        help="plan a full sweep: every supported task fetched ([sweep] full)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run_plan)

@@ -37,5 +37,7 @@ class DailyQuota:
 
     def reason(self) -> str:
         """Why the sweep stopped, naming the setting."""
-        return (f"the daily quota of {self.limit} requests ([gateway] daily_quota) is used up "
-                f"({self.used} today); run it again tomorrow with --resume")
+        return (
+            f"the daily quota of {self.limit} requests ([gateway] daily_quota) is used up "
+            f"({self.used} today); run it again tomorrow with --resume"
+        )

@@ -32,8 +32,11 @@ PAUSED = "paused: the gateway is down, requests held"
 
 
 def _counts(counts: Mapping[str, int]) -> str:
-    return "  ".join(f"{name} {counts.get(name, 0)}" for name in STATUS_ORDER
-                     if counts.get(name, 0) or name in ALWAYS_SHOWN)
+    return "  ".join(
+        f"{name} {counts.get(name, 0)}"
+        for name in STATUS_ORDER
+        if counts.get(name, 0) or name in ALWAYS_SHOWN
+    )
 
 
 class Progress:
@@ -150,9 +153,11 @@ def progress_line(progress: Progress) -> str:
     rate = progress.requests / elapsed if elapsed > 0 else 0.0
     eta = progress.eta()
     ahead = PAUSED if progress.paused else "ETA " + ("?" if eta is None else clock_text(eta))
-    return (f"{progress.done}/{progress.total} tasks  {progress.percent:.1f}%  {ahead}  "
-            f"{_counts(progress.statuses)}  rows {progress.rows}  {rate:.1f} req/s  "
-            f"{elapsed:.0f}s")
+    return (
+        f"{progress.done}/{progress.total} tasks  {progress.percent:.1f}%  {ahead}  "
+        f"{_counts(progress.statuses)}  rows {progress.rows}  {rate:.1f} req/s  "
+        f"{elapsed:.0f}s"
+    )
 
 
 class ProgressDisplay:
@@ -162,8 +167,7 @@ class ProgressDisplay:
     group, as ``show``); a terminal's line is cleared on the way out.
     """
 
-    def __init__(self, progress: Progress, *, interval: float, stream: TextIO = sys.stderr
-                 ) -> None:
+    def __init__(self, progress: Progress, *, interval: float, stream: TextIO = sys.stderr) -> None:
         self._progress = progress
         self._stream = stream
         self._tty = stream.isatty()
@@ -206,8 +210,10 @@ def summary_text(summary: RunSummary) -> str:
         f"({summary.requests_per_second:.1f} req/s)"
     )
     if summary.malformed_lines or summary.duplicates:
-        lines.append(f"  symbols file: {summary.malformed_lines} malformed lines skipped, "
-                     f"{summary.duplicates} duplicates fetched once")
+        lines.append(
+            f"  symbols file: {summary.malformed_lines} malformed lines skipped, "
+            f"{summary.duplicates} duplicates fetched once"
+        )
     lines.extend(failed_lines(summary.failed_tasks, summary.failed))
     return "\n".join(lines)
 
@@ -215,7 +221,7 @@ def summary_text(summary: RunSummary) -> str:
 def _one_line(text: str | None) -> str:
     """An error message on one line, cut to ``MESSAGE_SHOWN`` characters."""
     flat = " ".join((text or "").split())
-    return flat if len(flat) <= MESSAGE_SHOWN else flat[:MESSAGE_SHOWN - 3] + "..."
+    return flat if len(flat) <= MESSAGE_SHOWN else flat[: MESSAGE_SHOWN - 3] + "..."
 
 
 def failed_lines(tasks: tuple[FailedTask, ...], total: int) -> list[str]:
@@ -224,8 +230,11 @@ def failed_lines(tasks: tuple[FailedTask, ...], total: int) -> list[str]:
         return []
     symbol = max(len(task.symbol) for task in tasks)
     endpoint = max(len(task.endpoint) for task in tasks)
-    lines = [f"  failed  {task.symbol:<{symbol}}  {task.endpoint:<{endpoint}}  "
-             f"{task.error_code or '-'}: {_one_line(task.error_message)}" for task in tasks]
+    lines = [
+        f"  failed  {task.symbol:<{symbol}}  {task.endpoint:<{endpoint}}  "
+        f"{task.error_code or '-'}: {_one_line(task.error_message)}"
+        for task in tasks
+    ]
     if total > len(tasks):
         lines.append(f"  ... and {total - len(tasks)} more failed; {LIST_ALL}")
     return lines
@@ -254,8 +263,12 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "stop_kind": summary.stop_kind,
         "stop_reason": summary.stop_reason,
         "failed_tasks": [
-            {"symbol": task.symbol, "endpoint": task.endpoint, "error_code": task.error_code,
-             "error_message": task.error_message}
+            {
+                "symbol": task.symbol,
+                "endpoint": task.endpoint,
+                "error_code": task.error_code,
+                "error_message": task.error_message,
+            }
             for task in summary.failed_tasks
         ],
         "failed_tasks_total": summary.failed,
@@ -276,9 +289,11 @@ def status_text(runs: list[dict[str, Any]]) -> str:
     lines = []
     for run in runs:
         finished = run["finished_at"] or "-"
-        lines.append(f"{run['run_id']}  {run_state(run):<11}  started {run['started_at']}  "
-                     f"finished {finished}  rows {run['rows_written']}  "
-                     f"requests {run['requests']}")
+        lines.append(
+            f"{run['run_id']}  {run_state(run):<11}  started {run['started_at']}  "
+            f"finished {finished}  rows {run['rows_written']}  "
+            f"requests {run['requests']}"
+        )
         for endpoint, counts in sorted(run["tasks"].items()):
             lines.append(f"    {endpoint:<15} {_counts(counts)}")
     return "\n".join(lines)

@@ -53,9 +53,13 @@ def table_specs() -> dict[str, TableSpec]:
     """Where each adapter's rows go."""
     return {
         name: TableSpec(
-            name, adapter.table, tuple(column.name for column in adapter.columns),
-            tuple((market, tuple(spec.column for spec in fields))
-                  for market, fields in adapter.fields.items()),
+            name,
+            adapter.table,
+            tuple(column.name for column in adapter.columns),
+            tuple(
+                (market, tuple(spec.column for spec in fields))
+                for market, fields in adapter.fields.items()
+            ),
         )
         for name, adapter in ADAPTERS.items()
     }
@@ -64,8 +68,10 @@ def table_specs() -> dict[str, TableSpec]:
 def build_jobs(settings: Settings) -> dict[str, Job]:
     """One Job per configured endpoint (``load_settings`` has checked each ``count``)."""
     policy = RetryPolicy.from_settings(settings.sweep)
-    return {config.name: Job(ADAPTERS[config.name], config, policy, settings.sweep.retry_unknown)
-            for config in settings.endpoints}
+    return {
+        config.name: Job(ADAPTERS[config.name], config, policy, settings.sweep.retry_unknown)
+        for config in settings.endpoints
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +89,27 @@ class Crew:
     nightly: NightlySweep | None = None  #: None for a full sweep (``--full``)
 
 
-async def _fetched(crew: Crew, symbol: Symbol, endpoint: str, count: int | None,
-                   ) -> TaskResult | None:
+async def _fetched(
+    crew: Crew,
+    symbol: Symbol,
+    endpoint: str,
+    count: int | None,
+) -> TaskResult | None:
     """One task fetched to its final status; None if a stop cut it off.
 
     A task cut off by a stop leaves its attempts and last error on its record.
     """
     tally = Tally(stop=crew.stop, quota=crew.quota)
     try:
-        return await fetch_task(crew.client, crew.jobs[endpoint], symbol, crew.guard,
-                                watch=crew.watch, tally=tally, count=count)
+        return await fetch_task(
+            crew.client,
+            crew.jobs[endpoint],
+            symbol,
+            crew.guard,
+            watch=crew.watch,
+            tally=tally,
+            count=count,
+        )
     except BaseException as exc:
         cut = tally.pending(symbol, endpoint, crew.client)
         if cut is not None:
@@ -102,8 +119,9 @@ async def _fetched(crew: Crew, symbol: Symbol, endpoint: str, count: int | None,
         raise
 
 
-async def _task(crew: Crew, symbol: Symbol, endpoint: str,
-                decision: Decision = FETCH_ALL) -> TaskResult | None:
+async def _task(
+    crew: Crew, symbol: Symbol, endpoint: str, decision: Decision = FETCH_ALL
+) -> TaskResult | None:
     """Carry out one task's decision and hand its result to the writer the moment it ends."""
     result = decision.result
     if result is None:
@@ -129,9 +147,10 @@ async def _part(name: str, work: Awaitable[T]) -> T:
         raise  # ours, or a group of a task group inside: its leaves are named already
     except Exception as exc:
         log.debug("%s failed", name, exc_info=True)
-        raise InternalError(f"the sweep's {name} failed: {type(exc).__name__}: {exc}; this is "
-                            "a bug in the harvester, please report it with the output of -v"
-                            ) from exc
+        raise InternalError(
+            f"the sweep's {name} failed: {type(exc).__name__}: {exc}; this is "
+            "a bug in the harvester, please report it with the output of -v"
+        ) from exc
 
 
 async def _worker(queue: asyncio.Queue[TaskKey | None], crew: Crew) -> None:
@@ -149,9 +168,10 @@ async def _worker(queue: asyncio.Queue[TaskKey | None], crew: Crew) -> None:
 async def _probe(crew: Crew, nightly: NightlySweep) -> None:
     """Fetch every pair's probes, then judge each pair from their answers."""
     async with asyncio.TaskGroup() as group:
-        running = [group.create_task(_part("probe", _task(crew, symbol_from_canonical(symbol),
-                                                           endpoint)))
-                   for symbol, endpoint in nightly.probed]
+        running = [
+            group.create_task(_part("probe", _task(crew, symbol_from_canonical(symbol), endpoint)))
+            for symbol, endpoint in nightly.probed
+        ]
     nightly.judge([result for task in running if (result := task.result()) is not None])
     for (market, endpoint), verdict in sorted(nightly.verdicts.items()):
         log.info("%s %s: %s", market, endpoint, verdict.reason)
@@ -175,8 +195,9 @@ async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
         group.create_task(_part("feeder", _feed(store, run_id, crew, queue, count)))
 
 
-async def _feed(store: Store, run_id: str, crew: Crew, queue: asyncio.Queue[TaskKey | None],
-                workers: int) -> None:
+async def _feed(
+    store: Store, run_id: str, crew: Crew, queue: asyncio.Queue[TaskKey | None], workers: int
+) -> None:
     """Queue each remaining task until none is left or a stop is asked; then end each worker."""
     async for item in store.remaining_work(run_id, list(crew.jobs)):
         if crew.stop.is_set():
@@ -199,22 +220,28 @@ async def _stopper(fetching: asyncio.Task[None], stop: asyncio.Event, grace: flo
 Show = Callable[[], Awaitable[None]]  # a display that runs until cancelled
 
 
-async def _sweep_group(store: Store, run_id: str, crew: Crew, settings: Settings,
-                       show: Show | None) -> None:
+async def _sweep_group(
+    store: Store, run_id: str, crew: Crew, settings: Settings, show: Show | None
+) -> None:
     """Every task of a sweep in one group: the fetching (probes, then the feeder and the
     workers, in task groups of its own), the writer, the stopper and the display. Any
     task's failure cancels the others at once.
     """
     async with asyncio.TaskGroup() as group:
         group.create_task(_part("writer", crew.writer.run()), name="harvester-writer")
-        showing = (group.create_task(_part("display", show()), name="harvester-progress")
-                   if show is not None else None)
+        showing = (
+            group.create_task(_part("display", show()), name="harvester-progress")
+            if show is not None
+            else None
+        )
         fetching = group.create_task(
             _part("fetching", _pump(store, run_id, crew, settings.sweep.workers)),
-            name="harvester-fetching")
+            name="harvester-fetching",
+        )
         stopper = group.create_task(
             _part("stopper", _stopper(fetching, crew.stop, settings.sweep.grace_period)),
-            name="harvester-stopper")
+            name="harvester-stopper",
+        )
         await asyncio.wait({fetching})  # its error, if any, reaches the group on its own
         stopper.cancel()
         await crew.writer.finish()  # the writer commits what is left and returns
@@ -246,16 +273,19 @@ async def run_sweep(
     stop = stop or asyncio.Event()
     # The lock outlives the store: closing its descriptor first would drop SQLite's locks.
     with DatabaseLock(Path(settings.sweep.db)):
-        async with Store(Path(settings.sweep.db),
-                         busy_timeout=settings.sweep.busy_timeout) as store:
+        async with Store(
+            Path(settings.sweep.db), busy_timeout=settings.sweep.busy_timeout
+        ) as store:
             run = await open_run(store, settings, list(jobs), resume)
             progress.run_id = run.run_id
             counts = await store.task_counts(run.run_id)
-            progress.total = sum(by_status.get(status.value, 0) for status in UNFINISHED
-                                 for by_status in counts.values())
+            progress.total = sum(
+                by_status.get(status.value, 0)
+                for status in UNFINISHED
+                for by_status in counts.values()
+            )
             try:
-                why = await _fetch(store, settings, jobs, run.run_id, token, progress, stop,
-                                   show)
+                why = await _fetch(store, settings, jobs, run.run_id, token, progress, stop, show)
             except asyncio.CancelledError:
                 # The books are closed even so (shielded: the cancellation must not cut the
                 # last commit), and the cancellation goes on, so a timeout around us works.
@@ -267,8 +297,9 @@ async def run_sweep(
             return await _close(store, run, progress, why)
 
 
-async def _leave_interrupted(store: Store, run: OpenedRun, progress: Progress,
-                             error: HarvesterError) -> None:
+async def _leave_interrupted(
+    store: Store, run: OpenedRun, progress: Progress, error: HarvesterError
+) -> None:
     """After a run-wide failure, close the books if the file still takes it; else leave them.
 
     A run left ``running`` with no sweep holding the lock is resumed all the same.
@@ -280,25 +311,36 @@ async def _leave_interrupted(store: Store, run: OpenedRun, progress: Progress,
 
 
 async def _fetch(
-    store: Store, settings: Settings, jobs: Mapping[str, Job], run_id: str,
-    token: str | None, progress: Progress, stop: asyncio.Event, show: Show | None,
+    store: Store,
+    settings: Settings,
+    jobs: Mapping[str, Job],
+    run_id: str,
+    token: str | None,
+    progress: Progress,
+    stop: asyncio.Event,
+    show: Show | None,
 ) -> Stop:
     """Fetch the run's remaining work to its end, a stop or a run-wide error; say why it stopped."""
     async with Client(settings.gateway, settings.endpoints, token=token) as client:
         progress.client = client
         writer = BatchWriter(
-            store, run_id, table_specs(),
-            interval=settings.sweep.commit_interval, max_tasks=settings.sweep.commit_tasks,
-            queue_size=sum(settings.endpoint(name).concurrency for name in jobs))
+            store,
+            run_id,
+            table_specs(),
+            interval=settings.sweep.commit_interval,
+            max_tasks=settings.sweep.commit_tasks,
+            queue_size=sum(settings.endpoint(name).concurrency for name in jobs),
+        )
         guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
         progress.guard = guard
         progress.rates = sum(settings.endpoint(name).rate for name in jobs)
-        (used,), = await store.read(USED_TODAY_SQL, (utc_midnight(),))
+        ((used,),) = await store.read(USED_TODAY_SQL, (utc_midnight(),))
         quota = DailyQuota(settings.gateway.daily_quota, used)
         nightly = None
         if not settings.sweep.full:
-            nightly = NightlySweep(settings.sweep, {name: settings.endpoint(name) for name in jobs},
-                                   table_specs())
+            nightly = NightlySweep(
+                settings.sweep, {name: settings.endpoint(name) for name in jobs}, table_specs()
+            )
             await nightly.prepare(store, run_id)
         crew = Crew(client, writer, jobs, progress, guard, FirstAnswers(), stop, quota, nightly)
         try:
@@ -320,11 +362,14 @@ async def _fetch(
 def _stop_for(error: HarvesterError, settings: Settings) -> Stop:
     """Why a run-wide error stopped the sweep; any other error is raised again."""
     if isinstance(error, CredentialsRefused):
-        return StopKind.CREDENTIALS, (f"{error.message}; check the token in the environment "
-                                      f"variable {settings.gateway.token_env}")
+        return StopKind.CREDENTIALS, (
+            f"{error.message}; check the token in the environment "
+            f"variable {settings.gateway.token_env}"
+        )
     if isinstance(error, GatewayUnavailable):
-        return StopKind.OUTAGE, (f"{error}; check [gateway] base_url, "
-                                 "or try the simulated gateway with --simulate")
+        return StopKind.OUTAGE, (
+            f"{error}; check [gateway] base_url, or try the simulated gateway with --simulate"
+        )
     if isinstance(error, WrongAddress):
         return StopKind.ADDRESS, str(error)
     raise error

@@ -58,8 +58,10 @@ class BatchWriter:
         self.commits = 0  #: transactions committed
 
     def __repr__(self) -> str:
-        return (f"<BatchWriter run={self._run_id} queued={self._queue.qsize()} "
-                f"tasks={self.tasks} rows={self.rows} commits={self.commits}>")
+        return (
+            f"<BatchWriter run={self._run_id} queued={self._queue.qsize()} "
+            f"tasks={self.tasks} rows={self.rows} commits={self.commits}>"
+        )
 
     async def __aenter__(self) -> BatchWriter:
         self._group = asyncio.TaskGroup()
@@ -68,7 +70,9 @@ class BatchWriter:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         group, self._group = self._group, None

@@ -86,7 +86,9 @@ class Client:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         await self.close()
@@ -99,8 +101,9 @@ class Client:
 
     def url(self, path: str, query: Sequence[tuple[str, str]]) -> URL:
         """The URL of a request; the path is already percent-encoded by the adapter."""
-        query_text = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}"
-                              for name, value in query)
+        query_text = "&".join(
+            f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in query
+        )
         # encoded=True keeps yarl from quoting the adapter's encoding a second time.
         return URL(f"{self._base}{path}?{query_text}" if query else self._base + path, encoded=True)
 
@@ -113,8 +116,12 @@ class Client:
         return text
 
     async def get(
-        self, endpoint: str, path: str, query: Sequence[tuple[str, str]],
-        *, before_send: Callable[[], None] | None = None,
+        self,
+        endpoint: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        *,
+        before_send: Callable[[], None] | None = None,
     ) -> Response:
         """One attempt: wait for a slot and a token, send, read the bounded body.
 
@@ -137,30 +144,37 @@ class Client:
                     return Response(answer.status, answer.content_type, headers, body)
             except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                 # No connection at all: the gateway's state, not an answer about a symbol.
-                raise TransportError(f"cannot connect to the gateway: {type(exc).__name__}",
-                                     code="connection_error", unreachable=True) from exc
+                raise TransportError(
+                    f"cannot connect to the gateway: {type(exc).__name__}",
+                    code="connection_error",
+                    unreachable=True,
+                ) from exc
             except TimeoutError as exc:
                 raise TransportError(
                     f"no complete answer within {self._gateway.timeout:g}s", code="timeout"
                 ) from exc
             except aiohttp.ClientPayloadError as exc:
-                raise TransportError("connection broken in the middle of the body",
-                                     code="connection_reset") from exc
+                raise TransportError(
+                    "connection broken in the middle of the body", code="connection_reset"
+                ) from exc
             except aiohttp.ClientResponseError as exc:
                 # aiohttp's message may quote the answer, which may echo the token.
-                raise TransportError(f"bad HTTP answer: {self.redact(exc.message)}",
-                                     code="bad_http") from exc
+                raise TransportError(
+                    f"bad HTTP answer: {self.redact(exc.message)}", code="bad_http"
+                ) from exc
             except aiohttp.ClientError as exc:
-                raise TransportError(f"cannot reach the gateway: {type(exc).__name__}",
-                                     code="connection_error") from exc
+                raise TransportError(
+                    f"cannot reach the gateway: {type(exc).__name__}", code="connection_error"
+                ) from exc
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         """Read the body, refusing anything over the size limit without reading it all."""
         limit = self._gateway.max_body_bytes
         length = answer.content_length
         if length is not None and length > limit:
-            raise Rejected(f"answer of {length} bytes is over the {limit}-byte limit",
-                           code="body_too_large")
+            raise Rejected(
+                f"answer of {length} bytes is over the {limit}-byte limit", code="body_too_large"
+            )
         if length is not None:
             # aiohttp stops at the declared length, so this read is bounded too.
             return await answer.read()

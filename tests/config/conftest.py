@@ -53,8 +53,10 @@ def defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture(scope="session")
 def default_endpoints() -> tuple[EndpointConfig, ...]:
     """The endpoints' defaults as declared (once, in the catalog), never copied in a test."""
-    return tuple(EndpointConfig(name=endpoint.name, path=endpoint.path, count=endpoint.count)
-                 for endpoint in ENDPOINTS)
+    return tuple(
+        EndpointConfig(name=endpoint.name, path=endpoint.path, count=endpoint.count)
+        for endpoint in ENDPOINTS
+    )
 
 
 @pytest.fixture(scope="session")

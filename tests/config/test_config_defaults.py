@@ -104,8 +104,11 @@ def test_the_readme_settings_table_is_the_generated_one() -> None:
 
 @pytest.mark.parametrize(
     ("cls", "sections"),
-    [(GatewayConfig, ["gateway"]), (SweepConfig, ["sweep"]),
-     (EndpointConfig, [f"endpoints.{endpoint.name}" for endpoint in ENDPOINTS])],
+    [
+        (GatewayConfig, ["gateway"]),
+        (SweepConfig, ["sweep"]),
+        (EndpointConfig, [f"endpoints.{endpoint.name}" for endpoint in ENDPOINTS]),
+    ],
     ids=lambda value: getattr(value, "__name__", ""),
 )
 def test_every_field_but_the_endpoint_name_is_a_setting_with_help(
@@ -116,4 +119,5 @@ def test_every_field_but_the_endpoint_name_is_a_setting_with_help(
         assert [spec.key for spec in SECTIONS[section]] == keys
         assert all(spec.doc for spec in SECTIONS[section])
     assert set(SECTIONS) == {"gateway", "sweep"} | {
-        f"endpoints.{endpoint.name}" for endpoint in ENDPOINTS}
+        f"endpoints.{endpoint.name}" for endpoint in ENDPOINTS
+    }

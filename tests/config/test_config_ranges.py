@@ -50,13 +50,23 @@ RANGES = [
     ("endpoints.short_trades", "concurrency", "1", "10000", "0", "10001"),
     ("endpoints.short_interest", "concurrency", "1", "10000", "0", "10001"),
 ]
-FLOATS = [(section, spec.key) for section, specs in SECTIONS.items() for spec in specs
-          if spec.type is float]
+FLOATS = [
+    (section, spec.key)
+    for section, specs in SECTIONS.items()
+    for spec in specs
+    if spec.type is float
+]
 
 
 @pytest.mark.parametrize(("section", "key", "low", "high", "below", "above"), RANGES)
 def test_a_number_out_of_range_is_refused(
-    refused: Refused, tmp_path: Path, section: str, key: str, low: str, high: str, below: str,
+    refused: Refused,
+    tmp_path: Path,
+    section: str,
+    key: str,
+    low: str,
+    high: str,
+    below: str,
     above: str,
 ) -> None:
     for bad in (below, above):
@@ -66,8 +76,15 @@ def test_a_number_out_of_range_is_refused(
 
 @pytest.mark.parametrize(("section", "key", "low", "high", "below", "above"), RANGES)
 def test_a_number_on_the_bounds_is_kept(
-    write_toml: WriteToml, value_of: ValueOf, tmp_path: Path, section: str, key: str,
-    low: str, high: str, below: str, above: str,
+    write_toml: WriteToml,
+    value_of: ValueOf,
+    tmp_path: Path,
+    section: str,
+    key: str,
+    low: str,
+    high: str,
+    below: str,
+    above: str,
 ) -> None:
     for good in (low, high):
         path = write_toml(tmp_path, f"[{section}]\n{key} = {good}\n")
@@ -86,8 +103,12 @@ def test_nan_and_infinity_are_refused(
 
 
 def test_every_number_but_count_has_a_range(refused: Refused, tmp_path: Path) -> None:
-    numeric = {(section, spec.key) for section, specs in SECTIONS.items() for spec in specs
-               if spec.type in (int, float) and spec.key != "count"}
+    numeric = {
+        (section, spec.key)
+        for section, specs in SECTIONS.items()
+        for spec in specs
+        if spec.type in (int, float) and spec.key != "count"
+    }
     assert numeric == {row[:2] for row in RANGES}
     for section, key in numeric:
         assert "must be between" in refused(tmp_path, f"[{section}]\n{key} = 1000000000000\n")

@@ -104,7 +104,10 @@ def test_boolean_environment_values(defaults: Settings, text: str, expected: boo
     ],
 )
 def test_a_bad_file_is_one_error_line_naming_the_file_and_key(
-    write_toml: WriteToml, config_error: ConfigErrorOf, tmp_path: Path, text: str,
+    write_toml: WriteToml,
+    config_error: ConfigErrorOf,
+    tmp_path: Path,
+    text: str,
     names: list[str],
 ) -> None:
     path = write_toml(tmp_path, text, name="bad.toml")
@@ -151,7 +154,9 @@ def test_a_bad_environment_value_is_one_error_line_naming_the_variable(
     ],
 )
 def test_a_bad_flag_is_one_error_line_naming_the_setting(
-    defaults: Settings, config_error: ConfigErrorOf, overrides: dict[str, dict[str, object]],
+    defaults: Settings,
+    config_error: ConfigErrorOf,
+    overrides: dict[str, dict[str, object]],
     names: list[str],
 ) -> None:
     message = config_error(None, overrides=overrides, environ={})
@@ -165,12 +170,20 @@ def test_a_bad_flag_is_one_error_line_naming_the_setting(
 @pytest.mark.parametrize(
     ("variable", "message"),
     [
-        ("HARVESTER_SWEEP_WORKRES", "environment HARVESTER_SWEEP_WORKRES: unknown setting "
-         "variable; did you mean HARVESTER_SWEEP_WORKERS?"),
-        ("HARVESTER_ENDPOINTS_SHORT_TRADE_RATE", "environment HARVESTER_ENDPOINTS_SHORT_TRADE_"
-         "RATE: unknown setting variable; did you mean HARVESTER_ENDPOINTS_SHORT_TRADES_RATE?"),
-        ("HARVESTER_TOKEM", "environment HARVESTER_TOKEM: unknown setting variable; "
-         "did you mean HARVESTER_TOKEN?"),
+        (
+            "HARVESTER_SWEEP_WORKRES",
+            "environment HARVESTER_SWEEP_WORKRES: unknown setting "
+            "variable; did you mean HARVESTER_SWEEP_WORKERS?",
+        ),
+        (
+            "HARVESTER_ENDPOINTS_SHORT_TRADE_RATE",
+            "environment HARVESTER_ENDPOINTS_SHORT_TRADE_"
+            "RATE: unknown setting variable; did you mean HARVESTER_ENDPOINTS_SHORT_TRADES_RATE?",
+        ),
+        (
+            "HARVESTER_TOKEM",
+            "environment HARVESTER_TOKEM: unknown setting variable; did you mean HARVESTER_TOKEN?",
+        ),
         ("HARVESTER_XYZZY", "environment HARVESTER_XYZZY: unknown setting variable"),
         ("HARVESTER_", "environment HARVESTER_: unknown setting variable"),
     ],
@@ -192,8 +205,15 @@ def test_an_unknown_variable_in_the_real_environment_is_refused(
 
 
 def test_other_variables_are_left_alone(defaults: Settings) -> None:
-    settings = load_settings(None, environ={"HARVESTER": "1", "harvester_sweep_workres": "1",
-                                            "MY_HARVESTER_X": "1", "PATH": "/bin"})
+    settings = load_settings(
+        None,
+        environ={
+            "HARVESTER": "1",
+            "harvester_sweep_workres": "1",
+            "MY_HARVESTER_X": "1",
+            "PATH": "/bin",
+        },
+    )
     assert settings.sweep == SweepConfig()
 
 
@@ -217,8 +237,9 @@ def test_the_variable_named_by_token_env_is_accepted(
     path = write_toml(tmp_path, '[gateway]\ntoken_env = "HARVESTER_MY_TOKEN"\n')
     settings = load_settings(path, environ={"HARVESTER_MY_TOKEN": "secret"})
     assert settings.gateway.token_env == "HARVESTER_MY_TOKEN"
-    settings = load_settings(None, environ={"HARVESTER_GATEWAY_TOKEN_ENV": "HARVESTER_T2",
-                                            "HARVESTER_T2": "secret"})
+    settings = load_settings(
+        None, environ={"HARVESTER_GATEWAY_TOKEN_ENV": "HARVESTER_T2", "HARVESTER_T2": "secret"}
+    )
     assert settings.gateway.token_env == "HARVESTER_T2"
     # Without the file naming it, the same variable sets nothing.
     with pytest.raises(ConfigError, match="environment HARVESTER_MY_TOKEN: unknown setting"):

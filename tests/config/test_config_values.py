@@ -66,12 +66,20 @@ def test_credentials_in_the_base_url_are_not_repeated_in_the_message(
 
 @pytest.mark.parametrize(
     "url",
-    ["http://h/api", "https://example.com/api/v2/", "http://[::1]:8787", "http://h:65535",
-     "http://h:1", "https://bücher.example", "http://h/a@b"],
+    [
+        "http://h/api",
+        "https://example.com/api/v2/",
+        "http://[::1]:8787",
+        "http://h:65535",
+        "http://h:1",
+        "https://bücher.example",
+        "http://h/a@b",
+    ],
 )
 def test_a_good_base_url_is_kept(write_toml: WriteToml, tmp_path: Path, url: str) -> None:
-    settings = load_settings(write_toml(tmp_path, f"[gateway]\nbase_url = {toml_string(url)}\n"),
-                             environ={})
+    settings = load_settings(
+        write_toml(tmp_path, f"[gateway]\nbase_url = {toml_string(url)}\n"), environ={}
+    )
     assert settings.gateway.base_url == url
 
 

@@ -37,19 +37,31 @@ def test_the_same_instant_is_a_different_day_in_new_york_and_hong_kong(records: 
 @pytest.mark.parametrize(
     "timestamp",
     [
-        "yesterday", "", None, MISSING, 1778774400000, True, "2026-05-15",
+        "yesterday",
+        "",
+        None,
+        MISSING,
+        1778774400000,
+        True,
+        "2026-05-15",
         "2026-05-15T04:00:00",  # no offset: refuse to guess the zone
-        "2026-13-45T00:00:00Z", "1970-01-02T00:00:00Z", "9999-06-01T00:00:00Z",
+        "2026-13-45T00:00:00Z",
+        "1970-01-02T00:00:00Z",
+        "9999-06-01T00:00:00Z",
         "2026-05-15T04:00:00Z" + "0" * 80,
     ],
     ids=repr,
 )
 def test_a_short_trades_record_without_a_usable_date_is_dropped_with_a_warning(
-    records: Records, with_value: WithValue, timestamp: Any,
+    records: Records,
+    with_value: WithValue,
+    timestamp: Any,
 ) -> None:
     us_trade = records["short_trades", "US"]
-    pair = [with_value(us_trade, "timestamp", timestamp),
-            {**us_trade, "timestamp": "2026-05-14T04:00:00Z"}]
+    pair = [
+        with_value(us_trade, "timestamp", timestamp),
+        {**us_trade, "timestamp": "2026-05-14T04:00:00Z"},
+    ]
     parsed = TRADES.map_records(TSLA, pair)
     assert [row[2] for row in parsed.rows] == ["2026-05-14"]
     assert parsed.warnings == 1
@@ -70,15 +82,24 @@ def test_a_short_trades_timestamp_at_the_edge_of_time_is_dropped(
 
 @pytest.mark.parametrize(
     ("timestamp", "timestamp_str"),
-    [(0, MISSING), (0, "1970-01-01"), (MISSING, MISSING), ("1778774400000", MISSING),
-     (253_370_764_800_000, "9999-01-01"), (1778774400000.0, None)],
+    [
+        (0, MISSING),
+        (0, "1970-01-01"),
+        (MISSING, MISSING),
+        ("1778774400000", MISSING),
+        (253_370_764_800_000, "9999-01-01"),
+        (1778774400000.0, None),
+    ],
     ids=repr,
 )
 def test_a_short_interest_record_without_a_usable_date_is_dropped_with_a_warning(
     records: Records, with_value: WithValue, timestamp: Any, timestamp_str: Any
 ) -> None:
-    record = with_value(with_value(records["short_interest", "HK"], "timestamp", timestamp),
-                        "timestamp_str", timestamp_str)
+    record = with_value(
+        with_value(records["short_interest", "HK"], "timestamp", timestamp),
+        "timestamp_str",
+        timestamp_str,
+    )
     parsed = INTEREST.map_records(TENCENT, [record])
     assert parsed.rows == ()
     assert parsed.warnings >= 1
@@ -87,8 +108,11 @@ def test_a_short_interest_record_without_a_usable_date_is_dropped_with_a_warning
 def test_a_short_interest_timestamp_at_the_end_of_time_is_dropped(
     records: Records, with_value: WithValue
 ) -> None:
-    record = with_value({**records["short_interest", "HK"], "timestamp": 253_402_300_799_000},
-                        "timestamp_str", MISSING)
+    record = with_value(
+        {**records["short_interest", "HK"], "timestamp": 253_402_300_799_000},
+        "timestamp_str",
+        MISSING,
+    )
     parsed = INTEREST.map_records(TENCENT, [record])
     assert parsed.rows == ()
 
@@ -106,7 +130,10 @@ def test_a_short_interest_timestamp_at_the_end_of_time_is_dropped(
     ],
 )
 def test_the_same_day_twice_keeps_the_first_with_a_warning(
-    records: Records, adapter: Adapter, symbol: Symbol, first: dict[str, Any],
+    records: Records,
+    adapter: Adapter,
+    symbol: Symbol,
+    first: dict[str, Any],
     second: dict[str, Any],
 ) -> None:
     base = records[adapter.name, symbol.market]
@@ -128,7 +155,9 @@ def test_short_interest_timestamp_str_wins_over_a_disagreeing_timestamp(
 
 @pytest.mark.parametrize("timestamp_str", [MISSING, None, "15/05/2026", "2026-5-15", 20260515])
 def test_short_interest_without_timestamp_str_takes_the_day_of_timestamp(
-    records: Records, with_value: WithValue, timestamp_str: Any,
+    records: Records,
+    with_value: WithValue,
+    timestamp_str: Any,
 ) -> None:
     record = with_value(records["short_interest", "HK"], "timestamp_str", timestamp_str)
     parsed = INTEREST.map_records(TENCENT, [record])

@@ -177,10 +177,12 @@ def test_retry_after_as_an_http_date_counts_from_the_real_clock_by_default() -> 
 
 @pytest.mark.parametrize(
     ("date_header", "now"),
-    [("Wed, 21 Oct 2026 07:28:01 GMT", FAR_NOW),
-     ("Thu, 22 Oct 2026 00:00:00 GMT", FAR_NOW),
-     (None, datetime(2026, 10, 21, 7, 28, 1, tzinfo=UTC)),
-     (None, datetime(2027, 1, 1, tzinfo=UTC))],
+    [
+        ("Wed, 21 Oct 2026 07:28:01 GMT", FAR_NOW),
+        ("Thu, 22 Oct 2026 00:00:00 GMT", FAR_NOW),
+        (None, datetime(2026, 10, 21, 7, 28, 1, tzinfo=UTC)),
+        (None, datetime(2027, 1, 1, tzinfo=UTC)),
+    ],
 )
 def test_retry_after_as_a_date_in_the_past_is_zero(date_header: str | None, now: datetime) -> None:
     assert retry_after_seconds(RETRY_AT, date_header=date_header, now=now) == 0.0
@@ -188,18 +190,27 @@ def test_retry_after_as_a_date_in_the_past_is_zero(date_header: str | None, now:
 
 @pytest.mark.parametrize(
     "value",
-    [None, "", "soon", "Wed, 32 Oct 2026 07:28:00 GMT", "Wed, 21 Oct 2026",
-     "Wed, 21 Oct 2026 25:28:00 GMT", "Wed, 21 Foo 2026 07:28:00 GMT", "-3", "1,5", "nan"],
+    [
+        None,
+        "",
+        "soon",
+        "Wed, 32 Oct 2026 07:28:00 GMT",
+        "Wed, 21 Oct 2026",
+        "Wed, 21 Oct 2026 25:28:00 GMT",
+        "Wed, 21 Foo 2026 07:28:00 GMT",
+        "-3",
+        "1,5",
+        "nan",
+    ],
 )
 def test_retry_after_garbage_is_none(value: str | None) -> None:
-    assert retry_after_seconds(value, date_header="Wed, 21 Oct 2026 07:00:00 GMT",
-                               now=FAR_NOW) is None
+    assert (
+        retry_after_seconds(value, date_header="Wed, 21 Oct 2026 07:00:00 GMT", now=FAR_NOW) is None
+    )
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("120", 120.0), ("0", 0.0), ("2.5", 2.5)])
-def test_retry_after_in_seconds_ignores_the_date_header_and_now(
-    value: str, seconds: float
-) -> None:
+def test_retry_after_in_seconds_ignores_the_date_header_and_now(value: str, seconds: float) -> None:
     assert retry_after_seconds(value) == seconds
     assert retry_after_seconds(value, date_header=RETRY_AT, now=FAR_NOW) == seconds
 
@@ -207,10 +218,12 @@ def test_retry_after_in_seconds_ignores_the_date_header_and_now(
 @ADAPTER_LIST
 @pytest.mark.parametrize(
     ("headers", "seconds"),
-    [({"Retry-After": RETRY_AT, "Date": "Wed, 21 Oct 2026 07:27:45 GMT"}, 15.0),
-     ({"Retry-After": RETRY_AT}, 86400.0),
-     ({"Retry-After": "Tue, 20 Oct 2026 07:00:00 GMT"}, 0.0),
-     ({"Retry-After": "Wed, 21 Oct 2026 07:99:00 GMT", "Date": RETRY_AT}, None)],
+    [
+        ({"Retry-After": RETRY_AT, "Date": "Wed, 21 Oct 2026 07:27:45 GMT"}, 15.0),
+        ({"Retry-After": RETRY_AT}, 86400.0),
+        ({"Retry-After": "Tue, 20 Oct 2026 07:00:00 GMT"}, 0.0),
+        ({"Retry-After": "Wed, 21 Oct 2026 07:99:00 GMT", "Date": RETRY_AT}, None),
+    ],
 )
 def test_http_429_with_a_date_retry_after_carries_the_wait(
     parse: Parse, adapter: Adapter, headers: dict[str, str], seconds: float | None
@@ -252,4 +265,3 @@ def test_other_statuses_are_rejected(parse: Parse, adapter: Adapter, status: int
 def test_200_with_an_html_body_is_malformed(parse: Parse, adapter: Adapter) -> None:
     with pytest.raises(MalformedResponse):
         parse(adapter, HTML, content_type="text/html")
-

@@ -45,8 +45,19 @@ def test_us_short_trades_example_gives_exactly_the_expected_row(parse: Parse) ->
 def test_hk_short_trades_example_is_dated_in_hong_kong_time(parse: Parse) -> None:
     parsed = parse(TRADES, HK_TRADES_EXAMPLE, TENCENT)
     assert parsed.rows == (
-        ("700.HK", "HK", "2026-05-18", None, None, None,
-         2926000.0, 1318056100.0, 29497076.0, 0.0992, 449.2),
+        (
+            "700.HK",
+            "HK",
+            "2026-05-18",
+            None,
+            None,
+            None,
+            2926000.0,
+            1318056100.0,
+            29497076.0,
+            0.0992,
+            449.2,
+        ),
     )
     assert parsed.warnings == 0
     assert [type(value) for value in parsed.rows[0][6:]] == [float] * 5
@@ -55,15 +66,12 @@ def test_hk_short_trades_example_is_dated_in_hong_kong_time(parse: Parse) -> Non
 def test_hk_short_interest_example_gives_both_reports(parse: Parse) -> None:
     parsed = parse(INTEREST, HK_INTEREST_EXAMPLE, TENCENT)
     assert parsed.rows == (
-        ("700.HK", "HK", "2026-05-15", 54177721, 0.59, 3755740, None, None, 456.399, 456.4,
-         454.9),
-        ("700.HK", "HK", "2026-05-08", 44972868, 0.49, 2392820, None, None, 471.399, 466.1,
-         472.1),
+        ("700.HK", "HK", "2026-05-15", 54177721, 0.59, 3755740, None, None, 456.399, 456.4, 454.9),
+        ("700.HK", "HK", "2026-05-08", 44972868, 0.49, 2392820, None, None, 471.399, 466.1, 472.1),
     )
     assert parsed.warnings == 0
     for row in parsed.rows:
-        assert [type(row[i]) for i in (3, 4, 5, 8, 9, 10)] == [int, float, int, float, float,
-                                                              float]
+        assert [type(row[i]) for i in (3, 4, 5, 8, 9, 10)] == [int, float, int, float, float, float]
 
 
 def test_a_us_short_interest_record_fills_the_us_columns(
@@ -71,8 +79,19 @@ def test_a_us_short_interest_record_fills_the_us_columns(
 ) -> None:
     parsed = INTEREST.map_records(TSLA, [records["short_interest", "US"]])
     assert parsed.rows == (
-        ("TSLA.US", "US", "2026-05-14", 81234567, 2.61, 4123456, 95123456, 1.2, None, 300.23,
-         298.1),
+        (
+            "TSLA.US",
+            "US",
+            "2026-05-14",
+            81234567,
+            2.61,
+            4123456,
+            95123456,
+            1.2,
+            None,
+            300.23,
+            298.1,
+        ),
     )
     assert parsed.warnings == 0
 
@@ -90,16 +109,34 @@ def test_truncated_json_is_malformed(parse: Parse, adapter: Adapter, body: bytes
 
 
 NOT_TRADES_ENVELOPES = [
-    [], [1, 2], None, "success", 0, {}, {"message": "success", "data": []},
-    {"code": None, "data": []}, {"code": "zero", "data": []}, {"code": True, "data": []},
-    {"code": 0, "data": {}}, {"code": 0, "data": "rows"}, {"code": 0, "data": 5},
+    [],
+    [1, 2],
+    None,
+    "success",
+    0,
+    {},
+    {"message": "success", "data": []},
+    {"code": None, "data": []},
+    {"code": "zero", "data": []},
+    {"code": True, "data": []},
+    {"code": 0, "data": {}},
+    {"code": 0, "data": "rows"},
+    {"code": 0, "data": 5},
     {"ret_code": 0, "data": {"items": []}},
 ]
 NOT_INTEREST_ENVELOPES = [
-    [], None, "success", {}, {"ret_msg": "success", "data": {"items": []}},
-    {"ret_code": None}, {"ret_code": "zero"}, {"ret_code": 0, "data": []},
-    {"ret_code": 0, "data": "items"}, {"ret_code": 0, "data": {"items": {}}},
-    {"ret_code": 0, "data": {"items": "x"}}, {"code": 0, "data": []},
+    [],
+    None,
+    "success",
+    {},
+    {"ret_msg": "success", "data": {"items": []}},
+    {"ret_code": None},
+    {"ret_code": "zero"},
+    {"ret_code": 0, "data": []},
+    {"ret_code": 0, "data": "items"},
+    {"ret_code": 0, "data": {"items": {}}},
+    {"ret_code": 0, "data": {"items": "x"}},
+    {"code": 0, "data": []},
 ]
 
 
@@ -110,9 +147,7 @@ def test_json_that_is_not_the_short_trades_envelope_is_malformed(parse: Parse, b
 
 
 @pytest.mark.parametrize("body", NOT_INTEREST_ENVELOPES)
-def test_json_that_is_not_the_short_interest_envelope_is_malformed(
-    parse: Parse, body: Any
-) -> None:
+def test_json_that_is_not_the_short_interest_envelope_is_malformed(parse: Parse, body: Any) -> None:
     with pytest.raises(MalformedResponse):
         parse(INTEREST, body)
 

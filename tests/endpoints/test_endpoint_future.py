@@ -61,8 +61,9 @@ def test_a_record_dated_after_tomorrow_is_dropped_with_a_warning(
     parsed = adapter.map_records(symbol, [dated(adapter, symbol, day) for day in days], now=NOW)
     assert [row[2] for row in parsed.rows] == ["2026-05-16", "2026-05-15", "2026-05-14"]
     assert parsed.warnings == 1
-    every = adapter.map_records(symbol, [dated(adapter, symbol, day) for day in days],
-                                now=NOW + timedelta(days=1))
+    every = adapter.map_records(
+        symbol, [dated(adapter, symbol, day) for day in days], now=NOW + timedelta(days=1)
+    )
     assert [row[2] for row in every.rows] == days
     assert every.warnings == 0
 

@@ -37,8 +37,24 @@ def column(adapter: Adapter, name: str) -> int:
 # Value mapping -----------------------------------------------------------------------------
 
 BAD_VALUES = [
-    "N/A", "", MISSING, None, "NaN", "nan", "1e309", "-5", -5, -0.5, True, False,
-    "1" * 100, float("nan"), float("inf"), "abc", [], {},
+    "N/A",
+    "",
+    MISSING,
+    None,
+    "NaN",
+    "nan",
+    "1e309",
+    "-5",
+    -5,
+    -0.5,
+    True,
+    False,
+    "1" * 100,
+    float("nan"),
+    float("inf"),
+    "abc",
+    [],
+    {},
 ]
 FIELDS = [
     # adapter, market, source field, column
@@ -59,8 +75,13 @@ FIELDS = [
 )
 @pytest.mark.parametrize("value", BAD_VALUES, ids=repr)
 def test_an_unusable_value_is_none_with_one_warning_and_the_rest_is_kept(
-    records: Records, with_value: WithValue, adapter: Adapter, market: str, field: str,
-    name: str, value: Any,
+    records: Records,
+    with_value: WithValue,
+    adapter: Adapter,
+    market: str,
+    field: str,
+    name: str,
+    value: Any,
 ) -> None:
     symbol = SYMBOLS[market]
     record = records[adapter.name, market]
@@ -112,7 +133,6 @@ def test_several_unusable_values_in_one_record_count_one_warning_each(records: R
     )
 
 
-
 @pytest.mark.parametrize("adapter", [TRADES, INTEREST], ids=lambda a: a.name)
 @pytest.mark.parametrize("record", [None, "row", 5, [1, 2]], ids=repr)
 def test_a_record_that_is_not_an_object_is_skipped_with_a_warning(
@@ -127,10 +147,14 @@ def test_a_record_that_is_not_an_object_is_skipped_with_a_warning(
 # Property: no value breaks map_records -----------------------------------------------------
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -155,9 +179,12 @@ def test_any_json_value_in_any_field_maps_to_typed_values_or_none(
     assert len(parsed.rows) <= 1
     # One warning per date problem, per record dropped and per mapped value left None.
     mapped = {spec.column for spec in adapter.fields[symbol.market]}
-    unusable = sum(cell is None for row in parsed.rows
-                   for spec, cell in zip(adapter.columns, row[3:], strict=True)
-                   if spec.name in mapped)
+    unusable = sum(
+        cell is None
+        for row in parsed.rows
+        for spec, cell in zip(adapter.columns, row[3:], strict=True)
+        if spec.name in mapped
+    )
     _, date_warnings = adapter.record_dates([record], MARKET_TZ[symbol.market])
     assert parsed.warnings == date_warnings + (1 - len(parsed.rows)) + unusable
     for row in parsed.rows:
@@ -177,9 +204,14 @@ def test_any_json_value_in_any_field_maps_to_typed_values_or_none(
 # Property: the column-wise parsers agree with the one-value parsers ----------------------
 
 NUMBER_LIKE = (
-    st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.booleans() | st.none()
+    st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.booleans()
+    | st.none()
     | st.text(alphabet="0123456789.-+eE _nainfNAINF", max_size=12)
-    | st.integers().map(str) | st.floats().map(str) | st.text(max_size=70)
+    | st.integers().map(str)
+    | st.floats().map(str)
+    | st.text(max_size=70)
 )
 
 

@@ -107,12 +107,22 @@ async def client(make_client: Callable[..., Client]) -> AsyncIterator[Client]:
 def make_job(settings: Settings) -> Callable[..., Job]:
     """``make_job(endpoint, max_attempts=4, backoff_base=1.0, ...)``: the real adapter's job."""
 
-    def make(endpoint: str, *, max_attempts: int = 4, backoff_base: float = 1.0,
-             backoff_max: float = 30.0, retry_after_max: float = 60.0,
-             retry_unknown: bool = False) -> Job:
+    def make(
+        endpoint: str,
+        *,
+        max_attempts: int = 4,
+        backoff_base: float = 1.0,
+        backoff_max: float = 30.0,
+        retry_after_max: float = 60.0,
+        retry_unknown: bool = False,
+    ) -> Job:
         config = next(config for config in settings.endpoints if config.name == endpoint)
-        policy = RetryPolicy(max_attempts=max_attempts, backoff_base=backoff_base,
-                             backoff_max=backoff_max, retry_after_max=retry_after_max)
+        policy = RetryPolicy(
+            max_attempts=max_attempts,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            retry_after_max=retry_after_max,
+        )
         return Job(ADAPTERS[endpoint], config, policy, retry_unknown)
 
     return make
@@ -144,8 +154,9 @@ def tally() -> Tally:
 
 
 @pytest.fixture
-def fetch(client: Client, guard: OutageGuard, tally: Tally,
-          delays: list[float]) -> Callable[[Job, Symbol], Awaitable[TaskResult]]:
+def fetch(
+    client: Client, guard: OutageGuard, tally: Tally, delays: list[float]
+) -> Callable[[Job, Symbol], Awaitable[TaskResult]]:
     """``await fetch(job, symbol)``: one task through the real client and guard.
 
     Its backoff sleep appends the delay to ``delays`` and returns at once.

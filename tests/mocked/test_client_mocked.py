@@ -57,8 +57,12 @@ def raising(make: Callable[[], Exception]) -> Callable[[URL, str], Exception]:
     ids=["token", "no-token", "empty-token"],
 )
 async def test_the_bearer_header_goes_out_only_with_a_token(
-    token: str | None, authorization: list[str], base_url: str, mocked: aioresponses,
-    recorded: Callable[[], Recorded], make_client: Callable[..., Client],
+    token: str | None,
+    authorization: list[str],
+    base_url: str,
+    mocked: aioresponses,
+    recorded: Callable[[], Recorded],
+    make_client: Callable[..., Client],
 ) -> None:
     mocked.get(url_of(base_url), body=OK_BODY)
     async with make_client(token=token) as client:
@@ -81,31 +85,74 @@ READ_TIMEOUT = "Timeout on reading data from socket"
 @pytest.mark.parametrize(
     ("exception", "code", "unreachable", "message"),
     [
-        pytest.param(connector_error, "connection_error", True,
-                     NOT_CONNECTED + "ClientConnectorError", id="refused"),
-        pytest.param(raising(lambda: aiohttp.ConnectionTimeoutError("Connection timeout")),
-                     "connection_error", True, NOT_CONNECTED + "ConnectionTimeoutError",
-                     id="connect-timeout"),
-        pytest.param(raising(lambda: aiohttp.ServerTimeoutError(READ_TIMEOUT)), "timeout", False,
-                     TIMED_OUT, id="server-timeout"),
-        pytest.param(raising(lambda: aiohttp.SocketTimeoutError(READ_TIMEOUT)), "timeout", False,
-                     TIMED_OUT, id="socket-timeout"),
+        pytest.param(
+            connector_error,
+            "connection_error",
+            True,
+            NOT_CONNECTED + "ClientConnectorError",
+            id="refused",
+        ),
+        pytest.param(
+            raising(lambda: aiohttp.ConnectionTimeoutError("Connection timeout")),
+            "connection_error",
+            True,
+            NOT_CONNECTED + "ConnectionTimeoutError",
+            id="connect-timeout",
+        ),
+        pytest.param(
+            raising(lambda: aiohttp.ServerTimeoutError(READ_TIMEOUT)),
+            "timeout",
+            False,
+            TIMED_OUT,
+            id="server-timeout",
+        ),
+        pytest.param(
+            raising(lambda: aiohttp.SocketTimeoutError(READ_TIMEOUT)),
+            "timeout",
+            False,
+            TIMED_OUT,
+            id="socket-timeout",
+        ),
         pytest.param(raising(TimeoutError), "timeout", False, TIMED_OUT, id="total-timeout"),
-        pytest.param(raising(lambda: aiohttp.ClientPayloadError("payload is not completed")),
-                     "connection_reset", False, "connection broken in the middle of the body",
-                     id="payload"),
-        pytest.param(response_error, "bad_http", False,
-                     "bad HTTP answer: Invalid header value char", id="bad-http"),
-        pytest.param(raising(aiohttp.ServerDisconnectedError), "connection_error", False,
-                     "cannot reach the gateway: ServerDisconnectedError", id="disconnected"),
-        pytest.param(raising(lambda: aiohttp.ClientOSError(104, "Connection reset by peer")),
-                     "connection_error", False, "cannot reach the gateway: ClientOSError",
-                     id="reset"),
+        pytest.param(
+            raising(lambda: aiohttp.ClientPayloadError("payload is not completed")),
+            "connection_reset",
+            False,
+            "connection broken in the middle of the body",
+            id="payload",
+        ),
+        pytest.param(
+            response_error,
+            "bad_http",
+            False,
+            "bad HTTP answer: Invalid header value char",
+            id="bad-http",
+        ),
+        pytest.param(
+            raising(aiohttp.ServerDisconnectedError),
+            "connection_error",
+            False,
+            "cannot reach the gateway: ServerDisconnectedError",
+            id="disconnected",
+        ),
+        pytest.param(
+            raising(lambda: aiohttp.ClientOSError(104, "Connection reset by peer")),
+            "connection_error",
+            False,
+            "cannot reach the gateway: ClientOSError",
+            id="reset",
+        ),
     ],
 )
 async def test_an_aiohttp_failure_becomes_one_transport_error(
-    exception: Callable[[URL, str], Exception], code: str, unreachable: bool, message: str,
-    base_url: str, token: str, mocked: aioresponses, client: Client,
+    exception: Callable[[URL, str], Exception],
+    code: str,
+    unreachable: bool,
+    message: str,
+    base_url: str,
+    token: str,
+    mocked: aioresponses,
+    client: Client,
 ) -> None:
     raised = exception(URL(url_of(base_url)), token)
     mocked.get(url_of(base_url), exception=raised)
@@ -119,7 +166,10 @@ async def test_an_aiohttp_failure_becomes_one_transport_error(
 
 
 async def test_a_token_echoed_in_an_aiohttp_message_stays_out_of_the_error(
-    base_url: str, token: str, mocked: aioresponses, client: Client,
+    base_url: str,
+    token: str,
+    mocked: aioresponses,
+    client: Client,
 ) -> None:
     echo = f"Invalid header: 'X-Seen: Bearer {token}'"
     mocked.get(url_of(base_url), exception=response_error(URL(url_of(base_url)), token, echo))
@@ -133,7 +183,10 @@ async def test_a_token_echoed_in_an_aiohttp_message_stays_out_of_the_error(
 
 
 async def test_attempts_are_counted_by_endpoint_and_before_send_runs_once_each(
-    base_url: str, mocked: aioresponses, recorded: Callable[[], Recorded], client: Client,
+    base_url: str,
+    mocked: aioresponses,
+    recorded: Callable[[], Recorded],
+    client: Client,
 ) -> None:
     interest = "/v1/quote/US.TSLA/short-selling/short-interest"
     mocked.get(url_of(base_url), body=OK_BODY)
@@ -152,11 +205,16 @@ async def test_attempts_are_counted_by_endpoint_and_before_send_runs_once_each(
     assert client.requests == {"short_trades": 2, "short_interest": 1}
     assert client.sent == 3
     assert {url: len(calls) for url, calls in recorded().items()} == {
-        url_of(base_url): 2, url_of(base_url, interest): 1}
+        url_of(base_url): 2,
+        url_of(base_url, interest): 1,
+    }
 
 
 async def test_a_before_send_that_raises_sends_nothing(
-    base_url: str, mocked: aioresponses, recorded: Callable[[], Recorded], client: Client,
+    base_url: str,
+    mocked: aioresponses,
+    recorded: Callable[[], Recorded],
+    client: Client,
 ) -> None:
     class Refused(Exception):
         pass
@@ -178,14 +236,29 @@ async def test_a_before_send_that_raises_sends_nothing(
 
 @pytest.mark.parametrize("status", [200, 302, 429, 503])
 async def test_only_retry_after_location_and_date_are_kept(
-    status: int, base_url: str, mocked: aioresponses, client: Client,
+    status: int,
+    base_url: str,
+    mocked: aioresponses,
+    client: Client,
 ) -> None:
     date = "Wed, 21 Oct 2026 07:28:00 GMT"
-    mocked.get(url_of(base_url), status=status, body=OK_BODY, headers={
-        "retry-after": "7", "LOCATION": "/elsewhere", "Date": date,
-        "X-Request-Id": "abc", "Set-Cookie": "session=1", "Cache-Control": "no-store",
-    })
+    mocked.get(
+        url_of(base_url),
+        status=status,
+        body=OK_BODY,
+        headers={
+            "retry-after": "7",
+            "LOCATION": "/elsewhere",
+            "Date": date,
+            "X-Request-Id": "abc",
+            "Set-Cookie": "session=1",
+            "Cache-Control": "no-store",
+        },
+    )
     answer = await client.get("short_trades", PATH, QUERY)
     assert answer.headers == {"Retry-After": "7", "Location": "/elsewhere", "Date": date}
-    assert (answer.status, answer.content_type, answer.body) == (status, "application/json",
-                                                                 OK_BODY)
+    assert (answer.status, answer.content_type, answer.body) == (
+        status,
+        "application/json",
+        OK_BODY,
+    )

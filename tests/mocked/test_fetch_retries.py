@@ -39,8 +39,9 @@ US_INTEREST = b"""{"ret_code": 0, "ret_msg": "success", "data": {"items": [
    "close_price": 300.23, "last_close_price": 298.1, "avg_daily_short_volume": "4123456"}]}}"""
 
 TRADES_BUSY = b'{"code": -5, "message": "internal error"}'
-INTEREST_BUSY = (b'{"ret_code": -5, "ret_msg": "internal error", '
-                 b'"error": {"code": "internal_error"}}')
+INTEREST_BUSY = (
+    b'{"ret_code": -5, "ret_msg": "internal error", "error": {"code": "internal_error"}}'
+)
 BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -52,7 +53,7 @@ def url(base_url: str, template: str, upstream_symbol: str) -> str:
 def in_backoff_bounds(delays: list[float], job: Job) -> bool:
     """Each wait n lies between half and all of ``backoff_base * 2^(n-1)``, capped."""
     policy = job.policy
-    steps = [min(policy.backoff_max, policy.backoff_base * 2 ** n) for n in range(len(delays))]
+    steps = [min(policy.backoff_max, policy.backoff_base * 2**n) for n in range(len(delays))]
     return all(step / 2 <= delay <= step for step, delay in zip(steps, delays, strict=True))
 
 
@@ -64,28 +65,129 @@ def assert_plain_retries(guard: OutageGuard, guard_waits: list[float]) -> None:
 @pytest.mark.parametrize(
     ("endpoint", "symbol", "where", "busy", "good", "rows"),
     [
-        pytest.param("short_trades", "TSLA.US", (TRADES, "TSLA.US"), TRADES_BUSY, US_TRADES,
-                     [("TSLA.US", "US", "2026-05-15", 5748485, 0, 15778974, None, None, None,
-                       0.3643, 300.23)], id="trades-US"),
-        pytest.param("short_trades", "700.HK", (TRADES, "700.HK"), TRADES_BUSY, HK_TRADES,
-                     [("700.HK", "HK", "2026-05-18", None, None, None, 2926000.0, 1318056100.0,
-                       29497076.0, 0.0992, 449.2)], id="trades-HK"),
-        pytest.param("short_interest", "TSLA.US", (INTEREST, "US.TSLA"), INTEREST_BUSY,
-                     US_INTEREST, [("TSLA.US", "US", "2026-05-14", 81234567, 2.61, 4123456,
-                                    95123456, 1.2, None, 300.23, 298.1)], id="interest-US"),
-        pytest.param("short_interest", "00700.HK", (INTEREST, "HK.00700"), INTEREST_BUSY,
-                     HK_INTEREST,
-                     [("700.HK", "HK", "2026-05-15", 54177721, 0.59, 3755740, None, None,
-                       456.399, 456.4, 454.9),
-                      ("700.HK", "HK", "2026-05-08", 44972868, 0.49, 2392820, None, None,
-                       471.399, 466.1, 472.1)], id="interest-HK"),
+        pytest.param(
+            "short_trades",
+            "TSLA.US",
+            (TRADES, "TSLA.US"),
+            TRADES_BUSY,
+            US_TRADES,
+            [
+                (
+                    "TSLA.US",
+                    "US",
+                    "2026-05-15",
+                    5748485,
+                    0,
+                    15778974,
+                    None,
+                    None,
+                    None,
+                    0.3643,
+                    300.23,
+                )
+            ],
+            id="trades-US",
+        ),
+        pytest.param(
+            "short_trades",
+            "700.HK",
+            (TRADES, "700.HK"),
+            TRADES_BUSY,
+            HK_TRADES,
+            [
+                (
+                    "700.HK",
+                    "HK",
+                    "2026-05-18",
+                    None,
+                    None,
+                    None,
+                    2926000.0,
+                    1318056100.0,
+                    29497076.0,
+                    0.0992,
+                    449.2,
+                )
+            ],
+            id="trades-HK",
+        ),
+        pytest.param(
+            "short_interest",
+            "TSLA.US",
+            (INTEREST, "US.TSLA"),
+            INTEREST_BUSY,
+            US_INTEREST,
+            [
+                (
+                    "TSLA.US",
+                    "US",
+                    "2026-05-14",
+                    81234567,
+                    2.61,
+                    4123456,
+                    95123456,
+                    1.2,
+                    None,
+                    300.23,
+                    298.1,
+                )
+            ],
+            id="interest-US",
+        ),
+        pytest.param(
+            "short_interest",
+            "00700.HK",
+            (INTEREST, "HK.00700"),
+            INTEREST_BUSY,
+            HK_INTEREST,
+            [
+                (
+                    "700.HK",
+                    "HK",
+                    "2026-05-15",
+                    54177721,
+                    0.59,
+                    3755740,
+                    None,
+                    None,
+                    456.399,
+                    456.4,
+                    454.9,
+                ),
+                (
+                    "700.HK",
+                    "HK",
+                    "2026-05-08",
+                    44972868,
+                    0.49,
+                    2392820,
+                    None,
+                    None,
+                    471.399,
+                    466.1,
+                    472.1,
+                ),
+            ],
+            id="interest-HK",
+        ),
     ],
 )
 async def test_two_internal_errors_then_an_answer_is_ok_with_its_rows(
-    endpoint: str, symbol: str, where: tuple[str, str], busy: bytes, good: bytes,
-    rows: list[tuple[Any, ...]], base_url: str, mocked: aioresponses,
-    recorded: Callable[[], Recorded], make_job: Callable[..., Job], fetch: Fetch, tally: Tally,
-    delays: list[float], guard: OutageGuard, guard_waits: list[float],
+    endpoint: str,
+    symbol: str,
+    where: tuple[str, str],
+    busy: bytes,
+    good: bytes,
+    rows: list[tuple[Any, ...]],
+    base_url: str,
+    mocked: aioresponses,
+    recorded: Callable[[], Recorded],
+    make_job: Callable[..., Job],
+    fetch: Fetch,
+    tally: Tally,
+    delays: list[float],
+    guard: OutageGuard,
+    guard_waits: list[float],
 ) -> None:
     asked = url(base_url, *where)
     for body in (busy, busy, good):
@@ -104,13 +206,26 @@ async def test_two_internal_errors_then_an_answer_is_ok_with_its_rows(
     [
         pytest.param(60.0, {"Retry-After": "7"}, 7.0, id="seconds"),
         pytest.param(3.0, {"Retry-After": "7"}, 3.0, id="capped"),
-        pytest.param(60.0, {"Retry-After": "Wed, 21 Oct 2026 07:28:07 GMT",
-                            "Date": "Wed, 21 Oct 2026 07:28:00 GMT"}, 7.0, id="http-date"),
+        pytest.param(
+            60.0,
+            {
+                "Retry-After": "Wed, 21 Oct 2026 07:28:07 GMT",
+                "Date": "Wed, 21 Oct 2026 07:28:00 GMT",
+            },
+            7.0,
+            id="http-date",
+        ),
     ],
 )
 async def test_a_429_waits_its_retry_after_up_to_the_cap(
-    retry_after_max: float, headers: dict[str, str], waited: float, base_url: str,
-    mocked: aioresponses, make_job: Callable[..., Job], fetch: Fetch, delays: list[float],
+    retry_after_max: float,
+    headers: dict[str, str],
+    waited: float,
+    base_url: str,
+    mocked: aioresponses,
+    make_job: Callable[..., Job],
+    fetch: Fetch,
+    delays: list[float],
 ) -> None:
     asked = url(base_url, TRADES, "TSLA.US")
     mocked.get(asked, status=429, headers=headers, body=b"")
@@ -125,16 +240,23 @@ async def test_a_429_waits_its_retry_after_up_to_the_cap(
 @pytest.mark.parametrize(
     "failure",
     [
-        pytest.param({"status": 502, "body": BAD_GATEWAY, "content_type": "text/html"},
-                     id="502-html"),
+        pytest.param(
+            {"status": 502, "body": BAD_GATEWAY, "content_type": "text/html"}, id="502-html"
+        ),
         pytest.param({"status": 503, "body": b""}, id="503-empty"),
         pytest.param({"status": 200, "body": US_TRADES[:40]}, id="truncated-body"),
     ],
 )
 async def test_a_transient_answer_then_a_good_one_is_ok_after_two_attempts(
-    failure: dict[str, Any], base_url: str, mocked: aioresponses,
-    recorded: Callable[[], Recorded], make_job: Callable[..., Job], fetch: Fetch,
-    delays: list[float], guard: OutageGuard, guard_waits: list[float],
+    failure: dict[str, Any],
+    base_url: str,
+    mocked: aioresponses,
+    recorded: Callable[[], Recorded],
+    make_job: Callable[..., Job],
+    fetch: Fetch,
+    delays: list[float],
+    guard: OutageGuard,
+    guard_waits: list[float],
 ) -> None:
     asked = url(base_url, TRADES, "TSLA.US")
     mocked.get(asked, **failure)
@@ -154,16 +276,33 @@ MOST = OUTAGE_AFTER + 2  # more failures in a row than open the guard, were they
 @pytest.mark.parametrize(
     ("failure", "code", "message"),
     [
-        pytest.param({"body": b'{"code": -5, "message": "busy; token s3cret-T0KEN"}'}, "-5",
-                     "internal_error: busy; token [redacted]", id="internal-error"),
-        pytest.param({"status": 502, "body": BAD_GATEWAY, "content_type": "text/html"},
-                     "http_502", "HTTP 502 from the gateway (text/html)", id="502"),
+        pytest.param(
+            {"body": b'{"code": -5, "message": "busy; token s3cret-T0KEN"}'},
+            "-5",
+            "internal_error: busy; token [redacted]",
+            id="internal-error",
+        ),
+        pytest.param(
+            {"status": 502, "body": BAD_GATEWAY, "content_type": "text/html"},
+            "http_502",
+            "HTTP 502 from the gateway (text/html)",
+            id="502",
+        ),
     ],
 )
 async def test_a_symbol_failing_every_time_fails_after_max_attempts(
-    failure: dict[str, Any], code: str, message: str, base_url: str, token: str,
-    mocked: aioresponses, recorded: Callable[[], Recorded], make_job: Callable[..., Job],
-    fetch: Fetch, tally: Tally, delays: list[float], guard: OutageGuard,
+    failure: dict[str, Any],
+    code: str,
+    message: str,
+    base_url: str,
+    token: str,
+    mocked: aioresponses,
+    recorded: Callable[[], Recorded],
+    make_job: Callable[..., Job],
+    fetch: Fetch,
+    tally: Tally,
+    delays: list[float],
+    guard: OutageGuard,
     guard_waits: list[float],
 ) -> None:
     asked = url(base_url, TRADES, "TSLA.US")
@@ -182,27 +321,64 @@ async def test_a_symbol_failing_every_time_fails_after_max_attempts(
 @pytest.mark.parametrize(
     ("endpoint", "symbol", "where", "answer", "status", "code", "message"),
     [
-        pytest.param("short_interest", "ZZZZ.US", (INTEREST, "US.ZZZZ"),
-                     {"body": b'{"ret_code": -7, "ret_msg": "no such security", '
-                              b'"error": {"code": "invalid_symbol"}}'},
-                     TaskStatus.INVALID, "-7", "invalid_symbol: no such security", id="-7"),
-        pytest.param("short_trades", "TSLA.US", (TRADES, "TSLA.US"),
-                     {"status": 400, "body": b"Bad Request", "content_type": "text/plain"},
-                     TaskStatus.INVALID, "http_400", "HTTP 400 bad request", id="http-400"),
-        pytest.param("short_trades", "12345.HK", (TRADES, "12345.HK"),  # a warrant
-                     {"body": b'{"code": -8, "message": "warrants not supported"}'},
-                     TaskStatus.UNSUPPORTED, "-8", "unsupported: warrants not supported",
-                     id="-8"),
-        pytest.param("short_interest", "2800.HK", (INTEREST, "HK.02800"),
-                     {"body": b'{"ret_code": -10, "ret_msg": "no data", '
-                              b'"error": {"code": "no_data"}}'},
-                     TaskStatus.NO_DATA, "-10", "no_data: no data", id="-10"),
+        pytest.param(
+            "short_interest",
+            "ZZZZ.US",
+            (INTEREST, "US.ZZZZ"),
+            {
+                "body": b'{"ret_code": -7, "ret_msg": "no such security", '
+                b'"error": {"code": "invalid_symbol"}}'
+            },
+            TaskStatus.INVALID,
+            "-7",
+            "invalid_symbol: no such security",
+            id="-7",
+        ),
+        pytest.param(
+            "short_trades",
+            "TSLA.US",
+            (TRADES, "TSLA.US"),
+            {"status": 400, "body": b"Bad Request", "content_type": "text/plain"},
+            TaskStatus.INVALID,
+            "http_400",
+            "HTTP 400 bad request",
+            id="http-400",
+        ),
+        pytest.param(
+            "short_trades",
+            "12345.HK",
+            (TRADES, "12345.HK"),  # a warrant
+            {"body": b'{"code": -8, "message": "warrants not supported"}'},
+            TaskStatus.UNSUPPORTED,
+            "-8",
+            "unsupported: warrants not supported",
+            id="-8",
+        ),
+        pytest.param(
+            "short_interest",
+            "2800.HK",
+            (INTEREST, "HK.02800"),
+            {"body": b'{"ret_code": -10, "ret_msg": "no data", "error": {"code": "no_data"}}'},
+            TaskStatus.NO_DATA,
+            "-10",
+            "no_data: no data",
+            id="-10",
+        ),
     ],
 )
 async def test_a_permanent_answer_ends_the_task_at_once(
-    endpoint: str, symbol: str, where: tuple[str, str], answer: dict[str, Any],
-    status: TaskStatus, code: str, message: str, base_url: str, mocked: aioresponses,
-    recorded: Callable[[], Recorded], make_job: Callable[..., Job], fetch: Fetch,
+    endpoint: str,
+    symbol: str,
+    where: tuple[str, str],
+    answer: dict[str, Any],
+    status: TaskStatus,
+    code: str,
+    message: str,
+    base_url: str,
+    mocked: aioresponses,
+    recorded: Callable[[], Recorded],
+    make_job: Callable[..., Job],
+    fetch: Fetch,
     delays: list[float],
 ) -> None:
     asked = url(base_url, *where)

@@ -91,11 +91,15 @@ class Traffic:
 
     @staticmethod
     def refused() -> TransportError:
-        return TransportError("cannot connect to the gateway: ClientConnectorError",
-                              code="connection_error", unreachable=True)
+        return TransportError(
+            "cannot connect to the gateway: ClientConnectorError",
+            code="connection_error",
+            unreachable=True,
+        )
 
-    async def fail(self, guard: OutageGuard, symbol: str,
-                   error: Callable[[], TransportError] | None = None) -> Attempt:
+    async def fail(
+        self, guard: OutageGuard, symbol: str, error: Callable[[], TransportError] | None = None
+    ) -> Attempt:
         """One request for ``symbol`` that meets a transport failure (an HTTP 502 unless told)."""
         attempt = guard.attempt(symbol)
         with pytest.raises(TransportError):
@@ -115,8 +119,15 @@ class Traffic:
             await self.fail(guard, f"S{n % 3}.US")
         assert guard.state is GuardState.OPEN
 
-    async def retrying(self, guard: OutageGuard, symbol: str, *, failures: int = 0,
-                       sent: list[Sent], takes: float = 0.0) -> None:
+    async def retrying(
+        self,
+        guard: OutageGuard,
+        symbol: str,
+        *,
+        failures: int = 0,
+        sent: list[Sent],
+        takes: float = 0.0,
+    ) -> None:
         """Send like the fetch loop: each request takes ``takes`` seconds; fail, then answered."""
         while True:
             attempt = guard.attempt(symbol)

@@ -31,16 +31,21 @@ class ScriptedClient:
     script: list[Step]
     sent: list[str] = field(default_factory=list)
 
-    async def get(self, endpoint: str, path: str, query: Sequence[tuple[str, str]],
-                  *, before_send: Callable[[], None] | None = None) -> SimpleNamespace:
+    async def get(
+        self,
+        endpoint: str,
+        path: str,
+        query: Sequence[tuple[str, str]],
+        *,
+        before_send: Callable[[], None] | None = None,
+    ) -> SimpleNamespace:
         if before_send is not None:
             before_send()
         self.sent.append(path)
         step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
         if isinstance(step, BaseException):
             raise step
-        return SimpleNamespace(status=step, content_type="application/json", headers={},
-                               body=b"")
+        return SimpleNamespace(status=step, content_type="application/json", headers={}, body=b"")
 
     def redact(self, text: str) -> str:
         return text.replace("SECRET", "[redacted]")
@@ -77,25 +82,33 @@ class SteppingClock:
 
 
 def job(max_attempts: int) -> Job:
-    policy = RetryPolicy(max_attempts=max_attempts, backoff_base=0.0, backoff_max=0.0,
-                         retry_after_max=0.0)
-    return Job(adapter=OneRowAdapter(), config=None, policy=policy,  # type: ignore[arg-type]
-               retry_unknown=False)
+    policy = RetryPolicy(
+        max_attempts=max_attempts, backoff_base=0.0, backoff_max=0.0, retry_after_max=0.0
+    )
+    return Job(
+        adapter=OneRowAdapter(),
+        config=None,
+        policy=policy,  # type: ignore[arg-type]
+        retry_unknown=False,
+    )
 
 
 def guard_on(clock: SteppingClock, max_wait: float = 60.0, threshold: int = 2) -> OutageGuard:
     """A guard that opens on two unreachable failures of one symbol."""
-    return OutageGuard(max_wait, threshold=threshold, where="http://gateway",
-                       clock=clock.clock, sleep=clock.sleep)
+    return OutageGuard(
+        max_wait, threshold=threshold, where="http://gateway", clock=clock.clock, sleep=clock.sleep
+    )
 
 
 def refused() -> TransportError:
-    return TransportError("cannot connect to the gateway", code="connection_error",
-                          unreachable=True)
+    return TransportError(
+        "cannot connect to the gateway", code="connection_error", unreachable=True
+    )
 
 
-async def fetch(client: ScriptedClient, job: Job, guard: OutageGuard,
-                tally: Tally | None = None) -> Any:
+async def fetch(
+    client: ScriptedClient, job: Job, guard: OutageGuard, tally: Tally | None = None
+) -> Any:
     return await fetch_task(client, job, SYMBOL, guard, tally=tally)  # type: ignore[arg-type]
 
 
@@ -125,8 +138,7 @@ async def test_one_symbol_failing_alone_fails_on_its_own_attempts() -> None:
     guard = guard_on(SteppingClock(), threshold=8)
     error = TransportError("HTTP 502 echoing SECRET", code="http_502")
     result = await fetch(ScriptedClient([error]), job(max_attempts=3), guard)
-    assert (result.status, result.attempts, result.error_code) == (TaskStatus.FAILED, 3,
-                                                                   "http_502")
+    assert (result.status, result.attempts, result.error_code) == (TaskStatus.FAILED, 3, "http_502")
     assert result.error_message == "HTTP 502 echoing [redacted] (after 3 attempts)"
     assert guard.state is GuardState.CLOSED
 

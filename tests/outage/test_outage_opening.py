@@ -59,8 +59,9 @@ async def test_any_answer_but_a_transport_failure_means_the_gateway_is_up(
 
 async def test_no_connection_at_all_opens_it_with_a_single_symbol(traffic: Any) -> None:
     guard = traffic.guard()
-    outage = [(await traffic.fail(guard, "ONLY.US", traffic.refused)).outage
-              for _ in range(OUTAGE_AFTER)]
+    outage = [
+        (await traffic.fail(guard, "ONLY.US", traffic.refused)).outage for _ in range(OUTAGE_AFTER)
+    ]
     assert outage == [False] * (OUTAGE_AFTER - 1) + [True]
     assert guard.state is GuardState.OPEN
 

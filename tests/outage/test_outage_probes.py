@@ -55,13 +55,15 @@ async def held_while_probing(
         await vt.sleep(1.0)
         seen.append((guard.state, len(sent)))
 
-    await vt.run(*(traffic.retrying(guard, f"H{n}.US", sent=sent, takes=2.0) for n in range(5)),
-                 look())
+    await vt.run(
+        *(traffic.retrying(guard, f"H{n}.US", sent=sent, takes=2.0) for n in range(5)), look()
+    )
     return guard, sent, seen
 
 
 async def test_the_canary_probes_after_probe_first_then_doubling_up_to_probe_max(
-    vt: Any, traffic: Any,
+    vt: Any,
+    traffic: Any,
 ) -> None:
     guard = traffic.guard(max_wait=120.0)
     times: list[float] = []
@@ -90,7 +92,8 @@ async def test_without_a_canary_the_held_request_itself_probes(vt: Any, traffic:
 
 
 async def test_half_open_lets_exactly_one_probe_through_while_others_are_held(
-    vt: Any, traffic: Any,
+    vt: Any,
+    traffic: Any,
 ) -> None:
     _, sent, seen = await held_while_probing(traffic)
     assert seen == [(GuardState.HALF_OPEN, 1)]
@@ -108,7 +111,8 @@ async def test_a_successful_probe_closes_it_and_releases_the_held_requests(
 
 
 async def test_a_request_sent_before_the_outage_failing_leaves_the_probe_out(
-    vt: Any, traffic: Any,
+    vt: Any,
+    traffic: Any,
 ) -> None:
     guard = traffic.guard()
     sent: list[Sent] = []
@@ -123,8 +127,9 @@ async def test_a_request_sent_before_the_outage_failing_leaves_the_probe_out(
 
     async def held() -> None:
         await traffic.open(guard)
-        await asyncio.gather(*(traffic.retrying(guard, f"H{n}.US", sent=sent, takes=2.0)
-                               for n in range(2)))
+        await asyncio.gather(
+            *(traffic.retrying(guard, f"H{n}.US", sent=sent, takes=2.0) for n in range(2))
+        )
 
     await vt.run(late(), held())
     assert sent == [
@@ -134,9 +139,7 @@ async def test_a_request_sent_before_the_outage_failing_leaves_the_probe_out(
     ]
 
 
-async def test_the_canary_closes_an_outage_that_was_only_bad_symbols(
-    vt: Any, traffic: Any
-) -> None:
+async def test_the_canary_closes_an_outage_that_was_only_bad_symbols(vt: Any, traffic: Any) -> None:
     guard = traffic.guard()
     asked: list[float] = []
 
@@ -214,8 +217,10 @@ async def test_a_cancelled_probe_lets_another_request_probe(
         assert asked == [vt.start + 0.5, vt.start + 1.0]  # the second sends the canary again
         assert sent == [(vt.start + 11.0, False, GuardState.CLOSED)]
     else:
-        assert sent == [(vt.start + 0.5, True, GuardState.HALF_OPEN),
-                        (vt.start + 1.0, True, GuardState.HALF_OPEN)]
+        assert sent == [
+            (vt.start + 0.5, True, GuardState.HALF_OPEN),
+            (vt.start + 1.0, True, GuardState.HALF_OPEN),
+        ]
     assert guard.state is GuardState.CLOSED
 
 

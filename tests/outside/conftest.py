@@ -75,22 +75,31 @@ def run_async(
 ) -> Callable[..., Awaitable[subprocess.CompletedProcess[str]]]:
     """As ``run``, without blocking the loop, so an upstream in this test serves it."""
 
-    async def run(*args: str, env: dict[str, str] | None = None,
-                  timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    async def run(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "harvester", *args, cwd=tmp_path, env=clean_env(**(env or {})),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "harvester",
+            *args,
+            cwd=tmp_path,
+            env=clean_env(**(env or {})),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             out, err = await asyncio.wait_for(process.communicate(), timeout)
         except TimeoutError:
             process.kill()  # ours, by its pid
             out, err = await process.communicate()
-            raise AssertionError(f"harvester {args} still running after {timeout}s: "
-                                 f"{err.decode()}") from None
+            raise AssertionError(
+                f"harvester {args} still running after {timeout}s: {err.decode()}"
+            ) from None
         assert process.returncode is not None
-        return subprocess.CompletedProcess(list(args), process.returncode, out.decode(),
-                                           err.decode())
+        return subprocess.CompletedProcess(
+            list(args), process.returncode, out.decode(), err.decode()
+        )
 
     return run
 

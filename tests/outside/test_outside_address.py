@@ -3,6 +3,7 @@
 A path the gateway does not serve (404) interrupts the sweep after a few answers, against the
 simulated gateway and a test's own upstream; no gateway listening exits 75 naming the URL.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,7 +29,9 @@ Lines = Callable[[subprocess.CompletedProcess[str]], Any]
 
 @pytest.fixture
 def wrong_path(
-    tmp_path: Path, write_file: Write, universe: Callable[..., Path],
+    tmp_path: Path,
+    write_file: Write,
+    universe: Callable[..., Path],
     sweep_args: Callable[..., list[str]],
 ) -> list[str]:
     """Arguments of a sweep of 20 symbols whose short_trades path is wrong; its db h.sqlite."""
@@ -56,8 +59,9 @@ def test_a_wrong_path_stops_the_sweep_after_the_first_answers(
     assert "HTTP 404" in line and "/wrong/" in line, line
     assert "interrupted" in result.stdout
     assert query(db, "SELECT status FROM runs") == [("interrupted",)]
-    answered_404 = query(db, "SELECT COUNT(*) FROM tasks "
-                             "WHERE endpoint = 'short_trades' AND error_code = 'http_404'")[0][0]
+    answered_404 = query(
+        db, "SELECT COUNT(*) FROM tasks WHERE endpoint = 'short_trades' AND error_code = 'http_404'"
+    )[0][0]
     assert 5 <= answered_404 <= 10
     # Both endpoints together sent fewer requests than the 20 a full short_trades pass needs.
     assert query(db, "SELECT requests FROM runs")[0][0] < 20
@@ -74,8 +78,12 @@ class Against:
 
 @pytest.fixture
 async def wrong_path_against(
-    tmp_path: Path, run_async: RunAsync, wrong_path: list[str], upstream: Upstreams,
-    error_lines: Lines, no_data: dict[str, Any],
+    tmp_path: Path,
+    run_async: RunAsync,
+    wrong_path: list[str],
+    upstream: Upstreams,
+    error_lines: Lines,
+    no_data: dict[str, Any],
 ) -> Against:
     """The wrong-path sweep run against a server that answers 404 to it."""
 
@@ -106,19 +114,36 @@ async def test_tasks_record_only_the_requests_they_sent(
 ) -> None:
     seen, db = wrong_path_against.seen, wrong_path_against.db
     assert query(db, "SELECT endpoint, SUM(attempts) FROM tasks GROUP BY 1 ORDER BY 1") == [
-        ("short_interest", seen.count("/short-interest")), ("short_trades", seen.count("/wrong/"))]
+        ("short_interest", seen.count("/short-interest")),
+        ("short_trades", seen.count("/wrong/")),
+    ]
 
 
 def test_no_gateway_listening_exits_75_naming_the_url(
-    tmp_path: Path, run: Run, write_file: Write, universe: Callable[..., Path],
-    free_port: Callable[[], int], query: Query, error_lines: Lines,
+    tmp_path: Path,
+    run: Run,
+    write_file: Write,
+    universe: Callable[..., Path],
+    free_port: Callable[[], int],
+    query: Query,
+    error_lines: Lines,
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     config = write_file(tmp_path / "c.toml", "[sweep]\noutage_max = 1\nbackoff_base = 0.0\n")
     symbols = universe(10)
     db = tmp_path / "h.sqlite"
-    result = run("sweep", "--base-url", url, "--config", str(config), "--symbols", str(symbols),
-                 "--db", str(db), timeout=30)
+    result = run(
+        "sweep",
+        "--base-url",
+        url,
+        "--config",
+        str(config),
+        "--symbols",
+        str(symbols),
+        "--db",
+        str(db),
+        timeout=30,
+    )
     assert result.returncode == 75, result.stderr
     [line] = error_lines(result)
     assert url in line and "--simulate" in line, line

@@ -11,6 +11,7 @@ error on stdout names stdout.
 regression would put a plain file in its place for the whole machine. A symlink of our
 own to ``/proc/self/fd/1`` is the same case, and ``/dev/fd/1`` cannot be renamed over.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -38,8 +39,10 @@ HARVESTER = [sys.executable, "-m", "harvester"]
 DEADLINE = 30.0  # seconds any one process of these tests may take
 NOTES = [(1, "one"), (2, None), (3, "three, with a comma")]
 # A view of a billion rows made as they are read: an export of it runs until stopped.
-ENDLESS = ("CREATE VIEW endless AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
-           "SELECT i + 1 FROM n LIMIT 1000000000) SELECT i, 'row ' || i AS text FROM n")
+ENDLESS = (
+    "CREATE VIEW endless AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+    "SELECT i + 1 FROM n LIMIT 1000000000) SELECT i, 'row ' || i AS text FROM n"
+)
 OWN_FILES = dict(lock.OWN_FILES)  # suffix: how the refusal names it
 OWN_FILES.pop("-journal")  # a WAL database has none; tested by name below
 
@@ -95,8 +98,13 @@ def contents(folder: Path) -> dict[str, bytes | str]:
     found: dict[str, bytes | str] = {}
     for entry in folder.iterdir():
         mode = entry.lstat().st_mode
-        found[entry.name] = (f"-> {os.readlink(entry)}" if stat.S_ISLNK(mode) else
-                             entry.read_bytes() if stat.S_ISREG(mode) else oct(mode))
+        found[entry.name] = (
+            f"-> {os.readlink(entry)}"
+            if stat.S_ISLNK(mode)
+            else entry.read_bytes()
+            if stat.S_ISREG(mode)
+            else oct(mode)
+        )
     return found
 
 
@@ -128,7 +136,12 @@ def name_of(way: str, file: Path, tmp_path: Path) -> str:
 @pytest.mark.parametrize("way", ["plain", "dot-slash", "up-and-back", "symlink", "hard-link"])
 @pytest.mark.parametrize("suffix", list(OWN_FILES))
 def test_an_own_file_of_the_database_by_any_name_is_refused(
-    suffix: str, way: str, tmp_path: Path, db: Path, live_db: sqlite3.Connection, run: Run,
+    suffix: str,
+    way: str,
+    tmp_path: Path,
+    db: Path,
+    live_db: sqlite3.Connection,
+    run: Run,
     only_line: OnlyLine,
 ) -> None:
     file = db.with_name(db.name + suffix)
@@ -144,10 +157,16 @@ def test_an_own_file_of_the_database_by_any_name_is_refused(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("suffix", "what"), [(suffix, dict(lock.OWN_FILES)[suffix])
-                                              for suffix in ("-wal", "-journal")])
+@pytest.mark.parametrize(
+    ("suffix", "what"), [(suffix, dict(lock.OWN_FILES)[suffix]) for suffix in ("-wal", "-journal")]
+)
 def test_a_log_that_does_not_exist_yet_is_refused_by_its_name(
-    suffix: str, what: str, tmp_path: Path, db: Path, run: Run, only_line: OnlyLine,
+    suffix: str,
+    what: str,
+    tmp_path: Path,
+    db: Path,
+    run: Run,
+    only_line: OnlyLine,
 ) -> None:
     before = contents(tmp_path)
     line = only_line(run("export", "notes", "--db", db.name, "-o", db.name + suffix))
@@ -157,7 +176,10 @@ def test_a_log_that_does_not_exist_yet_is_refused_by_its_name(
 
 @pytest.mark.slow
 def test_the_log_beside_a_symlinked_database_name_is_refused(
-    tmp_path: Path, db: Path, run: Run, only_line: OnlyLine,
+    tmp_path: Path,
+    db: Path,
+    run: Run,
+    only_line: OnlyLine,
 ) -> None:
     (tmp_path / "alias.sqlite").symlink_to(db.name)
     before = contents(tmp_path)
@@ -185,7 +207,10 @@ def fifo_read_by(fifo: Path, *command: str) -> Iterator[subprocess.Popen[bytes]]
 
 @pytest.mark.slow
 def test_a_fifo_gets_the_rows_and_stays_a_fifo(
-    tmp_path: Path, db: Path, run: Run, notes_csv: str,
+    tmp_path: Path,
+    db: Path,
+    run: Run,
+    notes_csv: str,
 ) -> None:
     fifo = tmp_path / "rows.fifo"
     with fifo_read_by(fifo, "cat") as reader:
@@ -199,13 +224,20 @@ def test_a_fifo_gets_the_rows_and_stays_a_fifo(
 
 @pytest.mark.slow
 def test_a_fifo_whose_reader_goes_away_ends_quietly_and_stays_a_fifo(
-    tmp_path: Path, db: Path, clean_env: Env,
+    tmp_path: Path,
+    db: Path,
+    clean_env: Env,
 ) -> None:
     fifo = tmp_path / "rows.fifo"
     with fifo_read_by(fifo, "head", "-c", "100") as reader:
-        result = subprocess.run([*HARVESTER, "export", "endless", "--db", db.name,
-                                 "-o", fifo.name], cwd=tmp_path, env=clean_env(),
-                                capture_output=True, text=True, timeout=DEADLINE)
+        result = subprocess.run(
+            [*HARVESTER, "export", "endless", "--db", db.name, "-o", fifo.name],
+            cwd=tmp_path,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=DEADLINE,
+        )
         assert (result.returncode, result.stderr) == (141, "")
         assert stat.S_ISFIFO(fifo.lstat().st_mode)
         rows = "".join(f"{i},row {i}\n" for i in range(1, 20))
@@ -214,7 +246,9 @@ def test_a_fifo_whose_reader_goes_away_ends_quietly_and_stays_a_fifo(
 
 @pytest.mark.slow
 def test_a_character_device_is_written_and_stays_one(
-    tmp_path: Path, db: Path, run: Run,
+    tmp_path: Path,
+    db: Path,
+    run: Run,
 ) -> None:
     # A null device of our own (1, 3): a regression can only replace this one.
     device = tmp_path / "null"
@@ -239,7 +273,11 @@ def _stdout_targets() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("target", _stdout_targets())
 def test_stdout_named_as_a_file_is_written_through_the_pipe(
-    target: str, tmp_path: Path, db: Path, run: Run, notes_csv: str,
+    target: str,
+    tmp_path: Path,
+    db: Path,
+    run: Run,
+    notes_csv: str,
 ) -> None:
     if target.startswith("own-"):
         (tmp_path / target).symlink_to("/proc/self/fd/1")
@@ -255,7 +293,10 @@ def test_stdout_named_as_a_file_is_written_through_the_pipe(
 
 @pytest.mark.slow
 def test_a_symlink_is_kept_and_the_file_it_points_to_replaced(
-    tmp_path: Path, db: Path, run: Run, notes_csv: str,
+    tmp_path: Path,
+    db: Path,
+    run: Run,
+    notes_csv: str,
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -272,7 +313,10 @@ def test_a_symlink_is_kept_and_the_file_it_points_to_replaced(
 
 @pytest.mark.slow
 def test_a_dangling_symlink_gets_the_file_it_points_to(
-    tmp_path: Path, db: Path, run: Run, notes_csv: str,
+    tmp_path: Path,
+    db: Path,
+    run: Run,
+    notes_csv: str,
 ) -> None:
     link = tmp_path / "link.csv"
     link.symlink_to("new.csv")
@@ -287,26 +331,42 @@ def test_a_dangling_symlink_gets_the_file_it_points_to(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("signum", "code", "says"), [
-    (signal.SIGTERM, 143, "harvester: stopped by SIGTERM"),
-    (signal.SIGHUP, 129, "harvester: stopped by SIGHUP"),
-    (signal.SIGINT, 130, "harvester: stopped at once"),
-])
+@pytest.mark.parametrize(
+    ("signum", "code", "says"),
+    [
+        (signal.SIGTERM, 143, "harvester: stopped by SIGTERM"),
+        (signal.SIGHUP, 129, "harvester: stopped by SIGHUP"),
+        (signal.SIGINT, 130, "harvester: stopped at once"),
+    ],
+)
 def test_a_signal_mid_export_removes_the_temporary_file(
-    signum: signal.Signals, code: int, says: str, tmp_path: Path, db: Path, clean_env: Env,
+    signum: signal.Signals,
+    code: int,
+    says: str,
+    tmp_path: Path,
+    db: Path,
+    clean_env: Env,
     wait_until: WaitUntil,
 ) -> None:
     target = tmp_path / "out.csv"
     target.write_text("before\n")
-    process = subprocess.Popen([*HARVESTER, "export", "endless", "--db", db.name,
-                                "-o", target.name], cwd=tmp_path, env=clean_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*HARVESTER, "export", "endless", "--db", db.name, "-o", target.name],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_until(lambda: temporaries(tmp_path), DEADLINE, "the export's temporary file")
         [temporary] = temporaries(tmp_path)
         assert temporary.startswith(".out.csv.")
-        wait_until(lambda: (tmp_path / temporary).stat().st_size > 0, DEADLINE,
-                   "rows in the temporary file")
+        wait_until(
+            lambda: (tmp_path / temporary).stat().st_size > 0,
+            DEADLINE,
+            "rows in the temporary file",
+        )
         process.send_signal(signum)
         out, err = process.communicate(timeout=DEADLINE)
     finally:
@@ -320,13 +380,20 @@ def test_a_signal_mid_export_removes_the_temporary_file(
 
 
 @pytest.mark.slow
-def test_a_write_error_on_stdout_names_stdout(tmp_path: Path, db: Path, clean_env: Env,
-                                              only_line: OnlyLine) -> None:
+def test_a_write_error_on_stdout_names_stdout(
+    tmp_path: Path, db: Path, clean_env: Env, only_line: OnlyLine
+) -> None:
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full here")
     with open("/dev/full", "wb") as full:
-        result = subprocess.run([*HARVESTER, "export", "notes", "--db", db.name],
-                                cwd=tmp_path, env=clean_env(), stdout=full,
-                                stderr=subprocess.PIPE, text=True, timeout=DEADLINE)
+        result = subprocess.run(
+            [*HARVESTER, "export", "notes", "--db", db.name],
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=DEADLINE,
+        )
     line = only_line(result)
     assert line == "harvester: error: output stdout: cannot write it (No space left on device)"

@@ -6,6 +6,7 @@ with a date in another spelling than YYYY-MM-DD (read as a time, it would mean t
 start where YYYY-MM-DD means its end); the read commands and ``check`` naming a folder;
 ``check`` on an empty file. Then the two parsers on their own, fuzzed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,19 +37,30 @@ NO_RUN = "no run in the database yet: run harvester sweep\n"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("args", "flag", "says"), [
-    (("show", "AAPL.US", "--last", HUGE), "--last", "too large"),
-    (("latest", "--top", HUGE), "--top", "too large"),
-    (("show", "AAPL.US", "--last", "²"), "--last", "not a positive whole number"),
-    (("show", "AAPL.US", "--as-of", "0001-01-01T00:00:00+01:00"), "--as-of", "out of range"),
-    (("show", "AAPL.US", "--as-of", "9999-12-31T23:00:00-05:00"), "--as-of", "out of range"),
-    (("export", "short_trades", "--as-of", "0001-01-01T00:00:00+01:00"), "--as-of",
-     "out of range"),
-    (("show", "AAPL.US", "--as-of", "20261206"), "--as-of", "write it as 2026-12-06"),
-    (("export", "short_trades", "--as-of", "2026-W49-7"), "--as-of", "write it as 2026-12-06"),
-])
+@pytest.mark.parametrize(
+    ("args", "flag", "says"),
+    [
+        (("show", "AAPL.US", "--last", HUGE), "--last", "too large"),
+        (("latest", "--top", HUGE), "--top", "too large"),
+        (("show", "AAPL.US", "--last", "²"), "--last", "not a positive whole number"),
+        (("show", "AAPL.US", "--as-of", "0001-01-01T00:00:00+01:00"), "--as-of", "out of range"),
+        (("show", "AAPL.US", "--as-of", "9999-12-31T23:00:00-05:00"), "--as-of", "out of range"),
+        (
+            ("export", "short_trades", "--as-of", "0001-01-01T00:00:00+01:00"),
+            "--as-of",
+            "out of range",
+        ),
+        (("show", "AAPL.US", "--as-of", "20261206"), "--as-of", "write it as 2026-12-06"),
+        (("export", "short_trades", "--as-of", "2026-W49-7"), "--as-of", "write it as 2026-12-06"),
+    ],
+)
 def test_a_number_or_date_out_of_range_is_one_line_naming_the_flag(
-    run: Run, only_line: OnlyLine, swept: Any, args: tuple[str, ...], flag: str, says: str,
+    run: Run,
+    only_line: OnlyLine,
+    swept: Any,
+    args: tuple[str, ...],
+    flag: str,
+    says: str,
 ) -> None:
     line = only_line(run(*args, "--db", str(swept.db), timeout=30))
     assert line.startswith(f"harvester: error: argument {flag}: "), line
@@ -75,32 +87,42 @@ def test_the_edges_of_the_calendar_are_read_not_refused(run: Run, swept: Any) ->
 
 @pytest.mark.slow
 def test_a_date_means_its_end_in_the_one_spelling_accepted(
-    run: Run, only_line: OnlyLine, swept: Any,
+    run: Run,
+    only_line: OnlyLine,
+    swept: Any,
 ) -> None:
     """The day the rows were first stored: its date is its end, as written out in full."""
     first = swept.rows("SELECT MIN(first_seen_at) FROM short_trades")[0][0]
     day = first[:10]
     as_date = run("show", "AAPL.US", "--as-of", day, "--db", str(swept.db), timeout=30)
-    as_time = run("show", "AAPL.US", "--as-of", f"{day}T23:59:59.999Z", "--db", str(swept.db),
-                  timeout=30)
+    as_time = run(
+        "show", "AAPL.US", "--as-of", f"{day}T23:59:59.999Z", "--db", str(swept.db), timeout=30
+    )
     assert as_date.returncode == as_time.returncode == 0, (as_date.stderr, as_time.stderr)
     assert as_date.stdout == as_time.stdout != ""
-    compact = run("show", "AAPL.US", "--as-of", day.replace("-", ""), "--db", str(swept.db),
-                  timeout=30)
+    compact = run(
+        "show", "AAPL.US", "--as-of", day.replace("-", ""), "--db", str(swept.db), timeout=30
+    )
     assert f"write it as {day}" in only_line(compact)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [("check",), ("show", "AAPL.US"), ("latest",),
-                                     ("export", "runs")])
+@pytest.mark.parametrize(
+    "command", [("check",), ("show", "AAPL.US"), ("latest",), ("export", "runs")]
+)
 def test_a_folder_is_named_as_a_folder(
-    run: Run, only_line: OnlyLine, tmp_path: Path, command: tuple[str, ...],
+    run: Run,
+    only_line: OnlyLine,
+    tmp_path: Path,
+    command: tuple[str, ...],
 ) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
     line = only_line(run(*command, "--db", str(folder), timeout=30))
-    assert line == (f"harvester: error: database {folder} is a folder; name a file in it, "
-                    "e.g. --db harvest.sqlite")
+    assert line == (
+        f"harvester: error: database {folder} is a folder; name a file in it, "
+        "e.g. --db harvest.sqlite"
+    )
     assert list(folder.iterdir()) == []
 
 
@@ -119,13 +141,17 @@ def test_check_on_an_empty_file_says_no_run_yet(run: Run, tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_show_on_an_empty_file_says_it_is_empty(
-    run: Run, only_line: OnlyLine, tmp_path: Path,
+    run: Run,
+    only_line: OnlyLine,
+    tmp_path: Path,
 ) -> None:
     empty = tmp_path / "empty.sqlite"
     empty.touch()
     line = only_line(run("show", "AAPL.US", "--db", str(empty), timeout=30))
-    assert line == (f"harvester: error: database {empty} is empty: no sweep has written it "
-                    f"yet (harvester sweep --db {empty})")
+    assert line == (
+        f"harvester: error: database {empty} is empty: no sweep has written it "
+        f"yet (harvester sweep --db {empty})"
+    )
 
 
 # The parsers on their own -----------------------------------------------------------------
@@ -142,7 +168,8 @@ def test_moment_returns_a_time_or_refuses_with_one_message(text: str) -> None:
 @example(datetime(1, 1, 1), 60).via("--as-of 0001-01-01T00:00:00+01:00")
 @example(datetime(9999, 12, 31, 23), -300).via("--as-of 9999-12-31T23:00:00-05:00")
 def test_moment_reads_any_time_or_refuses_it_outside_the_calendar(
-    when: datetime, minutes: int,
+    when: datetime,
+    minutes: int,
 ) -> None:
     aware = when.replace(tzinfo=timezone(timedelta(minutes=minutes)))
     try:

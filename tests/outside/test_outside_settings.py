@@ -3,6 +3,7 @@
 The CLI as a subprocess in tmp_path: a bad URL, path, database or number, a misspelled
 variable, and a folder given as the database; no request goes out and no file appears.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,44 +31,83 @@ CREDENTIALS = '[gateway]\nbase_url = "http://user:pw@127.0.0.1:1"\n'
     ("text", "env", "needle"),
     [
         pytest.param(CREDENTIALS, {}, "[gateway] base_url", id="url-with-credentials"),
-        pytest.param(CREDENTIALS, {"HARVESTER_TOKEN": TOKEN}, "[gateway] base_url",
-                     id="url-with-credentials-and-a-token"),
-        pytest.param('[gateway]\nbase_url = "http://127.0.0.1:99999"\n', {},
-                     "[gateway] base_url", id="port-99999"),
-        pytest.param('[gateway]\nbase_url = "http://[::1"\n', {}, "[gateway] base_url",
-                     id="unclosed-ipv6"),
-        pytest.param('[gateway]\nbase_url = "http://127.0.0.1:1/a b"\n', {},
-                     "[gateway] base_url", id="space-in-url"),
-        pytest.param('[gateway]\nbase_url = "http://127.0.0.1:1/?x=1"\n', {},
-                     "[gateway] base_url", id="query-in-url"),
-        pytest.param('[endpoints.short_trades]\npath = "/v1/{symbol}/t?x=1"\n', {},
-                     "[endpoints.short_trades] path", id="query-in-path"),
-        pytest.param('[endpoints.short_trades]\npath = "/v1/{symbol}/t#x"\n', {},
-                     "[endpoints.short_trades] path", id="fragment-in-path"),
+        pytest.param(
+            CREDENTIALS,
+            {"HARVESTER_TOKEN": TOKEN},
+            "[gateway] base_url",
+            id="url-with-credentials-and-a-token",
+        ),
+        pytest.param(
+            '[gateway]\nbase_url = "http://127.0.0.1:99999"\n',
+            {},
+            "[gateway] base_url",
+            id="port-99999",
+        ),
+        pytest.param(
+            '[gateway]\nbase_url = "http://[::1"\n', {}, "[gateway] base_url", id="unclosed-ipv6"
+        ),
+        pytest.param(
+            '[gateway]\nbase_url = "http://127.0.0.1:1/a b"\n',
+            {},
+            "[gateway] base_url",
+            id="space-in-url",
+        ),
+        pytest.param(
+            '[gateway]\nbase_url = "http://127.0.0.1:1/?x=1"\n',
+            {},
+            "[gateway] base_url",
+            id="query-in-url",
+        ),
+        pytest.param(
+            '[endpoints.short_trades]\npath = "/v1/{symbol}/t?x=1"\n',
+            {},
+            "[endpoints.short_trades] path",
+            id="query-in-path",
+        ),
+        pytest.param(
+            '[endpoints.short_trades]\npath = "/v1/{symbol}/t#x"\n',
+            {},
+            "[endpoints.short_trades] path",
+            id="fragment-in-path",
+        ),
         pytest.param('[sweep]\ndb = ""\n', {}, "[sweep] db", id="db-empty"),
         pytest.param('[sweep]\ndb = "."\n', {}, "[sweep] db", id="db-dot"),
         pytest.param('[sweep]\ndb = "/"\n', {}, "[sweep] db", id="db-root"),
         pytest.param('[sweep]\ndb = ":memory:"\n', {}, "[sweep] db", id="db-memory"),
-        pytest.param("[sweep]\nworkers = 10000000000\n", {}, "[sweep] workers",
-                     id="workers-1e10"),
-        pytest.param("[endpoints.short_trades]\nrate = 1e-9\n", {},
-                     "[endpoints.short_trades] rate", id="rate-1e-9"),
-        pytest.param("[sweep]\nlog_interval = 1e-300\n", {}, "[sweep] log_interval",
-                     id="log-interval-1e-300"),
-        pytest.param("", {"HARVESTER_SWEEP_WORKRES": "4"}, "HARVESTER_SWEEP_WORKRES",
-                     id="misspelled-variable"),
+        pytest.param("[sweep]\nworkers = 10000000000\n", {}, "[sweep] workers", id="workers-1e10"),
+        pytest.param(
+            "[endpoints.short_trades]\nrate = 1e-9\n",
+            {},
+            "[endpoints.short_trades] rate",
+            id="rate-1e-9",
+        ),
+        pytest.param(
+            "[sweep]\nlog_interval = 1e-300\n", {}, "[sweep] log_interval", id="log-interval-1e-300"
+        ),
+        pytest.param(
+            "",
+            {"HARVESTER_SWEEP_WORKRES": "4"},
+            "HARVESTER_SWEEP_WORKRES",
+            id="misspelled-variable",
+        ),
     ],
 )
 def test_bad_settings_are_refused_before_anything_starts(
-    tmp_path: Path, run: Run, write_file: Write, only_line: Lines, text: str,
-    env: dict[str, str], needle: str,
+    tmp_path: Path,
+    run: Run,
+    write_file: Write,
+    only_line: Lines,
+    text: str,
+    env: dict[str, str],
+    needle: str,
 ) -> None:
     config = write_file(tmp_path / "c.toml", text)
     symbols = write_file(tmp_path / "s.txt", "AAPL.US\n")
     before = set(tmp_path.iterdir())
     db = [] if "db =" in text else ["--db", str(tmp_path / "h.sqlite")]
-    result = run("sweep", "--simulate", "--config", str(config), "--symbols", str(symbols), *db,
-                 env=env)
+    result = run(
+        "sweep", "--simulate", "--config", str(config), "--symbols", str(symbols), *db, env=env
+    )
     # One line and nothing else: not even the simulated gateway's "listening" log line, so
     # nothing started and no request can have gone out.
     line = only_line(result)
@@ -79,8 +119,13 @@ def test_bad_settings_are_refused_before_anything_starts(
 
 
 async def test_a_folder_given_as_db_is_refused_before_any_request(
-    tmp_path: Path, run_async: RunAsync, write_file: Write, upstream: Upstreams,
-    only_line: Lines, error_lines: Lines, no_data: dict[str, Any],
+    tmp_path: Path,
+    run_async: RunAsync,
+    write_file: Write,
+    upstream: Upstreams,
+    only_line: Lines,
+    error_lines: Lines,
+    no_data: dict[str, Any],
 ) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
@@ -90,13 +135,15 @@ async def test_a_folder_given_as_db_is_refused_before_any_request(
         return web.json_response(no_data)
 
     async with upstream(answer) as seen:
-        result = await run_async("sweep", "--base-url", seen.url, "--symbols", str(symbols),
-                                 "--db", str(folder))
+        result = await run_async(
+            "sweep", "--base-url", seen.url, "--symbols", str(symbols), "--db", str(folder)
+        )
     line = only_line(result)
     assert str(folder) in line and "folder" in line
     assert seen.paths == []
-    simulated = await run_async("sweep", "--simulate", "--symbols", str(symbols), "--db",
-                                str(folder))
+    simulated = await run_async(
+        "sweep", "--simulate", "--symbols", str(symbols), "--db", str(folder)
+    )
     assert simulated.returncode == 2
     assert len(error_lines(simulated)) == 1
     assert list(folder.iterdir()) == []

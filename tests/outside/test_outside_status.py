@@ -3,6 +3,7 @@
 A read-only file in a read-only folder, read by root and by uid 65534 (nobody); the file is
 left untouched and the listing is the same as on the original.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,7 +30,10 @@ Env = Callable[..., dict[str, str]]
 
 @pytest.fixture
 def finished_db(
-    tmp_path: Path, run: Run, write_file: Write, fast_toml: str,
+    tmp_path: Path,
+    run: Run,
+    write_file: Write,
+    fast_toml: str,
     sweep_args: Callable[..., list[str]],
 ) -> tuple[Path, str]:
     """A database left by a completed sweep (the sweep has ended); and its run id."""
@@ -56,8 +60,9 @@ def read_only_copy(db: Path, parent: Path) -> Iterator[Path]:
         folder.chmod(0o755)
 
 
-def assert_status_lists(text: subprocess.CompletedProcess[str],
-                        as_json: subprocess.CompletedProcess[str], run_id: str) -> None:
+def assert_status_lists(
+    text: subprocess.CompletedProcess[str], as_json: subprocess.CompletedProcess[str], run_id: str
+) -> None:
     assert text.returncode == 0, text.stderr
     assert run_id in text.stdout and "completed" in text.stdout
     assert as_json.returncode == 0, as_json.stderr
@@ -103,14 +108,23 @@ def _interpreter_for_nobody(
     here = Path(__file__).resolve().parents[2]  # the checkout, above tests/outside
     packages = os.pathsep.join([*site.getsitepackages(), str(here)])
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [(sys.executable, clean_env()),
-                  (f"/usr/bin/{version}", clean_env(PYTHONPATH=packages)),
-                  (f"/usr/local/bin/{version}", clean_env(PYTHONPATH=packages))]
+    candidates = [
+        (sys.executable, clean_env()),
+        (f"/usr/bin/{version}", clean_env(PYTHONPATH=packages)),
+        (f"/usr/local/bin/{version}", clean_env(PYTHONPATH=packages)),
+    ]
     tried = []
     for python, env in candidates:
         try:
-            probe = subprocess.run([python, "-c", PROBE, str(probe_file)], cwd=cwd, env=env,
-                                   capture_output=True, text=True, timeout=30, **nobody)
+            probe = subprocess.run(
+                [python, "-c", PROBE, str(probe_file)],
+                cwd=cwd,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                **nobody,
+            )
         except OSError as exc:
             tried.append(f"{python}: {exc.strerror}")
             continue
@@ -133,10 +147,17 @@ def test_status_reads_a_copy_its_user_cannot_write(
     try:
         parent.chmod(0o755)
         with read_only_copy(db, parent) as copy:
-            python, env = _interpreter_for_nobody(copy.parent / "probe", parent, nobody,
-                                                  clean_env)
-            run = functools.partial(subprocess.run, cwd=parent, capture_output=True, text=True,
-                                    timeout=60, env=env, check=False, **nobody)
+            python, env = _interpreter_for_nobody(copy.parent / "probe", parent, nobody, clean_env)
+            run = functools.partial(
+                subprocess.run,
+                cwd=parent,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env=env,
+                check=False,
+                **nobody,
+            )
             text = run([python, "-m", "harvester", "status", "--db", str(copy)])
             as_json = run([python, "-m", "harvester", "status", "--db", str(copy), "--json"])
             assert [path.name for path in copy.parent.iterdir()] == ["copy.sqlite"]

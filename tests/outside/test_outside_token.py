@@ -3,6 +3,7 @@
 An upstream that echoes the ``Authorization`` header back in its errors, a page, or a redirect
 leaves no trace of the token in the database, its side files, stdout or stderr.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,19 +36,32 @@ def test_the_token_variable_is_not_taken_for_a_misspelled_setting(
     # The simulated gateway demands this token: a completed run proves it was read and sent.
     config = write_file(tmp_path / "c.toml", fast_toml + f'token = "{TOKEN}"\n')
     symbols = write_file(tmp_path / "s.txt", "AAPL.US\n700.HK\n")
-    result = run("sweep", "--simulate", "--config", str(config), "--symbols", str(symbols),
-                 "--db", str(tmp_path / "h.sqlite"), "--json", env={"HARVESTER_TOKEN": TOKEN})
+    result = run(
+        "sweep",
+        "--simulate",
+        "--config",
+        str(config),
+        "--symbols",
+        str(symbols),
+        "--db",
+        str(tmp_path / "h.sqlite"),
+        "--json",
+        env={"HARVESTER_TOKEN": TOKEN},
+    )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["tasks"] == {"short_interest": {"ok": 2},
-                                                  "short_trades": {"ok": 2}}
+    assert json.loads(result.stdout)["tasks"] == {
+        "short_interest": {"ok": 2},
+        "short_trades": {"ok": 2},
+    }
 
 
 async def test_a_token_echoed_by_the_upstream_is_stored_nowhere(
     tmp_path: Path, run_async: RunAsync, write_file: Write, upstream: Upstreams, query: Query
 ) -> None:
     async def answer(request: web.Request) -> web.StreamResponse:
-        echoed = ("backend failed for request with Authorization: "
-                  f"{request.headers.get('Authorization')}")
+        echoed = (
+            f"backend failed for request with Authorization: {request.headers.get('Authorization')}"
+        )
         symbol = _symbol_of(request)
         if symbol in ("HTML.US", "US.HTML"):  # not the envelope: a page quoting the request
             return web.Response(text=f"<html><p>{echoed}</p></html>", content_type="text/html")
@@ -61,9 +75,19 @@ async def test_a_token_echoed_by_the_upstream_is_stored_nowhere(
     symbols = write_file(tmp_path / "s.txt", "AAPL.US\n700.HK\nHTML.US\nMOVED.US\n")
     db = tmp_path / "h.sqlite"
     async with upstream(answer) as seen:
-        result = await run_async("sweep", "-v", "--base-url", seen.url, "--config", str(config),
-                                 "--symbols", str(symbols), "--db", str(db),
-                                 env={"HARVESTER_TOKEN": TOKEN})
+        result = await run_async(
+            "sweep",
+            "-v",
+            "--base-url",
+            seen.url,
+            "--config",
+            str(config),
+            "--symbols",
+            str(symbols),
+            "--db",
+            str(db),
+            env={"HARVESTER_TOKEN": TOKEN},
+        )
     assert result.returncode == 3, result.stderr
     # The token went out with every request, so every answer carried it back.
     assert seen.authorizations == [f"Bearer {TOKEN}"] * 8

@@ -3,6 +3,7 @@
 Three sweeps against an upstream whose close reads "N/A" in the second: the row is updated
 but keeps its good close, and the warning is counted.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,11 +22,21 @@ Upstreams = Callable[..., contextlib.AbstractAsyncContextManager[Any]]
 
 
 async def test_a_value_that_does_not_parse_never_erases_a_stored_one(
-    tmp_path: Path, run_async: RunAsync, write_file: Write, upstream: Upstreams, query: Query,
+    tmp_path: Path,
+    run_async: RunAsync,
+    write_file: Write,
+    upstream: Upstreams,
+    query: Query,
     no_data: dict[str, Any],
 ) -> None:
-    good = {"timestamp": "2026-05-15T04:00:00Z", "nus_amount": "5748485", "ny_amount": "0",
-            "total_amount": "15778974", "rate": "0.3643", "close": "300.230"}
+    good = {
+        "timestamp": "2026-05-15T04:00:00Z",
+        "nus_amount": "5748485",
+        "ny_amount": "0",
+        "total_amount": "15778974",
+        "rate": "0.3643",
+        "close": "300.230",
+    }
     answers = [good, {**good, "nus_amount": "5748999", "close": "N/A"}, {**good, "close": "301.5"}]
     serving: dict[str, Any] = {}
 
@@ -41,12 +52,23 @@ async def test_a_value_that_does_not_parse_never_erases_a_stored_one(
     async with upstream(answer) as seen:
         for record in answers:
             serving["now"] = record
-            result = await run_async("sweep", "--base-url", seen.url, "--config", str(config),
-                                     "--symbols", str(symbols), "--db", str(db), "--json")
+            result = await run_async(
+                "sweep",
+                "--base-url",
+                seen.url,
+                "--config",
+                str(config),
+                "--symbols",
+                str(symbols),
+                "--db",
+                str(db),
+                "--json",
+            )
             assert result.returncode == 0, result.stderr
             summaries.append(json.loads(result.stdout))
-            stored.append(query(db, "SELECT trade_date, nasdaq_short_volume, close, run_id "
-                                    "FROM short_trades"))
+            stored.append(
+                query(db, "SELECT trade_date, nasdaq_short_volume, close, run_id FROM short_trades")
+            )
     runs = [summary["run_id"] for summary in summaries]
     assert stored == [
         [("2026-05-15", 5748485, 300.23, runs[0])],
@@ -55,5 +77,7 @@ async def test_a_value_that_does_not_parse_never_erases_a_stored_one(
         [("2026-05-15", 5748485, 301.5, runs[2])],
     ]
     assert [summary["warnings"] for summary in summaries] == [0, 1, 0]
-    assert query(db, "SELECT status FROM tasks WHERE endpoint = 'short_interest'") == [
-        ("no_data",)] * 3
+    assert (
+        query(db, "SELECT status FROM tasks WHERE endpoint = 'short_interest'")
+        == [("no_data",)] * 3
+    )

@@ -72,8 +72,9 @@ class FakeClock:
         return self.now
 
 
-def _url(gw: Gateway, endpoint: str, symbol: str, count: object = None, *,
-         raw: bool = False) -> URL:
+def _url(
+    gw: Gateway, endpoint: str, symbol: str, count: object = None, *, raw: bool = False
+) -> URL:
     """The request URL; ``raw`` sends the symbol segment exactly as given."""
     segment = symbol if raw else quote(symbol, safe="")
     text = gw.url + PATHS[endpoint].format(segment)
@@ -127,8 +128,9 @@ def fetch(session: aiohttp.ClientSession) -> Callable[..., Awaitable[Reply]]:
 def call(fetch: Callable[..., Awaitable[Reply]]) -> Callable[..., Awaitable[Reply]]:
     """``await call(gw, endpoint, symbol, count=None, **get)``: one endpoint's :class:`Reply`."""
 
-    async def one(gw: Gateway, endpoint: str, symbol: str, count: object = None,
-                  **kwargs: Any) -> Reply:
+    async def one(
+        gw: Gateway, endpoint: str, symbol: str, count: object = None, **kwargs: Any
+    ) -> Reply:
         return await fetch(_url(gw, endpoint, symbol, count), **kwargs)
 
     return one

@@ -21,18 +21,33 @@ from harvester.simulate.service import Service
 D = dt.date
 TRADES = "short_trades"
 INTEREST = "short_interest"
-SYMBOLS = {("US", TRADES): "AAPL.US", ("HK", TRADES): "700.HK",
-           ("US", INTEREST): "US.AAPL", ("HK", INTEREST): "HK.00700"}
+SYMBOLS = {
+    ("US", TRADES): "AAPL.US",
+    ("HK", TRADES): "700.HK",
+    ("US", INTEREST): "US.AAPL",
+    ("HK", INTEREST): "HK.00700",
+}
 
 # (publication day, newest record date it carries), from mid-April to the end of May 2026.
 PUBLISHED = {
-    ("US", TRADES): [(D(2026, 4, 21), D(2026, 4, 17)), (D(2026, 5, 5), D(2026, 5, 1)),
-                     (D(2026, 5, 19), D(2026, 5, 15))],
-    ("US", INTEREST): [(D(2026, 4, 24), D(2026, 4, 15)), (D(2026, 5, 11), D(2026, 4, 30)),
-                       (D(2026, 5, 26), D(2026, 5, 15))],
-    ("HK", INTEREST): [(D(2026, 4, 24), D(2026, 4, 17)), (D(2026, 5, 1), D(2026, 4, 24)),
-                       (D(2026, 5, 8), D(2026, 5, 1)), (D(2026, 5, 15), D(2026, 5, 8)),
-                       (D(2026, 5, 22), D(2026, 5, 15)), (D(2026, 5, 29), D(2026, 5, 22))],
+    ("US", TRADES): [
+        (D(2026, 4, 21), D(2026, 4, 17)),
+        (D(2026, 5, 5), D(2026, 5, 1)),
+        (D(2026, 5, 19), D(2026, 5, 15)),
+    ],
+    ("US", INTEREST): [
+        (D(2026, 4, 24), D(2026, 4, 15)),
+        (D(2026, 5, 11), D(2026, 4, 30)),
+        (D(2026, 5, 26), D(2026, 5, 15)),
+    ],
+    ("HK", INTEREST): [
+        (D(2026, 4, 24), D(2026, 4, 17)),
+        (D(2026, 5, 1), D(2026, 4, 24)),
+        (D(2026, 5, 8), D(2026, 5, 1)),
+        (D(2026, 5, 15), D(2026, 5, 8)),
+        (D(2026, 5, 22), D(2026, 5, 15)),
+        (D(2026, 5, 29), D(2026, 5, 22)),
+    ],
 }
 MAY = [D(2026, 5, n) for n in range(1, 32)]
 WEEKDAYS = [day for day in MAY if day.weekday() < 5]
@@ -60,12 +75,14 @@ def test_each_pair_publishes_on_its_calendar_over_a_month(pair):
 
 
 def test_on_most_business_days_one_or_two_pairs_publish():
-    counts = [sum(cal.publishes_on(cal.calendar(*pair), day) for pair in cal.PAIRS)
-              for day in WEEKDAYS]
+    counts = [
+        sum(cal.publishes_on(cal.calendar(*pair), day) for pair in cal.PAIRS) for day in WEEKDAYS
+    ]
     assert counts.count(1) == 12 and counts.count(2) == 9 and len(counts) == 21
     weekend = [day for day in MAY if day.weekday() >= 5]
-    assert not any(cal.publishes_on(cal.calendar(*pair), day)
-                   for pair in cal.PAIRS for day in weekend)
+    assert not any(
+        cal.publishes_on(cal.calendar(*pair), day) for pair in cal.PAIRS for day in weekend
+    )
 
 
 @pytest.mark.parametrize("pair", cal.PAIRS, ids="/".join)
@@ -81,9 +98,11 @@ def test_every_day_serves_up_to_its_latest_publication(pair):
 def test_without_schedules_every_record_is_served_from_its_own_date():
     for day in MAY:
         assert cal.cutoff(cal.calendar("US", TRADES, False), day) == _newest_expected(
-            ("HK", TRADES), day)
+            ("HK", TRADES), day
+        )
         assert cal.cutoff(cal.calendar("HK", INTEREST, False), day) == max(
-            d for d in [D(2026, 4, 24), *[d for d in MAY if d.weekday() == 4]] if d <= day)
+            d for d in [D(2026, 4, 24), *[d for d in MAY if d.weekday() == 4]] if d <= day
+        )
         us = cal.cutoff(cal.calendar("US", INTEREST, False), day)
         # Month end falls on a Sunday: the settlement date moves back to Friday the 29th.
         assert us == max(d for d in (D(2026, 4, 30), D(2026, 5, 15), D(2026, 5, 29)) if d <= day)
@@ -107,8 +126,10 @@ def _newest(service: Service, pair: tuple[str, str], count: int) -> list[str]:
     if endpoint == INTEREST:
         return [item["timestamp_str"] for item in doc["data"]["items"]]
     zone_shift = dt.timedelta(hours=8 if market == "HK" else 0)
-    return [(dt.datetime.fromisoformat(r["timestamp"][:-1]) + zone_shift).date().isoformat()
-            for r in doc["data"]]
+    return [
+        (dt.datetime.fromisoformat(r["timestamp"][:-1]) + zone_shift).date().isoformat()
+        for r in doc["data"]
+    ]
 
 
 def test_the_service_serves_each_pair_up_to_its_cutoff_and_a_full_window(fake_clock):
@@ -136,11 +157,15 @@ def test_served_lists_every_pair_for_the_admin_endpoint(fake_clock):
     assert doc["today"] == "2026-05-18" and doc["schedules"] is True
     rows = {(row["market"], row["endpoint"]): row for row in doc["pairs"]}
     assert rows[("US", TRADES)] == {
-        "market": "US", "endpoint": TRADES, "newest": "2026-05-01", "published": "2026-05-05",
-        "next_published": "2026-05-19", "next_newest": "2026-05-15"}
+        "market": "US",
+        "endpoint": TRADES,
+        "newest": "2026-05-01",
+        "published": "2026-05-05",
+        "next_published": "2026-05-19",
+        "next_newest": "2026-05-15",
+    }
     assert rows[("HK", INTEREST)]["newest"] == "2026-05-08"
     assert rows[("US", INTEREST)]["next_published"] == "2026-05-26"
     off = Service(dataclasses.replace(settings, schedules=False), GatewayStats(), fake_clock())
-    assert {row["newest"] for row in off.served()["pairs"]} == {
-        "2026-05-18", "2026-05-15"}
+    assert {row["newest"] for row in off.served()["pairs"]} == {"2026-05-18", "2026-05-15"}
     assert off.served()["restate_rate"] == 0.0

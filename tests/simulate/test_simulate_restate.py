@@ -36,16 +36,26 @@ FIELDS = {
     ("HK", TRADES, "short_turnover"): ("amount", {"amount", "rate"}),
     ("HK", TRADES, "total_turnover"): ("total_amount", {"total_amount", "rate"}),
     ("HK", TRADES, "short_balance"): ("balance", {"balance"}),
-    ("US", INTEREST, "short_shares"):
-        ("shares_short", {"shares_short", "short_percent", "days_to_cover"}),
-    ("US", INTEREST, "avg_daily_share_volume"):
-        ("avg_daily_share_volume", {"avg_daily_share_volume", "days_to_cover"}),
-    ("US", INTEREST, "avg_daily_short_volume"):
-        ("avg_daily_short_volume", {"avg_daily_short_volume"}),
-    ("HK", INTEREST, "short_shares"):
-        ("aggregated_short", {"aggregated_short", "aggregated_short_ratio"}),
-    ("HK", INTEREST, "avg_daily_short_volume"):
-        ("avg_daily_short_volume", {"avg_daily_short_volume"}),
+    ("US", INTEREST, "short_shares"): (
+        "shares_short",
+        {"shares_short", "short_percent", "days_to_cover"},
+    ),
+    ("US", INTEREST, "avg_daily_share_volume"): (
+        "avg_daily_share_volume",
+        {"avg_daily_share_volume", "days_to_cover"},
+    ),
+    ("US", INTEREST, "avg_daily_short_volume"): (
+        "avg_daily_short_volume",
+        {"avg_daily_short_volume"},
+    ),
+    ("HK", INTEREST, "short_shares"): (
+        "aggregated_short",
+        {"aggregated_short", "aggregated_short_ratio"},
+    ),
+    ("HK", INTEREST, "avg_daily_short_volume"): (
+        "avg_daily_short_volume",
+        {"avg_daily_short_volume"},
+    ),
     ("HK", INTEREST, "avg_cost"): ("avg_cost", {"avg_cost"}),
 }
 
@@ -135,20 +145,26 @@ def _check_restated(r: Restatement, before: dict, now: dict, quantized: Any) -> 
 
 def test_the_same_seed_gives_the_same_values_and_another_seed_others(fake_clock):
     day = dt.date(2026, 5, 19)
-    one, two = (Service(dataclasses.replace(SETTINGS, today=day), GatewayStats(), fake_clock())
-                for _ in range(2))
+    one, two = (
+        Service(dataclasses.replace(SETTINGS, today=day), GatewayStats(), fake_clock())
+        for _ in range(2)
+    )
     assert _served(one) == _served(two)
     other = dataclasses.replace(SETTINGS, seed=4)
-    assert restatements(SETTINGS, US + HK, FIRST, LAST) == restatements(SETTINGS, US + HK,
-                                                                         FIRST, LAST)
-    assert restatements(SETTINGS, US + HK, FIRST, LAST) != restatements(other, US + HK,
-                                                                        FIRST, LAST)
+    assert restatements(SETTINGS, US + HK, FIRST, LAST) == restatements(
+        SETTINGS, US + HK, FIRST, LAST
+    )
+    assert restatements(SETTINGS, US + HK, FIRST, LAST) != restatements(other, US + HK, FIRST, LAST)
 
 
-@pytest.mark.parametrize("settings", [
-    dataclasses.replace(SETTINGS, restate_rate=0.0),
-    dataclasses.replace(SETTINGS, schedules=False, restate_rate=1.0),
-], ids=["rate 0", "schedules off"])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dataclasses.replace(SETTINGS, restate_rate=0.0),
+        dataclasses.replace(SETTINGS, schedules=False, restate_rate=1.0),
+    ],
+    ids=["rate 0", "schedules off"],
+)
 def test_no_restatement_when_switched_off(fake_clock, settings):
     for day, before, now in _history(settings, fake_clock()):
         assert _changed(before, now) == set(), day
@@ -156,10 +172,17 @@ def test_no_restatement_when_switched_off(fake_clock, settings):
 
 
 def test_a_short_answer_is_the_start_of_a_longer_one_with_restatements(fake_clock):
-    service = Service(dataclasses.replace(SETTINGS, restate_rate=1.0, today=dt.date(2026, 6, 3)),
-                      GatewayStats(), fake_clock())
-    for endpoint, raw, most in ((TRADES, "700.HK", 100), (TRADES, "AAPL.US", 100),
-                                (INTEREST, "US.AAPL", 90), (INTEREST, "HK.00005", 90)):
+    service = Service(
+        dataclasses.replace(SETTINGS, restate_rate=1.0, today=dt.date(2026, 6, 3)),
+        GatewayStats(),
+        fake_clock(),
+    )
+    for endpoint, raw, most in (
+        (TRADES, "700.HK", 100),
+        (TRADES, "AAPL.US", 100),
+        (INTEREST, "US.AAPL", 90),
+        (INTEREST, "HK.00005", 90),
+    ):
         whole = orjson.loads(service.handle(endpoint, raw, str(most), None)[0].body)
         whole = whole["data"] if endpoint == TRADES else whole["data"]["items"]
         for count in (1, 2, 5, 6, 11, 16, 40, most - 1):
@@ -169,10 +192,10 @@ def test_a_short_answer_is_the_start_of_a_longer_one_with_restatements(fake_cloc
 
 
 def test_restatements_skip_symbols_that_serve_no_data():
-    settings = dataclasses.replace(SETTINGS, restate_rate=1.0, no_data=("R1.US",),
-                                   empty=("5.HK",))
-    found = restatements(settings, ["R1.US", "5.HK", "600519.SH", "R2.US", "bad"],
-                         dt.date(2026, 5, 19))
+    settings = dataclasses.replace(SETTINGS, restate_rate=1.0, no_data=("R1.US",), empty=("5.HK",))
+    found = restatements(
+        settings, ["R1.US", "5.HK", "600519.SH", "R2.US", "bad"], dt.date(2026, 5, 19)
+    )
     assert {r.symbol for r in found} == {"R2.US"}
     assert {r.endpoint for r in found} == {TRADES}  # only US short_trades publishes that day
     assert cal.publishes_on(cal.calendar("US", TRADES), dt.date(2026, 5, 19))

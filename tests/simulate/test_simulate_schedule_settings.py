@@ -20,10 +20,12 @@ from harvester.simulate import GatewaySettings, add_arguments, settings_from_arg
 def test_today_and_its_old_name():
     assert GatewaySettings().today == dt.date(2026, 5, 18) == GatewaySettings().anchor_date
     assert GatewaySettings().schedules is False and GatewaySettings().restate_rate == 0.05
-    new = GatewaySettings.from_mapping({"today": "2026-06-01", "schedules": True,
-                                        "restate_rate": 0})
-    old = GatewaySettings.from_mapping({"anchor_date": "2026-06-01", "schedules": True,
-                                        "restate_rate": 0})
+    new = GatewaySettings.from_mapping(
+        {"today": "2026-06-01", "schedules": True, "restate_rate": 0}
+    )
+    old = GatewaySettings.from_mapping(
+        {"anchor_date": "2026-06-01", "schedules": True, "restate_rate": 0}
+    )
     assert new == old and new.today == dt.date(2026, 6, 1) == old.anchor_date
     assert new.restate_rate == 0.0 and isinstance(new.restate_rate, float)
 
@@ -54,7 +56,8 @@ def test_flags_set_the_day_the_schedules_and_the_rate():
     base = GatewaySettings(seed=1)
     ns = parser.parse_args(["--date", "2026-05-20", "--schedules", "--restate-rate", "0.5"])
     assert settings_from_args(ns, base) == dataclasses.replace(
-        base, today=dt.date(2026, 5, 20), schedules=True, restate_rate=0.5)
+        base, today=dt.date(2026, 5, 20), schedules=True, restate_rate=0.5
+    )
     old = settings_from_args(parser.parse_args(["--anchor-date", "2026-05-20"]), base)
     assert old.today == dt.date(2026, 5, 20) and old.schedules is False
     on = dataclasses.replace(base, schedules=True)
@@ -62,9 +65,15 @@ def test_flags_set_the_day_the_schedules_and_the_rate():
     assert settings_from_args(parser.parse_args([]), on) == on
 
 
-
-@pytest.mark.parametrize("flags", [["--date", "someday"], ["--date", "1700-01-01"],
-                                   ["--restate-rate", "2"], ["--error-rate", "-1"]])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--date", "someday"],
+        ["--date", "1700-01-01"],
+        ["--restate-rate", "2"],
+        ["--error-rate", "-1"],
+    ],
+)
 def test_a_bad_flag_value_is_a_usage_error_naming_the_setting(capsys, flags):
     parser = argparse.ArgumentParser()
     add_arguments(parser)

@@ -45,9 +45,7 @@ async def test_a_token_is_required_when_set(call):
     async with Gateway(GatewaySettings(token="s3cret")) as gw:
         missing = await call(gw, TRADES, "AAPL.US")
         wrong = await call(gw, TRADES, "AAPL.US", headers={"Authorization": "Bearer x"})
-        right = await call(
-            gw, INTEREST, "US.AAPL", headers={"Authorization": "Bearer s3cret"}
-        )
+        right = await call(gw, INTEREST, "US.AAPL", headers={"Authorization": "Bearer s3cret"})
         outcomes = gw.stats.as_dict()["by_outcome"]
     assert missing.status == 401 and wrong.status == 401
     assert right.kind == "0"

@@ -71,8 +71,9 @@ async def _snapshot(call: Any, gw: Gateway) -> tuple[dict[tuple[str, str, str], 
             assert len(items) == count
             days = [_local_day(item, market) for item in items]
             newest.setdefault((market, endpoint), set()).add(days[0])
-            records.update({(symbol, endpoint, day): item for day, item in zip(days, items,
-                                                                                strict=True)})
+            records.update(
+                {(symbol, endpoint, day): item for day, item in zip(days, items, strict=True)}
+            )
     return records, newest
 
 
@@ -90,8 +91,10 @@ async def test_one_gateway_stepped_through_ten_business_days(call, fetch):
                 assert newest[pair] == {expected}, (day, pair)
                 assert (row["market"], row["endpoint"], row["newest"]) == (*pair, expected)
             changed = {key for key in before.keys() & now.keys() if before[key] != now[key]}
-            announced = {(r.symbol, r.endpoint, r.record_date.isoformat())
-                         for r in restatements(SETTINGS, SYMBOLS, day)}
+            announced = {
+                (r.symbol, r.endpoint, r.record_date.isoformat())
+                for r in restatements(SETTINGS, SYMBOLS, day)
+            }
             assert changed == announced, day
             changes += len(changed)
             before = now
@@ -119,6 +122,7 @@ async def test_set_today_before_start_and_between_requests(call):
 
 async def test_post_sim_today_steps_the_day_and_refuses_bad_bodies(session, call):
     async with Gateway(SETTINGS) as gw:
+
         async def post(body: bytes) -> tuple[int, Any]:
             async with session.post(gw.url + "/_sim/today", data=body) as response:
                 return response.status, await response.json()
@@ -129,9 +133,17 @@ async def test_post_sim_today_steps_the_day_and_refuses_bad_bodies(session, call
         assert reply.json()["data"]["items"][0]["timestamp_str"] == "2026-05-15"
         assert (await post(b'{"advance": 3}'))[1]["today"] == "2026-05-29"
         assert (await post(b'{"advance": -5}'))[1]["today"] == "2026-05-22"
-        for body in (b"x", b"[]", b"{}", b'{"today": "May 26"}', b'{"advance": 1.5}',
-                     b'{"advance": true}', b'{"today": "1800-01-01"}',
-                     b'{"today": "2026-05-26", "advance": 1}', b'{"tomorrow": 1}'):
+        for body in (
+            b"x",
+            b"[]",
+            b"{}",
+            b'{"today": "May 26"}',
+            b'{"advance": 1.5}',
+            b'{"advance": true}',
+            b'{"today": "1800-01-01"}',
+            b'{"today": "2026-05-26", "advance": 1}',
+            b'{"tomorrow": 1}',
+        ):
             status, doc = await post(body)
             assert status == 400 and isinstance(doc["error"], str) and doc["error"], body
             assert "\n" not in doc["error"]
@@ -171,14 +183,30 @@ def test_a_simulated_sweep_takes_the_day_and_schedules_from_its_config(
     config.write_text(fast_toml + 'schedules = true\ntoday = "2026-05-18"\n', encoding="utf-8")
     (tmp_path / "s.txt").write_text("AAPL.US\n700.HK\n", encoding="utf-8")
     db = tmp_path / "h.sqlite"
-    result = harvester("sweep", "--simulate", "--config", str(config), "--symbols",
-                       str(tmp_path / "s.txt"), "--db", str(db), "-q")
+    result = harvester(
+        "sweep",
+        "--simulate",
+        "--config",
+        str(config),
+        "--symbols",
+        str(tmp_path / "s.txt"),
+        "--db",
+        str(db),
+        "-q",
+    )
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(db) as con:
-        newest = dict(con.execute(
-            "SELECT symbol || ' ' || kind, MAX(trade_date) FROM ("
-            " SELECT symbol, 'trades' AS kind, trade_date FROM short_trades UNION ALL"
-            " SELECT symbol, 'interest', trade_date FROM short_interest) GROUP BY 1"))
+        newest = dict(
+            con.execute(
+                "SELECT symbol || ' ' || kind, MAX(trade_date) FROM ("
+                " SELECT symbol, 'trades' AS kind, trade_date FROM short_trades UNION ALL"
+                " SELECT symbol, 'interest', trade_date FROM short_interest) GROUP BY 1"
+            )
+        )
     con.close()
-    assert newest == {"AAPL.US trades": "2026-05-01", "700.HK trades": "2026-05-18",
-                      "AAPL.US interest": "2026-04-30", "700.HK interest": "2026-05-08"}
+    assert newest == {
+        "AAPL.US trades": "2026-05-01",
+        "700.HK trades": "2026-05-18",
+        "AAPL.US interest": "2026-04-30",
+        "700.HK interest": "2026-05-08",
+    }

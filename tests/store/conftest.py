@@ -33,7 +33,9 @@ class SampleRun:
     tables: ClassVar[dict[str, TableSpec]] = _TABLES
     #: Points the "bogus" endpoint at a table that does not exist, so its upsert fails.
     broken: ClassVar[dict[str, TableSpec]] = {
-        **_TABLES, "bogus": TableSpec("bogus", "no_such_table", _TABLES["short_trades"].columns)}
+        **_TABLES,
+        "bogus": TableSpec("bogus", "no_such_table", _TABLES["short_trades"].columns),
+    }
 
     def __init__(self, path: Path, query: Callable[..., Rows]) -> None:
         self.path = path
@@ -45,28 +47,49 @@ class SampleRun:
         return (symbol.canonical, symbol.market, day, 100, 0, 400, None, None, None, 0.25, close)
 
     @staticmethod
-    def result(symbol: Symbol, endpoint: str, status: TaskStatus = TaskStatus.OK,
-               rows: tuple[tuple[Any, ...], ...] = (), **extra: Any) -> TaskResult:
+    def result(
+        symbol: Symbol,
+        endpoint: str,
+        status: TaskStatus = TaskStatus.OK,
+        rows: tuple[tuple[Any, ...], ...] = (),
+        **extra: Any,
+    ) -> TaskResult:
         """One task's outcome after a single attempt."""
         return TaskResult(symbol, endpoint, status, 1, rows, **extra)
 
-    def traded(self, symbol: Symbol, day: str = "2026-05-15", close: float = 1.0, *,
-               endpoint: str = "short_trades") -> TaskResult:
+    def traded(
+        self,
+        symbol: Symbol,
+        day: str = "2026-05-15",
+        close: float = 1.0,
+        *,
+        endpoint: str = "short_trades",
+    ) -> TaskResult:
         """An ok result carrying one ``short_trades`` row of ``day`` (as ``endpoint``'s)."""
         return self.result(symbol, endpoint, rows=(self.trade_row(symbol, day, close),))
 
-    async def start(self, store: Store, symbols: list[str],
-                    endpoints: tuple[str, ...] | None = None, run_id: str | None = None) -> None:
+    async def start(
+        self,
+        store: Store,
+        symbols: list[str],
+        endpoints: tuple[str, ...] | None = None,
+        run_id: str | None = None,
+    ) -> None:
         """Record the run (or ``run_id``) with every symbol's tasks pending."""
         endpoints = endpoints or self.endpoints
         tasks = [(s, e, TaskStatus.PENDING.value, None) for s in symbols for e in endpoints]
-        await store.start_run(run_id or self.id, "symbols.txt", tasks,
-                              lambda added: {"symbols": added // len(endpoints)})
+        await store.start_run(
+            run_id or self.id,
+            "symbols.txt",
+            tasks,
+            lambda added: {"symbols": added // len(endpoints)},
+        )
 
     def statuses(self) -> dict[tuple[str, str], str]:
         """``{(symbol, endpoint): status}`` of the run's tasks, as the file holds them."""
-        rows = self._query(self.path, "SELECT symbol, endpoint, status FROM tasks "
-                                      "WHERE run_id = ?", (self.id,))
+        rows = self._query(
+            self.path, "SELECT symbol, endpoint, status FROM tasks WHERE run_id = ?", (self.id,)
+        )
         return {(symbol, endpoint): status for symbol, endpoint, status in rows}
 
 

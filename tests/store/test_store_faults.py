@@ -46,12 +46,21 @@ def settings_for(tmp_path: Path, url: str) -> Settings:
     empty = tmp_path / "empty.toml"
     empty.write_text("", encoding="utf-8")
     limits = {"rate": 1000.0, "concurrency": 8}
-    return load_settings(empty, environ={}, overrides={
-        "sweep": {"symbols": str(symbols), "db": str(tmp_path / "h.sqlite"), "workers": 8,
-                  "backoff_base": 0.0},
-        "gateway": {"base_url": url},
-        "endpoints.short_trades": limits, "endpoints.short_interest": limits,
-    })
+    return load_settings(
+        empty,
+        environ={},
+        overrides={
+            "sweep": {
+                "symbols": str(symbols),
+                "db": str(tmp_path / "h.sqlite"),
+                "workers": 8,
+                "backoff_base": 0.0,
+            },
+            "gateway": {"base_url": url},
+            "endpoints.short_trades": limits,
+            "endpoints.short_interest": limits,
+        },
+    )
 
 
 async def prepare(kind: str | None, settings: Settings, db: Path) -> bool:
@@ -73,8 +82,12 @@ async def prepare(kind: str | None, settings: Settings, db: Path) -> bool:
 
 @pytest.mark.parametrize(("step", "fragment", "setup"), STEPS, ids=[s[0] for s in STEPS])
 async def test_a_full_disk_at_each_step_is_one_line_and_resume_finishes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, query: Callable[..., list[tuple[Any, ...]]],
-    step: str, fragment: str, setup: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    query: Callable[..., list[tuple[Any, ...]]],
+    step: str,
+    fragment: str,
+    setup: str | None,
 ) -> None:
     db = tmp_path / "h.sqlite"
     async with Gateway() as gateway:
@@ -83,8 +96,9 @@ async def test_a_full_disk_at_each_step_is_one_line_and_resume_finishes(
         real = Store._sql
         hits = 0
 
-        async def full_disk(self: Store, statement: str, params: Iterable[Any] = (), *,
-                            many: bool = False) -> aiosqlite.Cursor:
+        async def full_disk(
+            self: Store, statement: str, params: Iterable[Any] = (), *, many: bool = False
+        ) -> aiosqlite.Cursor:
             nonlocal hits
             if fragment in statement:
                 hits += 1
@@ -103,6 +117,7 @@ async def test_a_full_disk_at_each_step_is_one_line_and_resume_finishes(
 
         done = await run_sweep(settings, resume=True)
     assert done.status.value == "completed", step
-    assert query(db, "SELECT DISTINCT status FROM tasks WHERE run_id = ?",
-                 (done.run_id,)) == [("ok",)]
+    assert query(db, "SELECT DISTINCT status FROM tasks WHERE run_id = ?", (done.run_id,)) == [
+        ("ok",)
+    ]
     assert query(db, "SELECT COUNT(*) FROM runs WHERE status = 'running'") == [(0,)]

@@ -32,22 +32,27 @@ async def collect(store: Store, run: Any, endpoints: tuple[str, ...] = ()) -> li
 
 
 async def test_remaining_work_yields_pending_and_failed_grouped_by_symbol(
-    run: Any, db_path: Path,
+    run: Any,
+    db_path: Path,
 ) -> None:
     def sym(text: str) -> Symbol:
         return harvester.store.store.symbol_from_canonical(text)
 
     async with Store(db_path) as store:
         await run.start(store, FIVE)
-        await store.write_results(run.id, [
-            run.result(sym("A.US"), "short_trades"),
-            run.result(sym("A.US"), "short_interest", TaskStatus.NO_DATA),
-            run.result(sym("B.US"), "short_trades", TaskStatus.FAILED),
-            run.result(sym("B.US"), "short_interest", TaskStatus.UNSUPPORTED),
-            run.result(sym("700.HK"), "short_trades", TaskStatus.INVALID),
-            run.result(sym("700.HK"), "short_interest", TaskStatus.OK),
-            run.result(sym("E.US"), "short_interest", TaskStatus.FAILED),
-        ], run.tables)
+        await store.write_results(
+            run.id,
+            [
+                run.result(sym("A.US"), "short_trades"),
+                run.result(sym("A.US"), "short_interest", TaskStatus.NO_DATA),
+                run.result(sym("B.US"), "short_trades", TaskStatus.FAILED),
+                run.result(sym("B.US"), "short_interest", TaskStatus.UNSUPPORTED),
+                run.result(sym("700.HK"), "short_trades", TaskStatus.INVALID),
+                run.result(sym("700.HK"), "short_interest", TaskStatus.OK),
+                run.result(sym("E.US"), "short_interest", TaskStatus.FAILED),
+            ],
+            run.tables,
+        )
         assert await collect(store, run) == [
             WorkItem(Symbol("B", "US"), ("short_trades",)),
             WorkItem(Symbol("D", "US"), run.endpoints),
@@ -99,12 +104,16 @@ async def test_read_status_counts_tasks_and_leaves_the_file_untouched(
 ) -> None:
     async with Store(db_path) as store:
         await run.start(store, ["AAPL.US", "700.HK", "MSFT.US"])
-        await store.write_results(run.id, [
-            run.traded(AAPL),
-            run.result(AAPL, "short_interest", TaskStatus.NO_DATA),
-            run.result(Symbol("700", "HK"), "short_trades", TaskStatus.FAILED),
-            run.result(Symbol("MSFT", "US"), "short_trades", TaskStatus.OK),
-        ], run.tables)
+        await store.write_results(
+            run.id,
+            [
+                run.traded(AAPL),
+                run.result(AAPL, "short_interest", TaskStatus.NO_DATA),
+                run.result(Symbol("700", "HK"), "short_trades", TaskStatus.FAILED),
+                run.result(Symbol("MSFT", "US"), "short_trades", TaskStatus.OK),
+            ],
+            run.tables,
+        )
     before = (db_path.stat().st_mtime_ns, db_path.read_bytes())
     runs = read_status(db_path)
     assert (db_path.stat().st_mtime_ns, db_path.read_bytes()) == before

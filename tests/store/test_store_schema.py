@@ -58,8 +58,15 @@ async def test_data_tables_have_the_adapters_columns_in_order(
         pass
     adapter = ADAPTERS[endpoint]
     names, key = table_info(query, db_path, adapter.table)
-    assert names == ("symbol", "market", "trade_date", *[c.name for c in adapter.columns],
-                     "run_id", "fetched_at", "first_seen_at")
+    assert names == (
+        "symbol",
+        "market",
+        "trade_date",
+        *[c.name for c in adapter.columns],
+        "run_id",
+        "fetched_at",
+        "first_seen_at",
+    )
     assert key == ("symbol", "trade_date")
     declared = {row[1]: row[2] for row in query(db_path, f"PRAGMA table_info({adapter.table})")}
     assert {c.name: c.sqltype for c in adapter.columns}.items() <= declared.items()
@@ -71,14 +78,36 @@ async def test_runs_and_tasks_tables_have_the_documented_columns(
     async with Store(db_path):
         pass
     assert table_info(query, db_path, "runs") == (
-        ("run_id", "started_at", "finished_at", "status", "symbols_file", "symbols",
-         "duplicates", "malformed_lines", "requests", "rows_written", "warnings", "resumes",
-         "stop_reason"),
+        (
+            "run_id",
+            "started_at",
+            "finished_at",
+            "status",
+            "symbols_file",
+            "symbols",
+            "duplicates",
+            "malformed_lines",
+            "requests",
+            "rows_written",
+            "warnings",
+            "resumes",
+            "stop_reason",
+        ),
         ("run_id",),
     )
     assert table_info(query, db_path, "tasks") == (
-        ("run_id", "symbol", "endpoint", "status", "attempts", "rows", "warnings",
-         "error_code", "error_message", "updated_at"),
+        (
+            "run_id",
+            "symbol",
+            "endpoint",
+            "status",
+            "attempts",
+            "rows",
+            "warnings",
+            "error_code",
+            "error_message",
+            "updated_at",
+        ),
         ("run_id", "symbol", "endpoint"),
     )
 

@@ -93,8 +93,14 @@ async def test_a_writer_that_falls_behind_holds_back_new_results(run: Any) -> No
             await writer.submit(run.result(AAPL, "short_trades"))
             accepted += 1
 
-    async with BatchWriter(store, run.id, run.tables, interval=0.01,  # type: ignore[arg-type]
-                           max_tasks=10, queue_size=4) as writer:
+    async with BatchWriter(
+        store,
+        run.id,
+        run.tables,
+        interval=0.01,  # type: ignore[arg-type]
+        max_tasks=10,
+        queue_size=4,
+    ) as writer:
         submitting = asyncio.create_task(submit_all(writer))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 5.0
@@ -141,8 +147,12 @@ async def test_a_writer_that_dies_wakes_a_blocked_submitter_with_its_one_error(r
             await writer.submit(run.result(AAPL, "short_trades"))
 
     with pytest.raises(StoreError, match="disk is full"):  # one error, not an ExceptionGroup
-        async with asyncio.timeout(5), BatchWriter(  # type: ignore[arg-type]
-                store, run.id, run.tables, interval=0.01, max_tasks=10, queue_size=4) as writer:
+        async with (
+            asyncio.timeout(5),
+            BatchWriter(  # type: ignore[arg-type]
+                store, run.id, run.tables, interval=0.01, max_tasks=10, queue_size=4
+            ) as writer,
+        ):
             submitting = asyncio.create_task(submit_all(writer))
             await blocked.wait()
             store.gate.set()  # the commit now fails with the submitter waiting

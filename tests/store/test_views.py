@@ -21,9 +21,18 @@ from harvester.sweep.run import table_specs
 
 HERE = Path(__file__).resolve().parent.parent
 Query = Callable[..., list[tuple[Any, ...]]]
-VIEWS = ("latest_short_trades", "latest_short_interest", "snapshot", "run_problems",
-         "us_short_trades", "hk_short_trades", "us_short_interest", "hk_short_interest",
-         "short_trades_versions", "short_interest_versions")
+VIEWS = (
+    "latest_short_trades",
+    "latest_short_interest",
+    "snapshot",
+    "run_problems",
+    "us_short_trades",
+    "hk_short_trades",
+    "us_short_interest",
+    "hk_short_interest",
+    "short_trades_versions",
+    "short_interest_versions",
+)
 
 
 def columns(query: Query, db: Path, name: str) -> tuple[str, ...]:
@@ -59,9 +68,13 @@ def test_latest_views_hold_each_symbols_newest_row(swept: Any, table: str) -> No
 def test_snapshot_puts_each_symbols_newest_figures_side_by_side(swept: Any) -> None:
     trades = newest(swept.rows("SELECT * FROM short_trades"))
     interest = newest(swept.rows("SELECT * FROM short_interest"))
-    got = {row[0]: row for row in swept.rows(
-        "SELECT symbol, market, short_trades_date, short_ratio, close, "
-        "short_interest_date, short_percent, short_shares FROM snapshot")}
+    got = {
+        row[0]: row
+        for row in swept.rows(
+            "SELECT symbol, market, short_trades_date, short_ratio, close, "
+            "short_interest_date, short_percent, short_shares FROM snapshot"
+        )
+    }
     assert set(got) == set(trades) | set(interest)
     for symbol, row in got.items():
         t, i = trades.get(symbol), interest.get(symbol)
@@ -75,23 +88,33 @@ def test_run_problems_lists_the_latest_runs_tasks_that_did_not_end_ok(swept: Any
     expected = swept.rows(
         "SELECT symbol, endpoint, status, error_code FROM tasks "
         "WHERE status NOT IN ('ok', 'unchanged') "
-        "AND run_id = (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1)")
+        "AND run_id = (SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 1)"
+    )
     assert sorted(problems) == sorted(expected)
     by_symbol = {(symbol, status) for symbol, _, status, _ in problems}
-    assert {("NODATA.US", "no_data"), ("29999.HK", "unsupported"), ("BADX.US", "invalid"),
-            ("FAILS.US", "failed")} <= by_symbol
+    assert {
+        ("NODATA.US", "no_data"),
+        ("29999.HK", "unsupported"),
+        ("BADX.US", "invalid"),
+        ("FAILS.US", "failed"),
+    } <= by_symbol
     assert not {symbol for symbol, _ in by_symbol} & {"AAPL.US", "700.HK"}
 
 
 def test_run_problems_follows_the_newest_run(copy_swept: Callable[[], Any]) -> None:
     swept = copy_swept()
     with closing(sqlite3.connect(swept.db)) as db, db:
-        db.execute("INSERT INTO runs (run_id, started_at, status) "
-                   "VALUES ('later', '2999-01-01T00:00:00.000Z', 'running')")
-        db.execute("INSERT INTO tasks (run_id, symbol, endpoint, status, updated_at) "
-                   "VALUES ('later', 'AAPL.US', 'short_trades', 'pending', 'x')")
+        db.execute(
+            "INSERT INTO runs (run_id, started_at, status) "
+            "VALUES ('later', '2999-01-01T00:00:00.000Z', 'running')"
+        )
+        db.execute(
+            "INSERT INTO tasks (run_id, symbol, endpoint, status, updated_at) "
+            "VALUES ('later', 'AAPL.US', 'short_trades', 'pending', 'x')"
+        )
     assert swept.rows("SELECT run_id, symbol, status FROM run_problems") == [
-        ("later", "AAPL.US", "pending")]
+        ("later", "AAPL.US", "pending")
+    ]
 
 
 @pytest.mark.parametrize("market", ["US", "HK"])
@@ -105,18 +128,23 @@ def test_market_views_carry_only_the_columns_that_market_fills(
     names = columns(query, swept.db, view)
     assert set(names) == {"symbol", "trade_date", *filled, "run_id", "fetched_at"}
     rows = swept.rows(f"SELECT symbol, trade_date, {', '.join(filled)} FROM {view}")
-    raw = swept.rows(f"SELECT symbol, trade_date, {', '.join(filled)} FROM {spec.table} "
-                     "WHERE market = ?", (market,))
+    raw = swept.rows(
+        f"SELECT symbol, trade_date, {', '.join(filled)} FROM {spec.table} WHERE market = ?",
+        (market,),
+    )
     assert rows and sorted(rows) == sorted(raw)
     # Every column a view leaves out is NULL in every row of that market.
     for column in set(spec.columns) - set(filled):
-        assert swept.rows(f"SELECT COUNT(*) FROM {spec.table} WHERE market = ? "
-                          f"AND {column} IS NOT NULL", (market,)) == [(0,)]
+        assert swept.rows(
+            f"SELECT COUNT(*) FROM {spec.table} WHERE market = ? AND {column} IS NOT NULL",
+            (market,),
+        ) == [(0,)]
 
 
 def test_integer_columns_of_the_market_views_are_stored_as_integers(swept: Any) -> None:
-    kinds = swept.rows("SELECT DISTINCT typeof(total_volume), typeof(nasdaq_short_volume) "
-                       "FROM us_short_trades")
+    kinds = swept.rows(
+        "SELECT DISTINCT typeof(total_volume), typeof(nasdaq_short_volume) FROM us_short_trades"
+    )
     assert kinds == [("integer", "integer")]
 
 
@@ -125,8 +153,10 @@ async def test_a_schema_2_file_made_by_the_previous_release_gets_the_views_in_pl
 ) -> None:
     db = dumped(tmp_path, 2)
     assert query(db, "PRAGMA user_version") == [(2,)]
-    before = {table: query(db, f"SELECT * FROM {table} ORDER BY 1, 2, 3")
-              for table in ("short_trades", "short_interest", "tasks", "runs")}
+    before = {
+        table: query(db, f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+        for table in ("short_trades", "short_interest", "tasks", "runs")
+    }
     async with Store(db):
         pass
     assert query(db, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
@@ -135,8 +165,9 @@ async def test_a_schema_2_file_made_by_the_previous_release_gets_the_views_in_pl
         assert [row[:width] for row in query(db, f"SELECT * FROM {table} ORDER BY 1, 2, 3")] == rows
     for table in ("short_trades", "short_interest"):
         # Rows stored before schema 5 were first seen, as far as anyone knows, when last fetched.
-        assert query(db, f"SELECT COUNT(*) FROM {table} WHERE first_seen_at IS NOT fetched_at"
-                     ) == [(0,)]
+        assert query(db, f"SELECT COUNT(*) FROM {table} WHERE first_seen_at IS NOT fetched_at") == [
+            (0,)
+        ]
     views = {row[0] for row in query(db, "SELECT name FROM sqlite_master WHERE type = 'view'")}
     assert views == set(VIEWS)
     latest = query(db, "SELECT symbol, trade_date FROM latest_short_trades ORDER BY 1")
@@ -157,7 +188,9 @@ async def test_schema_4_keeps_the_tasks_rowids_and_takes_the_nightly_statuses(
         conn.execute("UPDATE tasks SET status = 'unchanged' WHERE rowid = 1")
         conn.execute("UPDATE tasks SET status = 'skipped' WHERE rowid = 2")
     assert query(db, "SELECT status FROM tasks WHERE rowid IN (1, 2) ORDER BY rowid") == [
-        ("unchanged",), ("skipped",)]
+        ("unchanged",),
+        ("skipped",),
+    ]
     # Neither is a problem of the run, but a skipped task is listed with its reason.
     problems = {row[0] for row in query(db, "SELECT status FROM run_problems")}
     assert "unchanged" not in problems
@@ -181,6 +214,9 @@ async def test_a_schema_4_file_made_by_the_previous_release_gets_history_in_plac
     assert all(row[-1] == row[-2] for row in migrated)
     # History starts empty, and its views read the migrated rows as current.
     assert query(db, "SELECT COUNT(*) FROM short_trades_revisions") == [(0,)]
-    current = query(db, "SELECT COUNT(*) FROM short_trades_versions WHERE valid_to IS NULL "
-                        "AND valid_from = first_seen_at")
+    current = query(
+        db,
+        "SELECT COUNT(*) FROM short_trades_versions WHERE valid_to IS NULL "
+        "AND valid_from = first_seen_at",
+    )
     assert current == [(len(trades),)]

@@ -156,19 +156,22 @@ def check_http(
     if status == 200:
         return
     if status == 429:
-        wait = retry_after_seconds(headers.get("Retry-After"), date_header=headers.get("Date"),
-                                   now=now)
+        wait = retry_after_seconds(
+            headers.get("Retry-After"), date_header=headers.get("Date"), now=now
+        )
         raise RateLimited("HTTP 429 too many requests", retry_after=wait)
     if status == 400:
         raise InvalidRequest("HTTP 400 bad request", code="http_400")
     if 300 <= status < 400:
         raise Rejected(f"HTTP {status} redirect not followed", code=f"http_{status}")
     if status in (401, 403):
-        raise CredentialsRefused(f"the gateway refused the credentials (HTTP {status})",
-                                 code=f"http_{status}")
+        raise CredentialsRefused(
+            f"the gateway refused the credentials (HTTP {status})", code=f"http_{status}"
+        )
     if status >= 500:
-        raise TransportError(f"HTTP {status} from the gateway ({content_type or 'no type'})",
-                             code=f"http_{status}")
+        raise TransportError(
+            f"HTTP {status} from the gateway ({content_type or 'no type'})", code=f"http_{status}"
+        )
     raise Rejected(f"HTTP {status}", code=f"http_{status}")
 
 
@@ -218,9 +221,7 @@ class Adapter:
         """The records of a success envelope; raise the classified error otherwise."""
         raise NotImplementedError
 
-    def record_dates(
-        self, records: list[dict[str, Any]], tz: str
-    ) -> tuple[list[date | None], int]:
+    def record_dates(self, records: list[dict[str, Any]], tz: str) -> tuple[list[date | None], int]:
         """Each record's trading date (None if unusable), and the warnings found deciding them."""
         raise NotImplementedError
 
@@ -264,8 +265,11 @@ class Adapter:
         warnings += problems
         # Computed per call, not inside the cached date parsers: it moves with the clock.
         ceiling = _latest_day(now, tz)
-        if (None in days or len(set(days)) < len(days)
-                or max(cast(list[date], days), default=ceiling) > ceiling):
+        if (
+            None in days
+            or len(set(days)) < len(days)
+            or max(cast(list[date], days), default=ceiling) > ceiling
+        ):
             kept, days, dropped = _first_of_each_day(kept, days, ceiling)
             # No usable date, a day after tomorrow, or the same day twice: keep the first.
             warnings += dropped
@@ -305,5 +309,7 @@ def field_plan(
 ) -> tuple[tuple[str, Callable[[list[object]], list[Any]], int], ...]:
     """For one market's records: each field's source key, column parser and column position."""
     position = {column.name: index for index, column in enumerate(adapter.columns)}
-    return tuple((spec.source, column_parser(spec.parse), position[spec.column])
-                 for spec in adapter.fields[market])
+    return tuple(
+        (spec.source, column_parser(spec.parse), position[spec.column])
+        for spec in adapter.fields[market]
+    )

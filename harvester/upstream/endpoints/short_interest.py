@@ -70,8 +70,9 @@ class ShortInterest(Adapter):
     def envelope(self, document: Any, retry_unknown: bool) -> Sequence[Any]:
         """The ``data.items`` list of a ``ret_code``/``ret_msg`` envelope."""
         if not isinstance(document, dict) or "ret_code" not in document:
-            raise MalformedResponse("answer is not a ret_code/ret_msg envelope",
-                                    code="malformed_body")
+            raise MalformedResponse(
+                "answer is not a ret_code/ret_msg envelope", code="malformed_body"
+            )
         code = as_code(document.get("ret_code"))
         if code is None:
             raise MalformedResponse(
@@ -82,9 +83,12 @@ class ShortInterest(Adapter):
             error = document.get("error")
             name = error.get("code") if isinstance(error, dict) else None
             message = document.get("ret_msg")
-            raise classify_code(code, name if isinstance(name, str) else None,
-                                message if isinstance(message, str) else "",
-                                retry_unknown=retry_unknown)
+            raise classify_code(
+                code,
+                name if isinstance(name, str) else None,
+                message if isinstance(message, str) else "",
+                retry_unknown=retry_unknown,
+            )
         data = document.get("data")
         if data is None:
             return []
@@ -95,9 +99,7 @@ class ShortInterest(Adapter):
             raise MalformedResponse("envelope data.items is not a list", code="malformed_body")
         return items
 
-    def record_dates(
-        self, records: list[dict[str, Any]], tz: str
-    ) -> tuple[list[date | None], int]:
+    def record_dates(self, records: list[dict[str, Any]], tz: str) -> tuple[list[date | None], int]:
         """Each record's ``timestamp_str``, else its ``timestamp`` in zone ``tz``.
 
         Falling back is a warning, and so is a ``timestamp`` that disagrees.
@@ -107,8 +109,9 @@ class ShortInterest(Adapter):
         if None not in stated:
             return stated, sum(map(ne, stated, derived))
         days = [s if s is not None else d for s, d in zip(stated, derived, strict=True)]
-        warnings = sum(1 if s is None else int(s != d)
-                       for s, d in zip(stated, derived, strict=True))
+        warnings = sum(
+            1 if s is None else int(s != d) for s, d in zip(stated, derived, strict=True)
+        )
         return days, warnings
 
 

@@ -60,12 +60,14 @@ class ShortTrades(Adapter):
             raise MalformedResponse("answer is not a code/message envelope", code="malformed_body")
         code = as_code(document.get("code"))
         if code is None:
-            raise MalformedResponse(f"envelope code {document.get('code')!r} is not a number",
-                                    code="malformed_body")
+            raise MalformedResponse(
+                f"envelope code {document.get('code')!r} is not a number", code="malformed_body"
+            )
         if code != 0:
             message = document.get("message")
-            raise classify_code(code, None, message if isinstance(message, str) else "",
-                                retry_unknown=retry_unknown)
+            raise classify_code(
+                code, None, message if isinstance(message, str) else "", retry_unknown=retry_unknown
+            )
         data = document.get("data")
         if data is None:
             return []
@@ -73,9 +75,7 @@ class ShortTrades(Adapter):
             raise MalformedResponse("envelope data is not a list", code="malformed_body")
         return data
 
-    def record_dates(
-        self, records: list[dict[str, Any]], tz: str
-    ) -> tuple[list[date | None], int]:
+    def record_dates(self, records: list[dict[str, Any]], tz: str) -> tuple[list[date | None], int]:
         """The exchange-local days of the records' ``timestamp``s."""
         return rfc3339_dates([record.get("timestamp") for record in records], tz), 0
 
