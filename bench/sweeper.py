@@ -24,8 +24,9 @@ from harvester.catalog import ENDPOINTS as CATALOG
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config" / "harvester.toml"
 ENDPOINTS = tuple(endpoint.name for endpoint in CATALOG)
-UNLIMITED_RATE = 1e6  # requests per second: no limiter ever waits
-UNLIMITED_BURST = 1_000_000
+# The highest a user may set: above what one process sends, so no limiter ever waits.
+UNLIMITED_RATE = 10_000.0
+UNLIMITED_BURST = 10_000
 UNTHROTTLED_GATEWAY = ("--latency", "0")  # gateway flags: every answer at once, no faults
 MIN_RPS = 100.0  # an unthrottled sweep slower than this many requests/s times out
 SLACK = 60.0  # seconds every child gets on top of what its work should take

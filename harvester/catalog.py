@@ -1,25 +1,65 @@
-"""The gateway's endpoints as plain facts: name, default path, default count and its range.
+"""The gateway's endpoints as plain facts: name, path, ``count``, and the columns of their tables.
 
-These facts sit below both readers: ``config`` takes the ``[endpoints.NAME]``
-defaults and the ``count`` check from here, and each adapter module in
-``harvester/upstream/endpoints/`` names its entry. They cannot live inside that package,
-whose adapters import ``config``: ``config`` importing them back would be a cycle.
-Adding an endpoint is one entry here and one adapter module.
+These facts sit below every reader. ``config`` takes the ``[endpoints.NAME]``
+defaults and the ``count`` check from here; each adapter in
+``harvester/upstream/endpoints/`` names its entry and derives its columns and
+the upstream fields that fill them from it; ``store/columns.py`` builds the
+tables' descriptions (README, Datasette) from the same columns. They cannot live
+in the adapters' package (``config`` would import it back: a cycle) nor in the
+store's (the adapters must not import the store). Adding an endpoint is one
+entry here, one adapter module and one migration; ``tests/test_column_chain.py``
+holds the four together.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+DATE = "date, `YYYY-MM-DD`"
+TIME = "ISO 8601 UTC time, e.g. `2026-05-20T02:00:11.000Z`"
+SHARES = "shares"
+PRICE = "price, in the currency the stock trades in (upstream does not name it)"
+
+#: The head of every data row and of every data table, before the endpoint's own columns:
+#: an adapter's rows are ``(symbol, market, trade_date, *Endpoint.columns)``.
+ROW_HEAD = ("symbol", "market", "trade_date")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: its SQL type, unit, meaning, and the upstream field each market fills it from.
+
+    ``us`` and ``hk`` name the field of that market's records the value comes
+    from; ``None`` where that market leaves the column NULL; ``""`` for a column
+    that does not come from an upstream field (the run's own bookkeeping).
+    """
+
+    name: str
+    type: str  #: the SQL type the schema declares: ``TEXT``, ``INTEGER`` or ``REAL``
+    unit: str
+    meaning: str
+    us: str | None = ""
+    hk: str | None = ""
+
+    def source(self, market: str) -> str | None:
+        """The upstream field ``market``'s (``US`` or ``HK``) value comes from; None: NULL."""
+        return self.us if market == "US" else self.hk
+
+    def fills(self, market: str) -> bool:
+        """Whether rows of ``market`` can hold a value here."""
+        return self.source(market) is not None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Endpoint:
-    """One upstream endpoint: its name, default path template and ``count`` limits."""
+    """One upstream endpoint: name (its table's too), path template, ``count``, and columns."""
 
     name: str
     path: str
     count: int
     count_range: tuple[int, int]  # records per request the upstream API documents, inclusive
+    date: Column  #: ``trade_date``: the day a record stands for, and where it is read from
+    columns: tuple[Column, ...]  #: the data columns, in table (and row) order
 
 
 SHORT_TRADES = Endpoint(
@@ -27,11 +67,122 @@ SHORT_TRADES = Endpoint(
     path="/v1/quote/{symbol}/short-selling/short-trades",
     count=20,
     count_range=(1, 100),
+    date=Column(
+        "trade_date",
+        "TEXT",
+        DATE,
+        "the trading day: the record's instant taken as a date in the exchange's own time "
+        "zone (New York, Hong Kong)",
+        "timestamp",
+        "timestamp",
+    ),
+    columns=(
+        Column(
+            "nasdaq_short_volume",
+            "INTEGER",
+            SHARES,
+            "NASDAQ short-sale volume of the day",
+            "nus_amount",
+            None,
+        ),
+        Column(
+            "nyse_short_volume",
+            "INTEGER",
+            SHARES,
+            "NYSE short-sale volume of the day",
+            "ny_amount",
+            None,
+        ),
+        Column("total_volume", "INTEGER", SHARES, "total volume of the day", "total_amount", None),
+        Column("short_turnover", "REAL", "HKD", "short-sale turnover of the day", None, "amount"),
+        Column(
+            "short_balance",
+            "REAL",
+            "not documented upstream; values such as `1318056100.00` look like an amount "
+            "of HKD, but that is unconfirmed",
+            "short position balance, as upstream sends it",
+            None,
+            "balance",
+        ),
+        Column("total_turnover", "REAL", "HKD", "total turnover of the day", None, "total_amount"),
+        Column(
+            "short_ratio",
+            "REAL",
+            "fraction, 0 to 1 (0.3643 is 36.43%)",
+            "short volume / total volume (US); short turnover / total turnover (HK)",
+            "rate",
+            "rate",
+        ),
+        Column("close", "REAL", PRICE, "closing price of the day", "close", "close"),
+    ),
 )
 SHORT_INTEREST = Endpoint(
     name="short_interest",
     path="/v1/quote/{symbol}/short-selling/short-interest",
     count=30,
     count_range=(1, 90),
+    date=Column(
+        "trade_date",
+        "TEXT",
+        DATE,
+        "the report (data) date its figures stand for; not a trading day's figures",
+        "timestamp_str",
+        "timestamp_str",
+    ),
+    columns=(
+        Column(
+            "short_shares",
+            "INTEGER",
+            SHARES,
+            "shares sold short and not yet covered",
+            "shares_short",
+            "aggregated_short",
+        ),
+        Column(
+            "short_percent",
+            "REAL",
+            "percent, 0 to 100, as upstream sends it (0.59 is 0.59%, not 59%)",
+            "short interest as a percentage (US: of a base upstream does not state; "
+            "HK: of the float)",
+            "short_percent",
+            "aggregated_short_ratio",
+        ),
+        Column(
+            "avg_daily_short_volume",
+            "INTEGER",
+            SHARES,
+            "average daily short volume",
+            "avg_daily_short_volume",
+            "avg_daily_short_volume",
+        ),
+        Column(
+            "avg_daily_share_volume",
+            "INTEGER",
+            SHARES,
+            "average daily volume, all trades",
+            "avg_daily_share_volume",
+            None,
+        ),
+        Column(
+            "days_to_cover",
+            "REAL",
+            "days",
+            "days to cover, as upstream computes it",
+            "days_to_cover",
+            None,
+        ),
+        Column("avg_cost", "REAL", PRICE, "average cost of the short positions", None, "avg_cost"),
+        Column(
+            "close_price", "REAL", PRICE, "close on the report date", "close_price", "close_price"
+        ),
+        Column(
+            "last_close_price",
+            "REAL",
+            PRICE,
+            "the previous trading day's close",
+            "last_close_price",
+            "last_close_price",
+        ),
+    ),
 )
 ENDPOINTS = (SHORT_TRADES, SHORT_INTEREST)

@@ -1,19 +1,11 @@
 """Sweep short-selling data into a SQLite file, check the runs, and read the data back.
 
-The command line of every subcommand; only this module runs a loop.
-
-Exit codes of ``sweep``: 0 every task finished; 2 usage, configuration, database or
-credentials error, or a wrong gateway address; 3 finished but some tasks ``failed``; 70 a bug
-(an unexpected exception in one of the sweep's tasks); 75 the gateway stayed unavailable; 76
-stopped before the request that would exceed
-``[gateway] daily_quota``; 129 interrupted (SIGHUP); 130 (SIGINT); 143 (SIGTERM).
-``status`` exits 0, or 2 on any error. ``check`` (harvester.read.check): 0 the latest run is
-completed, recent and without a failed task; 3 some tasks failed; 4 the run is
-interrupted, or left ``running`` by a crash; 5 a sweep is running now; 6 the run is older
-than ``--max-age``; 7 no run at all; 2 an error. ``show``, ``latest``, ``export``
-(harvester.read.query): 0 rows written; 1 ``show`` found no stored row for any symbol asked
-for; 141 stdout was closed early (``| head``). Every command exits 2 on a usage,
-settings or database error, with one line on stderr.
+The command line of every subcommand; only this module runs a loop. Every subcommand
+takes the shared ``--config`` and ``--db`` of ``common_flags`` and sets ``run``, the
+function that runs it and returns its exit code: a member of ``harvester.exits.Exit``,
+which declares every code and what it means to each command (``-h`` shows them). Every
+command exits ``Exit.USAGE`` (2) on a usage, settings or database error, with one line on
+stderr.
 """
 
 from __future__ import annotations
@@ -38,13 +30,15 @@ import orjson
 from harvester import __version__
 from harvester.arguments import port_or_any, positive_count
 from harvester.errors import ConfigError, HarvesterError, InternalError, UsageError
+from harvester.exits import SWEEP, Exit, help_text
 from harvester.model import RunStatus, RunSummary, StopKind
 from harvester.read import check, explore, query
 from harvester.read.status import read_status
-from harvester.settings.config import Settings, command_settings, load_settings
+from harvester.settings.config import DEFAULT_CONFIG, Settings, command_settings, load_settings
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
 from harvester.store.lock import check_file
 from harvester.sweep import plan
+from harvester.sweep.counts import SweepCounts
 from harvester.sweep.report import (
     Progress,
     ProgressDisplay,
@@ -56,9 +50,8 @@ from harvester.sweep.run import run_sweep
 
 log = logging.getLogger("harvester")
 
-EXIT_OK, EXIT_USAGE, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_QUOTA = 0, 2, 3, 75, 76
-EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, an unexpected exception in one of a sweep's tasks
-EXIT_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
+# The signals that stop a sweep gracefully; each has its exit code (Exit.for_signal).
+STOP_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
 # A second signal this soon after the first is the same request: GNU timeout, and a
 # terminal closing, signal the process and then its whole group.
 SAME_REQUEST = 0.5
@@ -68,21 +61,34 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports mistakes as one line and exit code 2, like every other error."""
 
     def error(self, message: str) -> Any:
-        self.exit(EXIT_USAGE, f"harvester: error: {message}\n")
+        self.exit(Exit.USAGE, f"harvester: error: {message}\n")
+
+
+def common_flags() -> argparse.ArgumentParser:
+    """The flags most subcommands share, each with its one help text (for ``parents=``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, help=f"TOML settings file (default: {DEFAULT_CONFIG} if present)"
+    )
+    common.add_argument("--db", help="database file ([sweep] db)")
+    return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
+    """The argument parser for every subcommand; each sets ``run`` (args -> exit code)."""
     parser = _Parser(prog="harvester", description=__doc__.split("\n", 1)[0])
     parser.add_argument("--version", action="version", version=f"harvester {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    common = common_flags()
 
-    sweep = commands.add_parser("sweep", help="fetch every symbol into the database")
-    sweep.add_argument(
-        "--config", type=Path, help="TOML settings file (default: config/harvester.toml if present)"
+    sweep = commands.add_parser(
+        "sweep",
+        parents=[common],
+        help="fetch every symbol into the database",
+        epilog="exit codes:\n" + help_text(SWEEP),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sweep.add_argument("--symbols", help="symbols file ([sweep] symbols)")
-    sweep.add_argument("--db", help="database file ([sweep] db)")
     sweep.add_argument("--base-url", help="gateway URL ([gateway] base_url)")
     sweep.add_argument(
         "--resume", action="store_true", help="continue the latest unfinished run, or start one"
@@ -108,20 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
     sweep.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     sweep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sweep.set_defaults(run=_run_sweep)
 
-    status = commands.add_parser("status", help="recent runs and their task counts")
-    status.add_argument("--config", type=Path, help="TOML settings file")
-    status.add_argument("--db", help="database file ([sweep] db)")
+    status = commands.add_parser(
+        "status", parents=[common], help="recent runs and their task counts"
+    )
     status.add_argument("--limit", type=positive_count, default=5, help="runs to show (default 5)")
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(run=_status)
 
     simulate = commands.add_parser("simulate", help="serve the simulated gateway on loopback")
+    # Not the shared --config: the gateway reads only the file's [simulate] table, and no
+    # default file unless named.
     simulate.add_argument("--config", type=Path, help="TOML settings file ([simulate] table)")
     simulate.add_argument("--port", type=port_or_any, default=8787, help="port (0 = any free port)")
     add_arguments(simulate)
-    # Each of these modules adds its own subcommands; each subcommand sets ``run``.
+    simulate.set_defaults(run=_run_simulate)
     for module in (query, check, explore, plan):
-        module.add_parsers(commands)
+        module.add_parsers(commands, common)
     return parser
 
 
@@ -145,16 +155,16 @@ def gateway_settings(settings: Settings) -> GatewaySettings:
         raise UsageError(f"{settings.source}: {exc}") from exc
 
 
-def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> int:
+def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> Exit:
     if summary.stop_kind in (StopKind.CREDENTIALS, StopKind.ADDRESS):
-        return EXIT_USAGE
+        return Exit.USAGE
     if summary.stop_kind is StopKind.OUTAGE:
-        return EXIT_UNAVAILABLE
+        return Exit.UNAVAILABLE
     if summary.stop_kind is StopKind.QUOTA:
-        return EXIT_QUOTA
+        return Exit.QUOTA
     if summary.stop_kind is StopKind.SIGNAL or summary.status is RunStatus.INTERRUPTED:
-        return EXIT_SIGNAL.get(caught or signal.SIGINT, 130)
-    return EXIT_FAILED if summary.failed else EXIT_OK
+        return Exit.for_signal(caught or signal.SIGINT)
+    return Exit.FAILED if summary.failed else Exit.OK
 
 
 def _install_signals(caught: list[signal.Signals], stop: asyncio.Event) -> None:
@@ -173,7 +183,7 @@ def _install_signals(caught: list[signal.Signals], stop: asyncio.Event) -> None:
                 log.debug("%s right after %s: the same stop request", signum.name, caught[0].name)
                 return
             sys.stderr.write(f"harvester: {signum.name} again: stopping at once\n")
-            os._exit(EXIT_SIGNAL[caught[0]])
+            os._exit(Exit.for_signal(caught[0]))
         first.append(loop.time())
         caught.append(signum)
         log.warning(
@@ -181,7 +191,7 @@ def _install_signals(caught: list[signal.Signals], stop: asyncio.Event) -> None:
         )
         stop.set()
 
-    for signum in EXIT_SIGNAL:
+    for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
 
 
@@ -218,21 +228,19 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     caught: list[signal.Signals] = []
     stop = asyncio.Event()
     _install_signals(caught, stop)
-    progress = Progress()
     async with AsyncExitStack() as stack:
         if args.simulate:
             from harvester.simulate.server import Gateway
 
             gateway = await stack.enter_async_context(Gateway(gateway_settings(settings)))
             settings = replace(settings, gateway=replace(settings.gateway, base_url=gateway.url))
-        display = ProgressDisplay(progress, interval=settings.sweep.log_interval)
+        interval = settings.sweep.log_interval
+
+        async def show(counts: SweepCounts) -> None:
+            await ProgressDisplay(Progress(counts), interval=interval).run()
+
         summary = await run_sweep(
-            settings,
-            resume=args.resume,
-            token=token,
-            progress=progress,
-            stop=stop,
-            show=None if args.quiet else display.run,
+            settings, resume=args.resume, token=token, stop=stop, show=None if args.quiet else show
         )
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")
@@ -255,7 +263,11 @@ def _status(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(runs, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         sys.stdout.write(status_text(runs) + "\n")
-    return EXIT_OK
+    return Exit.OK
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    return asyncio.run(_simulate(args))
 
 
 async def _simulate(args: argparse.Namespace) -> int:
@@ -275,7 +287,7 @@ async def _simulate(args: argparse.Namespace) -> int:
 
     with contextlib.suppress(asyncio.CancelledError):
         await serve(settings, port=args.port, ready=ready)
-    return EXIT_OK
+    return Exit.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -289,21 +301,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "verbose", False):
         # Only our own debug lines: aiosqlite's would echo every statement and its values.
         log.setLevel(logging.DEBUG)
+    run: Callable[[argparse.Namespace], int] = args.run
     try:
-        if args.command == "sweep":
-            return _run_sweep(args)
-        if args.command == "status":
-            return _status(args)
-        if args.command == "simulate":
-            return asyncio.run(_simulate(args))
-        run: Callable[[argparse.Namespace], int] = args.run
         return run(args)
     except InternalError as exc:
         sys.stderr.write(f"harvester: error: {exc}\n")
-        return EXIT_INTERNAL
+        return Exit.INTERNAL
     except HarvesterError as exc:
         sys.stderr.write(f"harvester: error: {exc}\n")
-        return EXIT_USAGE
+        return Exit.USAGE
     except KeyboardInterrupt:
         sys.stderr.write("harvester: stopped at once\n")
-        return 130
+        return Exit.SIGINT

@@ -1,8 +1,10 @@
-"""Plain values shared by every layer: statuses, task keys, task results, run summaries, times."""
+"""Plain values shared by every layer: statuses, symbols, results, summaries, times, spans."""
 
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +25,16 @@ class TaskStatus(enum.StrEnum):
 
 #: The statuses of the tasks a resumed run fetches again.
 UNFINISHED: tuple[TaskStatus, ...] = (TaskStatus.PENDING, TaskStatus.FAILED)
+
+#: A run's tasks by endpoint, then by status value: ``{endpoint: {status: count}}``.
+TaskCounts = Mapping[str, Mapping[str, int]]
+
+
+def tasks_in(counts: TaskCounts, *statuses: TaskStatus) -> int:
+    """How many of a run's tasks, every endpoint together, have one of ``statuses``."""
+    return sum(
+        by_status.get(status.value, 0) for status in statuses for by_status in counts.values()
+    )
 
 
 class RunStatus(enum.StrEnum):
@@ -74,15 +86,6 @@ def symbol_from_canonical(text: str) -> Symbol:
     """Rebuild a Symbol from its stored canonical form."""
     code, _, market = text.rpartition(".")
     return Symbol(code, market)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskKey:
-    """Identifies one task within a run."""
-
-    run_id: str
-    symbol: str
-    endpoint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,7 @@ class RunSummary:
     @property
     def failed(self) -> int:
         """Tasks of the run that ended ``failed``."""
-        return sum(counts.get(TaskStatus.FAILED.value, 0) for counts in self.tasks.values())
+        return tasks_in(self.tasks, TaskStatus.FAILED)
 
 
 def utc_text(when: datetime) -> str:
@@ -166,3 +169,17 @@ def utc_time(text: str) -> datetime:
     """A time the file holds, back as an aware datetime (UTC when the text names no zone)."""
     when = datetime.fromisoformat(text)
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def duration_text(seconds: float) -> str:
+    """A span as every command shows it: ``42s``, ``6m25s``, ``26h03m``.
+
+    Rounded up to the second, so an ETA never reads ``0s`` while work remains; a negative
+    span (a clock set back) reads ``0s``.
+    """
+    whole = max(0, math.ceil(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

@@ -285,3 +285,25 @@ def sweep_files(
         return SweepFiles(port, config, universe(count), tmp_path / "h.sqlite")
 
     return make
+
+
+class Watch:
+    """A ``show`` for ``run_sweep`` that keeps the sweep's counts for the test to look at."""
+
+    def __init__(self) -> None:
+        self.counts: Any = None  #: the sweep's SweepCounts, once it has started
+
+    async def __call__(self, counts: Any) -> None:
+        self.counts = counts
+        await asyncio.Event().wait()  # until the sweep ends and cancels it
+
+    @property
+    def done(self) -> int:
+        """Tasks the sweep has finished so far (0 before it started)."""
+        return self.counts.done if self.counts is not None else 0
+
+
+@pytest.fixture
+def watch() -> Watch:
+    """``watch``: pass as ``run_sweep(..., show=watch)``; ``watch.done``, ``watch.counts``."""
+    return Watch()

@@ -173,3 +173,7 @@ def test_quick_bench_runs_every_case() -> None:
         assert isinstance(case["ratio"], float | int), name
         assert case["target"] == TARGETS[name].text(case.get("bound")), name
     assert bench.returncode == 0, stderr
+    # The one figure that is a fact of behaviour, not of speed, so it holds on a loaded machine
+    # too: nightly sweeps store what full sweeps store. (Politeness is not: on a busy machine
+    # the gateway's own clock lags, and it has counted 103 in a second of a 101 limit.)
+    assert figures["nightly"]["rows_differing"] == 0, figures["nightly"]

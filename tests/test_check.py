@@ -229,7 +229,7 @@ def test_a_run_older_than_max_age_exits_6(harvester: Run, clean: Path, tmp_path:
     edit(db, "UPDATE runs SET finished_at = ?", (hours_ago(30),))
     code, found, text = check(harvester, db)
     assert code == 6 and codes(found) == [6]
-    assert "finished 30.0 hours ago: older than --max-age 26 hours" in text
+    assert "finished 30h00m ago: older than --max-age 26 hours" in text
     assert found["max_age_hours"] == 26
     assert check(harvester, db, "--max-age", "31")[0] == 0
     assert check(harvester, clean, "--max-age", "0.00001")[0] == 6
@@ -243,7 +243,7 @@ def test_several_problems_print_every_line_and_exit_with_the_first(
     edit(db, "UPDATE runs SET finished_at = ?", (hours_ago(50),))
     code, found, text = check(harvester, db)
     assert codes(found) == [3, 6] and code == found["exit_code"] == 3
-    assert len(text.splitlines()) == 2 and "FAILS.US" in text and "50.0 hours ago" in text
+    assert len(text.splitlines()) == 2 and "FAILS.US" in text and "50h00m ago" in text
     edit(db, "UPDATE runs SET status = 'interrupted', stop_reason = 'stopped by a signal'")
     code, found, _ = check(harvester, db)
     assert codes(found) == [4, 3, 6] and code == 4
@@ -270,7 +270,10 @@ def test_a_missing_file_is_one_line_and_exit_2(
     db = tmp_path / "nothing.sqlite"
     for extra in ((), ("--json",)):
         result = harvester("check", "--db", str(db), *extra)
-        assert error_line(result) == f"harvester: error: database {db}: no such file"
+        assert error_line(result) == (
+            f"harvester: error: database {db}: no such file (run a sweep first, or name the "
+            "file with --db)"
+        )
         assert result.stdout == ""
     assert not db.exists()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import signal
@@ -66,7 +67,7 @@ def test_version(cli: Run) -> None:
     assert re.fullmatch(r"harvester \d+\.\d+\.\d+\n", result.stdout)
 
 
-def test_simulated_sweep_answers_the_readme_queries(
+def test_simulated_sweep_answers_the_documented_queries(
     tmp_path: Path, cli: Run, simulated: Run, fast: Path
 ) -> None:
     db = tmp_path / "h.sqlite"
@@ -77,12 +78,13 @@ def test_simulated_sweep_answers_the_readme_queries(
     assert summary["tasks"]["short_trades"] == {"ok": 102}
     assert summary["tasks"]["short_interest"] == {"ok": 102}
     assert summary["rows_written"] == 102 * 20 + 102 * 30
-    queries = re.findall(r"```sql\n(.*?)```", README, re.S)
+    database_page = (ROOT / "docs" / "database.md").read_text(encoding="utf-8")
+    queries = re.findall(r"```sql\n(.*?)```", database_page, re.S)
     assert len(queries) >= 4
     with sqlite3.connect(db) as conn:
         answers = [conn.execute(sql).fetchall() for sql in queries]
     conn.close()
-    assert all(answers[:3]), "the first three README queries return rows after a sweep"
+    assert all(answers[:3]), "the first three documented queries return rows after a sweep"
     (by_endpoint,) = [
         answer
         for sql, answer in zip(queries, answers, strict=True)
@@ -301,7 +303,7 @@ def test_sigint_leaves_an_interrupted_run_that_resume_completes(
     assert query(db, "SELECT status, COUNT(*) FROM tasks GROUP BY 1") == [("ok", 200)]
 
 
-def test_readme_quick_start_matches_ci_and_lists_every_setting() -> None:
+def test_readme_quick_start_matches_ci_and_the_docs_list_every_setting() -> None:
     block = re.search(r"```sh\n(.*?)```", README, re.S)
     assert block
     main_job, tests = block.group(1).strip().splitlines()
@@ -310,11 +312,13 @@ def test_readme_quick_start_matches_ci_and_lists_every_setting() -> None:
     assert tests.endswith('pytest -m "not slow"')  # and CI runs the slow ones after it:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "sed -n 2p" in ci and "\n.venv/bin/pytest -m slow\n" in ci
+    settings_page = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     for specs in SECTIONS.values():
         for spec in specs:
-            assert f"`{spec.key}`" in README, spec.key
+            assert f"`{spec.key}`" in settings_page, spec.key
+    operations_page = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     for code in ("| 0 |", "| 2 |", "| 3 |", "| 130 |", "| 143 |"):
-        assert code in README
+        assert code in operations_page
 
 
 # The event loop ------------------------------------------------------------------------
@@ -353,3 +357,44 @@ def test_a_bad_event_loop_setting_is_one_line_and_exit_2(
         "(got 'trio')"
     ]
     assert not (tmp_path / "h.sqlite").exists()
+
+
+# One way to register a command, one declaration per shared flag --------------------------
+
+
+def _subcommands() -> dict[str, argparse.ArgumentParser]:
+    from harvester.cli import build_parser
+
+    (commands,) = (
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    )
+    return dict(commands.choices)
+
+
+def test_every_subcommand_sets_run_and_shares_the_common_flags() -> None:
+    from harvester.cli import common_flags
+
+    shared = {action.dest: action.help for action in common_flags()._actions}
+    for name, parser in _subcommands().items():
+        assert callable(parser.get_default("run")), name
+        helps = {action.dest: action.help for action in parser._actions}
+        if name == "simulate":  # its --config is the [simulate] table only, no default file
+            assert "db" not in helps and helps["config"] != shared["config"]
+            continue
+        assert helps["config"] == shared["config"] and helps["db"] == shared["db"], name
+
+
+def test_an_argument_named_like_a_setting_flag_is_that_flag() -> None:
+    """``command_settings`` reads every ``FLAGS`` name the namespace holds: none may be another
+    argument, and every flag is declared by some command."""
+    from harvester.settings.config import FLAGS
+
+    declared = set()
+    for name, parser in _subcommands().items():
+        for action in parser._actions:
+            if action.dest in FLAGS:
+                assert "--" + action.dest.replace("_", "-") in action.option_strings, name
+                declared.add(action.dest)
+    assert declared == set(FLAGS)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from fixtures_swept import GOOD, INVALID, NO_DATA, SWEPT_SYMBOLS, UNSUPPORTED, Swept
 
-from harvester.sweep.nightly import choose_probes
+from harvester.sweep.incremental import choose_probes
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 ErrorLine = Callable[[subprocess.CompletedProcess[str]], str]
@@ -280,7 +280,7 @@ def test_minutes_are_the_slowest_endpoints_at_its_rate(
         str(tmp_path / "none.sqlite"),
         env=env,
     )
-    assert "3.3 min at best, 3.3 min at worst" in text.stdout, text.stdout
+    assert "3m20s at best, 3m20s at worst" in text.stdout, text.stdout
 
 
 def _quota(quota: int, **more: str) -> dict[str, str]:

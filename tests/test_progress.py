@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from harvester.errors import TransportError
-from harvester.model import Symbol, TaskResult, TaskStatus
+from harvester.model import Symbol, TaskResult, TaskStatus, duration_text
+from harvester.sweep.counts import SweepCounts
 from harvester.sweep.outage import OUTAGE_AFTER, PROBE_FIRST, GuardState, OutageGuard
 from harvester.sweep.report import (
     ETA_MIN_SPAN,
@@ -24,7 +25,6 @@ from harvester.sweep.report import (
     PAUSED,
     Progress,
     ProgressDisplay,
-    clock_text,
     progress_line,
 )
 
@@ -47,9 +47,14 @@ class Clock:
 
 
 def finish(progress: Progress, count: int, status: TaskStatus = TaskStatus.OK) -> None:
-    """Record ``count`` finished tasks of ``status``."""
+    """Record ``count`` finished tasks of ``status``, as the sweep does in its counts."""
     for _ in range(count):
-        progress.record(TaskResult(AAPL, "short_trades", status, 1))
+        progress.counts.record(TaskResult(AAPL, "short_trades", status, 1))
+
+
+def progress_of(clock: Clock, total: int, rates: float | None = None) -> Progress:
+    """The display's view of a sweep's counts: ``total`` tasks at ``rates`` requests/s."""
+    return Progress(SweepCounts(run_id="r", total=total, rates=rates), clock=clock)
 
 
 @pytest.fixture
@@ -58,8 +63,7 @@ def clock() -> Clock:
 
 
 def test_percent_and_eta_from_the_configured_rates(clock: Clock) -> None:
-    progress = Progress(clock=clock)
-    progress.total, progress.rates = 1000, 20.0
+    progress = progress_of(clock, 1000, 20.0)
     finish(progress, 250)
     clock.advance(12)
     assert progress.task_rate() == (20.0, "configured")
@@ -70,8 +74,7 @@ def test_percent_and_eta_from_the_configured_rates(clock: Clock) -> None:
 
 
 def test_without_rates_or_observations_the_eta_is_unknown(clock: Clock) -> None:
-    progress = Progress(clock=clock)
-    progress.total = 10
+    progress = progress_of(clock, 10)
     progress.sample()
     clock.advance(ETA_MIN_SPAN / 2)
     assert progress.eta() is None
@@ -79,8 +82,7 @@ def test_without_rates_or_observations_the_eta_is_unknown(clock: Clock) -> None:
 
 
 def test_eta_from_the_observed_rate_over_a_sliding_window(clock: Clock) -> None:
-    progress = Progress(clock=clock)
-    progress.total, progress.rates = 1000, 100.0
+    progress = progress_of(clock, 1000, 100.0)
     progress.sample()
     clock.advance(4)
     finish(progress, 20)
@@ -104,8 +106,7 @@ def test_eta_from_the_observed_rate_over_a_sliding_window(clock: Clock) -> None:
 
 
 def test_nothing_finished_in_the_window_makes_the_eta_unknown(clock: Clock) -> None:
-    progress = Progress(clock=clock)
-    progress.total, progress.rates = 100, 50.0
+    progress = progress_of(clock, 100, 50.0)
     finish(progress, 10)
     progress.sample()
     clock.advance(ETA_WINDOW)
@@ -115,20 +116,18 @@ def test_nothing_finished_in_the_window_makes_the_eta_unknown(clock: Clock) -> N
 
 
 def test_tasks_ended_without_a_request_count_as_done(clock: Clock) -> None:
-    progress = Progress(clock=clock)
-    progress.total, progress.rates = 4, 10.0
+    progress = progress_of(clock, 4, 10.0)
     finish(progress, 1, TaskStatus.UNCHANGED)
     finish(progress, 1, TaskStatus.SKIPPED)
     finish(progress, 1)
-    assert progress.done == 3 and progress.requests == 0
+    assert progress.done == 3 and progress.counts.requests == 0
     line = progress_line(progress)
     assert line.startswith("3/4 tasks  75.0%  ETA 1s  ")
     assert "ok 1" in line and "unchanged 1" in line and "skipped 1" in line
 
 
 def test_percent_reaches_100_only_when_every_task_is_done(clock: Clock) -> None:
-    progress = Progress(clock=clock)
-    progress.total = 1001
+    progress = progress_of(clock, 1001)
     finish(progress, 1000)
     assert progress.percent == 99.9
     finish(progress, 1)
@@ -147,10 +146,12 @@ def test_percent_reaches_100_only_when_every_task_is_done(clock: Clock) -> None:
         (3599, "59m59s"),
         (3600, "1h00m"),
         (7384, "2h03m"),
+        (30 * 3600 + 1, "30h00m"),
+        (-5, "0s"),
     ],
 )
-def test_clock_text(seconds: float, text: str) -> None:
-    assert clock_text(seconds) == text
+def test_duration_text(seconds: float, text: str) -> None:
+    assert duration_text(seconds) == text
 
 
 async def _open(guard: OutageGuard) -> None:
@@ -166,8 +167,8 @@ async def test_paused_while_the_guard_holds_requests(clock: Clock) -> None:
         return None
 
     guard = OutageGuard(300.0, clock=clock, sleep=no_wait)
-    progress = Progress(clock=clock)
-    progress.total, progress.rates, progress.guard = 100, 10.0, guard
+    progress = progress_of(clock, 100, 10.0)
+    progress.counts.paused = lambda: guard.state is not GuardState.CLOSED
     finish(progress, 40)
     progress.sample()
     clock.advance(ETA_MIN_SPAN)
@@ -194,8 +195,7 @@ async def test_the_display_logs_the_line_and_measures_the_rate(
     until: Until,
 ) -> None:
     caplog.set_level(logging.INFO, logger="harvester")
-    progress = Progress(clock=clock)
-    progress.total = 100
+    progress = progress_of(clock, 100)
 
     def lines() -> list[str]:
         return [
@@ -227,8 +227,7 @@ async def test_on_a_terminal_the_line_is_redrawn_and_cleared(clock: Clock, until
             return True
 
     stream = Terminal()
-    progress = Progress(clock=clock)
-    progress.total, progress.rates = 8, 2.0
+    progress = progress_of(clock, 8, 2.0)
     finish(progress, 2)
     async with asyncio.TaskGroup() as group:
         showing = group.create_task(ProgressDisplay(progress, interval=60.0, stream=stream).run())

@@ -20,7 +20,6 @@ import pytest
 from harvester.cli import SAME_REQUEST
 from harvester.model import RunStatus, StopKind
 from harvester.simulate import Gateway, GatewaySettings
-from harvester.sweep.report import Progress
 from harvester.sweep.run import run_sweep
 
 Query = Callable[..., list[tuple[Any, ...]]]
@@ -32,16 +31,16 @@ WaitUntil = Callable[[Callable[[], object], float, str], None]
 
 
 async def test_a_stop_lets_requests_in_flight_finish_and_commit(
-    make_settings: Callable[..., Any], query: Query, until: Until
+    watch: Any, make_settings: Callable[..., Any], query: Query, until: Until
 ) -> None:
     symbols = "".join(f"F{i}.US\n" for i in range(40))
     async with Gateway(GatewaySettings(latency=0.2)) as gateway:
         settings = make_settings(
             gateway.url, symbols, sweep={"workers": 4}, endpoints={"concurrency": 4}
         )
-        progress, stop = Progress(), asyncio.Event()
-        running = asyncio.create_task(run_sweep(settings, progress=progress, stop=stop))
-        await until(lambda: progress.done >= 8 or running.done(), 30, "8 tasks done")
+        stop = asyncio.Event()
+        running = asyncio.create_task(run_sweep(settings, stop=stop, show=watch))
+        await until(lambda: watch.done >= 8 or running.done(), 30, "8 tasks done")
         stop.set()
         summary = await running
         sent = gateway.stats.total

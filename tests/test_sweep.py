@@ -17,7 +17,6 @@ from harvester.model import RunStatus
 from harvester.simulate import Gateway, GatewaySettings, GatewayStats
 from harvester.simulate.app import make_app
 from harvester.simulate.service import Service
-from harvester.sweep.report import Progress
 from harvester.sweep.run import run_sweep
 
 BOTH = ("short_trades", "short_interest")
@@ -270,6 +269,7 @@ def held_gateway(
 
 
 async def test_resume_fetches_only_unfinished_tasks(
+    watch: Any,
     make_settings: Callable[..., Any],
     query: Query,
     until: Callable[[Callable[[], object], float, str], Awaitable[None]],
@@ -280,9 +280,8 @@ async def test_resume_fetches_only_unfinished_tasks(
         settings = make_settings(
             gateway.url, symbols, endpoints={"rate": 200.0, "concurrency": 2}, sweep={"workers": 2}
         )
-        progress = Progress()
-        first = asyncio.create_task(run_sweep(settings, progress=progress))
-        await until(lambda: progress.done >= 20 or first.done(), 30, "20 tasks done")
+        first = asyncio.create_task(run_sweep(settings, show=watch))
+        await until(lambda: watch.done >= 20 or first.done(), 30, "20 tasks done")
         # Cut it off while the gateway holds an answer back, so a task cut off in flight,
         # checked below, is there whatever the timing.
         gateway.holding = True
@@ -335,22 +334,21 @@ async def test_resume_with_nothing_unfinished_starts_a_new_run(
 
 
 async def test_a_timeout_around_a_sweep_raises_and_leaves_the_run_resumable(
-    make_settings: Callable[..., Any], query: Query
+    watch: Any, make_settings: Callable[..., Any], query: Query
 ) -> None:
     symbols = "".join(f"T{i}.US\n" for i in range(40))
     async with Gateway(GatewaySettings(latency=0.05)) as gateway:
         settings = make_settings(gateway.url, symbols, endpoints={"rate": 40.0})
-        progress = Progress()
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             # A sweep of 80 requests at 40/s per endpoint cannot finish in 0.5 s.
             async with asyncio.timeout(0.5):
-                await run_sweep(settings, progress=progress)
+                await run_sweep(settings, show=watch)
         assert time.monotonic() - started < 5  # the timeout ended it, not the work
         db = Path(settings.sweep.db)
         assert query(db, "SELECT status, stop_reason FROM runs") == [("interrupted", "cancelled")]
         # Everything that finished before the timeout was committed with its task.
         ok = query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'ok'")[0][0]
-        assert ok == progress.statuses["ok"] > 0
+        assert ok == watch.counts.statuses["ok"] > 0
         resumed = await run_sweep(settings, resume=True)
     assert resumed.status is RunStatus.COMPLETED and resumed.resumed

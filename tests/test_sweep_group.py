@@ -84,7 +84,7 @@ INJECT = {
 }
 
 
-async def _show_that_fails() -> None:
+async def _show_that_fails(counts: object) -> None:
     await asyncio.sleep(0.01)
     raise Boom("display boom")
 

@@ -3,20 +3,9 @@
 It reads the file read-only and looks at the sweep's lock without taking it
 (harvester.store.lock), so it never blocks or disturbs a sweep. One line per problem
 on stdout (``--json``: one object), and an exit code per cause; when several
-hold, every line is printed and the code is the first in ``PRECEDENCE``:
-
-====  =====================================================================
-0     the latest run is ``completed``, finished within ``--max-age`` hours,
-      and none of its tasks ``failed``
-7     no run in the file yet (an empty file of 0 bytes included)
-5     a sweep is running now (it holds the database's lock)
-4     the latest run is ``interrupted``, or still ``running`` with no sweep
-      holding the lock (left by a crash or ``kill -9``): ``sweep --resume``
-3     some tasks of the latest run ``failed`` (as ``sweep`` exits 3)
-6     the latest run finished (or, unfinished, started) over ``--max-age`` ago
-2     as every command: usage, settings or database error (missing, not
-      SQLite, corrupt, or a newer schema than this harvester knows)
-====  =====================================================================
+hold, every line is printed and the code is the first in ``CHECK_PRECEDENCE``. The
+codes and what they mean are declared in ``harvester.exits`` (``Exit``), and ``-h``
+shows them.
 """
 
 from __future__ import annotations
@@ -33,14 +22,13 @@ from typing import Any
 
 import orjson
 
-from harvester.model import RunStatus, TaskStatus, utc_time
+from harvester.exits import CHECK, CHECK_PRECEDENCE, Exit, help_text
+from harvester.model import RunStatus, TaskStatus, duration_text, tasks_in, utc_time
 from harvester.read.status import mark_orphans, read_consistent, read_runs
 from harvester.settings.config import command_settings
 from harvester.store.database import corrupt, is_empty, readable_version
 from harvester.store.lock import LockHolder
 
-EXIT_OK, EXIT_FAILED, EXIT_UNFINISHED, EXIT_RUNNING, EXIT_STALE, EXIT_NO_RUN = 0, 3, 4, 5, 6, 7
-PRECEDENCE = (EXIT_NO_RUN, EXIT_RUNNING, EXIT_UNFINISHED, EXIT_FAILED, EXIT_STALE)
 # A nightly run plus two hours of slack for a night that starts or ends late.
 DEFAULT_MAX_AGE = 26.0
 NAMED = 5  # failed tasks named in the text line; --json lists them all
@@ -48,15 +36,8 @@ RESUME = "finish it with: harvester sweep --resume"
 
 EPILOG = f"""\
 exit codes (several problems: every line is printed, the code is the first
-that holds in the order 7, 5, 4, 3, 6):
-  0  the latest run completed within --max-age hours and no task failed
-  7  no run in the file yet (or the file is empty)
-  5  a sweep is running now
-  4  the latest run is interrupted, or left running by a crash or kill -9
-  3  some tasks of the latest run failed
-  6  the latest run finished more than --max-age hours ago
-  2  usage, settings or database error
-
+that holds in the order {", ".join(map(str, CHECK_PRECEDENCE))}):
+{help_text(CHECK)}
 examples:
   harvester check                     # after last night's sweep: exit 0?
   harvester check --json              # the same, and every task that did not end ok
@@ -71,7 +52,7 @@ default --max-age: {DEFAULT_MAX_AGE:g} hours (a nightly run, and two hours of sl
 class Problem:
     """One thing wrong with the latest run: its exit code and one line saying what to do."""
 
-    code: int
+    code: Exit
     message: str
 
 
@@ -84,10 +65,11 @@ class Finding:
     holder: LockHolder | None
 
 
-def add_parsers(commands: Any) -> None:
-    """Add ``check`` to ``commands`` (argparse subparsers)."""
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``check`` to ``commands`` (argparse subparsers), with the ``common`` flags."""
     parser = commands.add_parser(
         "check",
+        parents=[common],
         help="exit 0 only if the latest run is complete, recent and without failures",
         description="Is the latest run complete and healthy? One line per problem, "
         "and an exit code per cause, for cron and monitoring.",
@@ -103,8 +85,6 @@ def add_parsers(commands: Any) -> None:
         f"(default {DEFAULT_MAX_AGE:g})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument("--db", help="database file ([sweep] db)")
     parser.set_defaults(run=run_check)
 
 
@@ -120,7 +100,7 @@ def _hours(text: str) -> float:
 
 def run_check(args: argparse.Namespace) -> int:
     """``harvester check``: print the problems (or that all is well); return the exit code."""
-    path = Path(command_settings(args, ("db",)).sweep.db)
+    path = Path(command_settings(args).sweep.db)
     finding = inspect(path)
     now = datetime.now(UTC)
     problems = find_problems(finding, args.max_age, now)
@@ -180,43 +160,34 @@ def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, li
 
 
 def _count(run: dict[str, Any], status: TaskStatus) -> int:
-    return sum(by_status.get(status.value, 0) for by_status in run["tasks"].values())
-
-
-def ago(seconds: float) -> str:
-    """A span in words: ``40 s``, ``12.5 minutes``, ``3.2 hours``."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} minutes"
-    return f"{seconds / 3600:.1f} hours"
+    return tasks_in(run["tasks"], status)
 
 
 def find_problems(finding: Finding, max_age: float, now: datetime) -> list[Problem]:
-    """Every problem that holds, in the order of ``PRECEDENCE``."""
+    """Every problem that holds, in the order of ``CHECK_PRECEDENCE``."""
     run, holder = finding.run, finding.holder
     problems = []
     if run is None:
-        problems.append(Problem(EXIT_NO_RUN, "no run in the database yet: run harvester sweep"))
+        problems.append(Problem(Exit.NO_RUN, "no run in the database yet: run harvester sweep"))
     if holder is not None:
         live = run is not None and run["status"] == RunStatus.RUNNING
         on = f", run {run['run_id']} started {run['started_at']}" if live and run else ""
         problems.append(
             Problem(
-                EXIT_RUNNING, f"a sweep is running now ({holder}{on}); check again when it ends"
+                Exit.RUNNING, f"a sweep is running now ({holder}{on}); check again when it ends"
             )
         )
     if run is None:
         return problems
     unfinished = _unfinished(run)
     if unfinished:
-        problems.append(Problem(EXIT_UNFINISHED, unfinished))
+        problems.append(Problem(Exit.UNFINISHED, unfinished))
     failed = [task for task in finding.tasks if task["status"] == TaskStatus.FAILED]
     if failed:
-        problems.append(Problem(EXIT_FAILED, _failed_line(run, failed)))
+        problems.append(Problem(Exit.FAILED, _failed_line(run, failed)))
     stale = _stale(run, max_age, now)
     if stale:
-        problems.append(Problem(EXIT_STALE, stale))
+        problems.append(Problem(Exit.STALE, stale))
     return problems
 
 
@@ -252,14 +223,15 @@ def _stale(run: dict[str, Any], max_age: float, now: datetime) -> str | None:
     age = (now - utc_time(finished or run["started_at"])).total_seconds()
     if age <= max_age * 3600:
         return None
-    when = f"finished {ago(age)} ago" if finished else f"started {ago(age)} ago, unfinished"
+    span = duration_text(age)
+    when = f"finished {span} ago" if finished else f"started {span} ago, unfinished"
     return f"run {run['run_id']} {when}: older than --max-age {max_age:g} hours"
 
 
-def exit_code(problems: list[Problem]) -> int:
-    """0 without problems, else the code that comes first in ``PRECEDENCE``."""
+def exit_code(problems: list[Problem]) -> Exit:
+    """``Exit.OK`` without problems, else the code that comes first in ``CHECK_PRECEDENCE``."""
     codes = {problem.code for problem in problems}
-    return next((code for code in PRECEDENCE if code in codes), EXIT_OK)
+    return next((code for code in CHECK_PRECEDENCE if code in codes), Exit.OK)
 
 
 def healthy_line(finding: Finding, now: datetime) -> str:
@@ -280,18 +252,18 @@ def healthy_line(finding: Finding, now: datetime) -> str:
     ]
     also = f" ({', '.join(others)})" if others else ""
     return (
-        f"ok: run {run['run_id']} completed {ago(age)} ago, "
+        f"ok: run {run['run_id']} completed {duration_text(age)} ago, "
         f"{_count(run, TaskStatus.OK)} tasks ok{also}"
     )
 
 
 def as_json(
-    finding: Finding, problems: list[Problem], code: int, path: Path, max_age: float
+    finding: Finding, problems: list[Problem], code: Exit, path: Path, max_age: float
 ) -> dict[str, Any]:
     """The ``--json`` object: verdict, problems, the latest run's row and its problem tasks."""
     counts = dict(Counter(task["status"] for task in finding.tasks))
     return {
-        "ok": code == EXIT_OK,
+        "ok": code == Exit.OK,
         "exit_code": code,
         "database": str(path),
         "max_age_hours": max_age,

@@ -153,7 +153,7 @@ def require_views(path: Path) -> None:
 
 
 def _database(args: argparse.Namespace) -> Path:
-    path = Path(command_settings(args, ("db",)).sweep.db)
+    path = Path(command_settings(args).sweep.db)
     require_views(path)
     return path
 
@@ -275,31 +275,29 @@ examples:
 """
 
 
-def add_parsers(commands: Any) -> None:
-    """Add ``datasette-metadata`` and ``explore`` to ``commands`` (argparse subparsers)."""
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``datasette-metadata`` and ``explore`` to ``commands``, with the ``common`` flags."""
     meta = commands.add_parser(
         "datasette-metadata",
+        parents=[common],
         help="write Datasette metadata: descriptions, units, queries",
         description="Write Datasette metadata for the database: a description of every table, "
-        "view and column (with units) and canned queries.",
+        "view and column (with units) and canned queries, keyed by the database file's name.",
         epilog=_METADATA_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    meta.add_argument("--config", type=Path, help="TOML settings file")
-    meta.add_argument("--db", help="database file ([sweep] db); its name keys the metadata")
     meta.add_argument("-o", "--output", type=Path, help="write here (default: stdout)")
     meta.set_defaults(run=_write_metadata)
 
     explore = commands.add_parser(
         "explore",
+        parents=[common],
         help="serve the database with Datasette on 127.0.0.1",
         description="Serve the database with Datasette and its metadata, on "
         f"{LOOPBACK} only, until Ctrl-C. Needs pip install 'harvester[explore]'.",
         epilog=_EXPLORE_EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    explore.add_argument("--config", type=Path, help="TOML settings file")
-    explore.add_argument("--db", help="database file ([sweep] db)")
     explore.add_argument(
         "--port",
         type=port,

@@ -30,9 +30,9 @@ from typing import Any, BinaryIO, cast
 import orjson
 
 from harvester.errors import UsageError
+from harvester.exits import Exit
 
 FORMATS = ("table", "csv", "json", "jsonl")
-EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE: what a shell reports for `yes | head`
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # SIGINT raises KeyboardInterrupt already
 NULL = "-"
 
@@ -146,9 +146,9 @@ class Stopped(BaseException):
         super().__init__(self.signum.name)
 
     @property
-    def exit_code(self) -> int:
-        """143 for SIGTERM, 129 for SIGHUP."""
-        return 128 + self.signum
+    def exit_code(self) -> Exit:
+        """``Exit.SIGTERM`` (143) or ``Exit.SIGHUP`` (129)."""
+        return Exit.for_signal(self.signum)
 
 
 def _raise_stopped(signum: int, frame: object) -> None:
@@ -265,7 +265,7 @@ def stdout_closed() -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
-    return EXIT_PIPE_CLOSED
+    return Exit.PIPE_CLOSED
 
 
 def emit(target: str | None, write: Callable[[BinaryIO], None]) -> int:
@@ -276,7 +276,7 @@ def emit(target: str | None, write: Callable[[BinaryIO], None]) -> int:
             write(out)
     except BrokenPipeError:
         # The reader of stdout, or of a FIFO named by -o, went away, as head's does.
-        return stdout_closed() if to_stdout else EXIT_PIPE_CLOSED
+        return stdout_closed() if to_stdout else Exit.PIPE_CLOSED
     except OSError as exc:
         name, hint = (
             ("stdout", "")

@@ -4,9 +4,8 @@
 symbol's newest day, ``export`` any table or view as a stream. All three open
 the file read-only (they never block a sweep), read the views of schema
 version 3, and put user text into SQL only as a parameter or as a name first
-found in the file itself. Exit codes: 0 rows written; 1 ``show`` found no
-stored row for any symbol asked for; 2 a usage or database error (one line);
-141 stdout was closed early (``harvester export t | head``).
+found in the file itself. Their exit codes are declared in ``harvester.exits``
+(``READ``), and ``-h`` shows them.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import Any, BinaryIO
 from harvester.arguments import day, positive_count
 from harvester.catalog import ENDPOINTS
 from harvester.errors import UsageError
+from harvester.exits import READ, Exit, help_text
 from harvester.model import SUPPORTED_MARKETS, symbol_from_canonical
 from harvester.read.output import FORMATS, chunked, emit, table_text, write_rows
 from harvester.settings.config import command_settings
@@ -30,7 +30,6 @@ from harvester.store.history import AS_OF, AS_OF_HELP, moment
 from harvester.store.history import TABLES as HISTORY_TABLES
 from harvester.store.lock import own_file
 
-EXIT_NO_ROWS = 1
 PROVENANCE = ("run_id", "fetched_at")  # left out of show and latest; export has them
 ENDPOINT_NAMES = tuple(endpoint.name for endpoint in ENDPOINTS)
 DEFAULT_BY = {"short_trades": "short_ratio", "short_interest": "short_percent"}
@@ -48,7 +47,7 @@ def columns_of(db: sqlite3.Connection, name: str) -> list[str]:
 
 
 def _db_path(args: argparse.Namespace) -> Path:
-    return Path(command_settings(args, ("db",)).sweep.db)
+    return Path(command_settings(args).sweep.db)
 
 
 # show -------------------------------------------------------------------------------------
@@ -202,7 +201,7 @@ class _Show:
 
 
 def _show(args: argparse.Namespace) -> int:
-    symbols = canonical_symbols(args.symbols)
+    symbols = canonical_symbols(args.show_symbols)
     need = HISTORY_VERSION if args.as_of else VIEWS_VERSION
     with reading(_db_path(args), at_least=need) as db:
         show = _Show(db, symbols, args)
@@ -211,7 +210,7 @@ def _show(args: argparse.Namespace) -> int:
             return code
         for symbol in (symbol for symbol, count in show.counts.items() if not count):
             sys.stderr.write(_missing_line(db, symbol, show.endpoints, args.since, args.as_of))
-    return 0 if any(show.counts.values()) else EXIT_NO_ROWS
+    return Exit.OK if any(show.counts.values()) else Exit.NO_ROWS
 
 
 # latest -----------------------------------------------------------------------------------
@@ -312,35 +311,38 @@ def _export(args: argparse.Namespace) -> int:
 # the command line -------------------------------------------------------------------------
 
 
-def _common(parser: argparse.ArgumentParser, formats: Sequence[str], default: str) -> None:
+def _format(parser: argparse.ArgumentParser, formats: Sequence[str], default: str) -> None:
     parser.add_argument(
         "--format", choices=formats, default=default, help=f"output format (default {default})"
     )
-    parser.add_argument("--config", type=Path, help="TOML settings file ([sweep] db)")
-    parser.add_argument("--db", help="database file ([sweep] db)")
 
 
-def _parser(commands: Any, name: str, help_text: str, examples: str) -> Any:
+def _parser(
+    commands: Any, common: argparse.ArgumentParser, name: str, summary: str, examples: str
+) -> Any:
     return commands.add_parser(
         name,
-        help=help_text,
-        description=help_text[0].upper() + help_text[1:] + ".",
-        epilog="examples:\n" + examples,
+        parents=[common],
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog="examples:\n" + examples + "\nexit codes:\n" + help_text(READ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
 
-def add_parsers(commands: Any) -> None:
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     """Add ``show``, ``latest`` and ``export`` to ``commands`` (argparse subparsers)."""
     show = _parser(
         commands,
+        common,
         "show",
         "symbols' stored time series, newest first",
         "  harvester show 00700.HK --last 20 --format csv\n"
         "  harvester show AAPL.US HK.09988 --endpoint all --since 2026-01-01\n",
     )
+    # Not ``symbols``: that is the --symbols flag's name (settings.config.FLAGS).
     show.add_argument(
-        "symbols",
+        "show_symbols",
         nargs="+",
         metavar="SYMBOL",
         help="in any accepted style: 700.HK, 00700.HK, HK.00700, AAPL.US, US.AAPL",
@@ -359,11 +361,12 @@ def add_parsers(commands: Any) -> None:
     show.add_argument(
         "--as-of", type=moment, metavar="T", help=f"the values known at T: {AS_OF_HELP}"
     )
-    _common(show, FORMATS, "table")
+    _format(show, FORMATS, "table")
     show.set_defaults(run=_show)
 
     latest = _parser(
         commands,
+        common,
         "latest",
         "every symbol on its newest stored day, sorted",
         "  harvester latest --market US --top 10\n"
@@ -388,11 +391,12 @@ def add_parsers(commands: Any) -> None:
         "NULL last (default short_ratio, or short_percent for short_interest)",
     )
     latest.add_argument("--top", type=positive_count, metavar="N", help="only the first N")
-    _common(latest, FORMATS, "table")
+    _format(latest, FORMATS, "table")
     latest.set_defaults(run=_latest)
 
     export = _parser(
         commands,
+        common,
         "export",
         "stream a table or view as CSV, JSON or JSON lines",
         "  harvester export short_trades --market HK --since 2026-01-01 -o hk.csv\n"
@@ -423,5 +427,5 @@ def add_parsers(commands: Any) -> None:
         metavar="FILE",
         help="write FILE whole or not at all (default, or -: stdout)",
     )
-    _common(export, FORMATS[1:], "csv")
+    _format(export, FORMATS[1:], "csv")
     export.set_defaults(run=_export)

@@ -15,9 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from harvester.errors import StoreError
 from harvester.model import RunStatus
-from harvester.store.database import is_empty, open_read_only, refuse_folder, snapshot, translate
+from harvester.store.database import (
+    TASK_COUNTS_SQL,
+    is_empty,
+    missing,
+    open_read_only,
+    refuse_folder,
+    snapshot,
+    tasks_by_endpoint,
+    translate,
+)
 from harvester.store.lock import LockHolder, lock_watch
 
 T = TypeVar("T")
@@ -40,7 +48,7 @@ def read_consistent(path: Path, read: Callable[[sqlite3.Connection], T]) -> Read
     """
     refuse_folder(path)
     if not path.is_file():
-        raise StoreError(f"database {path}: no such file")
+        raise missing(path)
     # The watch is opened before the connection and closed after it (harvester.store.lock).
     with lock_watch(path) as look:
         db = open_read_only(path)
@@ -73,12 +81,7 @@ def read_runs(db: sqlite3.Connection, limit: int) -> list[dict[str, Any]]:
         )
     ]
     for run in runs:
-        run["tasks"] = {}
-        for endpoint, status, count in db.execute(
-            "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2",
-            (run["run_id"],),
-        ):
-            run["tasks"].setdefault(endpoint, {})[status] = count
+        run["tasks"] = tasks_by_endpoint(db.execute(TASK_COUNTS_SQL, (run["run_id"],)))
     return runs
 
 

@@ -1,6 +1,7 @@
-"""The settings' documents, written from their declaration: the README table and the shipped file.
+"""The settings' documents, written from their declaration: the docs' table and the shipped file.
 
-Tests compare README.md's settings table with ``settings_table()`` and
+``python -m harvester.docs`` writes ``settings_table()`` into docs/settings.md (its
+``--check`` in CI fails when the page is stale), and a test compares
 ``config/harvester.toml`` with ``default_toml()`` byte for byte, so neither can
 drift from ``config``: after changing a setting, write both out again from here.
 """
@@ -93,7 +94,7 @@ def _groups() -> Iterator[tuple[str, Sequence[Setting], Sequence[str]]]:
 
 
 def settings_table() -> str:
-    """The Markdown table of every setting, as README.md's "Settings" section holds it."""
+    """The Markdown table of every setting, as docs/settings.md holds it."""
     rows = [_row(section, same, names) for section, same, names in _groups()]
     return "\n".join((*_TABLE_HEAD, *rows)) + "\n"
 

@@ -1,44 +1,22 @@
-"""What every table, view and column of the database holds, with its unit: said once, here.
+"""What every table, view and column of the database holds, with its unit.
 
-README.md's column tables and view list (``database_doc()``) and the Datasette
-metadata (``harvester datasette-metadata``) are both made from these
-declarations, and a test holds them to a freshly migrated file: a migration
-that adds a column without describing it here fails the suite.
+An endpoint's data columns (type, unit, meaning, upstream fields) are declared
+once, in ``harvester.catalog``, where the adapters read them too; this module
+adds what only the database has: the row's head and provenance, the ``runs``
+and ``tasks`` tables, the revisions tables and the views. README.md's column
+tables and view list (``database_doc()``) and the Datasette metadata
+(``harvester datasette-metadata``) are both made from these declarations, and
+tests hold them to a freshly migrated file (``tests/test_columns.py``,
+``tests/test_column_chain.py``): a migration that adds a column without
+describing it fails the suite.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-_DATE = "date, `YYYY-MM-DD`"
-_TIME = "ISO 8601 UTC time, e.g. `2026-05-20T02:00:11.000Z`"
-_SHARES = "shares"
-_PRICE = "price, in the stock's trading currency (API.md names none)"
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: its SQL type, unit, meaning, and where each market's value comes from.
-
-    ``us`` and ``hk`` are Markdown: the upstream field (API.md) the value comes
-    from, ``None`` where that market leaves the column NULL, or ``""`` for a
-    column that does not come from an upstream field.
-    """
-
-    name: str
-    type: str
-    unit: str
-    meaning: str
-    us: str | None = ""
-    hk: str | None = ""
-
-    def source(self, market: str) -> str | None:
-        """Where ``market``'s (``US`` or ``HK``) value comes from; None: it is left NULL."""
-        return self.us if market == "US" else self.hk
-
-    def fills(self, market: str) -> bool:
-        """Whether rows of ``market`` can hold a value here."""
-        return self.source(market) is not None
+from harvester import catalog
+from harvester.catalog import ROW_HEAD, TIME, Column, Endpoint
 
 
 @dataclass(frozen=True)
@@ -68,161 +46,45 @@ _SYMBOL = Column(
 )
 _MARKET = Column("market", "TEXT", "", "`US` or `HK`")
 _RUN_ID = Column("run_id", "TEXT", "", "the run that last wrote the row (`runs.run_id`)")
-_FETCHED_AT = Column("fetched_at", "TEXT", _TIME, "when the row was last fetched")
+_FETCHED_AT = Column("fetched_at", "TEXT", TIME, "when the row was last fetched")
 _FIRST_SEEN_AT = Column(
     "first_seen_at",
     "TEXT",
-    _TIME,
+    TIME,
     "when the harvester first stored the row; never moved "
     "by a later fetch (rows stored before schema version 5 got their `fetched_at` then)",
 )
-_KEYS = ("symbol", "market", "trade_date")
 _PROVENANCE = ("run_id", "fetched_at", "first_seen_at")
 
-SHORT_TRADES = Relation(
-    "short_trades",
+
+def _endpoint_table(endpoint: Endpoint, description: str) -> Relation:
+    """An endpoint's table: the row's head, the catalog's columns, then who wrote it when."""
+    head = {"symbol": _SYMBOL, "market": _MARKET, "trade_date": endpoint.date}
+    return Relation(
+        endpoint.name,
+        description,
+        (
+            *(head[name] for name in ROW_HEAD),
+            *endpoint.columns,
+            _RUN_ID,
+            _FETCHED_AT,
+            _FIRST_SEEN_AT,
+        ),
+    )
+
+
+SHORT_TRADES = _endpoint_table(
+    catalog.SHORT_TRADES,
     "Daily short selling: one row per symbol and trading day (primary key `symbol, "
     "trade_date`; fetching a day again updates its row). US rows hold volumes in shares "
     "(FINRA/NASDAQ files, refreshed about every two weeks upstream), HK rows turnover in "
     "HKD (HKEX, every trading day).",
-    (
-        _SYMBOL,
-        _MARKET,
-        Column(
-            "trade_date",
-            "TEXT",
-            _DATE,
-            "the trading day, in the exchange's own time zone",
-            "`timestamp`, as a New York date",
-            "`timestamp`, as a Hong Kong date",
-        ),
-        Column(
-            "nasdaq_short_volume",
-            "INTEGER",
-            _SHARES,
-            "NASDAQ short-sale volume of the day",
-            "`nus_amount`",
-            None,
-        ),
-        Column(
-            "nyse_short_volume",
-            "INTEGER",
-            _SHARES,
-            "NYSE short-sale volume of the day",
-            "`ny_amount`",
-            None,
-        ),
-        Column(
-            "total_volume", "INTEGER", _SHARES, "total volume of the day", "`total_amount`", None
-        ),
-        Column("short_turnover", "REAL", "HKD", "short-sale turnover of the day", None, "`amount`"),
-        Column(
-            "short_balance",
-            "REAL",
-            "not documented upstream: API.md's example, `1318056100.00`, reads like an "
-            "amount of HKD, but that is unconfirmed",
-            "short position balance, as upstream sends it",
-            None,
-            "`balance`",
-        ),
-        Column(
-            "total_turnover", "REAL", "HKD", "total turnover of the day", None, "`total_amount`"
-        ),
-        Column(
-            "short_ratio",
-            "REAL",
-            "fraction, 0 to 1 (0.3643 is 36.43%)",
-            "short volume / total volume (US); short turnover / total turnover (HK)",
-            "`rate`",
-            "`rate`",
-        ),
-        Column("close", "REAL", _PRICE, "closing price of the day", "`close`", "`close`"),
-        _RUN_ID,
-        _FETCHED_AT,
-        _FIRST_SEEN_AT,
-    ),
 )
-
-SHORT_INTEREST = Relation(
-    "short_interest",
+SHORT_INTEREST = _endpoint_table(
+    catalog.SHORT_INTEREST,
     "Short interest reports: one row per symbol and report date (primary key `symbol, "
     "trade_date`, upserted like `short_trades`). US: the twice-monthly short interest "
     "reports; HK: outstanding short positions, about weekly.",
-    (
-        _SYMBOL,
-        _MARKET,
-        Column(
-            "trade_date",
-            "TEXT",
-            _DATE,
-            "the report (data) date its figures stand for; not a trading day's figures",
-            "`timestamp_str`",
-            "`timestamp_str`",
-        ),
-        Column(
-            "short_shares",
-            "INTEGER",
-            _SHARES,
-            "shares sold short and not yet covered",
-            "`shares_short`",
-            "`aggregated_short`",
-        ),
-        Column(
-            "short_percent",
-            "REAL",
-            "percent, 0 to 100, as upstream sends it (0.59 is 0.59%, not 59%)",
-            'short interest as a percentage: US "short percentage" (API.md says no more); '
-            "HK percent of float",
-            "`short_percent`",
-            "`aggregated_short_ratio`",
-        ),
-        Column(
-            "avg_daily_short_volume",
-            "INTEGER",
-            _SHARES,
-            "average daily short volume",
-            "`avg_daily_short_volume`",
-            "`avg_daily_short_volume`",
-        ),
-        Column(
-            "avg_daily_share_volume",
-            "INTEGER",
-            _SHARES,
-            "average daily volume, all trades",
-            "`avg_daily_share_volume`",
-            None,
-        ),
-        Column(
-            "days_to_cover",
-            "REAL",
-            "days",
-            "days to cover, as upstream computes it",
-            "`days_to_cover`",
-            None,
-        ),
-        Column(
-            "avg_cost", "REAL", _PRICE, "average cost of the short positions", None, "`avg_cost`"
-        ),
-        Column(
-            "close_price",
-            "REAL",
-            _PRICE,
-            "close on the report date",
-            "`close_price`",
-            "`close_price`",
-        ),
-        Column(
-            "last_close_price",
-            "REAL",
-            _PRICE,
-            "the previous trading day's close",
-            "`last_close_price`",
-            "`last_close_price`",
-        ),
-        _RUN_ID,
-        _FETCHED_AT,
-        _FIRST_SEEN_AT,
-    ),
 )
 
 RUNS = Relation(
@@ -236,11 +98,11 @@ RUNS = Relation(
             "the run's id, sortable: its start time and a random "
             "suffix, e.g. `20261121T093000Z-3fa9c1`",
         ),
-        Column("started_at", "TEXT", _TIME, "when the run started"),
+        Column("started_at", "TEXT", TIME, "when the run started"),
         Column(
             "finished_at",
             "TEXT",
-            _TIME,
+            TIME,
             "when it last ended (completed or interrupted); NULL while `running`",
         ),
         Column(
@@ -316,13 +178,13 @@ TASKS = Relation(
             "`malformed_body`, `body_too_large`); NULL when `ok`",
         ),
         Column("error_message", "TEXT", "", "the upstream message or our own, token redacted"),
-        Column("updated_at", "TEXT", _TIME, "when the task's row last changed"),
+        Column("updated_at", "TEXT", TIME, "when the task's row last changed"),
     ),
 )
 
 
 def _data(table: Relation) -> tuple[Column, ...]:
-    return tuple(c for c in table.columns if c.name not in (*_KEYS, *_PROVENANCE))
+    return tuple(c for c in table.columns if c.name not in (*ROW_HEAD, *_PROVENANCE))
 
 
 def _revisions(table: Relation) -> Relation:
@@ -333,11 +195,11 @@ def _revisions(table: Relation) -> Relation:
         "row per replaced set, kept by a trigger in the same transaction; a fetch that "
         "brings the same values adds nothing.",
         (
-            *table.columns[:3],
+            *table.columns[: len(ROW_HEAD)],
             *_data(table),
             Column("run_id", "TEXT", "", "the run that had last fetched these values"),
-            Column("fetched_at", "TEXT", _TIME, "when these values were last fetched"),
-            Column("superseded_at", "TEXT", _TIME, "when a fetch replaced them"),
+            Column("fetched_at", "TEXT", TIME, "when these values were last fetched"),
+            Column("superseded_at", "TEXT", TIME, "when a fetch replaced them"),
             Column("superseded_by", "TEXT", "", "the run whose fetch replaced them"),
         ),
     )
@@ -463,11 +325,11 @@ def _versions(table: Relation, example: tuple[str, str]) -> Relation:
         "with when it held: the values known at a moment T are the rows with "
         "`valid_from <= T` and `valid_to` NULL or after T.",
         (
-            *table.columns[:3],
+            *table.columns[: len(ROW_HEAD)],
             *_data(table),
             _FIRST_SEEN_AT,
-            Column("valid_from", "TEXT", _TIME, "when the harvester first stored these values"),
-            Column("valid_to", "TEXT", _TIME, "when a fetch replaced them; NULL while current"),
+            Column("valid_from", "TEXT", TIME, "when the harvester first stored these values"),
+            Column("valid_to", "TEXT", TIME, "when a fetch replaced them; NULL while current"),
         ),
         example,
     )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -180,6 +180,26 @@ def is_empty(db: sqlite3.Connection) -> bool:
     )
 
 
+#: A run's tasks counted by endpoint and status; ``?`` is the run's id. ``tasks_by_endpoint``
+#: folds its rows.
+TASK_COUNTS_SQL = "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2"
+
+
+def tasks_by_endpoint(rows: Iterable[Sequence[Any]]) -> dict[str, dict[str, int]]:
+    """``{endpoint: {status: count}}`` from the rows of ``TASK_COUNTS_SQL``."""
+    counts: dict[str, dict[str, int]] = {}
+    for endpoint, status, count in rows:
+        counts.setdefault(endpoint, {})[status] = count
+    return counts
+
+
+def missing(path: Path) -> StoreError:
+    """The one line every command gives for a database file that does not exist."""
+    return StoreError(
+        f"database {path}: no such file (run a sweep first, or name the file with --db)"
+    )
+
+
 def refuse_folder(path: Path) -> None:
     """One line for a path that names a folder, where SQLite would say it cannot open it."""
     if path.is_dir():
@@ -223,9 +243,7 @@ def reading(path: Path, *, at_least: int = 1) -> Iterator[sqlite3.Connection]:
     """The file opened read-only at a schema this harvester reads; SQLite errors translated."""
     refuse_folder(path)
     if not path.is_file():
-        raise StoreError(
-            f"database {path}: no such file (run a sweep first, or name the file with --db)"
-        )
+        raise missing(path)
     db = open_read_only(path)
     try:
         readable_version(db, path, at_least=at_least)

@@ -1,7 +1,8 @@
-"""README.md's generated part of "The database", written from harvester.store.columns.
+"""The database's tables, views and columns in Markdown, written from ``store.columns``.
 
-A test compares README.md with ``database_doc()``: after changing a table, a
-view or a column's description, write the section out again from here.
+``python -m harvester.docs`` writes ``database_doc()`` into docs/database.md, and its
+``--check`` in CI fails when the page is stale: after changing a table, a view or a
+column's description, run it again.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ def _cells(*cells: str) -> str:
 
 
 def _source(value: str | None) -> str:
-    return "NULL" if value is None else value
+    """A market's cell: the upstream field as code, NULL where it leaves the column empty."""
+    if value is None:
+        return "NULL"
+    return f"`{value}`" if value else ""
 
 
 def table_markdown(table: Relation) -> str:
-    """A table's description and its columns as a Markdown table, as README.md holds them."""
+    """A table's description and its columns as a Markdown table, as docs/database.md holds them."""
     by_market = any(column.us or column.hk for column in table.columns)
     head = ("column", "type", "unit", "meaning", *(("US", "HK") if by_market else ()))
     lines = [
@@ -61,5 +65,5 @@ def views_markdown() -> str:
 
 
 def database_doc() -> str:
-    """README.md's generated part of "The database": every table's columns, then the views."""
+    """docs/database.md's generated part: every table's columns, then the views."""
     return "\n".join([*map(table_markdown, TABLES), views_markdown()])

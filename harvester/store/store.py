@@ -33,9 +33,15 @@ from harvester.model import (
     TaskStatus,
     WorkItem,
     symbol_from_canonical,
+    tasks_in,
     utc_text,
 )
-from harvester.store.database import open_database, translate
+from harvester.store.database import (
+    TASK_COUNTS_SQL,
+    open_database,
+    tasks_by_endpoint,
+    translate,
+)
 from harvester.store.upserts import Picker, TableSpec
 
 PAGE = 1000  # tasks read per query when streaming a run's remaining work
@@ -217,7 +223,7 @@ class Store:
         """
         async with self._transaction():
             counts = await self.task_counts(run_id)
-            pending = sum(c.get(TaskStatus.PENDING.value, 0) for c in counts.values())
+            pending = tasks_in(counts, TaskStatus.PENDING)
             status = RunStatus.INTERRUPTED if pending else RunStatus.COMPLETED
             await self._add_to_run(run_id, {"requests": requests})
             await self._set_status(run_id, status, stop_reason if pending else None)
@@ -343,12 +349,7 @@ class Store:
 
     async def task_counts(self, run_id: str) -> dict[str, dict[str, int]]:
         """``{endpoint: {status: count}}`` for a run."""
-        counts: dict[str, dict[str, int]] = {}
-        for endpoint, status, count in await self._rows(
-            "SELECT endpoint, status, COUNT(*) FROM tasks WHERE run_id = ? GROUP BY 1, 2", (run_id,)
-        ):
-            counts.setdefault(endpoint, {})[status] = count
-        return counts
+        return tasks_by_endpoint(await self._rows(TASK_COUNTS_SQL, (run_id,)))
 
     async def failed_tasks(self, run_id: str, limit: int) -> list[FailedTask]:
         """The run's first ``limit`` tasks that ended ``failed``, by symbol and endpoint."""

@@ -18,6 +18,7 @@ from harvester.errors import (
 )
 from harvester.model import Symbol, TaskResult, TaskStatus
 from harvester.settings.config import EndpointConfig
+from harvester.sweep.counts import SweepCounts
 from harvester.sweep.outage import Attempt, OutageGuard
 from harvester.sweep.quota import DailyQuota
 from harvester.sweep.retry import RetryPolicy, next_delay
@@ -45,27 +46,59 @@ class Stopped(Exception):  # control flow: ends a task quietly, not an error
 
 
 @dataclass(slots=True)
+class Gate:
+    """The sweep's one gate for its requests: shut once a stop is asked or the quota is spent.
+
+    ``pass_one`` runs the moment a request would go out, whichever task sends it.
+    """
+
+    stop: asyncio.Event  #: once set, no request goes out
+    quota: DailyQuota | None = None  #: refuses the request that would exceed the quota
+    counts: SweepCounts | None = None  #: where each request that goes out is counted
+
+    @property
+    def shut(self) -> bool:
+        """True once a stop is asked."""
+        return self.stop.is_set()
+
+    def pass_one(self) -> None:
+        """Let one request through, counted against the quota, or raise Stopped."""
+        if self.shut:
+            raise Stopped
+        if self.quota is not None and not self.quota.take():
+            self.stop.set()  # the whole sweep stops: nothing more may go out today
+            raise Stopped
+        self._count()
+
+    def pass_probe(self) -> None:
+        """Count an outage probe (a request re-sent to see the gateway is back), never refused:
+        it goes out only while the guard holds the sweep, and tells when it may go on."""
+        if self.quota is not None:
+            self.quota.used += 1
+        self._count()
+
+    def _count(self) -> None:
+        if self.counts is not None:
+            self.counts.requests += 1
+
+
+@dataclass(slots=True)
 class Tally:
-    """What a task has done so far: kept for its record when a stop cuts it off."""
+    """What one task has done so far: kept for its record when a stop cuts it off."""
 
     sent: int = 0  #: requests that went out, those during an outage included
     error: FetchError | None = None  #: the last failure
-    stop: asyncio.Event | None = None  #: once set, no request of this task goes out
-    quota: DailyQuota | None = None  #: refuses the request that would exceed the quota
+    gate: Gate | None = None  #: the sweep's gate each of its requests passes (None: always open)
 
     @property
     def stopping(self) -> bool:
-        """True once a stop is asked."""
-        return self.stop is not None and self.stop.is_set()
+        """True once the sweep's gate is shut."""
+        return self.gate is not None and self.gate.shut
 
     def before_send(self) -> None:
-        """Count a request at the moment it goes out, or refuse it once a stop is asked."""
-        if self.stopping:
-            raise Stopped
-        if self.quota is not None and not self.quota.take():
-            if self.stop is not None:
-                self.stop.set()  # the whole sweep stops: nothing more may go out today
-            raise Stopped
+        """Count a request at the moment it goes out, once the gate lets it through."""
+        if self.gate is not None:
+            self.gate.pass_one()
         self.sent += 1
 
     def pending(self, symbol: Symbol, endpoint: str, client: Client) -> TaskResult | None:
@@ -120,11 +153,15 @@ class FirstAnswers:
 
 
 async def _still_answers(
-    client: Client, endpoint: str, path: str, query: tuple[tuple[str, str], ...]
+    client: Client,
+    endpoint: str,
+    path: str,
+    query: tuple[tuple[str, str], ...],
+    before_send: Callable[[], None] | None = None,
 ) -> bool:
     """Re-send a request that was answered before: True if the gateway answers it again."""
     try:
-        answer = await client.get(endpoint, path, query)
+        answer = await client.get(endpoint, path, query, before_send=before_send)
     except TransportError:
         return False
     except FetchError:
@@ -239,7 +276,12 @@ async def fetch_task(
             await sleep(delay)
             continue
         guard.canary = functools.partial(
-            _still_answers, client, adapter.name, spec.path, spec.query
+            _still_answers,
+            client,
+            adapter.name,
+            spec.path,
+            spec.query,
+            tally.gate.pass_probe if tally.gate is not None else None,
         )
         if watch is not None:
             watch.check(adapter.name, None, "")

@@ -1,171 +1,260 @@
-"""A nightly sweep's own state: what the file knew at the start, the probes, and each task's fate.
+"""Nightly sweeps pay only for what changed: which tasks to probe, fetch, skip or leave alone.
 
-``NightlySweep.prepare`` reads what the file holds (newest stored day per
-symbol and endpoint, the answer history for dead-symbol memory) and chooses
-each pair's probes among the run's unfinished tasks; the sweep fetches the
-probes first and hands their results to ``judge``; then ``decide`` says, for
-every other task, whether it ends without a request (``unchanged``,
-``skipped``) or how many records to ask for. The rules are in
-harvester.sweep.nightly; this module only applies them to one run. Nothing is kept
-across a stop: a resumed run probes again among the tasks still unfinished,
-which is as right as the first time (their stored days have not moved).
+Everything here decides from what the file already holds (``Knowledge``) and
+from the answers of a few probes; nothing here sends a request or writes.
+
+- **Probes.** Per market and endpoint, up to ``probe_size`` symbols that have
+  stored rows (newest stored day first) are fetched before the others. If
+  none shows a day after its newest stored one, or a different value for a
+  day it holds, the pair has published nothing: its other tasks of symbols
+  with stored rows end ``unchanged``, without a request. A symbol with no
+  stored row is always fetched.
+- **Incremental counts.** A symbol with stored rows asks for the business
+  days from its newest stored day to the pair's newest published day (what
+  the probes saw), plus ``overlap`` records for restatements, within the
+  configured ``count`` and the endpoint's documented range. An answer that
+  is full and does not reach back to the stored day is fetched again with
+  the configured ``count`` (``needs_refetch``), so a wrong guess costs a
+  request, never a row.
+- **Dead symbols.** An endpoint that answered ``invalid`` or ``unsupported``
+  (or ``no_data``) for a symbol in each of its last ``dead_after`` answers is
+  not asked again until ``recheck_after`` (``no_data_recheck_after``) days
+  after the last one: the task ends ``skipped`` with the date of the retry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from harvester.model import UNFINISHED, Symbol, TaskResult, TaskStatus
-from harvester.settings.config import EndpointConfig, SweepConfig
-from harvester.store.store import Store
-from harvester.store.upserts import TableSpec
-from harvester.sweep.nightly import (
-    HISTORY_SQL,
-    NEWEST_SQL,
-    Key,
-    Knowledge,
-    Pair,
-    Row,
-    Verdict,
-    choose_probes,
-    dead_tasks,
-    history_params,
-    incremental_count,
-    needs_refetch,
-    probe_candidates,
-    probe_verdict,
-)
-from harvester.upstream.endpoints import ADAPTERS
+from harvester.catalog import ROW_HEAD
+from harvester.model import TaskStatus, symbol_from_canonical, utc_text, utc_time
+from harvester.settings.config import SweepConfig
 
-_PENDING_SQL = (
-    f"SELECT status FROM tasks WHERE run_id = ? AND symbol = ? AND endpoint = ? "
-    f"AND status IN ({', '.join(repr(s.value) for s in UNFINISHED)})"
+Key = tuple[str, str]  # (canonical symbol, endpoint)
+Pair = tuple[str, str]  # (market, endpoint): what one set of probes decides
+Row = tuple[object, ...]  # (*ROW_HEAD, *data columns), as the adapters make and probes read
+_DAY = ROW_HEAD.index("trade_date")  # where a row's trade_date sits
+_DATA = len(ROW_HEAD)  # where a row's data columns start
+
+
+def row_day(row: Row) -> str:
+    """A row's ``trade_date``, ``YYYY-MM-DD``."""
+    return str(row[_DAY])
+
+
+#: Statuses that are an answer from upstream: the history dead-symbol memory reads.
+ANSWERED = (
+    TaskStatus.OK,
+    TaskStatus.NO_DATA,
+    TaskStatus.UNSUPPORTED,
+    TaskStatus.INVALID,
+    TaskStatus.FAILED,
 )
+_REFUSED = frozenset({TaskStatus.INVALID.value, TaskStatus.UNSUPPORTED.value})
+
+#: Per symbol and endpoint: its newest stored trade_date.
+NEWEST_SQL = "SELECT symbol, MAX(trade_date) FROM {table} GROUP BY symbol"
+#: Per symbol and endpoint: its last ``?`` answers in the runs other than ``?`` started since
+#: ``?`` (``history_since``), newest first.
+HISTORY_SQL = f"""
+SELECT symbol, endpoint, status, updated_at FROM (
+    SELECT t.symbol, t.endpoint, t.status, t.updated_at, ROW_NUMBER() OVER (
+        PARTITION BY t.symbol, t.endpoint ORDER BY r.started_at DESC, r.rowid DESC) AS n
+    FROM runs AS r CROSS JOIN tasks AS t ON t.run_id = r.run_id
+    WHERE r.run_id != ? AND r.started_at >= ?
+        AND t.status IN ({", ".join(f"'{s.value}'" for s in ANSWERED)}))
+WHERE n <= ? ORDER BY symbol, endpoint, n"""
+
+
+class Category(enum.StrEnum):
+    """What an incremental sweep (the default, nightly) does with one task before any request."""
+
+    NEW = "new"  #: no stored row: fetched with the configured count
+    PROBE = "probe"  #: fetched first; its answer decides its pair
+    FOLLOW = "follow"  #: fetched incrementally if its pair has news, else ``unchanged``
+    SKIP = "skip"  #: a dead symbol: ``skipped`` until its recheck date
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
-    """One task's fate: a result without a request, or a fetch of ``count`` records."""
+class Dead:
+    """Why a task is not asked, and from when it is asked again."""
 
-    result: TaskResult | None = None  #: final without a request (``unchanged``, ``skipped``)
-    count: int | None = None  #: records to ask for; None: the configured ``count``
-    stored_newest: str | None = None  #: the symbol's newest stored day, for the refetch check
+    status: str  #: the answer repeated: ``invalid``, ``unsupported`` or ``no_data``
+    runs: int  #: how many answers in a row
+    until: datetime  #: asked again from this time on
 
-
-FETCH_ALL = Decision()
-
-
-@dataclass
-class NightlySweep:
-    """Probes, verdicts and decisions for one run of a nightly sweep."""
-
-    config: SweepConfig
-    endpoints: Mapping[str, EndpointConfig]  #: the swept endpoints' settings, by name
-    tables: Mapping[str, TableSpec]  #: where each endpoint's rows go
-    knowledge: Knowledge = field(default_factory=lambda: Knowledge({}, {}))
-    probes: dict[Pair, list[Key]] = field(default_factory=dict)  #: chosen by ``prepare``
-    verdicts: dict[Pair, Verdict] = field(default_factory=dict)  #: set by ``judge``
-    _stored: dict[Key, list[Row]] = field(default_factory=dict)  # probes' stored rows
-
-    def __repr__(self) -> str:
+    def reason(self) -> str:
+        """The task's message: why it was skipped and when it is tried again."""
         return (
-            f"<NightlySweep known={len(self.knowledge.newest)} "
-            f"dead={len(self.knowledge.dead)} probes={sum(map(len, self.probes.values()))} "
-            f"verdicts={len(self.verdicts)}>"
-        )
-
-    @property
-    def probed(self) -> frozenset[Key]:
-        """Every probe task of this invocation."""
-        return frozenset(key for keys in self.probes.values() for key in keys)
-
-    async def prepare(self, store: Store, run_id: str, now: datetime | None = None) -> None:
-        """Read what the file holds and choose each pair's probes among unfinished tasks."""
-        newest: dict[Key, str] = {}
-        for name in self.endpoints:
-            table = self.tables[name].table
-            for symbol, day in await store.read(NEWEST_SQL.format(table=table)):
-                newest[symbol, name] = day
-        now = now or datetime.now(UTC)
-        history = await store.read(HISTORY_SQL, history_params(run_id, self.config, now))
-        dead = dead_tasks(history, self.config, now)
-        self.knowledge = Knowledge(newest, dead)
-        for pair, candidates in probe_candidates(self.knowledge).items():
-            chosen: list[Key] = []
-            for key in choose_probes(candidates, len(candidates)):
-                if await store.read(_PENDING_SQL, (run_id, *key)):
-                    chosen.append(key)
-                    if len(chosen) == self.config.probe_size:
-                        break
-            self.probes[pair] = chosen
-            for key in chosen:
-                self._stored[key] = await self._stored_rows(store, key)
-
-    async def _stored_rows(self, store: Store, key: Key) -> list[Row]:
-        """The probe's newest stored rows, as many as one answer holds, oldest first."""
-        symbol, name = key
-        spec = self.tables[name]
-        rows = await store.read(
-            f"SELECT symbol, market, trade_date, {', '.join(spec.columns)} FROM {spec.table} "
-            "WHERE symbol = ? ORDER BY trade_date DESC LIMIT ?",
-            (symbol, self.endpoints[name].count),
-        )
-        return [tuple(row) for row in reversed(rows)]
-
-    def judge(self, results: Sequence[TaskResult]) -> None:
-        """Decide each pair from its probes' results (those that ended ``ok`` count)."""
-        answered: dict[Pair, list[tuple[Key, Sequence[Row], Sequence[Row]]]] = {}
-        for result in results:
-            key = (result.symbol.canonical, result.endpoint)
-            if result.status is TaskStatus.OK:
-                stored = self._stored.get(key, [])
-                oldest = str(stored[0][2]) if stored else ""
-                rows = [row for row in result.rows if str(row[2]) >= oldest]
-                answered.setdefault((result.symbol.market, result.endpoint), []).append(
-                    (key, rows, stored)
-                )
-        for pair in self.probes:
-            self.verdicts[pair] = probe_verdict(answered.get(pair, []))
-
-    def decide(self, symbol: Symbol, endpoint: str) -> Decision:
-        """What to do with a task that is not a probe."""
-        key = (symbol.canonical, endpoint)
-        dead = self.knowledge.dead.get(key)
-        if dead is not None:
-            return Decision(
-                TaskResult(symbol, endpoint, TaskStatus.SKIPPED, 0, error_message=dead.reason())
-            )
-        newest = self.knowledge.newest.get(key)
-        if newest is None:
-            return FETCH_ALL  # a new member of the universe: everything the endpoint gives
-        verdict = self.verdicts.get((symbol.market, endpoint))
-        if verdict is not None and not verdict.news:
-            return Decision(
-                TaskResult(
-                    symbol,
-                    endpoint,
-                    TaskStatus.UNCHANGED,
-                    0,
-                    error_message=f"{verdict.reason}; newest stored {newest}",
-                )
-            )
-        config = self.endpoints[endpoint]
-        pair_newest = verdict.newest if verdict is not None else None
-        count = incremental_count(
-            newest, pair_newest, self.config.overlap, config.count, _documented(endpoint)
-        )
-        return Decision(count=count, stored_newest=newest)
-
-    def refetch(self, decision: Decision, endpoint: str, result: TaskResult) -> bool:
-        """True if an incremental answer may have left a hole: ask again for everything."""
-        if decision.count is None or decision.stored_newest is None or not result.rows:
-            return False
-        return needs_refetch(
-            result.rows, decision.count, self.endpoints[endpoint].count, decision.stored_newest
+            f"{self.status} in each of its last {self.runs} answers; "
+            f"asked again from {self.until.date().isoformat()}"
         )
 
 
-def _documented(endpoint: str) -> tuple[int, int]:
-    return ADAPTERS[endpoint].endpoint.count_range
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """What the file holds before a nightly sweep asks anything."""
+
+    newest: Mapping[Key, str]  #: newest stored trade_date per (symbol, endpoint)
+    dead: Mapping[Key, Dead]  #: tasks not to ask, and until when
+
+    def plan(self, key: Key, probes: frozenset[Key] = frozenset()) -> Category:
+        """What to do with a task, once the probes are chosen."""
+        if key in self.dead:
+            return Category.SKIP
+        if key in probes:
+            return Category.PROBE
+        return Category.FOLLOW if key in self.newest else Category.NEW
+
+
+def history_since(config: SweepConfig, now: datetime) -> str:
+    """How far back the answer history is read, as ``runs.started_at`` text.
+
+    A dead symbol is asked again once per recheck, so its last ``dead_after``
+    answers lie within ``dead_after`` rechecks (and a day of slack each). An
+    answer older than that is not read: at worst such a symbol is asked once
+    more, and the history read stays bounded however many runs the file holds.
+    """
+    days = config.dead_after * (max(config.recheck_after, config.no_data_recheck_after) + 2)
+    start = now - timedelta(days=days)
+    return utc_text(start)
+
+
+def history_params(run_id: str, config: SweepConfig, now: datetime) -> tuple[str, str, int]:
+    """``HISTORY_SQL``'s parameters: the run left out, how far back, answers per task."""
+    return run_id, history_since(config, now), config.dead_after
+
+
+def dead_tasks(
+    history: Iterable[tuple[str, str, str, str]], config: SweepConfig, now: datetime
+) -> dict[Key, Dead]:
+    """The tasks dead as of ``now``, from ``HISTORY_SQL`` rows (newest answer first)."""
+    answers: dict[Key, list[tuple[str, str]]] = {}
+    for symbol, endpoint, status, updated_at in history:
+        answers.setdefault((symbol, endpoint), []).append((status, updated_at))
+    dead: dict[Key, Dead] = {}
+    for key, seen in answers.items():
+        statuses = {status for status, _ in seen}
+        if len(seen) < config.dead_after:
+            continue
+        if statuses <= _REFUSED:
+            days = config.recheck_after
+        elif statuses == {TaskStatus.NO_DATA.value}:
+            days = config.no_data_recheck_after
+        else:
+            continue
+        until = utc_time(seen[0][1]) + timedelta(days=days)
+        if until > now:
+            dead[key] = Dead(seen[0][0], len(seen), until)
+    return dead
+
+
+def pair_of(key: Key) -> Pair:
+    """The market and endpoint a task belongs to."""
+    return symbol_from_canonical(key[0]).market, key[1]
+
+
+def probe_candidates(
+    knowledge: Knowledge, keys: Iterable[Key] | None = None
+) -> dict[Pair, list[tuple[Key, str]]]:
+    """Per pair, the tasks a probe may be: stored rows, not dead; with their newest stored day.
+
+    ``keys`` limits them to those tasks (default: every task with stored rows).
+    """
+    candidates: dict[Pair, list[tuple[Key, str]]] = {}
+    for key in knowledge.newest if keys is None else keys:
+        day = knowledge.newest.get(key)
+        if day is not None and key not in knowledge.dead:
+            candidates.setdefault(pair_of(key), []).append((key, day))
+    return candidates
+
+
+def choose_probes(candidates: Iterable[tuple[Key, str]], size: int) -> list[Key]:
+    """Up to ``size`` tasks with stored rows, newest stored day first (then by symbol)."""
+    ranked = sorted(candidates, key=lambda item: (item[1], item[0][0]), reverse=True)
+    return [key for key, _ in ranked[:size]]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a pair's probes found: news or not, its newest published day, and in words."""
+
+    news: bool
+    newest: str | None  #: the newest trade_date any probe answered with
+    reason: str
+
+
+def probe_verdict(
+    answers: Sequence[tuple[Key, Sequence[Row], Sequence[Row]]],
+) -> Verdict:
+    """Judge a pair from its probes: ``(key, rows answered, rows stored for those days)``.
+
+    News is a day after the probe's newest stored one, or a stored day whose
+    values differ (a restatement). With no probe answered, the pair is news:
+    only an answer can show that nothing changed.
+    """
+    if not answers:
+        return Verdict(True, None, "no probe could be asked: every task is fetched")
+    newest = max((row_day(row) for _, rows, _ in answers for row in rows), default=None)
+    for (symbol, _), rows, stored in answers:
+        found = _news(rows, stored)
+        if found:
+            return Verdict(True, newest, f"probe {symbol}: {found}")
+    names = ", ".join(symbol for (symbol, _), _, _ in answers[:3])
+    more = f" and {len(answers) - 3} more" if len(answers) > 3 else ""
+    return Verdict(
+        False, newest, f"no news: probes {names}{more} found no new day and no restated value"
+    )
+
+
+def _news(rows: Sequence[Row], stored: Sequence[Row]) -> str | None:
+    """Why ``rows`` (answered) are news against ``stored`` (same symbol), or None."""
+    by_day = {row_day(row): row for row in stored}
+    newest = max(by_day, default="")
+    for row in rows:
+        day = row_day(row)
+        if day > newest:
+            return f"{day} is after its newest stored day {newest or '(none)'}"
+        old = by_day.get(day)
+        if old is None:
+            return f"{day} was not stored"
+        # A value that did not parse arrives as None and never replaces a stored one.
+        changed = zip(row[_DATA:], old[_DATA:], strict=True)
+        if any(new is not None and new != was for new, was in changed):
+            return f"{day} restated"
+    return None
+
+
+def business_days_after(first: date, last: date) -> int:
+    """Weekdays after ``first`` up to and including ``last`` (0 when ``last <= first``)."""
+    if last <= first:
+        return 0
+    days = (last - first).days
+    weeks, rest = divmod(days, 7)
+    extra = sum(1 for i in range(1, rest + 1) if (first + timedelta(days=i)).weekday() < 5)
+    return weeks * 5 + extra
+
+
+def incremental_count(
+    stored_newest: str,
+    pair_newest: str | None,
+    overlap: int,
+    configured: int,
+    documented: tuple[int, int],
+) -> int:
+    """Records to ask for a symbol whose newest stored day is ``stored_newest``."""
+    low, high = documented
+    if pair_newest is None:
+        return configured
+    gap = business_days_after(date.fromisoformat(stored_newest), date.fromisoformat(pair_newest))
+    return max(low, min(gap + overlap, configured, high))
+
+
+def needs_refetch(rows: Sequence[Row], asked: int, configured: int, stored_newest: str) -> bool:
+    """True if an incremental answer may have left a hole before its oldest day."""
+    if asked >= configured or len(rows) < asked:
+        return False  # asked for all, or upstream had fewer than asked: nothing is missing
+    return min(map(row_day, rows)) > stored_newest

@@ -2,11 +2,10 @@
 
 No request is sent and nothing is written: the database is opened read-only (a
 missing one is fine: every task is new). The symbols file is read as the sweep
-reads it (``Universe``); every decision is harvester.sweep.nightly's (``choose_probes``,
+reads it (``Universe``); every decision is harvester.sweep.incremental's (``choose_probes``,
 ``dead_tasks``, ``Knowledge.plan``). A fetched task counts one request (retries and
 refetches are not foreseen); the time is the slowest endpoint's at its ``rate``.
-Exit codes: 0 the plan is printed, quota warning or not; 2 an error (one line); 141
-stdout closed early (``harvester plan | head``).
+Its exit codes are declared in ``harvester.exits``.
 """
 
 from __future__ import annotations
@@ -22,33 +21,34 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from harvester.model import SUPPORTED_MARKETS, TaskStatus
+from harvester.exits import PLAN, help_text
+from harvester.model import SUPPORTED_MARKETS, TaskStatus, duration_text
 from harvester.read.output import emit, table_text
 from harvester.settings.config import Settings, SweepConfig, command_settings
 from harvester.store.database import reading, snapshot
-from harvester.sweep.ledger import Universe
-from harvester.sweep.nightly import (
+from harvester.sweep.incremental import (
     HISTORY_SQL,
     NEWEST_SQL,
+    Category,
     Key,
     Knowledge,
-    Plan,
     choose_probes,
     dead_tasks,
     history_params,
     pair_of,
     probe_candidates,
 )
+from harvester.sweep.ledger import Universe
 from harvester.sweep.quota import USED_TODAY_SQL, utc_midnight
 from harvester.upstream.endpoints import ADAPTERS
 
 FETCH = "fetch"  #: with ``--full``: a task with stored rows, fetched with the configured count
 UNSUPPORTED = TaskStatus.UNSUPPORTED.value  #: a market the gateway does not serve: no request
 CATEGORIES = (
-    Plan.NEW.value,
-    Plan.PROBE.value,
-    Plan.FOLLOW.value,
-    Plan.SKIP.value,
+    Category.NEW.value,
+    Category.PROBE.value,
+    Category.FOLLOW.value,
+    Category.SKIP.value,
     FETCH,
     UNSUPPORTED,
 )
@@ -63,7 +63,6 @@ examples:
 Per endpoint and market: tasks new (no stored row), probed, followers (fetched only
 if the probes find news, else unchanged), skipped as dead, unsupported; requests at
 best (no news) and worst (news everywhere), and the time at the configured rates.
-Exit 0 (even with the daily_quota warning); 2 on an error.
 """
 
 
@@ -84,12 +83,12 @@ class PairPlan:
     @property
     def best(self) -> int:
         """Requests if the probes find no news: probes, new tasks and ``--full`` fetches."""
-        return sum(self.counts.get(name, 0) for name in (Plan.PROBE, Plan.NEW, FETCH))
+        return sum(self.counts.get(name, 0) for name in (Category.PROBE, Category.NEW, FETCH))
 
     @property
     def worst(self) -> int:
         """Requests if the probes find news: the followers are fetched too."""
-        return self.best + self.counts.get(Plan.FOLLOW, 0)
+        return self.best + self.counts.get(Category.FOLLOW, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +198,7 @@ def _category(
     if not supported:
         return UNSUPPORTED
     if full:
-        return FETCH if key in knowledge.newest else Plan.NEW.value
+        return FETCH if key in knowledge.newest else Category.NEW.value
     return knowledge.plan(key, probes).value
 
 
@@ -266,22 +265,11 @@ def make_plan(settings: Settings, now: datetime | None = None) -> SweepPlan:
 # Showing ------------------------------------------------------------------------------------
 
 
-def duration(minutes: float) -> str:
-    """Minutes in words a person reads at a glance: ``40 s``, ``3.5 min``, ``2 h 05 min``."""
-    seconds = minutes * 60
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    if minutes < 60:
-        return f"{minutes:.1f} min"
-    hours, rest = divmod(round(minutes), 60)
-    return f"{hours} h {rest:02d} min"
-
-
 def _columns(full: bool) -> list[str]:
     middle = (
-        [Plan.NEW.value, FETCH]
+        [Category.NEW.value, FETCH]
         if full
-        else [Plan.NEW.value, Plan.PROBE.value, Plan.FOLLOW.value, Plan.SKIP.value]
+        else [Category.NEW.value, Category.PROBE.value, Category.FOLLOW.value, Category.SKIP.value]
     )
     return ["endpoint", "market", "tasks", *middle, UNSUPPORTED, "best", "worst"]
 
@@ -334,8 +322,8 @@ def plan_text(plan: SweepPlan) -> str:
     rates = ", ".join(f"{name} {rate:g}/s" for name, rate in plan.rates.items())
     lines.append(
         f"time at the configured rates ({rates}; endpoints in parallel): "
-        f"{duration(plan.minutes(worst=False))} at best, "
-        f"{duration(plan.minutes(worst=True))} at worst"
+        f"{duration_text(plan.minutes(worst=False) * 60)} at best, "
+        f"{duration_text(plan.minutes(worst=True) * 60)} at worst"
     )
     lines.extend(f"warning: {warning}" for warning in plan.warnings)
     return "\n".join(lines) + "\n"
@@ -385,7 +373,7 @@ def plan_dict(plan: SweepPlan) -> dict[str, Any]:
 
 def run_plan(args: argparse.Namespace) -> int:
     """``harvester plan``: print the plan of the next sweep; 0, or 2 by a HarvesterError."""
-    plan = make_plan(command_settings(args, ("symbols", "db", "full")))
+    plan = make_plan(command_settings(args))
     if args.json:
         text = orjson.dumps(plan_dict(plan), option=orjson.OPT_INDENT_2).decode() + "\n"
     else:
@@ -397,20 +385,18 @@ def run_plan(args: argparse.Namespace) -> int:
     return emit(None, write)
 
 
-def add_parsers(commands: Any) -> None:
-    """Add ``plan`` to ``commands`` (argparse subparsers)."""
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``plan`` to ``commands`` (argparse subparsers), with the ``common`` flags."""
     parser = commands.add_parser(
         "plan",
+        parents=[common],
         help="what the next sweep will ask for, and how long it takes (no request)",
-        description="What the next sweep will ask for; no request, nothing written.",
-        epilog=EPILOG,
+        description="What the next sweep will ask for; no request, nothing written.\n"
+        "A database that does not exist yet is fine: every task is new.",
+        epilog=EPILOG + "\nexit codes:\n" + help_text(PLAN),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--config", type=Path, help="TOML settings file (default: config/harvester.toml if present)"
-    )
     parser.add_argument("--symbols", help="symbols file ([sweep] symbols)")
-    parser.add_argument("--db", help="database file ([sweep] db); a missing one is fine")
     parser.add_argument(
         "--full",
         action="store_true",

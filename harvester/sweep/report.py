@@ -7,16 +7,14 @@ import logging
 import math
 import sys
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from harvester.model import FailedTask, RunSummary, TaskResult, TaskStatus
-from harvester.sweep.outage import GuardState
+from harvester.model import FailedTask, RunSummary, TaskStatus, duration_text
 
 if TYPE_CHECKING:
-    from harvester.sweep.outage import OutageGuard
-    from harvester.upstream.client import Client
+    from harvester.sweep.counts import SweepCounts
 
 log = logging.getLogger("harvester")
 
@@ -40,21 +38,15 @@ def _counts(counts: Mapping[str, int]) -> str:
 
 
 class Progress:
-    """Live counters of the sweep in progress, read by the progress display.
+    """The progress display's view of a sweep: its counts (``SweepCounts``, the sweep's own,
+    read and never written here), the percent done and the ETA.
 
     ``clock`` (default ``time.monotonic``) is injected so that tests can drive
     the elapsed time and the ETA without waiting.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.run_id = ""
-        self.total = 0  #: tasks this invocation set out to fetch
-        self.statuses: Counter[str] = Counter()  #: tasks finished, by status
-        self.rows = 0
-        self.warnings = 0
-        self.client: Client | None = None  #: set once the sweep's client exists
-        self.guard: OutageGuard | None = None  #: the sweep's outage guard, once it exists
-        self.rates: float | None = None  #: requests per second, summed over the swept endpoints
+    def __init__(self, counts: SweepCounts, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.counts = counts  #: the sweep's numbers
         self._clock = clock
         self.started = clock()
         # (time, tasks done) when the display last looked: the observed rate of the ETA.
@@ -62,27 +54,27 @@ class Progress:
 
     def __repr__(self) -> str:
         paused = " paused" if self.paused else ""
-        return f"<Progress {self.done}/{self.total} requests={self.requests}{paused}>"
+        return f"<Progress {self.done}/{self.total} requests={self.counts.requests}{paused}>"
+
+    @property
+    def total(self) -> int:
+        """Tasks this invocation set out to finish."""
+        return self.counts.total
 
     @property
     def done(self) -> int:
         """Tasks finished so far, those that ended without a request included."""
-        return sum(self.statuses.values())
-
-    @property
-    def requests(self) -> int:
-        """Requests sent so far, retries included."""
-        return self.client.sent if self.client else 0
+        return self.counts.done
 
     @property
     def elapsed(self) -> float:
-        """Seconds since the sweep started."""
+        """Seconds since the display started."""
         return self._clock() - self.started
 
     @property
     def paused(self) -> bool:
         """True while the outage guard holds every request (open or half-open)."""
-        return self.guard is not None and self.guard.state is not GuardState.CLOSED
+        return self.counts.paused()
 
     @property
     def percent(self) -> float:
@@ -90,12 +82,6 @@ class Progress:
         if not self.total:
             return 0.0
         return math.floor(1000 * min(self.done, self.total) / self.total) / 10
-
-    def record(self, result: TaskResult) -> None:
-        """Count a finished task (``unchanged`` and ``skipped`` too: done without a request)."""
-        self.statuses[result.status.value] += 1
-        self.rows += len(result.rows)
-        self.warnings += result.warnings
 
     def sample(self) -> None:
         """Note the tasks done now, for the ETA's observed rate; a pause starts it afresh.
@@ -124,7 +110,7 @@ class Progress:
             if span >= ETA_MIN_SPAN:
                 finished = self.done - done
                 return (finished / span if finished > 0 else None), "observed"
-        return (self.rates or None), "configured"
+        return (self.counts.rates or None), "configured"
 
     def eta(self) -> float | None:
         """Seconds until every task is done, estimated; None while paused or not known."""
@@ -137,26 +123,16 @@ class Progress:
         return remaining / rate if rate else None
 
 
-def clock_text(seconds: float) -> str:
-    """A duration as a progress line shows it: ``42s``, ``6m25s``, ``1h02m``."""
-    whole = math.ceil(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-
-
 def progress_line(progress: Progress) -> str:
     """One line of live progress: done, percent, ETA (or paused), counts, rows, rate, time."""
-    elapsed = progress.elapsed
-    rate = progress.requests / elapsed if elapsed > 0 else 0.0
+    elapsed, counts = progress.elapsed, progress.counts
+    rate = counts.requests / elapsed if elapsed > 0 else 0.0
     eta = progress.eta()
-    ahead = PAUSED if progress.paused else "ETA " + ("?" if eta is None else clock_text(eta))
+    ahead = PAUSED if progress.paused else "ETA " + ("?" if eta is None else duration_text(eta))
     return (
         f"{progress.done}/{progress.total} tasks  {progress.percent:.1f}%  {ahead}  "
-        f"{_counts(progress.statuses)}  rows {progress.rows}  {rate:.1f} req/s  "
-        f"{elapsed:.0f}s"
+        f"{_counts(counts.statuses)}  rows {counts.rows}  {rate:.1f} req/s  "
+        f"{duration_text(elapsed)}"
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,17 +27,26 @@ from harvester.errors import (
     WrongAddress,
     one_error,
 )
-from harvester.model import UNFINISHED, RunSummary, StopKind, Symbol, TaskResult, TaskStatus
+from harvester.model import (
+    UNFINISHED,
+    RunSummary,
+    StopKind,
+    Symbol,
+    TaskResult,
+    TaskStatus,
+    tasks_in,
+)
 from harvester.settings.config import Settings
 from harvester.store.lock import DatabaseLock
 from harvester.store.store import Store, symbol_from_canonical
 from harvester.store.upserts import TableSpec
-from harvester.sweep.fetch import FirstAnswers, Job, Stopped, Tally, fetch_task
-from harvester.sweep.incremental import FETCH_ALL, Decision, NightlySweep
+from harvester.sweep.counts import SweepCounts
+from harvester.sweep.fetch import FirstAnswers, Gate, Job, Stopped, Tally, fetch_task
+from harvester.sweep.incremental_run import FETCH_ALL, Decision, IncrementalRun
 from harvester.sweep.ledger import OpenedRun, open_run
-from harvester.sweep.outage import OutageGuard
+from harvester.sweep.outage import GuardState, OutageGuard
 from harvester.sweep.quota import USED_TODAY_SQL, DailyQuota, utc_midnight
-from harvester.sweep.report import FAILED_SHOWN, Progress
+from harvester.sweep.report import FAILED_SHOWN
 from harvester.sweep.retry import RetryPolicy
 from harvester.sweep.writer import BatchWriter
 from harvester.upstream.client import Client
@@ -45,7 +55,7 @@ from harvester.upstream.endpoints import ADAPTERS
 log = logging.getLogger(__name__)
 
 Stop = tuple[StopKind | None, str | None]  # why a sweep stopped early, and in words
-TaskKey = tuple[Symbol, str]  # one task: a symbol and one of its endpoints
+Work = tuple[Symbol, str]  # a task as queued for the workers: a symbol and one of its endpoints
 T = TypeVar("T")
 
 
@@ -75,48 +85,58 @@ def build_jobs(settings: Settings) -> dict[str, Job]:
 
 
 @dataclass(frozen=True, slots=True)
-class Crew:
-    """What every worker shares."""
+class Fetcher:
+    """How every task is fetched: the client, each endpoint's job, the outage guard, the
+    watch on each endpoint's first answers, and the sweep's gate for every request."""
 
     client: Client
-    writer: BatchWriter
     jobs: Mapping[str, Job]
-    progress: Progress
     guard: OutageGuard
     watch: FirstAnswers
-    stop: asyncio.Event
-    quota: DailyQuota
-    nightly: NightlySweep | None = None  #: None for a full sweep (``--full``)
+    gate: Gate
+
+    async def fetch_one(
+        self,
+        symbol: Symbol,
+        endpoint: str,
+        count: int | None,
+        *,
+        cut: Callable[[TaskResult], None],
+    ) -> TaskResult | None:
+        """One task fetched to its final status; None if a stop cut it off.
+
+        A task cut off (by a stop, or by a cancellation) hands the record of its attempts
+        and last error to ``cut``, if it sent any request.
+        """
+        tally = Tally(gate=self.gate)
+        try:
+            return await fetch_task(
+                self.client,
+                self.jobs[endpoint],
+                symbol,
+                self.guard,
+                watch=self.watch,
+                tally=tally,
+                count=count,
+            )
+        except BaseException as exc:
+            record = tally.pending(symbol, endpoint, self.client)
+            if record is not None:
+                cut(record)
+            if isinstance(exc, Stopped):
+                return None  # stopping: it sent nothing more and stays pending
+            raise
 
 
-async def _fetched(
-    crew: Crew,
-    symbol: Symbol,
-    endpoint: str,
-    count: int | None,
-) -> TaskResult | None:
-    """One task fetched to its final status; None if a stop cut it off.
+@dataclass(frozen=True, slots=True)
+class Crew:
+    """What every worker shares: how a task is fetched, where its result goes, what the
+    display is shown, and the incremental mode's state (None for ``--full``)."""
 
-    A task cut off by a stop leaves its attempts and last error on its record.
-    """
-    tally = Tally(stop=crew.stop, quota=crew.quota)
-    try:
-        return await fetch_task(
-            crew.client,
-            crew.jobs[endpoint],
-            symbol,
-            crew.guard,
-            watch=crew.watch,
-            tally=tally,
-            count=count,
-        )
-    except BaseException as exc:
-        cut = tally.pending(symbol, endpoint, crew.client)
-        if cut is not None:
-            crew.writer.submit_late(cut)
-        if isinstance(exc, Stopped):
-            return None  # stopping: it sent nothing more and stays pending
-        raise
+    fetcher: Fetcher
+    writer: BatchWriter
+    counts: SweepCounts
+    incremental: IncrementalRun | None = None
 
 
 async def _task(
@@ -124,18 +144,19 @@ async def _task(
 ) -> TaskResult | None:
     """Carry out one task's decision and hand its result to the writer the moment it ends."""
     result = decision.result
+    fetch_one, cut = crew.fetcher.fetch_one, crew.writer.submit_late
     if result is None:
-        result = await _fetched(crew, symbol, endpoint, decision.count)
+        result = await fetch_one(symbol, endpoint, decision.count, cut=cut)
         if result is None:
             return None
-        if crew.nightly is not None and crew.nightly.refetch(decision, endpoint, result):
+        if crew.incremental is not None and crew.incremental.refetch(decision, endpoint, result):
             # The incremental answer did not reach back to the stored days: ask for all.
-            again = await _fetched(crew, symbol, endpoint, None)
+            again = await fetch_one(symbol, endpoint, None, cut=cut)
             if again is None:
                 return None
             result = replace(again, attempts=result.attempts + again.attempts)
     await crew.writer.submit(result)
-    crew.progress.record(result)
+    crew.counts.record(result)
     return result
 
 
@@ -153,19 +174,20 @@ async def _part(name: str, work: Awaitable[T]) -> T:
         ) from exc
 
 
-async def _worker(queue: asyncio.Queue[TaskKey | None], crew: Crew) -> None:
-    probed = crew.nightly.probed if crew.nightly is not None else frozenset()
+async def _worker(queue: asyncio.Queue[Work | None], crew: Crew) -> None:
+    incremental = crew.incremental
+    probed = incremental.probed if incremental is not None else frozenset()
     while (task := await queue.get()) is not None:
-        if crew.stop.is_set():
+        if crew.fetcher.gate.shut:
             continue  # stopping: drain the queue without starting anything new
         symbol, endpoint = task
-        if crew.nightly is None:
+        if incremental is None:
             await _task(crew, symbol, endpoint)
         elif (symbol.canonical, endpoint) not in probed:
-            await _task(crew, symbol, endpoint, crew.nightly.decide(symbol, endpoint))
+            await _task(crew, symbol, endpoint, incremental.decide(symbol, endpoint))
 
 
-async def _probe(crew: Crew, nightly: NightlySweep) -> None:
+async def _probe(crew: Crew, nightly: IncrementalRun) -> None:
     """Fetch every pair's probes, then judge each pair from their answers."""
     async with asyncio.TaskGroup() as group:
         running = [
@@ -185,10 +207,10 @@ async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
     are fetched concurrently, and each commits on its own: a slow sibling never
     holds back a finished task, nor the worker that fetched it.
     """
-    count = workers * len(crew.jobs)
-    queue: asyncio.Queue[TaskKey | None] = asyncio.Queue(maxsize=count)
-    if crew.nightly is not None:
-        await _probe(crew, crew.nightly)
+    count = workers * len(crew.fetcher.jobs)
+    queue: asyncio.Queue[Work | None] = asyncio.Queue(maxsize=count)
+    if crew.incremental is not None:
+        await _probe(crew, crew.incremental)
     async with asyncio.TaskGroup() as group:
         for _ in range(count):
             group.create_task(_part("worker", _worker(queue, crew)))
@@ -196,11 +218,11 @@ async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
 
 
 async def _feed(
-    store: Store, run_id: str, crew: Crew, queue: asyncio.Queue[TaskKey | None], workers: int
+    store: Store, run_id: str, crew: Crew, queue: asyncio.Queue[Work | None], workers: int
 ) -> None:
     """Queue each remaining task until none is left or a stop is asked; then end each worker."""
-    async for item in store.remaining_work(run_id, list(crew.jobs)):
-        if crew.stop.is_set():
+    async for item in store.remaining_work(run_id, list(crew.fetcher.jobs)):
+        if crew.fetcher.gate.shut:
             break
         for endpoint in item.endpoints:
             await queue.put((item.symbol, endpoint))
@@ -217,7 +239,7 @@ async def _stopper(fetching: asyncio.Task[None], stop: asyncio.Event, grace: flo
         fetching.cancel()
 
 
-Show = Callable[[], Awaitable[None]]  # a display that runs until cancelled
+Show = Callable[[SweepCounts], Awaitable[None]]  # a display, reading the counts until cancelled
 
 
 async def _sweep_group(
@@ -230,7 +252,7 @@ async def _sweep_group(
     async with asyncio.TaskGroup() as group:
         group.create_task(_part("writer", crew.writer.run()), name="harvester-writer")
         showing = (
-            group.create_task(_part("display", show()), name="harvester-progress")
+            group.create_task(_part("display", show(crew.counts)), name="harvester-progress")
             if show is not None
             else None
         )
@@ -239,7 +261,9 @@ async def _sweep_group(
             name="harvester-fetching",
         )
         stopper = group.create_task(
-            _part("stopper", _stopper(fetching, crew.stop, settings.sweep.grace_period)),
+            _part(
+                "stopper", _stopper(fetching, crew.fetcher.gate.stop, settings.sweep.grace_period)
+            ),
             name="harvester-stopper",
         )
         await asyncio.wait({fetching})  # its error, if any, reaches the group on its own
@@ -254,7 +278,6 @@ async def run_sweep(
     *,
     resume: bool = False,
     token: str | None = None,
-    progress: Progress | None = None,
     stop: asyncio.Event | None = None,
     show: Show | None = None,
 ) -> RunSummary:
@@ -263,66 +286,73 @@ async def run_sweep(
     ``stop`` (set on the first Ctrl-C or SIGTERM) ends it gracefully: no new
     request, requests in flight get ``grace_period`` seconds, results commit.
     A cancellation (``asyncio.timeout`` around the sweep) does the same at once
-    and is then raised again. ``show`` runs beside the sweep, in its task group,
-    until the sweep ends (the progress display). Any other failure ends the
-    sweep with one HarvesterError (never an exception group): the run is left
-    ``interrupted`` for ``--resume`` where the file still takes the write.
+    and is then raised again. ``show(counts)`` runs beside the sweep, in its task
+    group, until the sweep ends: the progress display, reading the sweep's own
+    ``SweepCounts``. Any other failure ends the sweep with one HarvesterError (never
+    an exception group): the run is left ``interrupted`` for ``--resume`` where the
+    file still takes the write.
     """
     jobs = build_jobs(settings)
-    progress = progress or Progress()
     stop = stop or asyncio.Event()
+    started = time.monotonic()
     # The lock outlives the store: closing its descriptor first would drop SQLite's locks.
     with DatabaseLock(Path(settings.sweep.db)):
         async with Store(
             Path(settings.sweep.db), busy_timeout=settings.sweep.busy_timeout
         ) as store:
             run = await open_run(store, settings, list(jobs), resume)
-            progress.run_id = run.run_id
-            counts = await store.task_counts(run.run_id)
-            progress.total = sum(
-                by_status.get(status.value, 0)
-                for status in UNFINISHED
-                for by_status in counts.values()
+            guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
+            counts = SweepCounts(
+                run_id=run.run_id,
+                total=tasks_in(await store.task_counts(run.run_id), *UNFINISHED),
+                rates=sum(settings.endpoint(name).rate for name in jobs),
+                paused=lambda: guard.state is not GuardState.CLOSED,
             )
+            sweep = _Sweep(store, settings, jobs, run.run_id, guard, counts, stop)
             try:
-                why = await _fetch(store, settings, jobs, run.run_id, token, progress, stop, show)
+                why = await _sweep_tasks(sweep, token, show)
             except asyncio.CancelledError:
                 # The books are closed even so (shielded: the cancellation must not cut the
                 # last commit), and the cancellation goes on, so a timeout around us works.
-                await asyncio.shield(_close(store, run, progress, (StopKind.SIGNAL, "cancelled")))
+                cancelled = (StopKind.SIGNAL, "cancelled")
+                await asyncio.shield(_close(store, run, counts, started, cancelled))
                 raise
             except HarvesterError as error:
-                await _leave_interrupted(store, run, progress, error)
+                await _leave_interrupted(store, run, counts, error)
                 raise
-            return await _close(store, run, progress, why)
+            return await _close(store, run, counts, started, why)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sweep:
+    """One invocation's fixed parts: its file, settings, jobs, run, guard, counts and stop."""
+
+    store: Store
+    settings: Settings
+    jobs: Mapping[str, Job]
+    run_id: str
+    guard: OutageGuard
+    counts: SweepCounts
+    stop: asyncio.Event
 
 
 async def _leave_interrupted(
-    store: Store, run: OpenedRun, progress: Progress, error: HarvesterError
+    store: Store, run: OpenedRun, counts: SweepCounts, error: HarvesterError
 ) -> None:
     """After a run-wide failure, close the books if the file still takes it; else leave them.
 
     A run left ``running`` with no sweep holding the lock is resumed all the same.
     """
     try:
-        await store.finish_run(run.run_id, progress.requests, f"stopped by an error: {error}")
+        await store.finish_run(run.run_id, counts.requests, f"stopped by an error: {error}")
     except StoreError as again:
         log.debug("the run stays marked running: %s", again)
 
 
-async def _fetch(
-    store: Store,
-    settings: Settings,
-    jobs: Mapping[str, Job],
-    run_id: str,
-    token: str | None,
-    progress: Progress,
-    stop: asyncio.Event,
-    show: Show | None,
-) -> Stop:
+async def _sweep_tasks(sweep: _Sweep, token: str | None, show: Show | None) -> Stop:
     """Fetch the run's remaining work to its end, a stop or a run-wide error; say why it stopped."""
+    store, settings, jobs, run_id = sweep.store, sweep.settings, sweep.jobs, sweep.run_id
     async with Client(settings.gateway, settings.endpoints, token=token) as client:
-        progress.client = client
         writer = BatchWriter(
             store,
             run_id,
@@ -331,18 +361,17 @@ async def _fetch(
             max_tasks=settings.sweep.commit_tasks,
             queue_size=sum(settings.endpoint(name).concurrency for name in jobs),
         )
-        guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
-        progress.guard = guard
-        progress.rates = sum(settings.endpoint(name).rate for name in jobs)
         ((used,),) = await store.read(USED_TODAY_SQL, (utc_midnight(),))
         quota = DailyQuota(settings.gateway.daily_quota, used)
-        nightly = None
+        incremental = None
         if not settings.sweep.full:
-            nightly = NightlySweep(
+            incremental = IncrementalRun(
                 settings.sweep, {name: settings.endpoint(name) for name in jobs}, table_specs()
             )
-            await nightly.prepare(store, run_id)
-        crew = Crew(client, writer, jobs, progress, guard, FirstAnswers(), stop, quota, nightly)
+            await incremental.prepare(store, run_id)
+        gate = Gate(sweep.stop, quota, sweep.counts)
+        fetcher = Fetcher(client, jobs, sweep.guard, FirstAnswers(), gate)
+        crew = Crew(fetcher, writer, sweep.counts, incremental)
         try:
             await _sweep_group(store, run_id, crew, settings, show)
         except asyncio.CancelledError:
@@ -356,7 +385,7 @@ async def _fetch(
             return _stop_for(error, settings)
     if quota.reached:
         return StopKind.QUOTA, quota.reason()
-    return (StopKind.SIGNAL, "stopped by a signal") if stop.is_set() else (None, None)
+    return (StopKind.SIGNAL, "stopped by a signal") if sweep.stop.is_set() else (None, None)
 
 
 def _stop_for(error: HarvesterError, settings: Settings) -> Stop:
@@ -375,22 +404,24 @@ def _stop_for(error: HarvesterError, settings: Settings) -> Stop:
     raise error
 
 
-async def _close(store: Store, run: OpenedRun, progress: Progress, why: Stop) -> RunSummary:
+async def _close(
+    store: Store, run: OpenedRun, counts: SweepCounts, started: float, why: Stop
+) -> RunSummary:
     """Close the books: the run is ``completed`` if no task is left pending, and summarised."""
     stop_kind, stop_reason = why
-    status, counts = await store.finish_run(run.run_id, progress.requests, stop_reason)
+    status, tasks = await store.finish_run(run.run_id, counts.requests, stop_reason)
     # Read back once the books are closed, so no list of failures is kept during the sweep.
-    failed = any(by_status.get(TaskStatus.FAILED.value) for by_status in counts.values())
+    failed = tasks_in(tasks, TaskStatus.FAILED)
     failed_tasks = await store.failed_tasks(run.run_id, FAILED_SHOWN) if failed else []
     return RunSummary(
         run_id=run.run_id,
         status=status,
         resumed=run.resumed,
-        tasks=counts,
-        rows=progress.rows,
-        warnings=progress.warnings,
-        requests=progress.requests,
-        elapsed=progress.elapsed,
+        tasks=tasks,
+        rows=counts.rows,
+        warnings=counts.warnings,
+        requests=counts.requests,
+        elapsed=time.monotonic() - started,
         malformed_lines=run.malformed_lines,
         duplicates=run.duplicates,
         stop_kind=stop_kind,

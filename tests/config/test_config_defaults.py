@@ -95,8 +95,8 @@ def test_the_shipped_file_is_the_generated_one() -> None:
     assert SHIPPED.read_text(encoding="utf-8") == default_toml()
 
 
-def test_the_readme_settings_table_is_the_generated_one() -> None:
-    text = README.read_text(encoding="utf-8")
+def test_the_settings_page_table_is_the_generated_one() -> None:
+    text = (ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
     start = text.index("| section | key | default | range | meaning |")
     end = text.index("\n\n", start) + 1
     assert text[start:end] == settings_table()

@@ -1,8 +1,7 @@
 """Record values map to typed columns: an unusable value becomes None plus one warning.
 
-Pure: records in, rows and a warning count out, no network and no event loop. Two
-properties close it: no JSON value in any field breaks ``map_records``, and the column-wise
-number parsers agree with the one-value ones.
+Pure: records in, rows and a warning count out, no network and no event loop. A
+property closes it: no JSON value in any field breaks ``map_records``.
 """
 
 from __future__ import annotations
@@ -15,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harvester.catalog import ROW_HEAD
 from harvester.model import MARKET_TZ, Symbol
 from harvester.upstream.endpoints import ADAPTERS, Adapter
-from harvester.upstream.endpoints.values import floats, ints, to_float, to_int
 
 TRADES = ADAPTERS["short_trades"]
 INTEREST = ADAPTERS["short_interest"]
@@ -31,7 +30,7 @@ WithValue = Callable[..., dict[str, Any]]
 
 def column(adapter: Adapter, name: str) -> int:
     """The index of data column ``name`` in a row."""
-    return 3 + [c.name for c in adapter.columns].index(name)
+    return len(ROW_HEAD) + [c.name for c in adapter.columns].index(name)
 
 
 # Value mapping -----------------------------------------------------------------------------
@@ -182,46 +181,20 @@ def test_any_json_value_in_any_field_maps_to_typed_values_or_none(
     unusable = sum(
         cell is None
         for row in parsed.rows
-        for spec, cell in zip(adapter.columns, row[3:], strict=True)
+        for spec, cell in zip(adapter.columns, row[len(ROW_HEAD) :], strict=True)
         if spec.name in mapped
     )
     _, date_warnings = adapter.record_dates([record], MARKET_TZ[symbol.market])
     assert parsed.warnings == date_warnings + (1 - len(parsed.rows)) + unusable
     for row in parsed.rows:
-        assert len(row) == 3 + len(adapter.columns)
-        for spec, cell in zip(adapter.columns, row[3:], strict=True):
+        assert len(row) == len(ROW_HEAD) + len(adapter.columns)
+        for spec, cell in zip(adapter.columns, row[len(ROW_HEAD) :], strict=True):
             if cell is None:
                 continue
-            if spec.sqltype == "INTEGER":
+            if spec.type == "INTEGER":
                 assert type(cell) is int
                 assert 0 <= cell < 2**63
             else:
                 assert type(cell) is float
                 assert math.isfinite(cell)
                 assert cell >= 0
-
-
-# Property: the column-wise parsers agree with the one-value parsers ----------------------
-
-NUMBER_LIKE = (
-    st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.booleans()
-    | st.none()
-    | st.text(alphabet="0123456789.-+eE _nainfNAINF", max_size=12)
-    | st.integers().map(str)
-    | st.floats().map(str)
-    | st.text(max_size=70)
-)
-
-
-@settings(database=None, deadline=None, max_examples=400)
-@given(column=st.lists(NUMBER_LIKE, max_size=8), clean=st.booleans())
-def test_column_parsers_equal_the_one_value_parsers(column: list[Any], clean: bool) -> None:
-    if clean:  # make the fast path likely: all digit strings, or all plain floats
-        column = [str(sum(map(ord, repr(v))) * 7919) for v in column]
-    for many, one in ((ints, to_int), (floats, to_float)):
-        expected = [one(v) for v in column]
-        got = many(list(column))
-        assert got == expected
-        assert [type(v) for v in got] == [type(v) for v in expected]

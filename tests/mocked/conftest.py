@@ -25,7 +25,7 @@ from harvester.upstream.endpoints import ADAPTERS
 BASE_URL = "http://gateway.test"  # never resolved: aioresponses answers before any connection
 TOKEN = "s3cret-T0KEN"
 TIMEOUT = 2.5  # a non-default [gateway] timeout, so the time-out message shows it is the setting
-FAST = 1_000_000.0  # requests a second: the rate limiter never holds a test up
+FAST = 10_000.0  # requests a second, the most allowed: the rate limiter never holds a test up
 
 Recorded = dict[str, list[RequestCall]]  # the calls aioresponses saw, by URL
 

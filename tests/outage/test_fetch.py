@@ -15,7 +15,7 @@ import pytest
 
 from harvester.errors import GatewayUnavailable, InvalidRequest, TransportError
 from harvester.model import Symbol, TaskStatus
-from harvester.sweep.fetch import Job, Stopped, Tally, fetch_task
+from harvester.sweep.fetch import Gate, Job, Stopped, Tally, fetch_task
 from harvester.sweep.outage import GuardState, OutageGuard
 from harvester.sweep.retry import RetryPolicy
 from harvester.upstream.endpoints import Parsed, RequestSpec
@@ -161,7 +161,7 @@ async def test_a_stop_while_held_abandons_the_probe() -> None:
     stop = asyncio.Event()
     clock = SteppingClock(on_sleep=stop.set)  # the stop comes while the request is held
     guard = guard_on(clock)
-    tally = Tally(stop=stop)
+    tally = Tally(gate=Gate(stop))
     with pytest.raises(Stopped):
         await fetch(ScriptedClient([refused()]), job(max_attempts=5), guard, tally)
     assert guard.state is GuardState.OPEN  # not half-open: the next request may probe

@@ -69,7 +69,7 @@ async def test_data_tables_have_the_adapters_columns_in_order(
     )
     assert key == ("symbol", "trade_date")
     declared = {row[1]: row[2] for row in query(db_path, f"PRAGMA table_info({adapter.table})")}
-    assert {c.name: c.sqltype for c in adapter.columns}.items() <= declared.items()
+    assert {c.name: c.type for c in adapter.columns}.items() <= declared.items()
 
 
 async def test_runs_and_tasks_tables_have_the_documented_columns(

@@ -1,9 +1,10 @@
 """What every endpoint adapter shares: request specs, HTTP and code classification, rows.
 
-An adapter is a plain object with no I/O, bound to its entry in
-``endpoint_catalog`` (name, default path, default ``count`` and its range). It
-formats a symbol its own way, parses its envelope and maps records to rows of
-its table. Adding an endpoint means one catalog entry and one adapter module.
+An adapter is a plain object with no I/O, bound to its entry in ``harvester.catalog``
+(name, default path, default ``count`` and its range, and the columns of its table
+with the upstream field each market fills them from). It formats a symbol its own
+way, parses its envelope and maps records to rows of its table. Adding an endpoint
+means one catalog entry and one adapter module.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from functools import cache
+from functools import cache, cached_property
 from itertools import repeat
 from typing import Any, ClassVar, cast
 from urllib.parse import quote
 
 import orjson
 
-from harvester.catalog import Endpoint
+from harvester.catalog import ROW_HEAD, Column, Endpoint
 from harvester.errors import (
     CredentialsRefused,
     FetchError,
@@ -32,9 +33,9 @@ from harvester.errors import (
     Unsupported,
     UpstreamError,
 )
-from harvester.model import MARKET_TZ, Symbol
+from harvester.model import MARKET_TZ, SUPPORTED_MARKETS, Symbol
 from harvester.settings.config import EndpointConfig
-from harvester.upstream.endpoints.values import column_parser, iso_text, zone
+from harvester.upstream.endpoints.values import PARSERS, iso_text, zone
 
 # Every documented non-zero upstream code, transient (-5) and permanent alike: its number,
 # its string ``error.code`` and the error it stands for.
@@ -48,14 +49,6 @@ _CODES: dict[int, tuple[str, type[FetchError]]] = {
 _BY_NAME = {name: number for number, (name, _) in _CODES.items()}
 
 Parser = Callable[[object], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """A data column of an endpoint's table and its SQLite type."""
-
-    name: str
-    sqltype: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,17 +194,36 @@ def as_code(value: object) -> int | None:
 
 
 class Adapter:
-    """Base of the endpoint adapters; subclasses set the class attributes and ``envelope``."""
+    """Base of the endpoint adapters; subclasses name their catalog entry and read envelopes."""
 
-    endpoint: ClassVar[Endpoint]  # the catalog entry: name, default path, count and its range
-    table: str
-    columns: tuple[Column, ...]
-    fields: ClassVar[Mapping[str, tuple[Field, ...]]]  # by market
+    endpoint: ClassVar[Endpoint]  # the catalog entry: name, path, count, columns
 
     @property
     def name(self) -> str:
         """The endpoint's name, as in ``[endpoints.NAME]`` and the ``tasks`` table."""
         return self.endpoint.name
+
+    @property
+    def table(self) -> str:
+        """The table its rows go to, named after the endpoint."""
+        return self.endpoint.name
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The data columns of its rows, after ``symbol, market, trade_date``, in order."""
+        return self.endpoint.columns
+
+    @cached_property
+    def fields(self) -> Mapping[str, tuple[Field, ...]]:
+        """Per market, each filled column's upstream field and the parser of its SQL type."""
+        return {
+            market: tuple(
+                Field(source, column.name, PARSERS[column.type])
+                for column in self.columns
+                if (source := column.source(market))
+            )
+            for market in SUPPORTED_MARKETS
+        }
 
     def format_symbol(self, symbol: Symbol) -> str:
         """The symbol in this endpoint's own style."""
@@ -251,9 +263,9 @@ class Adapter:
     def map_records(
         self, symbol: Symbol, records: Iterable[Any], *, now: datetime | None = None
     ) -> Parsed:
-        """Map records to rows; one row per trading day, the first one seen wins.
+        """Map records to rows ``(*ROW_HEAD, *columns)``; one per trading day, the first wins.
 
-        Works column by column, so that a clean answer is converted in C. A record
+        Works column by column, zipped into rows at the end. A record
         dated after tomorrow in the exchange's zone, as of ``now`` (default: the
         clock), is dropped like one with no date: it would top every "latest" query.
         """
@@ -277,14 +289,15 @@ class Adapter:
             return Parsed((), warnings)
         missing = [None] * len(kept)
         columns: list[list[Any]] = [missing] * len(self.columns)
-        for source, parse_column, index in field_plan(self, symbol.market):
-            values = parse_column([record.get(source) for record in kept])
+        for source, parse, index in field_plan(self, symbol.market):
+            values = [parse(record.get(source)) for record in kept]
             warnings += values.count(None)
             columns[index] = values
-        head = repeat(symbol.canonical), repeat(symbol.market)
-        isos = list(map(iso_text, days))  # no None is left in days
-        # The heads repeat without end; the columns are all as long as ``days``.
-        return Parsed(tuple(zip(*head, isos, *columns, strict=False)), warnings)
+        head = {"symbol": repeat(symbol.canonical), "market": repeat(symbol.market)}
+        head["trade_date"] = map(iso_text, days)  # no None is left in days
+        # symbol and market repeat without end; the dates and columns are as long as ``days``.
+        rows = zip(*(head[name] for name in ROW_HEAD), *columns, strict=False)
+        return Parsed(tuple(rows), warnings)
 
 
 def _first_of_each_day(
@@ -304,12 +317,9 @@ def _first_of_each_day(
 
 
 @cache
-def field_plan(
-    adapter: Adapter, market: str
-) -> tuple[tuple[str, Callable[[list[object]], list[Any]], int], ...]:
-    """For one market's records: each field's source key, column parser and column position."""
+def field_plan(adapter: Adapter, market: str) -> tuple[tuple[str, Parser, int], ...]:
+    """For one market's records: each field's source key, parser and column position."""
     position = {column.name: index for index, column in enumerate(adapter.columns)}
     return tuple(
-        (spec.source, column_parser(spec.parse), position[spec.column])
-        for spec in adapter.fields[market]
+        (spec.source, spec.parse, position[spec.column]) for spec in adapter.fields[market]
     )

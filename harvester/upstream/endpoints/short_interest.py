@@ -8,59 +8,22 @@ checked against ``timestamp`` taken in the exchange's zone.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
 from operator import ne
-from typing import Any, ClassVar
+from typing import Any
 
 from harvester import catalog
 from harvester.errors import MalformedResponse
 from harvester.model import Symbol
-from harvester.upstream.endpoints.base import Adapter, Column, Field, as_code, classify_code
-from harvester.upstream.endpoints.values import (
-    epoch_ms_dates,
-    iso_dates,
-    to_float,
-    to_int,
-)
-
-_COMMON = (
-    Field("avg_daily_short_volume", "avg_daily_short_volume", to_int),
-    Field("close_price", "close_price", to_float),
-    Field("last_close_price", "last_close_price", to_float),
-)
+from harvester.upstream.endpoints.base import Adapter, as_code, classify_code
+from harvester.upstream.endpoints.values import epoch_ms_date, iso_date
 
 
 class ShortInterest(Adapter):
     """Adapter for the short interest endpoint."""
 
     endpoint = catalog.SHORT_INTEREST
-    table = "short_interest"
-    columns = (
-        Column("short_shares", "INTEGER"),
-        Column("short_percent", "REAL"),
-        Column("avg_daily_short_volume", "INTEGER"),
-        Column("avg_daily_share_volume", "INTEGER"),
-        Column("days_to_cover", "REAL"),
-        Column("avg_cost", "REAL"),
-        Column("close_price", "REAL"),
-        Column("last_close_price", "REAL"),
-    )
-    fields: ClassVar[Mapping[str, tuple[Field, ...]]] = {
-        "US": (
-            Field("shares_short", "short_shares", to_int),
-            Field("short_percent", "short_percent", to_float),
-            Field("avg_daily_share_volume", "avg_daily_share_volume", to_int),
-            Field("days_to_cover", "days_to_cover", to_float),
-            *_COMMON,
-        ),
-        "HK": (
-            Field("aggregated_short", "short_shares", to_int),
-            Field("aggregated_short_ratio", "short_percent", to_float),
-            Field("avg_cost", "avg_cost", to_float),
-            *_COMMON,
-        ),
-    }
 
     def format_symbol(self, symbol: Symbol) -> str:
         """``HK.00700``, ``US.AAPL``, ``US.BRK.B``."""
@@ -104,8 +67,8 @@ class ShortInterest(Adapter):
 
         Falling back is a warning, and so is a ``timestamp`` that disagrees.
         """
-        stated = iso_dates([record.get("timestamp_str") for record in records])
-        derived = epoch_ms_dates([record.get("timestamp") for record in records], tz)
+        stated = [iso_date(record.get("timestamp_str")) for record in records]
+        derived = [epoch_ms_date(record.get("timestamp"), tz) for record in records]
         if None not in stated:
             return stated, sum(map(ne, stated, derived))
         days = [s if s is not None else d for s, d in zip(stated, derived, strict=True)]

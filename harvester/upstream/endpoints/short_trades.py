@@ -7,48 +7,21 @@ the HK day 2026-05-18 arrives as ``2026-05-17T16:00:00Z``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, ClassVar
+from typing import Any
 
 from harvester import catalog
 from harvester.errors import MalformedResponse
 from harvester.model import Symbol
-from harvester.upstream.endpoints.base import Adapter, Column, Field, as_code, classify_code
-from harvester.upstream.endpoints.values import rfc3339_dates, to_float, to_int
+from harvester.upstream.endpoints.base import Adapter, as_code, classify_code
+from harvester.upstream.endpoints.values import rfc3339_date
 
 
 class ShortTrades(Adapter):
     """Adapter for the daily short-sale volume endpoint."""
 
     endpoint = catalog.SHORT_TRADES
-    table = "short_trades"
-    columns = (
-        Column("nasdaq_short_volume", "INTEGER"),
-        Column("nyse_short_volume", "INTEGER"),
-        Column("total_volume", "INTEGER"),
-        Column("short_turnover", "REAL"),
-        Column("short_balance", "REAL"),
-        Column("total_turnover", "REAL"),
-        Column("short_ratio", "REAL"),
-        Column("close", "REAL"),
-    )
-    fields: ClassVar[Mapping[str, tuple[Field, ...]]] = {
-        "US": (
-            Field("nus_amount", "nasdaq_short_volume", to_int),
-            Field("ny_amount", "nyse_short_volume", to_int),
-            Field("total_amount", "total_volume", to_int),
-            Field("rate", "short_ratio", to_float),
-            Field("close", "close", to_float),
-        ),
-        "HK": (
-            Field("amount", "short_turnover", to_float),
-            Field("balance", "short_balance", to_float),
-            Field("total_amount", "total_turnover", to_float),
-            Field("rate", "short_ratio", to_float),
-            Field("close", "close", to_float),
-        ),
-    }
 
     def format_symbol(self, symbol: Symbol) -> str:
         """``700.HK``, ``AAPL.US``: the canonical form is this endpoint's style."""
@@ -77,7 +50,7 @@ class ShortTrades(Adapter):
 
     def record_dates(self, records: list[dict[str, Any]], tz: str) -> tuple[list[date | None], int]:
         """The exchange-local days of the records' ``timestamp``s."""
-        return rfc3339_dates([record.get("timestamp") for record in records], tz), 0
+        return [rfc3339_date(record.get("timestamp"), tz) for record in records], 0
 
 
 SHORT_TRADES = ShortTrades()

@@ -11,16 +11,13 @@ import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
-from itertools import repeat
-from typing import Any, cast
+from typing import cast
 from zoneinfo import ZoneInfo
 
 MAX_TEXT = 64  # a longer "number" is junk, not worth parsing
 EARLIEST = date(1990, 1, 1)
 LATEST = date(2100, 12, 31)
 DATE_CACHE = 8192  # distinct date texts and timestamps remembered per kind
-# The set of value types a column must have for its C-speed path.
-_STR, _INT, _FLOAT = frozenset({str}), frozenset({int}), frozenset({float})
 
 
 @cache
@@ -135,71 +132,9 @@ def _iso_date(value: str) -> date | None:
         return None
 
 
-# Column-wise forms of the parsers, for whole answers: when every value of a
-# column is plain (all digit strings, all finite floats...) the work runs in C
-# through map(); otherwise each value goes through the one-value parser. Either
-# way the result equals ``[parse(v) for v in values]``.
-
-
-def ints(values: list[Any]) -> list[Any]:
-    """``to_int`` over a column."""
-    kinds = set(map(type, values))
-    out: list[Any] = []
-    try:
-        if kinds == _STR:
-            if max(map(len, values)) <= MAX_TEXT:
-                out = list(map(int, values))
-        elif kinds == _INT:
-            out = values[:]
-    except ValueError:
-        out = []
-    if not out or min(out) < 0 or max(out) >= 2**63:
-        return list(map(to_int, values))
-    return out
-
-
-def floats(values: list[Any]) -> list[Any]:
-    """``to_float`` over a column."""
-    kinds = set(map(type, values))
-    out: list[Any] = []
-    try:
-        if kinds == _FLOAT:
-            out = values[:]
-        elif kinds == _STR and max(map(len, values)) <= MAX_TEXT:
-            out = list(map(float, values))
-    except ValueError:
-        out = []
-    if not out or not all(map(math.isfinite, out)) or min(out) < 0:
-        return list(map(to_float, values))
-    return out
-
-
 #: ``date.isoformat``, remembered: the same few hundred days come back in every answer
 iso_text = lru_cache(maxsize=DATE_CACHE)(date.isoformat)
 
 
-def rfc3339_dates(values: list[Any], tz: str) -> list[date | None]:
-    """``rfc3339_date`` over a column."""
-    if set(map(type, values)) == _STR and max(map(len, values)) <= MAX_TEXT:
-        return list(map(_rfc3339_date, values, repeat(tz)))
-    return [rfc3339_date(value, tz) for value in values]
-
-
-def epoch_ms_dates(values: list[Any], tz: str) -> list[date | None]:
-    """``epoch_ms_date`` over a column."""
-    if set(map(type, values)) == _INT:
-        return list(map(_epoch_ms_date, values, repeat(tz)))
-    return [epoch_ms_date(value, tz) for value in values]
-
-
-def iso_dates(values: list[Any]) -> list[date | None]:
-    """``iso_date`` over a column."""
-    if set(map(type, values)) == _STR and set(map(len, values)) == {10}:
-        return list(map(_iso_date, values))
-    return list(map(iso_date, values))
-
-
-def column_parser(parse: Callable[[object], Any]) -> Callable[[list[object]], list[Any]]:
-    """The column-wise form of a one-value parser."""
-    known: dict[object, Callable[[list[object]], list[Any]]] = {to_int: ints, to_float: floats}
-    return known.get(parse) or (lambda values: list(map(parse, values)))
+#: The parser of each SQL type an endpoint's data column may have (its ``Column.type``).
+PARSERS: dict[str, Callable[[object], int | float | None]] = {"INTEGER": to_int, "REAL": to_float}

@@ -1,6 +1,6 @@
 """The nightly rules on their own: dead-symbol memory, probes, verdicts and incremental counts.
 
-Pure functions of harvester.sweep.nightly, fed the rows the database would give them.
+Pure functions of harvester.sweep.incremental, fed the rows the database would give them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harvester.settings.config import SweepConfig
-from harvester.sweep.nightly import (
+from harvester.sweep.incremental import (
     business_days_after,
     choose_probes,
     dead_tasks,
@@ -147,7 +147,7 @@ def test_an_incremental_answer_that_does_not_reach_the_stored_day_is_fetched_aga
 
 
 def test_the_history_read_reaches_back_dead_after_rechecks() -> None:
-    from harvester.sweep.nightly import history_since
+    from harvester.sweep.incremental import history_since
 
     # 3 answers, each at most a 7-day recheck and two days of slack apart.
     assert history_since(CONFIG, NOW) == "2026-04-23T12:00:00.000Z"
