@@ -4,11 +4,11 @@ These facts sit below every reader. ``config`` takes the ``[endpoints.NAME]``
 defaults and the ``count`` check from here; each adapter in
 ``harvester/upstream/endpoints/`` names its entry and derives its columns and
 the upstream fields that fill them from it; ``store/columns.py`` builds the
-tables' descriptions (README, Datasette) from the same columns. They cannot live
+tables' descriptions (docs/database.md, Datasette) from the same columns. They cannot live
 in the adapters' package (``config`` would import it back: a cycle) nor in the
 store's (the adapters must not import the store). Adding an endpoint is one
-entry here, one adapter module and one migration; ``tests/test_column_chain.py``
-holds the four together.
+entry here, one adapter module and one migration; the test suite holds the four
+together.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from harvester.settings.doc import settings_table
+from harvester.settings.doc import default_toml, settings_table
 from harvester.store.doc import database_doc
 
 PACKAGE = Path(__file__).resolve().parent
@@ -166,6 +166,10 @@ def layers_markdown(root: Path) -> str:
     return "```\n" + " -> ".join(layers) + "\n```\n"
 
 
+#: Files written whole from the code: the shipped settings file, every setting at its default.
+WHOLE_FILES: dict[str, Callable[[], str]] = {"config/harvester.toml": default_toml}
+
+
 def sections(root: Path) -> dict[str, Callable[[], str]]:
     """Every generated section's name and the function that writes its text."""
     return {
@@ -233,7 +237,16 @@ def run(root: Path, check: bool) -> tuple[list[str], bool]:
         elif stale:
             rewrites.append((path, fresh))
             report.append(f"rewrote {page}: {', '.join(stale)}")
+    for name, write in WHOLE_FILES.items():
+        path, fresh = root / name, write()
+        if not path.is_file() or path.read_text(encoding="utf-8") != fresh:
+            if check:
+                report.append(f"{name}: stale; run python -m harvester.docs to write it again")
+            else:
+                rewrites.append((path, fresh))
+                report.append(f"rewrote {name}")
     for path, fresh in rewrites:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(fresh, encoding="utf-8")
     missing = [f"no page has the generated section {name!r}" for name in known if name not in seen]
     return report + missing, bool(missing or (check and report))

@@ -20,7 +20,12 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ("fixtures_processes", "fixtures_swept")  # fixtures kept in their own modules
+pytest_plugins = (  # fixtures kept in their own modules, for every folder
+    "fixtures_processes",
+    "fixtures_swept",
+    "fixtures_outside",
+    "fixtures_mocked",
+)
 
 DATA = Path(__file__).resolve().parent / "data"
 HARVESTER = [sys.executable, "-m", "harvester"]

@@ -32,6 +32,7 @@ def copy(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copytree(ROOT / "config", tmp_path / "config")
     docs.run(tmp_path, check=False)
     return tmp_path
 
@@ -172,3 +173,16 @@ def test_no_contract_to_read_is_exit_2(copy: Path, capsys: pytest.CaptureFixture
     (copy / "pyproject.toml").unlink()
     assert _docs(copy, "--check") == 2
     assert "pyproject.toml: no import-linter contract to read" in capsys.readouterr().err
+
+
+def test_the_shipped_settings_file_is_written_whole_and_checked(
+    copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shipped = copy / "config" / "harvester.toml"
+    fresh = shipped.read_text(encoding="utf-8")
+    shipped.write_text(fresh.replace("rate = 10.0", "rate = 9.0"), encoding="utf-8")
+    assert _docs(copy, "--check") == 1
+    assert "config/harvester.toml: stale" in capsys.readouterr().out
+    assert _docs(copy) == 0 and shipped.read_text(encoding="utf-8") == fresh
+    shipped.unlink()
+    assert _docs(copy) == 0 and shipped.read_text(encoding="utf-8") == fresh

@@ -130,7 +130,7 @@ def inspect(path: Path) -> Finding:
 def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The latest run and its tasks that ended neither ``ok``, ``unchanged`` nor ``pending``.
 
-    An empty file (0 bytes) has no run yet, as the README says: exit 7, not a bad file.
+    An empty file (0 bytes) has no run yet, as docs/operations.md says: exit 7, not a bad file.
     """
     if is_empty(db):
         return None, []

@@ -75,7 +75,7 @@ FROM (
 
 
 def _view_query(name: str, view: str, description: str) -> Query:
-    """A canned query that is a view's README example: its title and SQL, said once."""
+    """A canned query that is a view's documented example: its title and SQL, said once."""
     example = RELATIONS[view].example
     if example is None:
         raise KeyError(f"{view} has no example")

@@ -367,7 +367,7 @@ def load_settings(
 
 #: Command-line flags that override a setting: attribute of the parsed arguments -> (section, key).
 #: The one list of them: a command has the flags its parser declares, and no argument of
-#: any command is named like one unless it is that flag (tests/test_cli.py checks).
+#: any command is named like one unless it is that flag.
 FLAGS = {
     "symbols": ("sweep", "symbols"),
     "db": ("sweep", "db"),

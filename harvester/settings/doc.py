@@ -1,9 +1,8 @@
 """The settings' documents, written from their declaration: the docs' table and the shipped file.
 
-``python -m harvester.docs`` writes ``settings_table()`` into docs/settings.md (its
-``--check`` in CI fails when the page is stale), and a test compares
-``config/harvester.toml`` with ``default_toml()`` byte for byte, so neither can
-drift from ``config``: after changing a setting, write both out again from here.
+``python -m harvester.docs`` writes ``settings_table()`` into docs/settings.md and
+``default_toml()`` to ``config/harvester.toml``; its ``--check``, run in CI, fails when
+either is stale, so neither can drift from ``config``.
 """
 
 from __future__ import annotations

@@ -69,7 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--token", dest="sim_token", help="require 'Authorization: Bearer TOKEN'")
     group.add_argument(
         "--date",
-        "--anchor-date",
         dest="sim_today",
         type=_checked("today", str),
         metavar="YYYY-MM-DD",

@@ -26,9 +26,6 @@ DEFAULT_TODAY = dt.date(2026, 5, 18)
 
 _FIRST_DAY, _LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
-ALIASES = {"anchor_date": "today"}
-"""Old setting names still accepted, and the names they stand for."""
-
 
 @dataclass(frozen=True, kw_only=True)
 class GatewaySettings:
@@ -36,10 +33,9 @@ class GatewaySettings:
 
     ``today`` is the day served: the data as published by that day. With
     ``schedules`` off (the default) every record is published on its own date,
-    so the newest day served is ``today`` (``anchor_date``, the old name, says
-    so); with it on, each market x endpoint pair publishes on its calendar
-    (:mod:`.calendars`) and restates now and then (``restate_rate``,
-    :mod:`.restate`).
+    so the newest day served is ``today``; with it on, each market x endpoint
+    pair publishes on its calendar (:mod:`.calendars`) and restates now and then
+    (``restate_rate``, :mod:`.restate`).
     """
 
     seed: int = 0
@@ -71,21 +67,11 @@ class GatewaySettings:
         if sum(rates.values()) > 1.0 + 1e-9:
             raise ValueError("simulate: the fault rates add up to more than 1")
 
-    @property
-    def anchor_date(self) -> dt.date:
-        """The old name of ``today``, read by code written before schedules."""
-        return self.today
-
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> GatewaySettings:
         """Build settings from a mapping such as a ``[simulate]`` TOML table."""
         names = {f.name for f in dataclasses.fields(cls)}
         table = dict(mapping)
-        for old, new in ALIASES.items():
-            if old in table:
-                if new in table:
-                    raise ValueError(f"simulate: set {new} or {old} (its old name), not both")
-                table[new] = _CHECKS[new](old, table.pop(old))
         for key in table:
             if key not in names:
                 raise ValueError(f"simulate: unknown setting {key!r}")

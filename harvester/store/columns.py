@@ -3,12 +3,11 @@
 An endpoint's data columns (type, unit, meaning, upstream fields) are declared
 once, in ``harvester.catalog``, where the adapters read them too; this module
 adds what only the database has: the row's head and provenance, the ``runs``
-and ``tasks`` tables, the revisions tables and the views. README.md's column
-tables and view list (``database_doc()``) and the Datasette metadata
-(``harvester datasette-metadata``) are both made from these declarations, and
-tests hold them to a freshly migrated file (``tests/test_columns.py``,
-``tests/test_column_chain.py``): a migration that adds a column without
-describing it fails the suite.
+and ``tasks`` tables, the revisions tables and the views. The column
+tables and view list (``database_doc()``, in docs/database.md) and the Datasette
+metadata (``harvester datasette-metadata``) are both made from these declarations,
+which the test suite holds to a freshly migrated file: a migration that adds a column
+without describing it fails.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The database schema, as numbered migrations; ``PRAGMA user_version`` records the last applied.
 
-The tables are a user-facing contract (see the README). Each migration is a
+The tables are a user-facing contract (see docs/database.md). Each migration is a
 small step run in one transaction with the version bump, so a file is always
 at one version or the next, never between.
 """

@@ -1,6 +1,6 @@
 """Publication calendars: which pair publishes on which day, and what a served day sees.
 
-The expected dates are written out by hand from the calendars' description (README,
+The expected dates are written out by hand from the calendars' description (docs/settings.md,
 harvester/simulate/calendars.py): HK daily volume the same day, US daily volume every
 other Tuesday up to the Friday before, HK short interest of a Friday on the next Friday,
 US short interest (15th and month end) seven business days after its settlement date.

@@ -1,8 +1,7 @@
 """Settings of the served day, the schedules and the restatements: TOML names, checks, flags.
 
-``today`` is the served day and ``anchor_date`` its old name (kept, never both at once);
-``schedules`` is a boolean and ``restate_rate`` a fraction; ``--date`` (alias
-``--anchor-date``), ``--schedules`` and ``--restate-rate`` layer over the base settings.
+``today`` is the served day; ``schedules`` is a boolean and ``restate_rate`` a fraction;
+``--date``, ``--schedules`` and ``--restate-rate`` layer over the base settings.
 """
 
 from __future__ import annotations
@@ -17,26 +16,23 @@ import pytest
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
 
 
-def test_today_and_its_old_name():
-    assert GatewaySettings().today == dt.date(2026, 5, 18) == GatewaySettings().anchor_date
+def test_today_schedules_and_restate_rate():
+    assert GatewaySettings().today == dt.date(2026, 5, 18)
     assert GatewaySettings().schedules is False and GatewaySettings().restate_rate == 0.05
     new = GatewaySettings.from_mapping(
         {"today": "2026-06-01", "schedules": True, "restate_rate": 0}
     )
-    old = GatewaySettings.from_mapping(
-        {"anchor_date": "2026-06-01", "schedules": True, "restate_rate": 0}
-    )
-    assert new == old and new.today == dt.date(2026, 6, 1) == old.anchor_date
+    assert new.today == dt.date(2026, 6, 1) and new.schedules is True
     assert new.restate_rate == 0.0 and isinstance(new.restate_rate, float)
 
 
 @pytest.mark.parametrize(
     ("mapping", "named"),
     [
-        ({"today": "2026-06-01", "anchor_date": "2026-06-01"}, "anchor_date"),
+        ({"anchor_date": "2026-06-01"}, "anchor_date"),  # the name before 0.2: unknown now
         ({"today": "June 1"}, "today"),
         ({"today": "1899-12-29"}, "today"),
-        ({"anchor_date": 20260601}, "anchor_date"),
+        ({"today": 20260601}, "today"),
         ({"schedules": 1}, "schedules"),
         ({"schedules": "true"}, "schedules"),
         ({"restate_rate": 1.5}, "restate_rate"),
@@ -58,8 +54,6 @@ def test_flags_set_the_day_the_schedules_and_the_rate():
     assert settings_from_args(ns, base) == dataclasses.replace(
         base, today=dt.date(2026, 5, 20), schedules=True, restate_rate=0.5
     )
-    old = settings_from_args(parser.parse_args(["--anchor-date", "2026-05-20"]), base)
-    assert old.today == dt.date(2026, 5, 20) and old.schedules is False
     on = dataclasses.replace(base, schedules=True)
     assert settings_from_args(parser.parse_args(["--no-schedules"]), on).schedules is False
     assert settings_from_args(parser.parse_args([]), on) == on

@@ -28,8 +28,9 @@ INTEREST = "short_interest"
 START = dt.date(2026, 5, 15)  # a Friday: the ten steps cross two weekends
 SYMBOLS = ["AAPL.US", "MSFT.US", "NVDA.US", "700.HK", "9988.HK", "5.HK"]
 # Newest record date per pair on each of the ten business days after START, written out
-# from the calendars (README): HK turnover same day; US volume every other Tuesday up to the
-# Friday before; HK short interest a week late; US short interest 7 business days late.
+# from the calendars (docs/settings.md): HK turnover same day; US volume every other Tuesday
+# up to the Friday before; HK short interest a week late; US short interest 7 business days
+# late.
 NEWEST = {
     "2026-05-18": ("2026-05-01", "2026-05-18", "2026-04-30", "2026-05-08"),
     "2026-05-19": ("2026-05-15", "2026-05-19", "2026-04-30", "2026-05-08"),

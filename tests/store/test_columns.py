@@ -1,9 +1,9 @@
 """columns.py describes every table, view and column of a freshly migrated file, in order.
 
-README.md's column tables and view list are the ones columns.py renders, each view's
+docs/database.md's column tables and view list are the ones columns.py renders, each view's
 example query answers on a swept database, and the units said hold on its data. That
 every column has a unit, and the chain from the adapters' fields to the docs, are held
-by tests/test_column_chain.py.
+by tests/store/test_column_chain.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from harvester.store.database import open_database
 from harvester.store.doc import database_doc, table_markdown
 from harvester.store.schema import SCHEMA_VERSION
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DATABASE_PAGE = Path(__file__).resolve().parents[2] / "docs" / "database.md"
 
 
 @pytest.fixture
@@ -88,7 +88,7 @@ def test_a_market_view_describes_only_its_market() -> None:
 
 
 def test_the_database_page_shows_the_tables_and_views_columns_renders() -> None:
-    text = (README.parent / "docs" / "database.md").read_text(encoding="utf-8")
+    text = DATABASE_PAGE.read_text(encoding="utf-8")
     assert text.count(database_doc()) == 1
     assert f"(now {SCHEMA_VERSION})" in text
 

@@ -4,7 +4,7 @@ The chain: an adapter's fields fill the columns ``harvester.catalog`` declares;
 those columns are in the schema ``Store`` creates, with the declared type's
 affinity; every column of that schema is described (with a unit where it is a
 number, a date or a time) in ``store/columns.py``, which takes the endpoints'
-columns from the catalog itself; and the docs (README's tables, the Datasette
+columns from the catalog itself; and the docs (docs/database.md's tables, the Datasette
 metadata) are written from those descriptions.
 """
 

@@ -2,7 +2,7 @@
 
 Nothing here really waits: a guard's clock and sleep are a ``VirtualTime``, which jumps
 from one timer to the next once every task is waiting. (The rate limit reads the loop's
-own clock, so tests/test_rate_limit.py runs a whole event loop on virtual time instead.)
+own clock, so tests/upstream/test_rate_limit.py runs a whole event loop on virtual time instead.)
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from fixtures_swept import FAILING, INVALID, NO_DATA, UNSUPPORTED, Swept
 from harvester.read.explore import CANNED
 from harvester.store.columns import RELATIONS, describe
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 HARVESTER = [sys.executable, "-m", "harvester"]
 NAME = "harvest"  # the swept copy's file stem: Datasette's name for the database
 START_TIMEOUT = 30.0  # seconds Datasette may take to answer
@@ -425,7 +425,7 @@ def test_explore_on_a_port_in_use_is_one_line(
 
 
 def test_the_database_page_names_every_canned_query() -> None:
-    page = Path(__file__).resolve().parents[1] / "docs" / "database.md"
+    page = Path(__file__).resolve().parents[2] / "docs" / "database.md"
     text = page.read_text(encoding="utf-8")
     for name in QUERIES:
         assert f"| `{name}` |" in text, name

@@ -1,7 +1,7 @@
-"""Settings resolved from nothing are the declared defaults; the shipped file and README agree.
+"""Settings resolved from nothing are the declared defaults; the shipped file and the docs agree.
 
-The shipped ``config/harvester.toml`` and README's settings table are the generated ones, and
-every dataclass field but the endpoint name is a setting with help.
+The shipped ``config/harvester.toml`` and docs/settings.md's settings table are the generated
+ones, and every dataclass field but the endpoint name is a setting with help.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from harvester.store.schema import SCHEMA_VERSION
 from harvester.store.store import Store
 from harvester.sweep.run import run_sweep
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, with its data/
 Query = Callable[..., list[tuple[Any, ...]]]
 
 

@@ -179,7 +179,7 @@ def test_as_of_on_a_file_from_before_the_history_says_what_to_do(
     db = tmp_path / "v4.sqlite"
     with closing(sqlite3.connect(db)) as conn:
         conn.executescript(
-            (Path(__file__).parent / "data" / "schema_v4.sql").read_text(encoding="utf-8")
+            (Path(__file__).parents[1] / "data" / "schema_v4.sql").read_text(encoding="utf-8")
         )
     result = harvester("show", "700.HK", "--as-of", "2026-12-01", "--db", str(db))
     assert result.returncode == 2 and result.stdout == ""

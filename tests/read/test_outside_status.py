@@ -105,7 +105,7 @@ def _interpreter_for_nobody(
     The venv's interpreter may sit under a folder only root can enter (/root/.pyenv);
     the system's Python of the same version then runs with the venv's packages.
     """
-    here = Path(__file__).resolve().parents[2]  # the checkout, above tests/outside
+    here = Path(__file__).resolve().parents[2]  # the checkout, above tests/read
     packages = os.pathsep.join([*site.getsitepackages(), str(here)])
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     candidates = [

@@ -1,6 +1,6 @@
 """One task's retries through the real client, adapters and outage guard, answered by aioresponses.
 
-tests/outage/test_fetch.py drives the loop with a scripted client and a one-row adapter;
+tests/sweep/test_fetch.py drives the loop with a scripted client and a one-row adapter;
 here the answers are the upstream's own bodies (API.md), so the symbol style of each
 family, its envelope, its error codes and the headers the client keeps all take part.
 Backoff waits are recorded, not waited: ``delays`` lists them.

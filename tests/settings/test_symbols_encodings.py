@@ -55,7 +55,7 @@ def test_dev_zero_is_refused_quickly_in_bounded_memory() -> None:
         "    print(exc)\n"
         "print(tracemalloc.get_traced_memory()[1])\n"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60
     )
