@@ -74,7 +74,7 @@ def build_requests(base_url: str, symbols: Path, settings: Settings) -> list[Req
             continue
         for endpoint in settings.endpoints:
             adapter = ADAPTERS[endpoint.name]
-            spec = adapter.request(line.symbol, endpoint)
+            spec = adapter.request(line.symbol, endpoint.path, endpoint.count)
             url = URL(base + spec.path, encoded=True).with_query(list(spec.query))
             requests.append(Request(url, adapter, line.symbol))
     return requests

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -243,8 +242,7 @@ async def fetch_task(
     that many records instead of the configured ``count`` (a nightly sweep's).
     """
     adapter = job.adapter
-    config = job.config if count is None else dataclasses.replace(job.config, count=count)
-    spec = adapter.request(symbol, config)
+    spec = adapter.request(symbol, job.config.path, job.config.count if count is None else count)
     tally = tally if tally is not None else Tally()
     counted = 0
     while True:

@@ -59,8 +59,8 @@ class OneRowAdapter:
 
     name = "short_trades"
 
-    def request(self, symbol: Symbol, config: object) -> RequestSpec:
-        return RequestSpec(f"/{symbol}", (("count", "5"),))
+    def request(self, symbol: Symbol, path: str, count: int) -> RequestSpec:
+        return RequestSpec(path.replace("{symbol}", str(symbol)), (("count", str(count)),))
 
     def parse(self, symbol: Symbol, status: int, *args: Any, **kwargs: Any) -> Parsed:
         return Parsed(rows=((str(symbol),),), warnings=0)
@@ -87,8 +87,8 @@ def job(max_attempts: int) -> Job:
     )
     return Job(
         adapter=OneRowAdapter(),
-        config=None,
-        policy=policy,  # type: ignore[arg-type]
+        config=SimpleNamespace(path="/{symbol}", count=5),  # type: ignore[arg-type]
+        policy=policy,
         retry_unknown=False,
     )
 

@@ -41,7 +41,8 @@ def test_the_adapters_are_the_catalogs_endpoints_in_its_order() -> None:
 def test_request_puts_the_symbol_in_the_endpoints_style(
     adapter: Adapter, symbol: Symbol, path: str
 ) -> None:
-    spec = adapter.request(symbol, config(adapter, count=7))
+    endpoint = config(adapter, count=7)
+    spec = adapter.request(symbol, endpoint.path, endpoint.count)
     assert spec.path == path
     assert spec.query == (("count", "7"),)
 
@@ -55,7 +56,7 @@ def test_request_encodes_the_symbol_as_one_path_segment(
     adapter: Adapter, code: str, encoded: str
 ) -> None:
     endpoint = config(adapter)
-    spec = adapter.request(Symbol(code, "US"), endpoint)
+    spec = adapter.request(Symbol(code, "US"), endpoint.path, endpoint.count)
     assert encoded in spec.path
     assert spec.path.count("/") == endpoint.path.count("/")
     assert " " not in spec.path

@@ -34,7 +34,6 @@ from harvester.errors import (
     UpstreamError,
 )
 from harvester.model import MARKET_TZ, SUPPORTED_MARKETS, Symbol
-from harvester.settings.config import EndpointConfig
 from harvester.upstream.endpoints.values import PARSERS, iso_text, zone
 
 # Every documented non-zero upstream code, transient (-5) and permanent alike: its number,
@@ -237,11 +236,11 @@ class Adapter:
         """Each record's trading date (None if unusable), and the warnings found deciding them."""
         raise NotImplementedError
 
-    def request(self, symbol: Symbol, config: EndpointConfig) -> RequestSpec:
-        """The request for ``symbol``: its style, URL-encoded as one path segment."""
+    def request(self, symbol: Symbol, path: str, count: int) -> RequestSpec:
+        """The request for ``symbol`` at ``path`` (a template with ``{symbol}``), asking for
+        ``count`` records: the symbol in its style, URL-encoded as one path segment."""
         segment = quote(self.format_symbol(symbol), safe="")
-        path = config.path.replace("{symbol}", segment)
-        return RequestSpec(path, (("count", str(config.count)),))
+        return RequestSpec(path.replace("{symbol}", segment), (("count", str(count)),))
 
     def parse(
         self,
