@@ -92,6 +92,14 @@ class Store:
         self._db = await open_database(self.path, self.busy_timeout)
         return self
 
+    async def wait_at_most(self, seconds: float) -> None:
+        """From now on, wait at most ``seconds`` for another program's write lock."""
+        self.busy_timeout = min(self.busy_timeout, seconds)
+        try:
+            await self.db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,

@@ -55,6 +55,7 @@ from harvester.upstream.endpoints import ADAPTERS
 log = logging.getLogger(__name__)
 
 Stop = tuple[StopKind | None, str | None]  # why a sweep stopped early, and in words
+LAST_WORD_WAIT = 1.0  # seconds a failed sweep waits for a write lock to close its books
 Work = tuple[Symbol, str]  # a task as queued for the workers: a symbol and one of its endpoints
 T = TypeVar("T")
 
@@ -341,9 +342,12 @@ async def _leave_interrupted(
 ) -> None:
     """After a run-wide failure, close the books if the file still takes it; else leave them.
 
-    A run left ``running`` with no sweep holding the lock is resumed all the same.
+    A run left ``running`` with no sweep holding the lock is resumed all the same. A write
+    lock that already outlasted ``busy_timeout`` is waited for at most ``LAST_WORD_WAIT``
+    more, so the sweep ends within seconds of the failure whatever ``busy_timeout`` is.
     """
     try:
+        await store.wait_at_most(LAST_WORD_WAIT)
         await store.finish_run(run.run_id, counts.requests, f"stopped by an error: {error}")
     except StoreError as again:
         log.debug("the run stays marked running: %s", again)
