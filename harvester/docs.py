@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib
-import importlib.util
 import re
 import sys
 import tomllib
@@ -29,6 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+from harvester.exits import COMMANDS, markdown_table
 from harvester.settings.doc import default_toml, settings_table
 from harvester.store.doc import database_doc
 
@@ -53,7 +52,6 @@ ROOM_ORDER = (
     "model",
     "__main__",
 )
-EXIT_COMMANDS = ("sweep", "check", "read")  # unless harvester.exits lists its own
 
 
 class MarkerError(Exception):
@@ -141,15 +139,8 @@ def rooms_markdown(package: Path = PACKAGE) -> str:
 
 
 def _exit_sections() -> dict[str, Callable[[], str]]:
-    """The exit-code tables, once ``harvester.exits`` declares them (``markdown_table``)."""
-    if importlib.util.find_spec("harvester.exits") is None:
-        return {}
-    exits = importlib.import_module("harvester.exits")
-    table = getattr(exits, "markdown_table", None)
-    if table is None:
-        return {}
-    commands = getattr(exits, "COMMANDS", EXIT_COMMANDS)
-    return {f"exits {command}": partial(table, command) for command in commands}
+    """The exit-code table of each command (``harvester.exits``)."""
+    return {f"exits {command}": partial(markdown_table, command) for command in COMMANDS}
 
 
 def layers_markdown(root: Path) -> str:

@@ -65,6 +65,16 @@ class WrongAddress(HarvesterError):
 class InternalError(HarvesterError):
     """An unexpected exception in one of a sweep's tasks: a bug; the message names the task."""
 
+    @classmethod
+    def from_bug(cls, exc: BaseException, where: str = "") -> InternalError:
+        """The one line for ``exc``, a bug (in ``where``, a task), chained to it."""
+        error = cls(
+            f"{where}{type(exc).__name__}: {exc}; this is a bug in the harvester, "
+            "please report it with the output of -v"
+        )
+        error.__cause__ = exc
+        return error
+
 
 class FetchError(HarvesterError):
     """One request failed; ``code`` is the upstream code or a short reason."""
@@ -158,11 +168,4 @@ def one_error(group: BaseExceptionGroup[BaseException]) -> HarvesterError:
     it is; any other is a bug, returned as an InternalError chained to it.
     """
     leaf = first_leaf(group)
-    if isinstance(leaf, HarvesterError):
-        return leaf
-    error = InternalError(
-        f"unexpected {type(leaf).__name__}: {leaf}; this is a bug in the "
-        "harvester, please report it with the output of -v"
-    )
-    error.__cause__ = leaf
-    return error
+    return leaf if isinstance(leaf, HarvesterError) else InternalError.from_bug(leaf, "unexpected ")

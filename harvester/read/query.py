@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from harvester.arguments import day, positive_count
+from harvester.arguments import AS_OF_HELP, day, moment, positive_count
 from harvester.catalog import ENDPOINTS
 from harvester.errors import UsageError
 from harvester.exits import READ, Exit, help_text
@@ -26,7 +26,7 @@ from harvester.read.output import FORMATS, chunked, emit, table_text, write_rows
 from harvester.settings.config import command_settings
 from harvester.settings.symbols import SymbolSyntaxError, parse_symbol
 from harvester.store.database import HISTORY_VERSION, VIEWS_VERSION, readable_version, reading
-from harvester.store.history import AS_OF, AS_OF_HELP, moment
+from harvester.store.history import AS_OF
 from harvester.store.history import TABLES as HISTORY_TABLES
 from harvester.store.lock import own_file
 

@@ -16,7 +16,7 @@ A file with more than one hard link is refused: SQLite names its WAL after the
 path it was opened by, so two names for one file mean two WALs and a corrupt
 file. The kernel drops the lock when its process ends, however it ends, so a
 lock left by a killed sweep never blocks the next one. Readers (``status``,
-``check``, sqlite3, pandas) never take it: ``lock_holder`` tells whether a
+``check``, sqlite3, pandas) never take it: ``lock_watch`` tells whether a
 sweep holds it without taking it.
 """
 
@@ -205,12 +205,6 @@ def lock_watch(database: Path, *, proc_locks: Path = PROC_LOCKS) -> Iterator[Loo
         yield lambda: _holder(fd, proc_locks)
     finally:
         os.close(fd)
-
-
-def lock_holder(database: Path, *, proc_locks: Path = PROC_LOCKS) -> LockHolder | None:
-    """The sweep holding ``database``'s lock, or None; one look (see ``lock_watch``)."""
-    with lock_watch(database, proc_locks=proc_locks) as look:
-        return look()
 
 
 def _holder(fd: int, proc_locks: Path) -> LockHolder | None:

@@ -73,7 +73,7 @@ class Gate:
         """Count an outage probe (a request re-sent to see the gateway is back), never refused:
         it goes out only while the guard holds the sweep, and tells when it may go on."""
         if self.quota is not None:
-            self.quota.used += 1
+            self.quota.note()
         self._count()
 
     def _count(self) -> None:

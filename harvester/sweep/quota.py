@@ -35,6 +35,10 @@ class DailyQuota:
         self.used += 1
         return True
 
+    def note(self) -> None:
+        """Count a request that goes out whatever the quota (an outage probe)."""
+        self.used += 1
+
     def reason(self) -> str:
         """Why the sweep stopped, naming the setting."""
         return (

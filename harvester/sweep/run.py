@@ -131,8 +131,8 @@ class Fetcher:
 
 @dataclass(frozen=True, slots=True)
 class Crew:
-    """What every worker shares: how a task is fetched, where its result goes, what the
-    display is shown, and the incremental mode's state (None for ``--full``)."""
+    """What every worker shares: how a task is fetched, where its result goes, where it is
+    counted, and the incremental mode's state (None for ``--full``)."""
 
     fetcher: Fetcher
     writer: BatchWriter
@@ -169,10 +169,7 @@ async def _part(name: str, work: Awaitable[T]) -> T:
         raise  # ours, or a group of a task group inside: its leaves are named already
     except Exception as exc:
         log.debug("%s failed", name, exc_info=True)
-        raise InternalError(
-            f"the sweep's {name} failed: {type(exc).__name__}: {exc}; this is "
-            "a bug in the harvester, please report it with the output of -v"
-        ) from exc
+        raise InternalError.from_bug(exc, f"the sweep's {name} failed: ") from exc
 
 
 async def _worker(queue: asyncio.Queue[Work | None], crew: Crew) -> None:
@@ -188,15 +185,15 @@ async def _worker(queue: asyncio.Queue[Work | None], crew: Crew) -> None:
             await _task(crew, symbol, endpoint, incremental.decide(symbol, endpoint))
 
 
-async def _probe(crew: Crew, nightly: IncrementalRun) -> None:
+async def _probe(crew: Crew, incremental: IncrementalRun) -> None:
     """Fetch every pair's probes, then judge each pair from their answers."""
     async with asyncio.TaskGroup() as group:
         running = [
             group.create_task(_part("probe", _task(crew, symbol_from_canonical(symbol), endpoint)))
-            for symbol, endpoint in nightly.probed
+            for symbol, endpoint in incremental.probed
         ]
-    nightly.judge([result for task in running if (result := task.result()) is not None])
-    for (market, endpoint), verdict in sorted(nightly.verdicts.items()):
+    incremental.judge([result for task in running if (result := task.result()) is not None])
+    for (market, endpoint), verdict in sorted(incremental.verdicts.items()):
         log.info("%s %s: %s", market, endpoint, verdict.reason)
 
 

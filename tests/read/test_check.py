@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from harvester.read.check import Finding, Problem, exit_code, find_problems
-from harvester.store.lock import DatabaseLock, LockHolder, _holder_in, lock_holder
+from harvester.store.lock import DatabaseLock, LockHolder, _holder_in, lock_watch
 from harvester.store.store import Store
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -41,6 +41,12 @@ SLOW = (
     "[endpoints.short_trades]\nrate = 5.0\n[endpoints.short_interest]\nrate = 5.0\n"
     "[simulate]\nlatency = 0.0\n"
 )
+
+
+def lock_holder(db: Path, **watch: Any) -> LockHolder | None:
+    """One look at ``db``'s lock, as ``status`` and ``check`` take it."""
+    with lock_watch(db, **watch) as look:
+        return look()
 
 
 def check(harvester: Run, db: Path, *extra: str) -> tuple[int, dict[str, Any], str]:

@@ -21,9 +21,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from harvester.arguments import positive_count
+from harvester.arguments import moment, positive_count
 from harvester.model import utc_text
-from harvester.store.history import moment
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 OnlyLine = Callable[[subprocess.CompletedProcess[str]], str]
