@@ -24,6 +24,37 @@ PRICE = "price, in the currency the stock trades in (upstream does not name it)"
 #: an adapter's rows are ``(symbol, market, trade_date, *Endpoint.columns)``.
 ROW_HEAD = ("symbol", "market", "trade_date")
 
+#: The upstream dialects (``[gateway] api``): the quote gateway of API.md sections 1-4, and
+#: the vendor's own OpenAPI of section 5 (signed requests, paths per market, unix seconds).
+GATEWAY, OPENAPI = "gateway", "openapi"
+APIS = (GATEWAY, OPENAPI)
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What a dialect brings by default: its root URL and the account's limits.
+
+    ``rate`` and ``concurrency`` are the account's documented limits, over every
+    endpoint together (0: none documented); ``env_prefixes`` name the variables its
+    official SDK reads (``<PREFIX>HTTP_URL``, ``<PREFIX>APP_KEY`` ...), newest first.
+    """
+
+    name: str
+    url: str
+    rate: float = 0.0
+    concurrency: int = 0
+    env_prefixes: tuple[str, ...] = ()
+
+
+DIALECTS = {
+    GATEWAY: Dialect(GATEWAY, "http://127.0.0.1:8787"),
+    # The vendor's "Rate Limit" page: 10 calls a second and 5 at once per account, all
+    # quote endpoints together; the SDK's default host.
+    OPENAPI: Dialect(
+        OPENAPI, "https://openapi.longbridge.com", 10.0, 5, ("LONGBRIDGE_", "LONGPORT_")
+    ),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -52,10 +83,17 @@ class Column:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Endpoint:
-    """One upstream endpoint: name (its table's too), path template, ``count``, and columns."""
+    """One data set: name (its table's too), where each dialect serves it, ``count``, columns.
+
+    ``path`` is the gateway dialect's path template (``{symbol}`` in it), ``openapi``
+    the OpenAPI's (``{market}``: ``us`` or ``hk``) and ``openapi_count`` the name of
+    its query parameter for the count; None where that dialect does not serve it.
+    """
 
     name: str
-    path: str
+    path: str | None
+    openapi: str | None = None
+    openapi_count: str = "count"
     count: int
     count_range: tuple[int, int]  # records per request the upstream API documents, inclusive
     date: Column  #: ``trade_date``: the day a record stands for, and where it is read from
@@ -65,6 +103,8 @@ class Endpoint:
 SHORT_TRADES = Endpoint(
     name="short_trades",
     path="/v1/quote/{symbol}/short-selling/short-trades",
+    openapi="/v1/quote/short-trades/{market}",
+    openapi_count="page_size",
     count=20,
     count_range=(1, 100),
     date=Column(
@@ -185,4 +225,88 @@ SHORT_INTEREST = Endpoint(
         ),
     ),
 )
-ENDPOINTS = (SHORT_TRADES, SHORT_INTEREST)
+SHORT_POSITIONS = Endpoint(
+    name="short_positions",
+    path=None,
+    openapi="/v1/quote/short-positions/{market}",
+    count=20,
+    count_range=(1, 100),
+    date=Column(
+        "trade_date",
+        "TEXT",
+        DATE,
+        "the day the figures stand for: the record's unix-second time taken as a date in "
+        "the exchange's own time zone",
+        "timestamp",
+        "timestamp",
+    ),
+    columns=(
+        Column(
+            "short_shares",
+            "INTEGER",
+            SHARES,
+            "shares sold short and not yet covered (US short interest)",
+            "current_shares_short",
+            None,
+        ),
+        Column(
+            "avg_daily_share_volume",
+            "INTEGER",
+            SHARES,
+            "average daily volume, all trades",
+            "avg_daily_share_volume",
+            None,
+        ),
+        Column(
+            "days_to_cover",
+            "REAL",
+            "days",
+            "days to cover, as upstream computes it",
+            "days_to_cover",
+            None,
+        ),
+        Column(
+            "short_amount",
+            "REAL",
+            "HKD",
+            "value of the reported short positions (the SDK: short amount, HKD)",
+            None,
+            "amount",
+        ),
+        Column(
+            "short_balance",
+            "REAL",
+            'not documented upstream (the SDK says only "short position balance")',
+            "short position balance, as upstream sends it",
+            None,
+            "balance",
+        ),
+        Column(
+            "cost",
+            "REAL",
+            'not documented upstream (the SDK: "cost / closing price")',
+            "cost figure of the short positions, as upstream sends it",
+            None,
+            "cost",
+        ),
+        Column(
+            "short_ratio",
+            "REAL",
+            "as upstream sends it; the vendor does not say whether a fraction or a percent",
+            'short position ratio (the SDK: "short ratio")',
+            "rate",
+            "rate",
+        ),
+        Column("close", "REAL", PRICE, "closing price on the data date", "close", "close"),
+    ),
+)
+ENDPOINTS = (SHORT_TRADES, SHORT_INTEREST, SHORT_POSITIONS)
+
+
+def served_by(api: str) -> tuple[Endpoint, ...]:
+    """The data sets the dialect ``api`` serves, in catalog order."""
+    return tuple(
+        endpoint
+        for endpoint in ENDPOINTS
+        if (endpoint.path if api == GATEWAY else endpoint.openapi) is not None
+    )

@@ -29,6 +29,7 @@ import orjson
 
 from harvester import __version__
 from harvester.arguments import port_or_any, positive_count
+from harvester.catalog import OPENAPI
 from harvester.errors import ConfigError, HarvesterError, InternalError, UsageError
 from harvester.exits import SWEEP, Exit, help_text
 from harvester.model import RunStatus, RunSummary, StopKind
@@ -47,6 +48,7 @@ from harvester.sweep.report import (
     summary_text,
 )
 from harvester.sweep.run import run_sweep
+from harvester.upstream.auth import Auth, Signed, credentials
 
 log = logging.getLogger("harvester")
 
@@ -139,9 +141,14 @@ def gateway_settings(settings: Settings) -> GatewaySettings:
     """The simulated gateway's settings: the ``[simulate]`` table over the defaults.
 
     Unless the table sets ``rate_limit``, the gateway enforces each endpoint's
-    own ``rate + burst`` per second, so ``--simulate`` proves the sweep polite.
+    own ``rate + burst`` per second, and the account's ``rate`` and ``concurrency``
+    over them all, so ``--simulate`` proves the sweep polite. It speaks the dialect
+    of ``[gateway] api`` unless the table says otherwise.
     """
     table = dict(settings.simulate)
+    table.setdefault("api", settings.gateway.api)
+    table.setdefault("account_rate", math.ceil(settings.gateway.rate))
+    table.setdefault("account_concurrency", settings.gateway.concurrency)
     table.setdefault(
         "rate_limit",
         {
@@ -153,6 +160,19 @@ def gateway_settings(settings: Settings) -> GatewaySettings:
         return GatewaySettings.from_mapping(table)
     except ValueError as exc:
         raise UsageError(f"{settings.source}: {exc}") from exc
+
+
+def simulated_auth(simulated: GatewaySettings, auth: Auth) -> Auth:
+    """What a sweep of the in-process simulated gateway signs with: in the OpenAPI dialect
+    its demo credentials (it accepts no others), else ``auth`` from the environment."""
+    if simulated.api != OPENAPI:
+        return auth
+    return Signed(
+        simulated.app_key,
+        simulated.app_secret,
+        simulated.access_token,
+        hint="the simulated gateway's demo credentials were refused",
+    )
 
 
 def _exit_code(summary: RunSummary, caught: signal.Signals | None) -> Exit:
@@ -224,7 +244,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
 async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     if args.simulate and args.base_url:
         raise UsageError("--simulate and --base-url exclude each other")
-    token = os.environ.get(settings.gateway.token_env) or None
+    auth = credentials(settings.dialect, settings.gateway.token_env, os.environ)
     caught: list[signal.Signals] = []
     stop = asyncio.Event()
     _install_signals(caught, stop)
@@ -232,15 +252,17 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
         if args.simulate:
             from harvester.simulate.server import Gateway
 
-            gateway = await stack.enter_async_context(Gateway(gateway_settings(settings)))
+            simulated = gateway_settings(settings)
+            gateway = await stack.enter_async_context(Gateway(simulated))
             settings = replace(settings, gateway=replace(settings.gateway, base_url=gateway.url))
+            auth = simulated_auth(simulated, auth)
         interval = settings.sweep.log_interval
 
         async def show(counts: SweepCounts) -> None:
             await ProgressDisplay(Progress(counts), interval=interval).run()
 
         summary = await run_sweep(
-            settings, resume=args.resume, token=token, stop=stop, show=None if args.quiet else show
+            settings, resume=args.resume, auth=auth, stop=stop, show=None if args.quiet else show
         )
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")

@@ -164,13 +164,16 @@ def sweep_simulated(make_settings: Callable[..., Any]) -> Callable[..., Awaitabl
     """
     from harvester.simulate import Gateway, GatewaySettings
     from harvester.sweep.run import run_sweep
+    from harvester.upstream.auth import credentials
 
     async def sweep(
         symbols: str, gateway_settings: Any = None, *, token: str | None = None, **settings: Any
     ) -> Swept:
         async with Gateway(gateway_settings or GatewaySettings()) as gateway:
             ran = make_settings(gateway.url, symbols, **settings)
-            summary = await run_sweep(ran, token=token)
+            environ = {ran.gateway.token_env: token} if token else {}
+            auth = credentials(ran.dialect, ran.gateway.token_env, environ)
+            summary = await run_sweep(ran, auth=auth)
             stats = gateway.stats.as_dict()
         return Swept(summary, stats, ran, Path(ran.sweep.db))
 

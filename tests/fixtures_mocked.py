@@ -19,6 +19,7 @@ from harvester.settings.config import Settings, load_settings
 from harvester.sweep.fetch import Job, Tally, fetch_task
 from harvester.sweep.outage import OutageGuard
 from harvester.sweep.retry import RetryPolicy
+from harvester.upstream.auth import Bearer
 from harvester.upstream.client import Client
 from harvester.upstream.endpoints import ADAPTERS
 
@@ -91,7 +92,11 @@ def make_client(settings: Settings) -> Callable[..., Client]:
     """``make_client(token=TOKEN)``: a Client on ``settings``, to use as ``async with``."""
 
     def make(token: str | None = TOKEN) -> Client:
-        return Client(settings.gateway, settings.endpoints, token=token)
+        return Client(
+            settings.gateway,
+            settings.endpoints,
+            auth=Bearer(token, "check the token") if token else None,
+        )
 
     return make
 

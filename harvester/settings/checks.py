@@ -8,16 +8,27 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from yarl import URL
 
+Check = Callable[[str], str | None]
+
 EVENT_LOOPS = ("auto", "asyncio", "uvloop")
 
 
-def event_loop(value: str) -> str | None:
-    """One of the known event loops."""
-    return None if value in EVENT_LOOPS else f"must be one of {', '.join(EVENT_LOOPS)}"
+def one_of(choices: tuple[str, ...]) -> Check:
+    """A check that the value is one of ``choices``."""
+
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+#: One of the known event loops.
+event_loop = one_of(EVENT_LOOPS)
 
 
 def _blank_or_control(value: str) -> bool:
@@ -41,6 +52,11 @@ def _url_parts(value: str) -> str | None:
     if port is not None and not 1 <= port <= 65535:
         return "must have a port between 1 and 65535"
     return None
+
+
+def url_or_empty(value: str) -> str | None:
+    """Empty (the dialect's own root URL), or a URL as :func:`url` takes it."""
+    return url(value) if value else None
 
 
 def url(value: str) -> str | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harvester.catalog import ENDPOINTS
+from harvester.catalog import APIS, DIALECTS, ENDPOINTS, GATEWAY, Dialect, served_by
 from harvester.errors import ConfigError
 from harvester.settings import checks
 from harvester.settings.checks import EVENT_LOOPS
@@ -29,16 +29,51 @@ DEFAULT_CONFIG = Path("config/harvester.toml")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayConfig:
-    """Where the gateway is and how long to wait for it."""
+    """Which upstream, where it is, the account's limits and how long to wait for it."""
 
+    api: str = setting(
+        GATEWAY,
+        check=checks.one_of(APIS),
+        shape=" or ".join(f"`{api}`" for api in APIS),
+        doc="the upstream's dialect: `gateway` (the quote gateway, API.md sections 1-4) or "
+        "`openapi` (the vendor's own OpenAPI, signed requests; docs/openapi.md)",
+    )
     base_url: str = setting(
-        "http://127.0.0.1:8787",
-        check=checks.url,
-        shape="`http(s)://host[:port][/prefix]`",
-        doc="gateway root URL (`--base-url`); no `user:password@`, query, fragment or whitespace",
+        "",
+        check=checks.url_or_empty,
+        shape="`http(s)://host[:port][/prefix]` or empty",
+        doc="root URL (`--base-url`); empty: the dialect's own, "
+        + "; ".join(
+            f"`{d.url}` for `{d.name}`"
+            + "".join(f" unless `{p}HTTP_URL` is set" for p in d.env_prefixes[:1])
+            for d in DIALECTS.values()
+        )
+        + "; no `user:password@`, query, fragment or whitespace",
+    )
+    rate: float = setting(
+        0.0,
+        bounds=(0, 10_000),
+        doc="requests per second for the whole account, every endpoint and retry together "
+        "(never more in any one second); 0: the dialect's documented limit, "
+        + "; ".join(
+            f"{d.rate:g} for `{d.name}`" if d.rate else f"none for `{d.name}`"
+            for d in DIALECTS.values()
+        ),
+    )
+    concurrency: int = setting(
+        0,
+        bounds=(0, 10_000),
+        doc="requests in flight at once for the whole account; 0: the dialect's documented "
+        "limit, "
+        + "; ".join(
+            f"{d.concurrency} for `{d.name}`" if d.concurrency else f"none for `{d.name}`"
+            for d in DIALECTS.values()
+        ),
     )
     token_env: str = setting(
-        "HARVESTER_TOKEN", doc="name of the environment variable holding the bearer token"
+        "HARVESTER_TOKEN",
+        doc="name of the environment variable holding the bearer token (`gateway`) or an "
+        "OAuth access token (`openapi`, used when no app key and secret are set)",
     )
     timeout: float = setting(
         10.0, bounds=(0.1, 3600), doc="seconds for one whole request, body included"
@@ -175,12 +210,13 @@ class EndpointConfig:
 
     name: str
     path: str = setting(
+        "",
         check=checks.path_template,
         shape="starts with `/`",
         shown="see below",
         per_endpoint=True,
-        doc="URL path; `{symbol}` (exactly once) is replaced by the URL-encoded symbol; "
-        "no `?`, `#` or whitespace",
+        doc="URL path in the `gateway` dialect; `{symbol}` (exactly once) is replaced by the "
+        "URL-encoded symbol; no `?`, `#` or whitespace (the `openapi` paths are the vendor's)",
     )
     count: int = setting(per_endpoint=True, doc="records per request")
     # Up to 10,000 a second: a gateway of one's own on the same machine or network; one
@@ -208,13 +244,20 @@ class Settings:
 
     gateway: GatewayConfig
     sweep: SweepConfig
-    endpoints: tuple[EndpointConfig, ...]
+    endpoints: tuple[EndpointConfig, ...]  #: the data sets the dialect serves, as swept
     simulate: Mapping[str, Any] = field(default_factory=dict)
     source: str = "defaults"
+    #: every data set's settings, those the dialect does not serve too (checked, not swept)
+    configured: tuple[EndpointConfig, ...] = ()
+
+    @property
+    def dialect(self) -> Dialect:
+        """The upstream dialect's defaults."""
+        return DIALECTS[self.gateway.api]
 
     def endpoint(self, name: str) -> EndpointConfig:
-        """The settings of the endpoint called ``name``."""
-        for endpoint in self.endpoints:
+        """The settings of the endpoint called ``name``, whether the dialect serves it or not."""
+        for endpoint in (*self.endpoints, *self.configured):
             if endpoint.name == name:
                 return endpoint
         raise KeyError(name)
@@ -353,16 +396,39 @@ def load_settings(
     )
     resolved = {section: _resolve_section(section, layers) for section in SECTIONS}
     _check_environ(environ, resolved["gateway"]["token_env"])
+    gateway = _dialect_defaults(resolved["gateway"], environ)
+    configured = {
+        endpoint.name: EndpointConfig(name=endpoint.name, **resolved[f"endpoints.{endpoint.name}"])
+        for endpoint in ENDPOINTS
+    }
     return Settings(
-        gateway=GatewayConfig(**resolved["gateway"]),
+        gateway=GatewayConfig(**gateway),
         sweep=SweepConfig(**resolved["sweep"]),
-        endpoints=tuple(
-            EndpointConfig(name=endpoint.name, **resolved[f"endpoints.{endpoint.name}"])
-            for endpoint in ENDPOINTS
-        ),
+        endpoints=tuple(configured[endpoint.name] for endpoint in served_by(gateway["api"])),
+        configured=tuple(configured.values()),
         simulate=dict(tables.get("simulate", {})),
         source=layers.source,
     )
+
+
+def _dialect_defaults(gateway: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """``[gateway]`` with the values left at 0 or empty taken from its dialect.
+
+    The root URL is, in order: the setting, the SDK's ``<PREFIX>HTTP_URL`` variable
+    (as the vendor's SDK reads it), the dialect's own.
+    """
+    dialect = DIALECTS[gateway["api"]]
+    resolved = dict(gateway)
+    if not resolved["base_url"]:
+        found = [(f"{p}HTTP_URL", environ.get(f"{p}HTTP_URL", "")) for p in dialect.env_prefixes]
+        variable, url = next(((name, url) for name, url in found if url), ("", dialect.url))
+        problem = checks.url(url)
+        if problem:
+            raise ConfigError(f"environment {variable}: {problem} (got {url!r})")
+        resolved["base_url"] = url
+    resolved["rate"] = resolved["rate"] or dialect.rate
+    resolved["concurrency"] = resolved["concurrency"] or dialect.concurrency
+    return resolved
 
 
 #: Command-line flags that override a setting: attribute of the parsed arguments -> (section, key).

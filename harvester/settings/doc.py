@@ -74,6 +74,8 @@ def _row(section: str, same: Sequence[Setting], names: Sequence[str]) -> str:
     doc = first.doc
     if not first.shown and (len(set(defaults)) > 1 or len(set(rules)) > 1):
         doc += f" ({' / '.join(f'`{name}`' for name in names)})"
+    elif names and len(names) < sum(1 for name in SECTIONS if name.startswith(_ENDPOINT)):
+        doc += f" (only {', '.join(f'`{name}`' for name in names)})"
     cells = (f"`[{section}]`", f"`{first.key}`", default, rule, doc)
     return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
 
@@ -88,8 +90,12 @@ def _groups() -> Iterator[tuple[str, Sequence[Setting], Sequence[str]]]:
         for name, specs in SECTIONS.items()
         if name.startswith(_ENDPOINT)
     }
-    for same in zip(*endpoints.values(), strict=True):
-        yield f"{_ENDPOINT}NAME", same, tuple(endpoints)
+    # A key some data sets lack (``path``: the OpenAPI's own) gets the row of those that have it.
+    for key in dict.fromkeys(spec.key for specs in endpoints.values() for spec in specs):
+        having = {
+            name: spec for name, specs in endpoints.items() for spec in specs if spec.key == key
+        }
+        yield f"{_ENDPOINT}NAME", tuple(having.values()), tuple(having)
 
 
 def settings_table() -> str:

@@ -98,6 +98,8 @@ def settings_of(cls: type, endpoint: Endpoint | None = None) -> tuple[Setting, .
         default, bounds = spec.default, meta.pop("bounds")
         if meta["per_endpoint"]:
             default = getattr(endpoint, spec.name)
+            if default is None:
+                continue  # e.g. no gateway ``path`` for a data set only the OpenAPI serves
             bounds = getattr(endpoint, f"{spec.name}_range", None)
         found.append(Setting(spec.name, types[spec.name], default, bounds=bounds, **meta))
     return tuple(found)

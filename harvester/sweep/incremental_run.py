@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from harvester.catalog import ROW_HEAD
+from harvester.catalog import ENDPOINTS, ROW_HEAD
 from harvester.model import UNFINISHED, Symbol, TaskResult, TaskStatus
 from harvester.settings.config import EndpointConfig, SweepConfig
 from harvester.store.store import Store
@@ -39,7 +39,6 @@ from harvester.sweep.incremental import (
     probe_verdict,
     row_day,
 )
-from harvester.upstream.endpoints import ADAPTERS
 
 _PENDING_SQL = (
     f"SELECT status FROM tasks WHERE run_id = ? AND symbol = ? AND endpoint = ? "
@@ -170,4 +169,4 @@ class IncrementalRun:
 
 
 def _documented(endpoint: str) -> tuple[int, int]:
-    return ADAPTERS[endpoint].endpoint.count_range
+    return next(entry.count_range for entry in ENDPOINTS if entry.name == endpoint)

@@ -40,7 +40,6 @@ from harvester.sweep.incremental import (
 )
 from harvester.sweep.ledger import Universe
 from harvester.sweep.quota import USED_TODAY_SQL, utc_midnight
-from harvester.upstream.endpoints import ADAPTERS
 
 FETCH = "fetch"  #: with ``--full``: a task with stored rows, fetched with the configured count
 UNSUPPORTED = TaskStatus.UNSUPPORTED.value  #: a market the gateway does not serve: no request
@@ -159,7 +158,7 @@ def read_knowledge(
     def read(db: sqlite3.Connection) -> tuple[dict[Key, str], list[Any], int]:
         newest: dict[Key, str] = {}
         for name in endpoints:
-            for symbol, day in db.execute(NEWEST_SQL.format(table=ADAPTERS[name].table)):
+            for symbol, day in db.execute(NEWEST_SQL.format(table=name)):
                 newest[symbol, name] = day
         history = db.execute(HISTORY_SQL, history_params("", config, now)).fetchall()
         (used,) = db.execute(USED_TODAY_SQL, (utc_midnight(now),)).fetchone()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from harvester.catalog import GATEWAY
 from harvester.errors import (
     CredentialsRefused,
     GatewayUnavailable,
@@ -49,8 +50,9 @@ from harvester.sweep.quota import USED_TODAY_SQL, DailyQuota, utc_midnight
 from harvester.sweep.report import FAILED_SHOWN
 from harvester.sweep.retry import RetryPolicy
 from harvester.sweep.writer import BatchWriter
+from harvester.upstream.auth import Auth
 from harvester.upstream.client import Client
-from harvester.upstream.endpoints import ADAPTERS
+from harvester.upstream.endpoints import adapters
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,8 @@ Work = tuple[Symbol, str]  # a task as queued for the workers: a symbol and one 
 T = TypeVar("T")
 
 
-def table_specs() -> dict[str, TableSpec]:
-    """Where each adapter's rows go."""
+def table_specs(api: str = GATEWAY) -> dict[str, TableSpec]:
+    """Where the rows of each adapter of the dialect ``api`` go."""
     return {
         name: TableSpec(
             name,
@@ -72,15 +74,16 @@ def table_specs() -> dict[str, TableSpec]:
                 for market, fields in adapter.fields.items()
             ),
         )
-        for name, adapter in ADAPTERS.items()
+        for name, adapter in adapters(api).items()
     }
 
 
 def build_jobs(settings: Settings) -> dict[str, Job]:
     """One Job per configured endpoint (``load_settings`` has checked each ``count``)."""
     policy = RetryPolicy.from_settings(settings.sweep)
+    served = adapters(settings.gateway.api)
     return {
-        config.name: Job(ADAPTERS[config.name], config, policy, settings.sweep.retry_unknown)
+        config.name: Job(served[config.name], config, policy, settings.sweep.retry_unknown)
         for config in settings.endpoints
     }
 
@@ -275,7 +278,7 @@ async def run_sweep(
     settings: Settings,
     *,
     resume: bool = False,
-    token: str | None = None,
+    auth: Auth | None = None,
     stop: asyncio.Event | None = None,
     show: Show | None = None,
 ) -> RunSummary:
@@ -288,7 +291,7 @@ async def run_sweep(
     group, until the sweep ends: the progress display, reading the sweep's own
     ``SweepCounts``. Any other failure ends the sweep with one HarvesterError (never
     an exception group): the run is left ``interrupted`` for ``--resume`` where the
-    file still takes the write.
+    file still takes the write. ``auth`` signs the requests (default: none).
     """
     jobs = build_jobs(settings)
     stop = stop or asyncio.Event()
@@ -303,12 +306,12 @@ async def run_sweep(
             counts = SweepCounts(
                 run_id=run.run_id,
                 total=tasks_in(await store.task_counts(run.run_id), *UNFINISHED),
-                rates=sum(settings.endpoint(name).rate for name in jobs),
+                rates=_pace(settings, jobs),
                 paused=lambda: guard.state is not GuardState.CLOSED,
             )
             sweep = _Sweep(store, settings, jobs, run.run_id, guard, counts, stop)
             try:
-                why = await _sweep_tasks(sweep, token, show)
+                why = await _sweep_tasks(sweep, auth, show)
             except asyncio.CancelledError:
                 # The books are closed even so (shielded: the cancellation must not cut the
                 # last commit), and the cancellation goes on, so a timeout around us works.
@@ -350,14 +353,20 @@ async def _leave_interrupted(
         log.debug("the run stays marked running: %s", again)
 
 
-async def _sweep_tasks(sweep: _Sweep, token: str | None, show: Show | None) -> Stop:
+def _pace(settings: Settings, jobs: Mapping[str, Job]) -> float:
+    """Requests a second the sweep may send: its endpoints' rates, capped by the account's."""
+    rates = sum(settings.endpoint(name).rate for name in jobs)
+    return min(rates, settings.gateway.rate) if settings.gateway.rate else rates
+
+
+async def _sweep_tasks(sweep: _Sweep, auth: Auth | None, show: Show | None) -> Stop:
     """Fetch the run's remaining work to its end, a stop or a run-wide error; say why it stopped."""
     store, settings, jobs, run_id = sweep.store, sweep.settings, sweep.jobs, sweep.run_id
-    async with Client(settings.gateway, settings.endpoints, token=token) as client:
+    async with Client(settings.gateway, settings.endpoints, auth=auth) as client:
         writer = BatchWriter(
             store,
             run_id,
-            table_specs(),
+            table_specs(settings.gateway.api),
             interval=settings.sweep.commit_interval,
             max_tasks=settings.sweep.commit_tasks,
             queue_size=sum(settings.endpoint(name).concurrency for name in jobs),
@@ -367,7 +376,9 @@ async def _sweep_tasks(sweep: _Sweep, token: str | None, show: Show | None) -> S
         incremental = None
         if not settings.sweep.full:
             incremental = IncrementalRun(
-                settings.sweep, {name: settings.endpoint(name) for name in jobs}, table_specs()
+                settings.sweep,
+                {name: settings.endpoint(name) for name in jobs},
+                table_specs(settings.gateway.api),
             )
             await incremental.prepare(store, run_id)
         gate = Gate(sweep.stop, quota, sweep.counts)
@@ -383,19 +394,17 @@ async def _sweep_tasks(sweep: _Sweep, token: str | None, show: Show | None) -> S
             if isinstance(error, StoreError):
                 raise error from None  # the file failed: nothing more can be committed
             await asyncio.shield(writer.drain())
-            return _stop_for(error, settings)
+            return _stop_for(error, client)
     if quota.reached:
         return StopKind.QUOTA, quota.reason()
     return (StopKind.SIGNAL, "stopped by a signal") if sweep.stop.is_set() else (None, None)
 
 
-def _stop_for(error: HarvesterError, settings: Settings) -> Stop:
+def _stop_for(error: HarvesterError, client: Client) -> Stop:
     """Why a run-wide error stopped the sweep; any other error is raised again."""
     if isinstance(error, CredentialsRefused):
-        return StopKind.CREDENTIALS, (
-            f"{error.message}; check the token in the environment "
-            f"variable {settings.gateway.token_env}"
-        )
+        # The upstream's message may echo what it was sent: redacted.
+        return StopKind.CREDENTIALS, f"{client.redact(error.message)}; {client.auth.hint}"
     if isinstance(error, GatewayUnavailable):
         return StopKind.OUTAGE, (
             f"{error}; check [gateway] base_url, or try the simulated gateway with --simulate"

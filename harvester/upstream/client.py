@@ -1,16 +1,21 @@
-"""The HTTP client: one aiohttp session, and per endpoint a rate limiter and an in-flight cap.
+"""The HTTP client: one aiohttp session, the account's limits and each endpoint's under them.
 
 Every attempt, retries included, takes a slot of its endpoint's in-flight cap
-and then the go-ahead of its :class:`~harvester.upstream.rate_limit.RateLimit`
-(aiolimiter): ``rate`` a second on average and never more than
-``rate + burst`` in any second.
+and one of the account's (``[gateway] concurrency``, every endpoint together),
+then the go-ahead of its endpoint's :class:`~harvester.upstream.rate_limit.RateLimit`
+(``rate`` a second on average, never more than ``rate + burst`` in any second)
+and of the account's (``[gateway] rate``, no burst): the upstream counts calls
+per account, so the endpoints' limits are only ceilings under it. Then it is
+signed (:mod:`harvester.upstream.auth`) with the time it goes out.
 Redirects are never followed, bodies over ``max_body_bytes`` are refused
-unread, and the token only ever goes into the ``Authorization`` header.
+unread, and credentials only ever go into headers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +27,7 @@ from yarl import URL
 
 from harvester.errors import Rejected, TransportError
 from harvester.settings.config import EndpointConfig, GatewayConfig
+from harvester.upstream.auth import Anonymous, Auth
 from harvester.upstream.rate_limit import RateLimit
 
 _KEPT_HEADERS = ("Retry-After", "Location", "Date")  # Date: a Retry-After date is relative to it
@@ -47,15 +53,19 @@ class Client:
         gateway: GatewayConfig,
         endpoints: Sequence[EndpointConfig],
         *,
-        token: str | None = None,
+        auth: Auth | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._gateway = gateway
         self._endpoints = {endpoint.name: endpoint for endpoint in endpoints}
-        self._token = token
+        self.auth: Auth = auth if auth is not None else Anonymous()  #: what signs each request
+        self._wall = wall  # the clock a signature's time is read from
         self._base = gateway.base_url.rstrip("/")
         self._session: aiohttp.ClientSession | None = None
         self._limiters: dict[str, RateLimit] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
+        self._account: RateLimit | None = None
+        self._account_slots: asyncio.Semaphore | None = None
         self.requests: Counter[str] = Counter()  #: attempts sent, by endpoint
 
     def __repr__(self) -> str:
@@ -69,9 +79,12 @@ class Client:
     async def __aenter__(self) -> Client:
         # The session, limiters and semaphores belong to the running loop.
         headers = {"Accept": "application/json", "User-Agent": "harvester"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
         in_flight = sum(endpoint.concurrency for endpoint in self._endpoints.values())
+        if self._gateway.concurrency:
+            in_flight = min(in_flight, self._gateway.concurrency)
+            self._account_slots = asyncio.Semaphore(self._gateway.concurrency)
+        if self._gateway.rate:
+            self._account = RateLimit(self._gateway.rate, 0)
         self._session = aiohttp.ClientSession(
             headers=headers,
             connector=aiohttp.TCPConnector(limit=in_flight, limit_per_host=0),
@@ -108,11 +121,12 @@ class Client:
         return URL(f"{self._base}{path}?{query_text}" if query else self._base + path, encoded=True)
 
     def redact(self, text: str) -> str:
-        """``text`` with the token taken out: an upstream may echo the request's headers."""
-        if not self._token or not text:
+        """``text`` with the credentials taken out: an upstream may echo the request's headers."""
+        if not text:
             return text
-        for form in (self._token, quote(self._token, safe="")):
-            text = text.replace(form, REDACTED)
+        for secret in self.auth.secrets:
+            for form in (secret, quote(secret, safe="")):
+                text = text.replace(form, REDACTED)
         return text
 
     async def get(
@@ -131,13 +145,16 @@ class Client:
         if self._session is None:
             raise RuntimeError("Client used outside 'async with'")
         url = self.url(path, query)
-        async with self._slots[endpoint]:
+        async with self._slots[endpoint], self._account_slot():
             await self._limiters[endpoint].acquire()
+            if self._account is not None:
+                await self._account.acquire()
             if before_send is not None:
                 before_send()
             self.requests[endpoint] += 1
+            signed = self.auth.headers("GET", url.raw_path, url.raw_query_string, self._wall())
             try:
-                async with self._session.get(url, allow_redirects=False) as answer:
+                async with self._session.get(url, headers=signed, allow_redirects=False) as answer:
                     body = await self._read(answer)
                     kept = answer.headers
                     headers = {k: kept[k] for k in _KEPT_HEADERS if k in kept}
@@ -166,6 +183,10 @@ class Client:
                 raise TransportError(
                     f"cannot reach the gateway: {type(exc).__name__}", code="connection_error"
                 ) from exc
+
+    def _account_slot(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """One of the account's in-flight slots, or nothing when it has no cap."""
+        return self._account_slots if self._account_slots is not None else contextlib.nullcontext()
 
     async def _read(self, answer: aiohttp.ClientResponse) -> bytes:
         """Read the body, refusing anything over the size limit without reading it all."""

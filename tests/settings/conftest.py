@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from harvester.catalog import ENDPOINTS
+from harvester.catalog import GATEWAY, served_by
 from harvester.errors import ConfigError
 from harvester.settings.config import EndpointConfig, Settings, load_settings
 
@@ -52,10 +52,10 @@ def defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 @pytest.fixture(scope="session")
 def default_endpoints() -> tuple[EndpointConfig, ...]:
-    """The endpoints' defaults as declared (once, in the catalog), never copied in a test."""
+    """The default dialect's endpoints' defaults as declared (once, in the catalog)."""
     return tuple(
-        EndpointConfig(name=endpoint.name, path=endpoint.path, count=endpoint.count)
-        for endpoint in ENDPOINTS
+        EndpointConfig(name=endpoint.name, path=endpoint.path or "", count=endpoint.count)
+        for endpoint in served_by(GATEWAY)
     )
 
 

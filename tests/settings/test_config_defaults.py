@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 
-from harvester.catalog import ENDPOINTS
+from harvester.catalog import DIALECTS, ENDPOINTS, GATEWAY
 from harvester.settings.config import (
     SECTIONS,
     EndpointConfig,
@@ -38,7 +38,8 @@ def test_defaults_are_the_declared_ones(
     default_endpoints: tuple[EndpointConfig, ...], defaults: Settings
 ) -> None:
     assert defaults.source == "defaults"
-    assert defaults.gateway == GatewayConfig()
+    # An empty base_url is the dialect's own root URL, resolved on loading.
+    assert defaults.gateway == replace(GatewayConfig(), base_url=DIALECTS[GATEWAY].url)
     assert defaults.sweep == SweepConfig()
     assert defaults.endpoints == default_endpoints
     assert dict(defaults.simulate) == {}
@@ -116,7 +117,10 @@ def test_every_field_but_the_endpoint_name_is_a_setting_with_help(
 ) -> None:
     keys = [spec.name for spec in fields(cls) if spec.name != "name"]
     for section in sections:
-        assert [spec.key for spec in SECTIONS[section]] == keys
+        # A data set its gateway dialect does not serve has no gateway path to set.
+        gatewayless = section == "endpoints.short_positions"
+        expected = [key for key in keys if key != "path"] if gatewayless else keys
+        assert [spec.key for spec in SECTIONS[section]] == expected
         assert all(spec.doc for spec in SECTIONS[section])
     assert set(SECTIONS) == {"gateway", "sweep"} | {
         f"endpoints.{endpoint.name}" for endpoint in ENDPOINTS

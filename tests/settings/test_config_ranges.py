@@ -26,6 +26,8 @@ RANGES = [
     ("gateway", "connect_timeout", "0.1", "3600", "0.09", "3601"),
     ("gateway", "max_body_bytes", "1024", "1073741824", "1023", "1073741825"),
     ("gateway", "daily_quota", "0", "1000000000", "-1", "1000000001"),
+    ("gateway", "rate", "0", "10000", "-0.5", "10000.5"),
+    ("gateway", "concurrency", "0", "10000", "-1", "10001"),
     ("sweep", "workers", "1", "10000", "0", "10001"),
     ("sweep", "max_attempts", "1", "100", "0", "101"),
     ("sweep", "backoff_base", "0", "3600", "-0.01", "3601"),
@@ -49,6 +51,9 @@ RANGES = [
     ("endpoints.short_interest", "burst", "0", "10000", "-1", "10000000000"),
     ("endpoints.short_trades", "concurrency", "1", "10000", "0", "10001"),
     ("endpoints.short_interest", "concurrency", "1", "10000", "0", "10001"),
+    ("endpoints.short_positions", "rate", "0.01", "10000", "0.001", "10001"),
+    ("endpoints.short_positions", "burst", "0", "10000", "-1", "10001"),
+    ("endpoints.short_positions", "concurrency", "1", "10000", "0", "10001"),
 ]
 FLOATS = [
     (section, spec.key)
@@ -115,7 +120,7 @@ def test_every_number_but_count_has_a_range(refused: Refused, tmp_path: Path) ->
 
 
 # Each endpoint's documented count range (API.md); declared once, in endpoint_catalog.
-COUNT_RANGES = [("short_trades", 1, 100), ("short_interest", 1, 90)]
+COUNT_RANGES = [("short_trades", 1, 100), ("short_interest", 1, 90), ("short_positions", 1, 100)]
 
 
 @pytest.mark.parametrize(("endpoint", "low", "high"), COUNT_RANGES)

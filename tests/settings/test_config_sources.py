@@ -16,7 +16,6 @@ from harvester.errors import ConfigError
 from harvester.settings.config import (
     SECTIONS,
     EndpointConfig,
-    GatewayConfig,
     Settings,
     SweepConfig,
     env_name,
@@ -227,7 +226,7 @@ def test_every_setting_variable_and_the_token_are_accepted(
             text = str(value).lower() if spec.type is bool else str(value)
             environ[env_name(section, spec.key)] = text
     settings = load_settings(None, environ=environ)
-    assert (settings.gateway, settings.sweep) == (GatewayConfig(), SweepConfig())
+    assert (settings.gateway, settings.sweep) == (defaults.gateway, SweepConfig())
     assert settings.endpoints == default_endpoints
 
 

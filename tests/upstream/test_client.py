@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestServer
 from harvester.errors import Rejected, TransportError
 from harvester.settings.config import load_settings
 from harvester.sweep.run import run_sweep
+from harvester.upstream.auth import Bearer
 from harvester.upstream.client import Client
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,7 +38,7 @@ def server(handler: Handler) -> TestServer:
 
 def client_for(url: str, **gateway: object) -> Client:
     settings = load_settings(None, overrides={"gateway": {"base_url": url, **gateway}}, environ={})
-    return Client(settings.gateway, settings.endpoints, token="secret-token")
+    return Client(settings.gateway, settings.endpoints, auth=Bearer("secret-token", "check it"))
 
 
 async def test_redirect_is_not_followed_and_token_stays_home() -> None:

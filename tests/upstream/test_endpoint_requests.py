@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from harvester.catalog import ENDPOINTS
+from harvester.catalog import APIS, served_by
 from harvester.model import Symbol
 from harvester.settings.config import EndpointConfig
-from harvester.upstream.endpoints import ADAPTERS, Adapter
+from harvester.upstream.endpoints import ADAPTERS, Adapter, adapters
 
 TRADES = ADAPTERS["short_trades"]
 INTEREST = ADAPTERS["short_interest"]
@@ -23,10 +23,12 @@ def config(adapter: Adapter, count: int | None = None) -> EndpointConfig:
     return EndpointConfig(name=endpoint.name, path=endpoint.path, count=count or endpoint.count)
 
 
-def test_the_adapters_are_the_catalogs_endpoints_in_its_order() -> None:
+@pytest.mark.parametrize("api", APIS)
+def test_the_adapters_are_the_catalogs_endpoints_in_its_order(api: str) -> None:
     # The settings come from the catalog, the sweep runs the adapters: they must agree.
-    assert [adapter.endpoint for adapter in ADAPTERS.values()] == list(ENDPOINTS)
-    assert list(ADAPTERS) == [endpoint.name for endpoint in ENDPOINTS]
+    served = adapters(api)
+    assert [adapter.endpoint for adapter in served.values()] == list(served_by(api))
+    assert list(served) == [endpoint.name for endpoint in served_by(api)]
 
 
 @pytest.mark.parametrize(

@@ -236,9 +236,23 @@ class Adapter:
         """Each record's trading date (None if unusable), and the warnings found deciding them."""
         raise NotImplementedError
 
-    def request(self, symbol: Symbol, path: str, count: int) -> RequestSpec:
+    def request(
+        self,
+        symbol: Symbol,
+        path: str,
+        count: int,
+        *,
+        before: int | None = None,
+        now: datetime | None = None,
+    ) -> RequestSpec:
         """The request for ``symbol`` at ``path`` (a template with ``{symbol}``), asking for
-        ``count`` records: the symbol in its style, URL-encoded as one path segment."""
+        ``count`` records: the symbol in its style, URL-encoded as one path segment.
+
+        The gateway dialect has no cut-off: ``before`` must be None (history stops at
+        ``count``), and ``now`` is not needed.
+        """
+        if before is not None:
+            raise ValueError(f"{self.name}: the gateway dialect cannot page back (no cut-off)")
         segment = quote(self.format_symbol(symbol), safe="")
         return RequestSpec(path.replace("{symbol}", segment), (("count", str(count)),))
 

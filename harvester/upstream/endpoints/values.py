@@ -117,6 +117,15 @@ def _epoch_ms_date(value: int, tz: str) -> date | None:
         return None
 
 
+def epoch_s_date(value: object, tz: str) -> date | None:
+    """The calendar date in zone ``tz`` of a unix-second timestamp (``"1778817600"``), or None."""
+    if isinstance(value, str) and 0 < len(value) <= 12 and value.isdigit() and value.isascii():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return _epoch_ms_date(value * 1000, tz)
+
+
 def iso_date(value: object) -> date | None:
     """A ``yyyy-MM-dd`` date, or None."""
     if not isinstance(value, str) or len(value) != 10:
