@@ -22,13 +22,14 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from harvester import __version__
-from harvester.arguments import port_or_any, positive_count
+from harvester.arguments import day, port_or_any, positive_count
 from harvester.catalog import OPENAPI
 from harvester.errors import ConfigError, HarvesterError, InternalError, UsageError
 from harvester.exits import SWEEP, Exit, help_text
@@ -118,6 +119,34 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sweep.set_defaults(run=_run_sweep)
 
+    backfill = commands.add_parser(
+        "backfill",
+        parents=[common],
+        help="page each symbol's history back to a date (the OpenAPI dialect)",
+        description="Page each symbol's history back to --since through the OpenAPI's "
+        "last_timestamp cut-off, committing page by page; resumable like a sweep. The "
+        "gateway dialect has no cut-off: its history stops at [endpoints.NAME] count.",
+        epilog="exit codes: as for sweep\n" + help_text(SWEEP),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backfill.add_argument(
+        "--since", type=day, required=True, help="the oldest day wanted, YYYY-MM-DD"
+    )
+    backfill.add_argument("--symbols", help="symbols file ([sweep] symbols)")
+    backfill.add_argument("--base-url", help="upstream URL ([gateway] base_url)")
+    backfill.add_argument(
+        "--resume", action="store_true", help="continue the latest unfinished run, or start one"
+    )
+    backfill.add_argument(
+        "--simulate",
+        action="store_true",
+        help="start the simulated gateway in-process and backfill from it",
+    )
+    backfill.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backfill.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    backfill.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    backfill.set_defaults(run=_run_sweep)
+
     status = commands.add_parser(
         "status", parents=[common], help="recent runs and their task counts"
     )
@@ -162,11 +191,8 @@ def gateway_settings(settings: Settings) -> GatewaySettings:
         raise UsageError(f"{settings.source}: {exc}") from exc
 
 
-def simulated_auth(simulated: GatewaySettings, auth: Auth) -> Auth:
-    """What a sweep of the in-process simulated gateway signs with: in the OpenAPI dialect
-    its demo credentials (it accepts no others), else ``auth`` from the environment."""
-    if simulated.api != OPENAPI:
-        return auth
+def simulated_auth(simulated: GatewaySettings) -> Auth:
+    """What a sweep of the in-process simulated OpenAPI signs with: its demo credentials."""
     return Signed(
         simulated.app_key,
         simulated.app_secret,
@@ -244,7 +270,15 @@ def _run_sweep(args: argparse.Namespace) -> int:
 async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     if args.simulate and args.base_url:
         raise UsageError("--simulate and --base-url exclude each other")
-    auth = credentials(settings.dialect, settings.gateway.token_env, os.environ)
+    since = date.fromisoformat(args.since) if getattr(args, "since", None) else None
+    if since is not None and settings.gateway.api != OPENAPI:
+        raise UsageError(
+            f"backfill needs a cut-off to page back, and the {settings.gateway.api} dialect has "
+            f'none: its history stops at [endpoints.NAME] count; set [gateway] api = "{OPENAPI}"'
+        )
+    # The simulated OpenAPI takes only its own demo credentials, whatever the environment holds.
+    demo = args.simulate and settings.gateway.api == OPENAPI
+    auth = None if demo else credentials(settings.dialect, settings.gateway.token_env, os.environ)
     caught: list[signal.Signals] = []
     stop = asyncio.Event()
     _install_signals(caught, stop)
@@ -255,14 +289,19 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
             simulated = gateway_settings(settings)
             gateway = await stack.enter_async_context(Gateway(simulated))
             settings = replace(settings, gateway=replace(settings.gateway, base_url=gateway.url))
-            auth = simulated_auth(simulated, auth)
+            auth = simulated_auth(simulated) if demo else auth
         interval = settings.sweep.log_interval
 
         async def show(counts: SweepCounts) -> None:
             await ProgressDisplay(Progress(counts), interval=interval).run()
 
         summary = await run_sweep(
-            settings, resume=args.resume, auth=auth, stop=stop, show=None if args.quiet else show
+            settings,
+            resume=args.resume,
+            auth=auth,
+            stop=stop,
+            show=None if args.quiet else show,
+            since=since,
         )
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")

@@ -1,6 +1,7 @@
 """A simulated upstream quote gateway for tests and benchmarks.
 
-It serves the two short-selling endpoints of ``/work/shared/API.md`` with
+It serves the two short-selling endpoints of ``/work/shared/API.md`` (or, with
+``api = "openapi"``, the vendor's signed OpenAPI of its section 5) with
 deterministic per-symbol data and named fault modes (error codes, HTTP
 errors, malformed bodies, connection resets, rate limits), and counts what it
 served. It serves the data as published by a served day (``today``), which a
@@ -13,14 +14,24 @@ Modules: ``settings`` (GatewaySettings), ``symbols``, ``dates``, ``draws``
 and ``data`` (the records), ``calendars`` (who publishes when) and ``restate``
 (which records change later), ``faults`` and ``responses`` (what goes on the
 wire), ``stats`` (counters, rate limit), ``service`` (deciding an answer),
-``app`` (aiohttp routes), ``server`` (Gateway, serve) and ``cli`` (flags).
+``app`` (aiohttp routes), ``server`` (Gateway, serve) and ``cli`` (flags). The
+OpenAPI dialect adds ``signing`` (the request signature), ``account`` (the
+account limit), ``positions`` (its second data set), ``history`` (pages back
+through the years), ``openapi`` (deciding its answers) and ``openapi_wire``
+(its envelope and error codes).
 """
 
 from typing import TYPE_CHECKING
 
 from .cli import add_arguments, settings_from_args
 from .faults import FAULTS
-from .settings import GatewaySettings
+from .settings import (
+    DEMO_ACCESS_TOKEN,
+    DEMO_APP_KEY,
+    DEMO_APP_SECRET,
+    DEMO_OAUTH_TOKEN,
+    GatewaySettings,
+)
 from .stats import GatewayStats
 
 if TYPE_CHECKING:
@@ -41,6 +52,10 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "DEMO_ACCESS_TOKEN",
+    "DEMO_APP_KEY",
+    "DEMO_APP_SECRET",
+    "DEMO_OAUTH_TOKEN",
     "FAULTS",
     "Gateway",
     "GatewaySettings",

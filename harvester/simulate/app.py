@@ -1,7 +1,9 @@
 """The aiohttp application: routes, sending answers, the stats and the served-day endpoints.
 
-Besides the two upstream endpoints it serves its own, under ``/_`` (which no API
-path may use): ``GET /_stats`` (which also counts the body bytes each endpoint
+It serves the dialect its service speaks: the gateway's two endpoints, or with
+an :class:`.openapi.OpenApiService` the OpenAPI's two data sets (one route per
+data set, the market a path segment). Besides them it serves its own, under
+``/_`` (which no API path may use): ``GET /_stats`` (which also counts the body bytes each endpoint
 sent), ``POST /_stats/reset``, and ``GET /_sim/today`` /
 ``POST /_sim/today`` to read and step the served day of a gateway running in
 another process (a benchmark steps it through business days this way, keeping
@@ -22,6 +24,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from .openapi import PATHS, Call, OpenApiService
 from .responses import JSON, Answer
 from .service import Service, requested_day
 
@@ -31,8 +34,12 @@ SERVICE = web.AppKey("service", Service)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+OPENAPI = web.AppKey("openapi", OpenApiService)
+"""Where an application serving the OpenAPI dialect keeps its service (as :data:`SERVICE` too)."""
+
+
 def make_app(service: Service) -> web.Application:
-    """An application serving both endpoints, ``/_stats`` and ``/_sim/today``."""
+    """An application serving the service's dialect, ``/_stats`` and ``/_sim/today``."""
     app = web.Application()
     app[SERVICE] = service
     settings = service.settings
@@ -40,6 +47,11 @@ def make_app(service: Service) -> web.Application:
     app.router.add_post("/_stats/reset", _reset_stats)
     app.router.add_get("/_sim/today", _today)
     app.router.add_post("/_sim/today", _set_today)
+    if isinstance(service, OpenApiService):
+        app[OPENAPI] = service
+        for name, path in PATHS.items():
+            app.router.add_get(path, _openapi_endpoint(name))
+        return app
     app.router.add_get(settings.short_trades_path, _endpoint("short_trades"))
     app.router.add_get(settings.short_interest_path, _endpoint("short_interest"))
     return app
@@ -58,6 +70,35 @@ def _endpoint(name: str) -> _Handler:
         )
         if delay > 0:
             await asyncio.sleep(delay)
+        cut = answer.abort_after
+        service.stats.sent(name, len(answer.body) if cut is None else min(cut, len(answer.body)))
+        return await send(request, answer)
+
+    return handle
+
+
+def _openapi_endpoint(name: str) -> _Handler:
+    """The request handler of one OpenAPI data set."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        service = request.app[OPENAPI]
+        url = request.rel_url
+        # The signature covers the path and query exactly as sent: the raw forms.
+        call = Call(
+            endpoint=name,
+            market=request.match_info["market"],
+            path=url.raw_path,
+            query=url.raw_query_string,
+            parameters=tuple(request.query.items()),
+            headers={key.lower(): value for key, value in request.headers.items()},
+        )
+        answer, delay = service.answer(call)
+        try:
+            if delay > 0:
+                await asyncio.sleep(delay)
+        finally:
+            # In flight until the answer goes out, even when the client went away meanwhile.
+            service.depart()
         cut = answer.abort_after
         service.stats.sent(name, len(answer.body) if cut is None else min(cut, len(answer.body)))
         return await send(request, answer)

@@ -14,13 +14,16 @@ US short_trades    trading days                every other Friday          2
 HK short_interest  Fridays                     every Friday                5
 US short_interest  15th and month end (to a    every one                   7
                    weekday before)
+HK short_positions as HK short_interest        every Friday                5
+US short_positions as US short_interest        every one                   7
 =================  ==========================  ==========================  =====
 
 So HK turnover appears the same day, the US daily volumes come in a batch every
 other Tuesday covering up to the Friday before, HK short positions of a Friday
 appear the next Friday, and a US settlement date appears seven business days
 later. Business days are weekdays, as trading days are (holidays are not
-modelled).
+modelled). The OpenAPI dialect's short positions are the same reports as short
+interest (other fields), published on the same days.
 
 On a served day ``T`` a pair serves the records up to the cutoff of its latest
 publication on or before ``T`` (:func:`cutoff`). Without schedules every pair
@@ -45,7 +48,15 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("US", "short_interest"),
     ("HK", "short_interest"),
 )
-"""Every (market, endpoint) pair, in the order documents list them."""
+"""Every (market, endpoint) pair of the gateway dialect, in the order documents list them."""
+
+OPENAPI_PAIRS: tuple[tuple[str, str], ...] = (
+    ("US", "short_trades"),
+    ("HK", "short_trades"),
+    ("US", "short_positions"),
+    ("HK", "short_positions"),
+)
+"""Every (market, endpoint) pair of the OpenAPI dialect, in the same order."""
 
 _SEARCH = 400
 """Business days :func:`next_publication` looks ahead; every calendar publishes far sooner."""
@@ -74,6 +85,8 @@ SCHEDULES: dict[tuple[str, str], Calendar] = {
     ("US", "short_trades"): Calendar("US", "short_trades", every=14, lag=2),
     ("HK", "short_interest"): Calendar("HK", "short_interest", every=0, lag=5),
     ("US", "short_interest"): Calendar("US", "short_interest", every=0, lag=7),
+    ("HK", "short_positions"): Calendar("HK", "short_positions", every=0, lag=5),
+    ("US", "short_positions"): Calendar("US", "short_positions", every=0, lag=7),
 }
 """The publication calendar of each (market, endpoint) pair with ``schedules`` on."""
 
@@ -162,13 +175,15 @@ def next_publication(cal: Calendar, today: dt.date) -> Publication:
     raise AssertionError(f"{cal} publishes nothing within {_SEARCH} business days")
 
 
-def served(today: dt.date, schedules: bool) -> list[dict[str, object]]:
+def served(
+    today: dt.date, schedules: bool, pairs: tuple[tuple[str, str], ...] = PAIRS
+) -> list[dict[str, object]]:
     """Per pair on ``today``: the newest record date served, its publication day, the next one.
 
     Plain JSON-able values, as ``GET /_sim/today`` sends them.
     """
     rows: list[dict[str, object]] = []
-    for market, endpoint in PAIRS:
+    for market, endpoint in pairs:
         cal = calendar(market, endpoint, schedules)
         now, then = latest(cal, today), next_publication(cal, today)
         rows.append(

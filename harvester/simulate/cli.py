@@ -13,7 +13,7 @@ import dataclasses
 from typing import Any
 
 from .faults import FAULTS
-from .settings import GatewaySettings, checked
+from .settings import APIS, GatewaySettings, checked
 
 _NUMBERS = (
     ("seed", int, "seed of the random faults and restatements (default 0)"),
@@ -28,6 +28,24 @@ _NUMBERS = (
         float,
         "with --schedules: fraction of publications that restate a recent record of a symbol "
         "(default 0.05; 0 = never)",
+    ),
+    (
+        "account_rate",
+        int,
+        "--api openapi: refuse (429) a request that makes more than N arrive in one second, "
+        "over both data sets (default 10; 0 = no limit)",
+    ),
+    (
+        "account_concurrency",
+        int,
+        "--api openapi: refuse (429) a request that makes more than N in flight "
+        "(default 5; 0 = no limit)",
+    ),
+    (
+        "max_clock_skew",
+        float,
+        "--api openapi: refuse (401) a request whose x-timestamp is more than N seconds "
+        "off the gateway's clock (default 300)",
     ),
 )
 _LISTS = (
@@ -76,6 +94,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "POST /_sim/today steps it while running",
     )
     group.add_argument(
+        "--api",
+        dest="sim_api",
+        choices=APIS,
+        help="the dialect served: the quote gateway of API.md sections 1-4 (default), or the "
+        "vendor's signed OpenAPI of section 5 (demo credentials unless the config sets them)",
+    )
+    group.add_argument(
+        "--history-start",
+        dest="sim_history_start",
+        type=_checked("history_start", str),
+        metavar="YYYY-MM-DD",
+        help="--api openapi: the oldest record date served (default 2015-01-01)",
+    )
+    group.add_argument(
         "--schedules",
         dest="sim_schedules",
         action=argparse.BooleanOptionalAction,
@@ -100,6 +132,8 @@ def settings_from_args(ns: argparse.Namespace, base: GatewaySettings) -> Gateway
     _set(changes, "token", getattr(ns, "sim_token", None))
     _set(changes, "today", getattr(ns, "sim_today", None))
     _set(changes, "schedules", getattr(ns, "sim_schedules", None))
+    _set(changes, "api", getattr(ns, "sim_api", None))
+    _set(changes, "history_start", getattr(ns, "sim_history_start", None))
     return dataclasses.replace(base, **changes)
 
 

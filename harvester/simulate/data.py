@@ -12,7 +12,8 @@ caller passes in, and the figures derived from them worked out again. Only the
 symbols a cache of records would cost memory and rarely hit.
 
 Records are plain dicts already in wire types: strings for ``short_trades``;
-ints, floats and strings for ``short_interest``. Prices are worked in integer
+ints, floats and strings for ``short_interest`` (the OpenAPI dialect's short
+positions are in :mod:`.positions`). Prices are worked in integer
 thousandths of the currency on the exchange's tick grid, so their text and
 float forms agree without decimal arithmetic.
 """
@@ -23,7 +24,7 @@ import bisect
 import datetime as dt
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .dates import Day, report_window, trading_window
@@ -47,12 +48,15 @@ QUANTITIES: dict[tuple[str, str], tuple[str, ...]] = {
     ("HK", "short_trades"): ("short_turnover", "total_turnover", "short_balance"),
     ("US", "short_interest"): ("short_shares", "avg_daily_share_volume", "avg_daily_short_volume"),
     ("HK", "short_interest"): ("short_shares", "avg_daily_short_volume", "avg_cost"),
+    ("US", "short_positions"): ("short_shares", "avg_daily_share_volume"),
+    ("HK", "short_positions"): ("short_shares", "avg_cost"),
 }
 """Per (market, endpoint), the quantities a restatement may change, in factor order.
 
 ``short_volume`` is the US short-sale volume (``nus_amount`` and ``ny_amount``),
-``short_shares`` the short position (``shares_short``, ``aggregated_short``);
-the others are named after their fields.
+``short_shares`` the short position (``shares_short``, ``aggregated_short``,
+``current_shares_short``, HK ``balance`` of short positions); the others are
+named after their fields (HK positions' ``cost`` is ``avg_cost``).
 """
 
 MAX_QUANTITIES = max(len(names) for names in QUANTITIES.values())
@@ -74,8 +78,8 @@ symbol's own offset into the cycle shifts both swings independently."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Profile:
-    """Per-symbol constants that daily figures vary around."""
+class Profile:
+    """Per-symbol constants that daily figures vary around (see :func:`profile`)."""
 
     market: str
     rows: tuple[tuple[float, ...], ...]  # draws.pool(), kept here to save a call a day
@@ -91,7 +95,7 @@ class _Profile:
 
 
 @functools.lru_cache(maxsize=4096)
-def _profile(symbol: Symbol) -> _Profile:
+def profile(symbol: Symbol) -> Profile:
     """The symbol's constants, drawn from its own digest (bounded cache: it is small)."""
     w = words(b"profile|" + symbol.canonical.encode())
     price = log_uniform(w[0], 10, 900)
@@ -110,7 +114,7 @@ def _profile(symbol: Symbol) -> _Profile:
         float_shares = volume / price * uniform(w[8], 200, 2000)
     start, stride = walk(w[14], w[15])
     phase = w[1] % _CYCLE
-    return _Profile(
+    return Profile(
         market=symbol.market,
         rows=pool(),
         start=start,
@@ -125,13 +129,14 @@ def _profile(symbol: Symbol) -> _Profile:
     )
 
 
-def _day(p: _Profile, ordinal: int) -> tuple[tuple[float, ...], int]:
+def day_draws(p: Profile, ordinal: int) -> tuple[tuple[float, ...], int]:
     """The symbol's draws for the day with that ordinal, and its close in thousandths.
 
     The close is a smooth wave plus daily noise, on the exchange's tick grid.
     A row (see draws.NORMALS) holds normals 0-11, then uniforms 12-15: the close
     takes normal 0, short_trades normals 1-2 and uniform 12, short_interest
-    normals 3-5; so both endpoints agree on a day's close.
+    normals 3-5, the OpenAPI's short positions (:mod:`.positions`) normals 8-10;
+    so every data set agrees on a day's close.
     """
     row = p.rows[(p.start + ordinal * p.stride) % POOL_SIZE]
     mils = p.price * _WAVE[(ordinal + p.phase) % _CYCLE] * (1 + 0.01 * row[0])
@@ -142,7 +147,7 @@ def _day(p: _Profile, ordinal: int) -> tuple[tuple[float, ...], int]:
     return row, int(mils / tick + 0.5) * tick
 
 
-def _hk_price_text(mils: int) -> str:
+def hk_price_text(mils: int) -> str:
     """An HK price as the wire writes it: no trailing zeros (``449.2``, ``300``)."""
     whole, part = divmod(mils, 1000)
     return f"{whole}.{part:03d}".rstrip("0") if part else str(whole)
@@ -184,11 +189,18 @@ def short_trades(
     ``restated`` maps an index of the answer to the factors its record's
     :data:`QUANTITIES` are multiplied by (see :mod:`.restate`).
     """
-    p = _profile(symbol)
+    return trades_on(symbol, window("short_trades", symbol.market, anchor)[:count], restated)
+
+
+def trades_on(
+    symbol: Symbol, days: Sequence[Day], restated: Restated | None = None
+) -> list[Record]:
+    """The daily records of these trading days, in their order, as :func:`short_trades`."""
+    p = profile(symbol)
     make = _us_trade if p.market == "US" else _hk_trade
-    records = [make(p, day) for day in window("short_trades", p.market, anchor)[:count]]
+    records = [make(p, day) for day in days]
     if restated:
-        _restate(p, "short_trades", records, restated)
+        restate(p, records, restated, _RESTATERS[p.market, "short_trades"])
     return records
 
 
@@ -196,16 +208,16 @@ def short_interest(
     symbol: Symbol, anchor: dt.date, count: int, restated: Restated | None = None
 ) -> list[Record]:
     """The newest ``count`` short interest reports on or before ``anchor``, as ``short_trades``."""
-    p = _profile(symbol)
+    p = profile(symbol)
     make = _us_interest if p.market == "US" else _hk_interest
     records = [make(p, day) for day in window("short_interest", p.market, anchor)[:count]]
     if restated:
-        _restate(p, "short_interest", records, restated)
+        restate(p, records, restated, _RESTATERS[p.market, "short_interest"])
     return records
 
 
-def _us_trade(p: _Profile, day: Day) -> Record:
-    r, close = _day(p, day.ordinal)
+def _us_trade(p: Profile, day: Day) -> Record:
+    r, close = day_draws(p, day.ordinal)
     total = int(p.volume * math.exp(0.35 * r[1]))
     short = int(total * min(max(p.short_ratio + 0.06 * r[2], 0.05), 0.95))
     nyse = int(short * p.nyse_share * (0.7 + 0.6 * r[12]))
@@ -219,8 +231,8 @@ def _us_trade(p: _Profile, day: Day) -> Record:
     }
 
 
-def _hk_trade(p: _Profile, day: Day) -> Record:
-    r, close = _day(p, day.ordinal)
+def _hk_trade(p: Profile, day: Day) -> Record:
+    r, close = day_draws(p, day.ordinal)
     total = int(p.volume * math.exp(0.4 * r[1]))
     share = min(max(p.short_ratio + 0.04 * r[2], 0.005), 0.6)
     # HKEX publishes short turnover rounded to the thousand dollars.
@@ -232,13 +244,13 @@ def _hk_trade(p: _Profile, day: Day) -> Record:
         "balance": f"{balance}.00",
         "total_amount": str(total),
         "rate": ratio(amount, total),
-        "close": _hk_price_text(close),
+        "close": hk_price_text(close),
     }
 
 
-def _us_interest(p: _Profile, day: Day) -> Record:
-    r, close = _day(p, day.ordinal)
-    last_close = _day(p, day.previous)[1]
+def _us_interest(p: Profile, day: Day) -> Record:
+    r, close = day_draws(p, day.ordinal)
+    last_close = day_draws(p, day.previous)[1]
     pct = min(p.interest_pct * math.exp(0.15 * r[3]), 0.4)
     shares_short = int(p.float_shares * pct)
     daily_volume = int(p.volume * math.exp(0.2 * r[4]))
@@ -255,9 +267,9 @@ def _us_interest(p: _Profile, day: Day) -> Record:
     }
 
 
-def _hk_interest(p: _Profile, day: Day) -> Record:
-    r, close = _day(p, day.ordinal)
-    last_close = _day(p, day.previous)[1]
+def _hk_interest(p: Profile, day: Day) -> Record:
+    r, close = day_draws(p, day.ordinal)
+    last_close = day_draws(p, day.previous)[1]
     aggregated = int(p.float_shares * p.interest_pct * math.exp(0.15 * r[3]))
     daily_shares = p.volume / p.price * 1000 * p.short_ratio * math.exp(0.3 * r[4])
     return {
@@ -277,15 +289,18 @@ def _hk_interest(p: _Profile, day: Day) -> Record:
 # the few restated records pay for it; the others are built as they always were.
 
 
-def _restate(p: _Profile, endpoint: str, records: list[Record], restated: Restated) -> None:
-    """Apply the factors of ``restated`` to the records at those indices."""
-    change = _RESTATERS[p.market, endpoint]
+Restater = Callable[[Profile, Record, Sequence[float]], None]
+"""Changes one record in place by its factors, recomputing what derives from them."""
+
+
+def restate(p: Profile, records: list[Record], restated: Restated, change: Restater) -> None:
+    """Apply the factors of ``restated`` to the records at those indices, by ``change``."""
     for index, factors in restated.items():
         if index < len(records):
             change(p, records[index], factors)
 
 
-def _us_trade_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
+def _us_trade_restated(p: Profile, r: Record, f: Sequence[float]) -> None:
     total = int(int(str(r["total_amount"])) * f[1])
     nyse = int(int(str(r["ny_amount"])) * f[0])
     nasdaq = min(int(int(str(r["nus_amount"])) * f[0]), total - nyse)
@@ -297,7 +312,7 @@ def _us_trade_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
     )
 
 
-def _hk_trade_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
+def _hk_trade_restated(p: Profile, r: Record, f: Sequence[float]) -> None:
     total = int(int(str(r["total_amount"])) * f[1])
     amount = min(int(int(str(r["amount"])) * f[0]) // 1000 * 1000, total)
     balance = int(int(str(r["balance"]).removesuffix(".00")) * f[2]) // 100 * 100
@@ -309,7 +324,7 @@ def _hk_trade_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
     )
 
 
-def _us_interest_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
+def _us_interest_restated(p: Profile, r: Record, f: Sequence[float]) -> None:
     shares_short = int(int(str(r["shares_short"])) * f[0])
     daily_volume = int(int(str(r["avg_daily_share_volume"])) * f[1])
     r.update(
@@ -321,7 +336,7 @@ def _us_interest_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
     )
 
 
-def _hk_interest_restated(p: _Profile, r: Record, f: Sequence[float]) -> None:
+def _hk_interest_restated(p: Profile, r: Record, f: Sequence[float]) -> None:
     aggregated = int(int(str(r["aggregated_short"])) * f[0])
     r.update(
         aggregated_short=str(aggregated),

@@ -104,6 +104,11 @@ class Day:
     millis: int  # short_interest: local midnight, ms since the epoch
     text: str  # short_interest: yyyy-MM-dd
 
+    @property
+    def seconds(self) -> int:
+        """The OpenAPI dialect's timestamp: local midnight in unix seconds."""
+        return self.millis // 1000
+
 
 @functools.lru_cache(maxsize=32)
 def trading_window(anchor: dt.date, market: str, size: int) -> tuple[Day, ...]:
@@ -122,15 +127,19 @@ def report_dates(anchor: dt.date, market: str) -> Iterator[dt.date]:
     return us_report_dates(anchor) if market == "US" else hk_report_dates(anchor)
 
 
-def _window(days: Iterable[dt.date], market: str) -> tuple[Day, ...]:
-    return tuple(
-        Day(
-            date=day,
-            ordinal=day.toordinal(),
-            previous=previous_trading_day(day).toordinal(),
-            stamp=rfc3339_utc(day, market),
-            millis=epoch_ms(day, market),
-            text=day.isoformat(),
-        )
-        for day in days
+@functools.lru_cache(maxsize=1 << 16)
+def record_day(day: dt.date, market: str) -> Day:
+    """The :class:`Day` of a record date in a market, kept: paging through years of
+    history asks for the same days again and again."""
+    return Day(
+        date=day,
+        ordinal=day.toordinal(),
+        previous=previous_trading_day(day).toordinal(),
+        stamp=rfc3339_utc(day, market),
+        millis=epoch_ms(day, market),
+        text=day.isoformat(),
     )
+
+
+def _window(days: Iterable[dt.date], market: str) -> tuple[Day, ...]:
+    return tuple(record_day(day, market) for day in days)

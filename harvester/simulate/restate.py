@@ -26,14 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from . import calendars, data
 from .calendars import Calendar
 from .dates import Day
 from .draws import POOL_SIZE, pool, walk, words
-from .settings import ENDPOINTS, GatewaySettings
+from .settings import GatewaySettings, endpoints
 from .symbols import Symbol, SymbolStyleError, parse_trades_symbol
 
 DEPTH = 5
@@ -93,8 +93,7 @@ def _draw(walked: tuple[int, int], rate: float, cal: Calendar, day: Day) -> _Dra
 @functools.lru_cache(maxsize=64)
 def _marks(cal: Calendar, cut: dt.date) -> tuple[int, ...]:
     """Indices, in the window served at cutoff ``cut``, of the records that end a publication."""
-    window = data.window(cal.endpoint, cal.market, cut)
-    return tuple(i for i, day in enumerate(window) if calendars.is_cutoff(cal, day.date))
+    return marks(cal, data.window(cal.endpoint, cal.market, cut))
 
 
 def adjustments(
@@ -107,13 +106,37 @@ def adjustments(
     ``older + back``. Records past ``count`` are left out, so a short answer is
     the start of a longer one.
     """
+    if rate <= 0:
+        return {}
+    window = data.window(cal.endpoint, cal.market, cut)
+    return adjustments_in(seed, rate, symbol, cal, window, _marks(cal, cut), count)
+
+
+def marks(cal: Calendar, window: Sequence[Day]) -> tuple[int, ...]:
+    """Indices, in ``window``, of the records that end a publication of the pair."""
+    return tuple(i for i, day in enumerate(window) if calendars.is_cutoff(cal, day.date))
+
+
+def adjustments_in(
+    seed: int,
+    rate: float,
+    symbol: Symbol,
+    cal: Calendar,
+    window: Sequence[Day],
+    ends: Sequence[int],
+    count: int,
+) -> Adjustments:
+    """:func:`adjustments` over any run of consecutive record dates, newest first.
+
+    ``ends`` are its :func:`marks`. Every publication whose cutoff is in the window
+    counts, so its newest date must be served; the OpenAPI dialect pages through
+    years of history with windows that end long before the served cutoff.
+    """
     found: Adjustments = {}
     if rate <= 0:
         return found
-    window = data.window(cal.endpoint, cal.market, cut)
-    marks = _marks(cal, cut)
     walked = _walk(seed, symbol.canonical, cal.endpoint)
-    for newer, older in itertools.pairwise(marks):
+    for newer, older in itertools.pairwise(ends):
         if older >= count:
             break
         draw = _draw(walked, rate, cal, window[newer])
@@ -134,18 +157,18 @@ def published_on(
     if not calendars.publishes_on(cal, day):
         return None
     cut = calendars.cutoff(cal, day)
-    window, marks = data.window(endpoint, symbol.market, cut), _marks(cal, cut)
+    window, ends = data.window(endpoint, symbol.market, cut), _marks(cal, cut)
     draw = _draw(
         _walk(settings.seed, symbol.canonical, endpoint), settings.restate_rate, cal, window[0]
     )
-    if draw is None or len(marks) < 2 or marks[1] + draw.back >= len(window):
+    if draw is None or len(ends) < 2 or ends[1] + draw.back >= len(window):
         return None
     return Restatement(
         symbol=symbol.canonical,
         market=symbol.market,
         endpoint=endpoint,
         published=day,
-        record_date=window[marks[1] + draw.back].date,
+        record_date=window[ends[1] + draw.back].date,
         quantity=data.QUANTITIES[symbol.market, endpoint][draw.quantity],
         factor=draw.factor,
     )
@@ -155,7 +178,8 @@ def restatements(
     settings: GatewaySettings, symbols: Iterable[str], first: dt.date, last: dt.date | None = None
 ) -> list[Restatement]:
     """Every restatement published from ``first`` to ``last`` (default: ``first``) for these
-    symbols (canonical ``CODE.MARKET``), by day, symbol and endpoint.
+    symbols (canonical ``CODE.MARKET``), by day, symbol and endpoint (those of the
+    dialect ``settings.api`` serves).
 
     Symbols that serve no data (other markets, the ``no_data``, ``unsupported``,
     ``invalid_symbol`` and ``empty`` lists) have none. Tests use this to know
@@ -174,7 +198,7 @@ def restatements(
     day, end = first, last or first
     while day <= end:
         for symbol in parsed:
-            for endpoint in ENDPOINTS:
+            for endpoint in endpoints(settings.api):
                 one = published_on(settings, symbol, endpoint, day)
                 if one is not None:
                     found.append(one)

@@ -13,10 +13,12 @@ from types import TracebackType
 
 from aiohttp import web
 
+from .account import AccountStats
 from .app import make_app
 from .calendars import shift_business_days
+from .openapi import OpenApiService
 from .service import Service
-from .settings import GatewaySettings, served_day
+from .settings import GatewaySettings, endpoints, served_day
 from .stats import GatewayStats
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,9 @@ class Gateway:
 
     ``gw.set_today(day)`` or ``gw.advance()`` moves the served day, running or not,
     so one gateway can be stepped through business days between two sweeps.
+    ``clock`` (monotonic) drives the rate limits and the stats, ``wall`` (unix
+    seconds) the OpenAPI dialect's ``x-timestamp`` check and its default
+    ``last_timestamp``; tests pin both.
     """
 
     def __init__(
@@ -39,13 +44,17 @@ class Gateway:
         port: int = 0,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings if settings is not None else GatewaySettings()
         self.host = host
-        self.stats = GatewayStats()
+        api = self._settings.api
+        account = AccountStats() if api == "openapi" else None
+        self.stats = GatewayStats(endpoints(api), account)
         self._wanted_port = port
         self._port: int | None = None
         self._clock = clock
+        self._wall = wall
         self._runner: web.AppRunner | None = None
         self._service: Service | None = None
 
@@ -96,7 +105,11 @@ class Gateway:
         """Bind and start answering; fails if already started."""
         if self._runner is not None:
             raise RuntimeError("the gateway is already running")
-        service = Service(self._settings, self.stats, self._clock)
+        service: Service
+        if self._settings.api == "openapi":
+            service = OpenApiService(self._settings, self.stats, self._clock, self._wall)
+        else:
+            service = Service(self._settings, self.stats, self._clock)
         self._service = service
         # No access log: a benchmark would drown stderr in lines.
         runner = web.AppRunner(make_app(service), access_log=None, shutdown_timeout=SHUTDOWN_GRACE)

@@ -19,7 +19,22 @@ from .faults import FAULTS, REPEAT
 from .symbols import is_canonical
 
 ENDPOINTS: tuple[str, ...] = ("short_trades", "short_interest")
-"""Endpoint names, as used in ``rate_limit``, the stats and the logs."""
+"""The gateway dialect's endpoint names, as used in ``rate_limit``, the stats and the logs."""
+
+OPENAPI_ENDPOINTS: tuple[str, ...] = ("short_trades", "short_positions")
+"""The OpenAPI dialect's data sets (API.md section 5), named as ``ENDPOINTS`` are."""
+
+APIS: tuple[str, ...] = ("gateway", "openapi")
+"""The dialects the gateway speaks: API.md sections 1-4, or the vendor's OpenAPI (section 5)."""
+
+DEMO_APP_KEY = "demo-app-key"
+"""The OpenAPI dialect's app key unless set: public, so a simulated sweep can sign with it."""
+DEMO_APP_SECRET = "demo-app-secret"
+"""The OpenAPI dialect's app secret unless set."""
+DEMO_ACCESS_TOKEN = "demo-access-token"
+"""The OpenAPI dialect's access token unless set (sent as issued, without ``Bearer``)."""
+DEMO_OAUTH_TOKEN = "demo-oauth-token"
+"""The OpenAPI dialect's OAuth token unless set (``authorization: Bearer ...``, unsigned)."""
 
 DEFAULT_TODAY = dt.date(2026, 5, 18)
 """The day served by default: fixed so the data never depends on the real date."""
@@ -36,6 +51,16 @@ class GatewaySettings:
     so the newest day served is ``today``; with it on, each market x endpoint
     pair publishes on its calendar (:mod:`.calendars`) and restates now and then
     (``restate_rate``, :mod:`.restate`).
+
+    ``api`` picks the dialect: ``gateway`` serves the two endpoints of API.md
+    sections 1-4 (at ``short_trades_path`` and ``short_interest_path``, with
+    ``token`` as a bearer token); ``openapi`` serves the vendor's OpenAPI of
+    section 5 instead (:mod:`.openapi`): requests signed with ``app_key``,
+    ``app_secret`` and ``access_token`` (or ``authorization: Bearer
+    <oauth_token>``), an ``x-timestamp`` at most ``max_clock_skew`` seconds off
+    the gateway's wall clock, at most ``account_rate`` requests in any second and
+    ``account_concurrency`` at once over both data sets (0: no limit), and
+    history back to ``history_start``.
     """
 
     seed: int = 0
@@ -57,6 +82,15 @@ class GatewaySettings:
     restate_rate: float = 0.05
     short_trades_path: str = "/v1/quote/{symbol}/short-selling/short-trades"
     short_interest_path: str = "/v1/quote/{symbol}/short-selling/short-interest"
+    api: str = "gateway"
+    app_key: str = DEMO_APP_KEY
+    app_secret: str = DEMO_APP_SECRET
+    access_token: str = DEMO_ACCESS_TOKEN
+    oauth_token: str | None = DEMO_OAUTH_TOKEN
+    max_clock_skew: float = 300.0
+    account_rate: int = 10
+    account_concurrency: int = 5
+    history_start: dt.date = dt.date(2015, 1, 1)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -123,9 +157,12 @@ def _symbols(name: str, value: object) -> tuple[str, ...]:
 def _rate_limit(name: str, value: object) -> dict[str, int]:
     if not isinstance(value, Mapping):
         raise _fail(name, "a table of endpoint = requests per second", value)
+    # Keyed by the endpoints of either dialect: a config names its own endpoints, and
+    # the entries of the dialect not served are simply never consulted.
+    names = dict.fromkeys((*ENDPOINTS, *OPENAPI_ENDPOINTS))
     for endpoint, limit in value.items():
-        if endpoint not in ENDPOINTS:
-            raise _fail(name, f"keyed by one of {', '.join(ENDPOINTS)}", endpoint)
+        if endpoint not in names:
+            raise _fail(name, f"keyed by one of {', '.join(names)}", endpoint)
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise _fail(f"{name}.{endpoint}", "an integer >= 0", limit)
     return dict(value)
@@ -175,6 +212,29 @@ def _date(name: str, value: object) -> dt.date:
     return value
 
 
+def _api(name: str, value: object) -> str:
+    if value not in APIS:
+        raise _fail(name, f"one of {', '.join(APIS)}", value)
+    return str(value)
+
+
+def _secret(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value or value != value.strip():
+        raise _fail(name, "a non-empty string without surrounding blanks", value)
+    return value
+
+
+def _count(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _fail(name, "an integer >= 0 (0 = no limit)", value)
+    return value
+
+
+def endpoints(api: str) -> tuple[str, ...]:
+    """The endpoint names the dialect ``api`` serves."""
+    return OPENAPI_ENDPOINTS if api == "openapi" else ENDPOINTS
+
+
 def checked(name: str, value: object) -> Any:
     """One setting's value checked and normalised alone; ValueError naming it."""
     return _CHECKS[name](name, value)
@@ -220,5 +280,14 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "restate_rate": _fraction,
     "short_trades_path": _path,
     "short_interest_path": _path,
+    "api": _api,
+    "app_key": _secret,
+    "app_secret": _secret,
+    "access_token": _secret,
+    "oauth_token": _token,
+    "max_clock_skew": _seconds,
+    "account_rate": _count,
+    "account_concurrency": _count,
+    "history_start": _date,
 }
 """Field name -> checker returning the normalised value; drives validation."""

@@ -7,9 +7,13 @@ the caller, so tests can drive a fake clock instead of sleeping.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .settings import ENDPOINTS
+
+if TYPE_CHECKING:
+    from .account import AccountStats
 
 WINDOW = 1.0
 """Width of the sliding window, seconds."""
@@ -75,9 +79,17 @@ class GatewayStats:
     the achieved rate as the gateway saw it. ``response_bytes`` counts the body
     bytes of every answer sent (headers left out), so a benchmark can weigh
     what a sweep downloaded as well as how many requests it sent.
+
+    ``endpoints`` are those of the dialect served (:func:`.settings.endpoints`).
+    The OpenAPI dialect passes its ``account`` figures (:mod:`.account`) too:
+    they and ``served_401`` then join the counters and are reset with them.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, endpoints: Sequence[str] = ENDPOINTS, account: AccountStats | None = None
+    ) -> None:
+        self.endpoints = tuple(endpoints)
+        self.account = account
         self._windows: dict[str, SlidingWindow] = {}
         self.reset()
 
@@ -86,14 +98,18 @@ class GatewayStats:
 
     def reset(self) -> None:
         """Zero every counter."""
+        names = self.endpoints
         self.total = 0
         self.served_429 = 0
-        self.by_endpoint: Counter[str] = Counter({name: 0 for name in ENDPOINTS})
-        self.by_outcome: dict[str, Counter[str]] = {name: Counter() for name in ENDPOINTS}
-        self.max_per_second: dict[str, int] = {name: 0 for name in ENDPOINTS}
+        self.served_401 = 0
+        self.by_endpoint: Counter[str] = Counter({name: 0 for name in names})
+        self.by_outcome: dict[str, Counter[str]] = {name: Counter() for name in names}
+        self.max_per_second: dict[str, int] = {name: 0 for name in names}
         self.response_bytes = 0
-        self.bytes_by_endpoint: Counter[str] = Counter({name: 0 for name in ENDPOINTS})
-        self._windows = {name: SlidingWindow() for name in ENDPOINTS}
+        self.bytes_by_endpoint: Counter[str] = Counter({name: 0 for name in names})
+        self._windows = {name: SlidingWindow() for name in names}
+        if self.account is not None:
+            self.account.reset()
         self._first: float | None = None
         self._last = 0.0
 
@@ -112,6 +128,8 @@ class GatewayStats:
         self.by_outcome[endpoint][outcome] += 1
         if status == 429:
             self.served_429 += 1
+        elif status == 401:
+            self.served_401 += 1
 
     def sent(self, endpoint: str, size: int) -> None:
         """Count the body bytes of an answer as it goes on the wire."""
@@ -120,7 +138,7 @@ class GatewayStats:
 
     def as_dict(self) -> dict[str, object]:
         """Plain JSON-able counters."""
-        return {
+        counters: dict[str, object] = {
             "total": self.total,
             "by_endpoint": dict(self.by_endpoint),
             "by_outcome": {name: dict(c) for name, c in self.by_outcome.items()},
@@ -130,3 +148,8 @@ class GatewayStats:
             "response_bytes": self.response_bytes,
             "response_bytes_by_endpoint": dict(self.bytes_by_endpoint),
         }
+        if self.account is not None:
+            # Only in the OpenAPI dialect: the gateway dialect's counters keep their shape.
+            counters["served_401"] = self.served_401
+            counters["account"] = self.account.as_dict()
+        return counters

@@ -1,9 +1,11 @@
-"""The gateway's own reading of the two symbol styles.
+"""The gateway's own reading of the symbol styles.
 
 ``short_trades`` takes ``CODE.MARKET`` (``700.HK``), ``short_interest`` takes
-``MARKET.CODE`` (``HK.00700``). Both are reduced to one canonical form,
-``CODE.MARKET`` with the HK code stripped of leading zeros, which keys the
-data, the special symbol lists and the fault scripts.
+``MARKET.CODE`` (``HK.00700``). The OpenAPI dialect takes ``CODE.MARKET`` with
+or without the HK zero padding (``00700.HK``: its SDK sends a symbol as given)
+or a counter ID (``ST/HK/700``, ``ETF/US/SPY``). All are reduced to one
+canonical form, ``CODE.MARKET`` with the HK code stripped of leading zeros,
+which keys the data, the special symbol lists and the fault scripts.
 """
 
 from __future__ import annotations
@@ -65,6 +67,37 @@ def parse_interest_symbol(text: str) -> Symbol:
         raise SymbolStyleError(text)
     # The canonical HK code drops the zero padding: HK.00700 is 700.HK.
     return Symbol(str(int(code)) if market == "HK" else code, market)
+
+
+COUNTER_KINDS: tuple[str, ...] = ("ST", "ETF")
+"""Counter ID prefixes of the securities with data: stocks and funds."""
+
+_HK_OPENAPI_CODE = re.compile(r"(?=[0-9]{1,5}$)0*[1-9][0-9]*")
+_COUNTER_ID = re.compile(r"([A-Z]{2,5})/([A-Z]{2})/([A-Z0-9.]{1,10})")
+
+
+def parse_openapi_symbol(text: str) -> Symbol:
+    """Read an OpenAPI ``symbol``: ``AAPL.US``, ``700.HK`` or ``00700.HK`` (at most five digits)."""
+    code, dot, market = text.rpartition(".")
+    if not dot or not _code_ok(code, market, _HK_OPENAPI_CODE):
+        raise SymbolStyleError(text)
+    return Symbol(code.lstrip("0") if market == "HK" else code, market)
+
+
+def parse_counter_id(text: str) -> tuple[str, Symbol]:
+    """Read a counter ID (``ST/US/AAPL``, ``ETF/US/SPY``, ``ST/HK/700``) into (kind, symbol).
+
+    Another kind (``IX/US/DJI``, ``WT/HK/12345``) parses too, with its code as
+    given: the caller answers it ``unsupported``, as upstream does indices and
+    warrants.
+    """
+    found = _COUNTER_ID.fullmatch(text)
+    if found is None:
+        raise SymbolStyleError(text)
+    kind, market, code = found.groups()
+    if kind not in COUNTER_KINDS:
+        return kind, Symbol(code, market)
+    return kind, parse_openapi_symbol(f"{code}.{market}")
 
 
 def _code_ok(code: str, market: str, hk_code: re.Pattern[str]) -> bool:

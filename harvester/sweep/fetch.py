@@ -230,6 +230,7 @@ async def fetch_task(
     tally: Tally | None = None,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     count: int | None = None,
+    before: int | None = None,
 ) -> TaskResult:
     """Fetch ``symbol`` from ``job``'s endpoint until it has a final status.
 
@@ -239,10 +240,12 @@ async def fetch_task(
     goes out and Stopped is raised. Error messages are redacted of the token:
     upstream may echo it. ``sleep`` waits out the backoff between attempts
     (tests pass one that records the delay instead of waiting). ``count`` asks for
-    that many records instead of the configured ``count`` (a nightly sweep's).
+    that many records instead of the configured ``count`` (a nightly sweep's), and
+    ``before`` for those up to that cut-off, unix seconds (a backfill's page).
     """
     adapter = job.adapter
-    spec = adapter.request(symbol, job.config.path, job.config.count if count is None else count)
+    asked = job.config.count if count is None else count
+    spec = adapter.request(symbol, job.config.path, asked, before=before)
     tally = tally if tally is not None else Tally()
     counted = 0
     while True:

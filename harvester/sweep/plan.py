@@ -15,17 +15,19 @@ import sqlite3
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
+from harvester import arguments
 from harvester.exits import PLAN, help_text
 from harvester.model import SUPPORTED_MARKETS, TaskStatus, duration_text
 from harvester.read.output import emit, table_text
 from harvester.settings.config import Settings, SweepConfig, command_settings
 from harvester.store.database import reading, snapshot
+from harvester.sweep.backfill import OLDEST_SQL, expected_pages, expected_records, page_size
 from harvester.sweep.incremental import (
     HISTORY_SQL,
     NEWEST_SQL,
@@ -370,8 +372,87 @@ def plan_dict(plan: SweepPlan) -> dict[str, Any]:
 # The command line ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class BackfillPlan:
+    """A backfill's requests and time at the account's pace, per data set and market."""
+
+    since: str
+    requests: Mapping[str, int]  #: ``endpoint market`` -> pages to ask
+    rate: float  #: requests a second: the account's, or the endpoints' together
+
+    @property
+    def total(self) -> int:
+        """Requests in all (retries not foreseen)."""
+        return sum(self.requests.values())
+
+    @property
+    def seconds(self) -> float:
+        """The time the requests take at ``rate``."""
+        return self.total / self.rate
+
+
+def make_backfill_plan(
+    settings: Settings, since: date, now: datetime | None = None
+) -> BackfillPlan:
+    """The pages a ``backfill --since`` would ask for: from each task's oldest stored day
+    (or today) back to ``since``, ``expected_records`` per ``page_size`` page."""
+    today = (now or datetime.now(UTC)).date()
+    tasks, _ = read_universe(settings)
+    names = [endpoint.name for endpoint in settings.endpoints]
+    oldest: dict[Key, str] = {}
+    path = Path(settings.sweep.db)
+    if path.is_file() and path.stat().st_size:
+        with reading(path) as db:
+            for name in names:
+                for symbol, day in db.execute(OLDEST_SQL.format(table=name)):
+                    oldest[symbol, name] = day
+    requests: Counter[str] = Counter()
+    for (symbol, endpoint), served in tasks.items():
+        if not served:
+            continue
+        market = symbol.rsplit(".", 1)[-1]
+        start = (
+            date.fromisoformat(oldest[symbol, endpoint]) if (symbol, endpoint) in oldest else today
+        )
+        if start <= since:
+            continue
+        records = expected_records(market, endpoint, since, start)
+        requests[f"{endpoint} {market}"] += expected_pages(records, page_size(endpoint))
+    rates = sum(endpoint.rate for endpoint in settings.endpoints)
+    rate = min(rates, settings.gateway.rate) if settings.gateway.rate else rates
+    return BackfillPlan(since.isoformat(), dict(sorted(requests.items())), rate)
+
+
+def backfill_plan_text(plan: BackfillPlan) -> str:
+    """The backfill plan for a terminal."""
+    lines = [f"backfill back to {plan.since}: pages to ask (retries not foreseen)"]
+    lines += [f"  {pair:<24} {n:>8}" for pair, n in plan.requests.items()]
+    lines.append(
+        f"  {'total':<24} {plan.total:>8} requests, {duration_text(plan.seconds)} at "
+        f"{plan.rate:g}/s"
+    )
+    return "\n".join(lines) + "\n"
+
+
 def run_plan(args: argparse.Namespace) -> int:
     """``harvester plan``: print the plan of the next sweep; 0, or 2 by a HarvesterError."""
+    if args.backfill_since:
+        backfill = make_backfill_plan(
+            command_settings(args), date.fromisoformat(args.backfill_since)
+        )
+        document = {
+            "since": backfill.since,
+            "requests": dict(backfill.requests),
+            "requests_total": backfill.total,
+            "rate": backfill.rate,
+            "seconds": round(backfill.seconds, 1),
+        }
+        text = (
+            orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+            if args.json
+            else backfill_plan_text(backfill)
+        )
+        return emit(None, lambda out: out.write(text.encode()))
     plan = make_plan(command_settings(args))
     if args.json:
         text = orjson.dumps(plan_dict(plan), option=orjson.OPT_INDENT_2).decode() + "\n"
@@ -401,6 +482,12 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="plan a full sweep: every supported task fetched ([sweep] full)",
+    )
+    parser.add_argument(
+        "--backfill-since",
+        type=arguments.day,
+        metavar="DAY",
+        help="plan `harvester backfill --since DAY` instead: its pages and time",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run_plan)

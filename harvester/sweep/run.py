@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,6 +42,7 @@ from harvester.settings.config import Settings
 from harvester.store.lock import DatabaseLock
 from harvester.store.store import Store, symbol_from_canonical
 from harvester.store.upserts import TableSpec
+from harvester.sweep.backfill import OLDEST_SQL, Backfill, cutoff, page_size, take_page
 from harvester.sweep.counts import SweepCounts
 from harvester.sweep.fetch import FirstAnswers, Gate, Job, Stopped, Tally, fetch_task
 from harvester.sweep.incremental_run import FETCH_ALL, Decision, IncrementalRun
@@ -106,6 +108,7 @@ class Fetcher:
         count: int | None,
         *,
         cut: Callable[[TaskResult], None],
+        before: int | None = None,
     ) -> TaskResult | None:
         """One task fetched to its final status; None if a stop cut it off.
 
@@ -122,6 +125,7 @@ class Fetcher:
                 watch=self.watch,
                 tally=tally,
                 count=count,
+                before=before,
             )
         except BaseException as exc:
             record = tally.pending(symbol, endpoint, self.client)
@@ -141,12 +145,47 @@ class Crew:
     writer: BatchWriter
     counts: SweepCounts
     incremental: IncrementalRun | None = None
+    backfill: Backfill | None = None  #: a backfill's bound: each task pages back to it
+
+
+async def _backfill_task(crew: Crew, backfill: Backfill, symbol: Symbol, endpoint: str) -> None:
+    """Page one task's history back to ``backfill.since``, committing page by page."""
+    known = backfill.start(symbol, endpoint)
+    if backfill.done_before(symbol, endpoint):
+        done = TaskResult(symbol, endpoint, TaskStatus.OK, 0)  # stored back to since already
+        await crew.writer.submit(done)
+        crew.counts.record(done)
+        return
+    size = page_size(endpoint)
+    while True:
+        before = cutoff(known, symbol.market) if known is not None else None
+        answer = await crew.fetcher.fetch_one(
+            symbol, endpoint, size, cut=crew.writer.submit_late, before=before
+        )
+        if answer is None:
+            return  # stopping: the pages so far are committed
+        page = take_page(answer, asked=size, known_oldest=known, since=backfill.since)
+        if not page.more:
+            if answer.status is TaskStatus.NO_DATA and known is not None:
+                # Nothing older than the stored history: the task is done, not empty.
+                page = replace(page, result=replace(page.result, status=TaskStatus.OK))
+            await crew.writer.submit(page.result)
+            crew.counts.record(page.result)
+            return
+        # A page of its own, committed with the task still pending: a resume starts after it.
+        await crew.writer.submit(replace(page.result, status=TaskStatus.PENDING))
+        crew.counts.rows += len(page.result.rows)
+        crew.counts.warnings += page.result.warnings
+        known = page.oldest
 
 
 async def _task(
     crew: Crew, symbol: Symbol, endpoint: str, decision: Decision = FETCH_ALL
 ) -> TaskResult | None:
     """Carry out one task's decision and hand its result to the writer the moment it ends."""
+    if crew.backfill is not None:
+        await _backfill_task(crew, crew.backfill, symbol, endpoint)
+        return None
     result = decision.result
     fetch_one, cut = crew.fetcher.fetch_one, crew.writer.submit_late
     if result is None:
@@ -281,6 +320,7 @@ async def run_sweep(
     auth: Auth | None = None,
     stop: asyncio.Event | None = None,
     show: Show | None = None,
+    since: date | None = None,
 ) -> RunSummary:
     """Run (or resume) a sweep to the end or a stop request, and summarise it.
 
@@ -291,7 +331,9 @@ async def run_sweep(
     group, until the sweep ends: the progress display, reading the sweep's own
     ``SweepCounts``. Any other failure ends the sweep with one HarvesterError (never
     an exception group): the run is left ``interrupted`` for ``--resume`` where the
-    file still takes the write. ``auth`` signs the requests (default: none).
+    file still takes the write. ``auth`` signs the requests (default: none). With
+    ``since``, the run is a backfill (:mod:`harvester.sweep.backfill`): each task pages
+    its history back to that day, in the OpenAPI dialect only.
     """
     jobs = build_jobs(settings)
     stop = stop or asyncio.Event()
@@ -311,7 +353,7 @@ async def run_sweep(
             )
             sweep = _Sweep(store, settings, jobs, run.run_id, guard, counts, stop)
             try:
-                why = await _sweep_tasks(sweep, auth, show)
+                why = await _sweep_tasks(sweep, auth, show, since)
             except asyncio.CancelledError:
                 # The books are closed even so (shielded: the cancellation must not cut the
                 # last commit), and the cancellation goes on, so a timeout around us works.
@@ -359,7 +401,18 @@ def _pace(settings: Settings, jobs: Mapping[str, Job]) -> float:
     return min(rates, settings.gateway.rate) if settings.gateway.rate else rates
 
 
-async def _sweep_tasks(sweep: _Sweep, auth: Auth | None, show: Show | None) -> Stop:
+async def _oldest_stored(store: Store, endpoints: Sequence[str]) -> dict[tuple[str, str], date]:
+    """The oldest stored day of every symbol in each data set's table."""
+    oldest: dict[tuple[str, str], date] = {}
+    for endpoint in endpoints:
+        for symbol, day in await store.read(OLDEST_SQL.format(table=endpoint)):
+            oldest[symbol, endpoint] = date.fromisoformat(day)
+    return oldest
+
+
+async def _sweep_tasks(
+    sweep: _Sweep, auth: Auth | None, show: Show | None, since: date | None = None
+) -> Stop:
     """Fetch the run's remaining work to its end, a stop or a run-wide error; say why it stopped."""
     store, settings, jobs, run_id = sweep.store, sweep.settings, sweep.jobs, sweep.run_id
     async with Client(settings.gateway, settings.endpoints, auth=auth) as client:
@@ -373,8 +426,10 @@ async def _sweep_tasks(sweep: _Sweep, auth: Auth | None, show: Show | None) -> S
         )
         ((used,),) = await store.read(USED_TODAY_SQL, (utc_midnight(),))
         quota = DailyQuota(settings.gateway.daily_quota, used)
-        incremental = None
-        if not settings.sweep.full:
+        incremental, backfill = None, None
+        if since is not None:
+            backfill = Backfill(since, await _oldest_stored(store, list(jobs)))
+        elif not settings.sweep.full:
             incremental = IncrementalRun(
                 settings.sweep,
                 {name: settings.endpoint(name) for name in jobs},
@@ -383,7 +438,7 @@ async def _sweep_tasks(sweep: _Sweep, auth: Auth | None, show: Show | None) -> S
             await incremental.prepare(store, run_id)
         gate = Gate(sweep.stop, quota, sweep.counts)
         fetcher = Fetcher(client, jobs, sweep.guard, FirstAnswers(), gate)
-        crew = Crew(fetcher, writer, sweep.counts, incremental)
+        crew = Crew(fetcher, writer, sweep.counts, incremental, backfill)
         try:
             await _sweep_group(store, run_id, crew, settings, show)
         except asyncio.CancelledError:

@@ -19,6 +19,7 @@ from harvester import catalog
 from harvester.errors import (
     CredentialsRefused,
     FetchError,
+    InvalidRequest,
     MalformedResponse,
     RateLimited,
     Rejected,
@@ -124,8 +125,8 @@ class OpenApiAdapter(Adapter):
     ) -> Parsed:
         """Map an answer to rows; a refusal with the vendor's code is classified by it."""
         now = _clock(now)
-        if status in (401, 403, 429) and (code := _code_of(body)) is not None:
-            error = classify(code[0], code[1], retry_unknown=retry_unknown)
+        if status != 200 and (code := _code_of(body)) is not None:
+            error = _refusal(status, *code, retry_unknown=retry_unknown)
             if isinstance(error, RateLimited):
                 wait = retry_after_seconds(
                     headers.get("Retry-After"), date_header=headers.get("Date"), now=now
@@ -174,6 +175,18 @@ class OpenApiAdapter(Adapter):
     def record_dates(self, records: list[dict[str, Any]], tz: str) -> tuple[list[date | None], int]:
         """The exchange-local days of the records' unix-second ``timestamp``s."""
         return [epoch_s_date(record.get("timestamp"), tz) for record in records], 0
+
+
+def _refusal(status: int, code: int, message: str, *, retry_unknown: bool) -> FetchError:
+    """A non-200 answer with the vendor's ``code``: by the code if documented, else by the
+    status (400: the request is invalid; 5xx: retried), the code and message kept."""
+    if code in CODES:
+        return classify(code, message, retry_unknown=retry_unknown)
+    if status == 400:
+        return InvalidRequest(f"HTTP 400 {code}: {message}", code=str(code))
+    if status >= 500:
+        return UpstreamError(f"HTTP {status} {code}: {message}", code=str(code))
+    return classify(code, f"HTTP {status}: {message}", retry_unknown=retry_unknown)
 
 
 def _code_of(body: bytes) -> tuple[int, str] | None:
