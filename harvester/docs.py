@@ -30,6 +30,7 @@ from pathlib import Path
 from harvester.exits import COMMANDS, markdown_table
 from harvester.settings.doc import default_toml, settings_table
 from harvester.store.doc import database_doc
+from harvester.upstream.endpoints.openapi import CODES
 
 PACKAGE = Path(__file__).resolve().parent
 START = re.compile(r"^<!-- generated: (?P<name>[^>]*?) -->\n", re.M)
@@ -157,6 +158,22 @@ def layers_markdown(root: Path) -> str:
     return "```\n" + " -> ".join(layers) + "\n```\n"
 
 
+def openapi_codes_markdown() -> str:
+    """The OpenAPI's documented codes and what a sweep does with each (``openapi.CODES``)."""
+    outcome = {
+        "CredentialsRefused": "the run stops at once, exit 2, one line naming the variables",
+        "RateLimited": "rate limited: retried after `Retry-After` or a backoff",
+        "UpstreamError": "retried with a backoff (and a new `x-timestamp`)",
+    }
+    rows = [
+        _row(f"`{code}`", meaning, outcome[kind.__name__])
+        for code, (meaning, kind) in sorted(CODES.items())
+    ]
+    return (
+        "\n".join((_row("code", "meaning", "what the harvester does"), _row(*"---"), *rows)) + "\n"
+    )
+
+
 #: Files written whole from the code: the shipped settings file, every setting at its default.
 WHOLE_FILES: dict[str, Callable[[], str]] = {"config/harvester.toml": default_toml}
 
@@ -168,6 +185,7 @@ def sections(root: Path) -> dict[str, Callable[[], str]]:
         "database": database_doc,
         "rooms": rooms_markdown,
         "layers": partial(layers_markdown, root),
+        "openapi codes": openapi_codes_markdown,
         **_exit_sections(),
     }
 

@@ -84,7 +84,11 @@ def test_simulated_sweep_answers_the_documented_queries(
     with sqlite3.connect(db) as conn:
         answers = [conn.execute(sql).fetchall() for sql in queries]
     conn.close()
-    assert all(answers[:3]), "the first three documented queries return rows after a sweep"
+    # A gateway sweep fills no short positions (the OpenAPI's data set): those queries run empty.
+    gateway_answers = [
+        answer for sql, answer in zip(queries, answers, strict=True) if "short_positions" not in sql
+    ]
+    assert all(gateway_answers[:3]), "the first three documented queries return rows after a sweep"
     (by_endpoint,) = [
         answer
         for sql, answer in zip(queries, answers, strict=True)

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from harvester import catalog
 from harvester.arguments import port
 from harvester.errors import UsageError
 from harvester.settings.config import command_settings
@@ -53,6 +54,14 @@ _LAST_20_DAYS = """\
 SELECT symbol, trade_date, short_ratio, nasdaq_short_volume, nyse_short_volume, total_volume,
        short_turnover, short_balance, total_turnover, close
 FROM short_trades
+WHERE symbol = :symbol
+ORDER BY trade_date DESC
+LIMIT 20"""
+
+# Every column a market may fill, in the table's order: one query for a symbol of either.
+_SYMBOL_POSITIONS = f"""\
+SELECT symbol, trade_date, {", ".join(column.name for column in catalog.SHORT_POSITIONS.columns)}
+FROM short_positions
 WHERE symbol = :symbol
 ORDER BY trade_date DESC
 LIMIT 20"""
@@ -97,6 +106,20 @@ CANNED: tuple[Query, ...] = (
         _LAST_20_DAYS,
     ),
     _view_query(
+        "largest_hk_short_positions",
+        "latest_short_positions",
+        "From latest_short_positions: each HK symbol's newest date (its trade_date). Empty "
+        "unless a sweep used the OpenAPI, the one dialect that serves short positions.",
+    ),
+    Query(
+        "symbol_short_positions",
+        "One symbol's short positions, newest first",
+        "symbol in canonical form, as for symbol_last_20_days. US rows fill short_shares, "
+        "days_to_cover and avg_daily_share_volume, HK rows short_amount, short_balance and "
+        "cost; both short_ratio and close.",
+        _SYMBOL_POSITIONS,
+    ),
+    _view_query(
         "short_interest_beside_short_ratio",
         "snapshot",
         "From snapshot: each side has its own date; NULL where a symbol has none.",
@@ -133,8 +156,10 @@ def metadata(database: str) -> dict[str, Any]:
     }
     return {
         "title": "harvester: short selling of US and HK stocks",
-        "description": "Daily short-sale volume (short_trades) and short interest reports "
-        "(short_interest) swept from the quote gateway, with the sweeps' own "
+        "description": "Short selling data swept from the vendor's quote gateway or its "
+        "OpenAPI, one table per data set ("
+        + ", ".join(endpoint.name for endpoint in catalog.ENDPOINTS)
+        + "; a table the sweeps' dialect does not serve stays empty), with the sweeps' own "
         "records (runs, tasks). Every column's description gives its unit.",
         "databases": {
             database: {

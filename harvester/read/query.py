@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,14 +25,28 @@ from harvester.model import SUPPORTED_MARKETS, symbol_from_canonical
 from harvester.read.output import FORMATS, chunked, emit, table_text, write_rows
 from harvester.settings.config import command_settings
 from harvester.settings.symbols import SymbolSyntaxError, parse_symbol
-from harvester.store.database import HISTORY_VERSION, VIEWS_VERSION, readable_version, reading
+from harvester.store.columns import RELATIONS, SIDE_BY_SIDE
+from harvester.store.database import (
+    HISTORY_VERSION,
+    VIEWS_VERSION,
+    added_in,
+    readable_version,
+    reading,
+)
 from harvester.store.history import AS_OF
 from harvester.store.history import TABLES as HISTORY_TABLES
 from harvester.store.lock import own_file
 
 PROVENANCE = ("run_id", "fetched_at")  # left out of show and latest; export has them
 ENDPOINT_NAMES = tuple(endpoint.name for endpoint in ENDPOINTS)
-DEFAULT_BY = {"short_trades": "short_ratio", "short_interest": "short_percent"}
+#: ``latest``'s default ``--by``: each data set's headline figure, one both markets fill.
+#: For short_positions that is ``short_ratio`` (upstream ``rate``; the other is ``close``),
+#: whose unit the vendor leaves unsaid: compare it within one market (``--market``).
+DEFAULT_BY = {
+    "short_trades": "short_ratio",
+    "short_interest": "short_percent",
+    "short_positions": "short_ratio",
+}
 ALL = "all"
 
 
@@ -48,6 +62,11 @@ def columns_of(db: sqlite3.Connection, name: str) -> list[str]:
 
 def _db_path(args: argparse.Namespace) -> Path:
     return Path(command_settings(args).sweep.db)
+
+
+def _or(names: Sequence[str]) -> str:
+    """``a, b or c``."""
+    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
 
 
 # show -------------------------------------------------------------------------------------
@@ -91,21 +110,27 @@ def _series(
     symbol: str,
     names: Sequence[str],
     args: argparse.Namespace,
+    sources: Mapping[str, str] | None = None,
 ) -> sqlite3.Cursor:
     """One symbol's rows of one endpoint, newest first, in the columns ``names``.
 
-    A name its market's view lacks is NULL; ``endpoint`` is the endpoint's name.
+    ``sources`` maps a name to the endpoint's column it shows (default: each name its own
+    column); a name it lacks, or whose column the market's view lacks, is NULL.
+    ``endpoint`` is the endpoint's name.
     """
     view = _market_view(endpoint, symbol)
-    own = set(columns_of(db, view)) | {"endpoint"}
-    select = ", ".join(
-        "? AS endpoint"
-        if name == "endpoint"
-        else _quote(name)
-        if name in own
-        else f"NULL AS {_quote(name)}"
-        for name in names
-    )
+    own = set(columns_of(db, view))
+    taken = {name: name for name in names} if sources is None else sources
+
+    def column(name: str) -> str:
+        if name == "endpoint":
+            return "? AS endpoint"
+        source = taken.get(name)
+        if source is None or source not in own:
+            return f"NULL AS {_quote(name)}"
+        return _quote(source) if source == name else f"{_quote(source)} AS {_quote(name)}"
+
+    select = ", ".join(map(column, names))
     params: list[Any] = [endpoint] if "endpoint" in names else []
     source = f"{endpoint}_versions" if args.as_of else view
     sql = f"SELECT {select} FROM {_quote(source)} WHERE symbol = ?"
@@ -133,22 +158,35 @@ def _missing_line(
     """The one line saying a symbol has no rows, and what the latest run says about it."""
     # The latest run only: its (run_id, symbol) prefix of the primary key finds the task
     # at once, where a search over every run's tasks would scan them all.
+    latest = "(SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1)"
+    marks = ", ".join("?" * len(endpoints))
     last = db.execute(
-        "SELECT status FROM tasks WHERE run_id = (SELECT run_id FROM runs ORDER BY started_at "
-        "DESC, rowid DESC LIMIT 1) AND symbol = ? AND endpoint IN "
-        f"({', '.join('?' * len(endpoints))}) ORDER BY status = 'ok' LIMIT 1",
+        f"SELECT status FROM tasks WHERE run_id = {latest} AND symbol = ? AND endpoint IN "
+        f"({marks}) ORDER BY status = 'ok' LIMIT 1",
         (symbol, *endpoints),
     ).fetchone()
-    why = (
-        " (not in the latest run)"
-        if last is None
-        else ""
-        if last[0] == "ok"
-        else f" (latest run: {last[0]})"
-    )
+    named = " or ".join(endpoints)
+    if last is None:
+        # A data set the run's dialect does not serve (short_positions through the quote
+        # gateway) has no task at all: not this symbol's absence from the run.
+        fetched = db.execute(
+            f"SELECT 1 FROM tasks WHERE run_id = {latest} AND endpoint IN ({marks}) LIMIT 1",
+            endpoints,
+        ).fetchone()
+        why = " (not in the latest run)" if fetched else f" (the latest run fetched no {named})"
+    else:
+        why = "" if last[0] == "ok" else f" (latest run: {last[0]})"
     after = f" since {since}" if since else ""
     when = f" known at {as_of}" if as_of else ""
-    return f"harvester: {symbol}: no {' or '.join(endpoints)} rows stored{after}{when}{why}\n"
+    return f"harvester: {symbol}: no {named} rows stored{after}{when}{why}\n"
+
+
+def _endpoints(db: sqlite3.Connection, chosen: str) -> tuple[str, ...]:
+    """The endpoints ``--endpoint`` names; ``all``: every one whose table the file has."""
+    if chosen != ALL:
+        return (chosen,)
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    return tuple(name for name in ENDPOINT_NAMES if added_in(name) <= version)
 
 
 class _Show:
@@ -158,17 +196,25 @@ class _Show:
         self, db: sqlite3.Connection, symbols: Sequence[str], args: argparse.Namespace
     ) -> None:
         self.db, self.symbols, self.args = db, symbols, args
-        self.endpoints = ENDPOINT_NAMES if args.endpoint == ALL else (args.endpoint,)
+        self.endpoints = _endpoints(db, args.endpoint)
         self.counts = dict.fromkeys(symbols, 0)
 
-    def _chunks(self, endpoint: str, names: Sequence[str]) -> Iterator[list[Any]]:
+    def _chunks(
+        self, endpoint: str, names: Sequence[str], sources: Mapping[str, str] | None = None
+    ) -> Iterator[list[Any]]:
         for symbol in self.symbols:
-            for chunk in chunked(_series(self.db, endpoint, symbol, names, self.args)):
+            cursor = _series(self.db, endpoint, symbol, names, self.args, sources)
+            for chunk in chunked(cursor):
                 self.counts[symbol] += len(chunk)
                 yield chunk
 
+    def _sources(self, endpoint: str) -> dict[str, str]:
+        """The endpoint's shown columns by the name each takes beside the other endpoints'."""
+        renamed = SIDE_BY_SIDE[endpoint]
+        return {renamed.get(name, name): name for name in _shown(self.db, endpoint, self.symbols)}
+
     def _tables(self, out: BinaryIO) -> None:
-        """A table per endpoint with rows, titled when there are two, a blank line between."""
+        """A table per endpoint with rows, titled when there are several, a blank line between."""
         gap = ""
         for endpoint in self.endpoints:
             names = _shown(self.db, endpoint, self.symbols)
@@ -179,30 +225,34 @@ class _Show:
                 gap = "\n"
 
     def write(self, out: BinaryIO) -> None:
-        """Everything, in ``--format``; two endpoints in one CSV or JSON get an endpoint field."""
+        """Everything, in ``--format``.
+
+        Several endpoints in one CSV or JSON get an ``endpoint`` field, and each column
+        the name it takes beside the others' (``SIDE_BY_SIDE``): one column never holds
+        two data sets' figures of different meaning.
+        """
         if self.args.format == "table":
             self._tables(out)
             return
-        names = list(
-            dict.fromkeys(
-                name
+        if len(self.endpoints) == 1:
+            names = _shown(self.db, self.endpoints[0], self.symbols)
+            chunks = self._chunks(self.endpoints[0], names)
+        else:
+            sources = {endpoint: self._sources(endpoint) for endpoint in self.endpoints}
+            names = ["endpoint", *dict.fromkeys(name for own in sources.values() for name in own)]
+            chunks = (
+                chunk
                 for endpoint in self.endpoints
-                for name in _shown(self.db, endpoint, self.symbols)
+                for chunk in self._chunks(endpoint, names, sources[endpoint])
             )
-        )
-        if len(self.endpoints) > 1:
-            names.insert(0, "endpoint")
-        write_rows(
-            out,
-            self.args.format,
-            names,
-            (chunk for endpoint in self.endpoints for chunk in self._chunks(endpoint, names)),
-        )
+        write_rows(out, self.args.format, names, chunks)
 
 
 def _show(args: argparse.Namespace) -> int:
     symbols = canonical_symbols(args.show_symbols)
     need = HISTORY_VERSION if args.as_of else VIEWS_VERSION
+    if args.endpoint != ALL:
+        need = max(need, added_in(args.endpoint))
     with reading(_db_path(args), at_least=need) as db:
         show = _Show(db, symbols, args)
         code = emit(None, show.write)
@@ -218,7 +268,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _latest(args: argparse.Namespace) -> int:
     view = f"latest_{args.endpoint}"
-    with reading(_db_path(args), at_least=VIEWS_VERSION) as db:
+    with reading(_db_path(args), at_least=max(VIEWS_VERSION, added_in(args.endpoint))) as db:
         every = columns_of(db, view)
         by = args.by or DEFAULT_BY[args.endpoint]
         if by not in every:
@@ -264,6 +314,17 @@ def _export_filter(
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
 
+def _older(name: str, version: int) -> str:
+    """Why a file of schema ``version`` may lack ``name``: a sweep would add it."""
+    if version < VIEWS_VERSION:
+        return (
+            f"; its schema version {version} predates the views: run a sweep on it once to add them"
+        )
+    if name in RELATIONS:  # a table or view of a later schema
+        return f"; {name} came after its schema version {version}: run a sweep on it once to add it"
+    return ""
+
+
 def _export(args: argparse.Namespace) -> int:
     path = _db_path(args)
     own = None if args.output in (None, "-") else own_file(Path(args.output), path)
@@ -280,17 +341,9 @@ def _export(args: argparse.Namespace) -> int:
         name = {known_name.lower(): known_name for known_name in known}.get(args.name.lower())
         if name is None:
             version = db.execute("PRAGMA user_version").fetchone()[0]
-            older = (
-                ""
-                if version >= VIEWS_VERSION
-                else (
-                    f"; its schema version {version} predates the views: run a sweep on it once to "
-                    "add them"
-                )
-            )
             raise UsageError(
                 f"database {path}: no table or view named {args.name!r}; choose "
-                f"one of: {', '.join(known)}{older}"
+                f"one of: {', '.join(known)}{_older(args.name.lower(), version)}"
             )
         if args.as_of:
             if name not in HISTORY_TABLES:
@@ -351,7 +404,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         "--endpoint",
         choices=(*ENDPOINT_NAMES, ALL),
         default="short_trades",
-        help="which data (default short_trades; all: both, one after the other)",
+        help="which data (default short_trades; all: each, one after the other)",
     )
     window = show.add_mutually_exclusive_group()
     window.add_argument(
@@ -387,8 +440,9 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     latest.add_argument(
         "--by",
         metavar="COLUMN",
-        help="sort by this column, largest first, "
-        "NULL last (default short_ratio, or short_percent for short_interest)",
+        help="sort by this column, largest first, NULL last (default: "
+        + ", ".join(f"{by} for {endpoint}" for endpoint, by in DEFAULT_BY.items())
+        + ")",
     )
     latest.add_argument("--top", type=positive_count, metavar="N", help="only the first N")
     _format(latest, FORMATS, "table")
@@ -419,7 +473,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         "--as-of",
         type=moment,
         metavar="T",
-        help=f"short_trades or short_interest as known at T: {AS_OF_HELP}",
+        help=f"{_or(HISTORY_TABLES)} as known at T: {AS_OF_HELP}",
     )
     export.add_argument(
         "-o",

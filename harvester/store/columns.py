@@ -12,6 +12,7 @@ without describing it fails.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from harvester import catalog
@@ -56,6 +57,12 @@ _FIRST_SEEN_AT = Column(
 _PROVENANCE = ("run_id", "fetched_at", "first_seen_at")
 
 
+def _one_of(names: Iterable[str]) -> str:
+    """``a``, ``b`` or ``c``, as code."""
+    *rest, last = (f"`{name}`" for name in names)
+    return f"{', '.join(rest)} or {last}" if rest else last
+
+
 def _endpoint_table(endpoint: Endpoint, description: str) -> Relation:
     """An endpoint's table: the row's head, the catalog's columns, then who wrote it when."""
     head = {"symbol": _SYMBOL, "market": _MARKET, "trade_date": endpoint.date}
@@ -85,6 +92,17 @@ SHORT_INTEREST = _endpoint_table(
     "trade_date`, upserted like `short_trades`). US: the twice-monthly short interest "
     "reports; HK: outstanding short positions, about weekly.",
 )
+SHORT_POSITIONS = _endpoint_table(
+    catalog.SHORT_POSITIONS,
+    "Short positions as the vendor's OpenAPI serves them (API.md section 5; schema version "
+    "6): one row per symbol and data date (primary key `symbol, trade_date`, upserted like "
+    "`short_trades`). US rows hold shares short and days to cover, HK rows the positions' "
+    "amount in HKD. Not `short_interest`'s figures, though some names match: its own fields, "
+    "units and dates. Only the OpenAPI dialect serves them; a file swept through the quote "
+    "gateway alone has this table empty.",
+)
+#: The data tables, one per catalog endpoint, in the catalog's order.
+DATA_TABLES: tuple[Relation, ...] = (SHORT_TRADES, SHORT_INTEREST, SHORT_POSITIONS)
 
 RUNS = Relation(
     "runs",
@@ -150,7 +168,13 @@ TASKS = Relation(
     (
         Column("run_id", "TEXT", "", "the run (`runs.run_id`)"),
         _SYMBOL,
-        Column("endpoint", "TEXT", "", "`short_trades` or `short_interest`"),
+        Column(
+            "endpoint",
+            "TEXT",
+            "",
+            "the data set fetched, whose table took the rows: "
+            + _one_of(endpoint.name for endpoint in catalog.ENDPOINTS),
+        ),
         Column(
             "status",
             "TEXT",
@@ -204,14 +228,29 @@ def _revisions(table: Relation) -> Relation:
     )
 
 
-TABLES: tuple[Relation, ...] = (
-    SHORT_TRADES,
-    SHORT_INTEREST,
-    RUNS,
-    TASKS,
-    _revisions(SHORT_TRADES),
-    _revisions(SHORT_INTEREST),
-)
+TABLES: tuple[Relation, ...] = (*DATA_TABLES, RUNS, TASKS, *map(_revisions, DATA_TABLES))
+
+
+def _side_by_side() -> dict[str, dict[str, str]]:
+    """Each endpoint's data columns and the names they take beside the other endpoints'.
+
+    An endpoint that shares a column name with one before it in the catalog (short_positions'
+    ``short_ratio``, ``close``, ``short_shares``...: other fields, other meanings) has all
+    its columns named with its own prefix, ``positions_short_ratio``; the others keep theirs.
+    """
+    taken: set[str] = set()
+    names = {}
+    for endpoint in catalog.ENDPOINTS:
+        own = [column.name for column in endpoint.columns]
+        prefix = f"{endpoint.name.removeprefix('short_')}_" if taken & set(own) else ""
+        names[endpoint.name] = {name: prefix + name for name in own}
+        taken.update(own)
+    return names
+
+
+#: Where several endpoints' data columns sit side by side (``snapshot``, ``show --endpoint
+#: all`` as CSV or JSON): ``{endpoint: {column: the name it takes there}}``.
+SIDE_BY_SIDE = _side_by_side()
 
 
 def _latest(table: Relation, example: tuple[str, str]) -> Relation:
@@ -260,6 +299,7 @@ def _snapshot() -> Relation:
         "close_price",
         "last_close_price",
     )
+    positions = SHORT_POSITIONS.column
     columns = (
         _SYMBOL,
         _MARKET,
@@ -277,11 +317,23 @@ def _snapshot() -> Relation:
             "of this row's `short_interest` figures (the symbol's newest); NULL if none",
         ),
         *map(interest, data_interest),
+        replace(
+            positions("trade_date"),
+            name="short_positions_date",
+            meaning="the date of this row's `short_positions` figures (the symbol's newest); "
+            "NULL if none; since schema version 6",
+        ),
+        *(
+            replace(column, name=SIDE_BY_SIDE[SHORT_POSITIONS.name][column.name])
+            for column in catalog.SHORT_POSITIONS.columns
+        ),
     )
     return Relation(
         "snapshot",
         "One row per symbol: its newest daily short figures beside "
-        "its newest short interest report, each with its own date.",
+        "its newest short interest report and (schema version 6) its newest short "
+        "positions, each with its own date; the short positions' columns are named "
+        "`positions_...` (`positions_short_ratio` is not `short_ratio`).",
         columns,
         (
             "Every symbol's latest short interest beside its latest short ratio",
@@ -352,6 +404,14 @@ VIEWS: tuple[Relation, ...] = (
             "WHERE market = 'HK'\nORDER BY short_percent DESC\nLIMIT 10;",
         ),
     ),
+    _latest(
+        SHORT_POSITIONS,
+        (
+            "The 10 HK stocks with the largest short positions (HKD) in their latest figures",
+            "SELECT symbol, trade_date, short_amount, short_ratio\nFROM latest_short_positions\n"
+            "WHERE market = 'HK'\nORDER BY short_amount DESC, symbol\nLIMIT 10;",
+        ),
+    ),
     _snapshot(),
     _RUN_PROBLEMS,
     _market(
@@ -392,6 +452,25 @@ VIEWS: tuple[Relation, ...] = (
             "WHERE symbol = '700.HK'\nORDER BY trade_date;",
         ),
     ),
+    _market(
+        SHORT_POSITIONS,
+        "US",
+        (
+            "AAPL.US's short positions, newest first, with days to cover",
+            "SELECT trade_date, short_shares, days_to_cover, short_ratio\n"
+            "FROM us_short_positions\nWHERE symbol = 'AAPL.US'\nORDER BY trade_date DESC\n"
+            "LIMIT 6;",
+        ),
+    ),
+    _market(
+        SHORT_POSITIONS,
+        "HK",
+        (
+            "HK short positions by date, all symbols together, in HKD",
+            "SELECT trade_date, SUM(short_amount) AS short_amount, COUNT(*) AS symbols\n"
+            "FROM hk_short_positions\nGROUP BY trade_date\nORDER BY trade_date DESC\nLIMIT 5;",
+        ),
+    ),
     _versions(
         SHORT_TRADES,
         (
@@ -410,6 +489,15 @@ VIEWS: tuple[Relation, ...] = (
             "Every value 700.HK's short position has had, current and replaced (restated)",
             "SELECT trade_date, short_shares, valid_from, valid_to\n"
             "FROM short_interest_versions\nWHERE symbol = '700.HK'\n"
+            "ORDER BY trade_date DESC, valid_from\nLIMIT 6;",
+        ),
+    ),
+    _versions(
+        SHORT_POSITIONS,
+        (
+            "Every value 700.HK's short positions have had, current and replaced (restated)",
+            "SELECT trade_date, short_amount, short_ratio, valid_from, valid_to\n"
+            "FROM short_positions_versions\nWHERE symbol = '700.HK'\n"
             "ORDER BY trade_date DESC, valid_from\nLIMIT 6;",
         ),
     ),

@@ -23,6 +23,14 @@ _RESUME = "then run the sweep again with --resume"
 T = TypeVar("T")
 VIEWS_VERSION = 3  #: the schema version whose migration added the views
 HISTORY_VERSION = 5  #: the schema version whose migration added the history (``*_versions``)
+POSITIONS_VERSION = 6  #: the schema version whose migration added ``short_positions``
+#: The data tables a later migration added, and its version; the others came with the first.
+_ADDED = {"short_positions": POSITIONS_VERSION}
+
+
+def added_in(table: str) -> int:
+    """The schema version whose migration made the data table ``table`` (and its views)."""
+    return _ADDED.get(table, 1)
 
 
 def translate(path: Path, exc: sqlite3.Error, busy_timeout: float = 0.0) -> StoreError:

@@ -8,7 +8,7 @@ column's description, run it again.
 from __future__ import annotations
 
 from harvester.store.columns import TABLES, VIEWS, Relation
-from harvester.store.database import HISTORY_VERSION, VIEWS_VERSION
+from harvester.store.database import HISTORY_VERSION, POSITIONS_VERSION, VIEWS_VERSION
 
 
 def _cells(*cells: str) -> str:
@@ -49,9 +49,8 @@ def views_markdown() -> str:
     """The views as a Markdown table, then each view's example query."""
     lines = [
         f"**Views** (schema version {VIEWS_VERSION}; the `_versions` views "
-        f"{HISTORY_VERSION}) read like tables and answer "
-        "the everyday questions "
-        "without hand-written SQL:",
+        f"{HISTORY_VERSION}; those of `short_positions` {POSITIONS_VERSION}) read like tables "
+        "and answer the everyday questions without hand-written SQL:",
         "",
         _cells("view", "what it holds", "columns"),
         "|---|---|---|",

@@ -166,8 +166,17 @@ _INTEREST_DATA = (
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
+def _first_seen(table: str) -> tuple[str, ...]:
+    """Migration 5's new column of a table made before it: rows stored so far were first seen
+    when last fetched, as far as anyone knows."""
+    return (
+        f"ALTER TABLE {table} ADD COLUMN first_seen_at TEXT",
+        f"UPDATE {table} SET first_seen_at = fetched_at",
+    )
+
+
 def _history(table: str, data: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
-    """Migration 5 for one data table: first_seen_at, its revisions table, trigger and view."""
+    """A data table's history (migration 5 on): its revisions table, trigger and view."""
     names = [name for name, _ in data]
     columns = ",\n    ".join(f"{name} {kind}" for name, kind in data)
     changed = " OR ".join(f"OLD.{name} IS NOT NEW.{name}" for name in names)
@@ -177,8 +186,6 @@ def _history(table: str, data: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
         "AND p.trade_date = {x}.trade_date{before})"
     )
     return (
-        f"ALTER TABLE {table} ADD COLUMN first_seen_at TEXT",
-        f"UPDATE {table} SET first_seen_at = fetched_at",
         f"""CREATE TABLE {table}_revisions (
     symbol TEXT NOT NULL,
     market TEXT NOT NULL,
@@ -222,6 +229,61 @@ FROM {table}_revisions AS r JOIN {table} AS t USING (symbol, trade_date)""",
     )
 
 
+# 6: short positions. Frozen text as every migration: these are the catalog's columns of
+# SHORT_POSITIONS when it was added, and a test holds the two together.
+_POSITIONS_DATA = (
+    ("short_shares", "INTEGER"),
+    ("avg_daily_share_volume", "INTEGER"),
+    ("days_to_cover", "REAL"),
+    ("short_amount", "REAL"),
+    ("short_balance", "REAL"),
+    ("cost", "REAL"),
+    ("short_ratio", "REAL"),
+    ("close", "REAL"),
+)
+_US_POSITIONS = "short_shares, avg_daily_share_volume, days_to_cover, short_ratio, close"
+_HK_POSITIONS = "short_amount, short_balance, cost, short_ratio, close"
+
+
+def _data_table(table: str, data: tuple[tuple[str, str], ...]) -> str:
+    """A data table made after migration 5: the row's head, ``data``, who wrote it and when."""
+    columns = "".join(f"    {name} {kind},\n" for name, kind in data)
+    return f"""
+CREATE TABLE {table} (
+    symbol TEXT NOT NULL,
+    market TEXT NOT NULL CHECK (market IN ('US', 'HK')),
+    trade_date TEXT NOT NULL,
+{columns}    run_id TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    first_seen_at TEXT,
+    PRIMARY KEY (symbol, trade_date)
+)"""
+
+
+# The snapshot as migration 3 made it, its columns kept in their order, then the newest short
+# positions. Their names carry ``positions_``: several are also names of short_trades or
+# short_interest columns with another meaning (short_ratio, close, short_shares...).
+_SNAPSHOT_V6 = """
+CREATE VIEW snapshot AS
+SELECT s.symbol, s.market,
+    t.trade_date AS short_trades_date, t.short_ratio, t.nasdaq_short_volume,
+    t.nyse_short_volume, t.total_volume, t.short_turnover, t.short_balance,
+    t.total_turnover, t.close,
+    i.trade_date AS short_interest_date, i.short_shares, i.short_percent,
+    i.avg_daily_short_volume, i.avg_daily_share_volume, i.days_to_cover, i.avg_cost,
+    i.close_price, i.last_close_price,
+    p.trade_date AS short_positions_date, p.short_shares AS positions_short_shares,
+    p.avg_daily_share_volume AS positions_avg_daily_share_volume,
+    p.days_to_cover AS positions_days_to_cover, p.short_amount AS positions_short_amount,
+    p.short_balance AS positions_short_balance, p.cost AS positions_cost,
+    p.short_ratio AS positions_short_ratio, p.close AS positions_close
+FROM (SELECT symbol, market FROM short_trades
+      UNION SELECT symbol, market FROM short_interest
+      UNION SELECT symbol, market FROM short_positions) AS s
+LEFT JOIN latest_short_trades AS t USING (symbol)
+LEFT JOIN latest_short_interest AS i USING (symbol)
+LEFT JOIN latest_short_positions AS p USING (symbol)"""
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the first released schema.
     (
@@ -260,7 +322,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         _RUN_PROBLEMS,
     ),
     # 5: when each row was first stored, and every set of values a fetch replaced.
-    (*_history("short_trades", _TRADES_DATA), *_history("short_interest", _INTEREST_DATA)),
+    (
+        *_first_seen("short_trades"),
+        *_history("short_trades", _TRADES_DATA),
+        *_first_seen("short_interest"),
+        *_history("short_interest", _INTEREST_DATA),
+    ),
+    # 6: short positions, the OpenAPI's third data set, in a table of their own with the
+    # others' history and views; the snapshot gains their newest figures.
+    (
+        _data_table("short_positions", _POSITIONS_DATA),
+        "CREATE INDEX short_positions_by_date ON short_positions (trade_date)",
+        *_history("short_positions", _POSITIONS_DATA),
+        _latest_view("short_positions"),
+        _market_view("short_positions", "US", _US_POSITIONS),
+        _market_view("short_positions", "HK", _HK_POSITIONS),
+        "DROP VIEW snapshot",
+        _SNAPSHOT_V6,
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

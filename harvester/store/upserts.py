@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
+from harvester.catalog import Endpoint
+from harvester.model import SUPPORTED_MARKETS
+
 Picker = Callable[[tuple[Any, ...]], tuple[Any, ...]]  # picks a row's stored values
 
 
@@ -56,3 +59,16 @@ class TableSpec:
         kept = dict(self.markets).get(market, self.columns)
         positions = [0, 1, 2, *(3 + self.columns.index(name) for name in kept)]
         return self.upsert_sql(kept), itemgetter(*positions)
+
+
+def table_spec(endpoint: Endpoint) -> TableSpec:
+    """Where ``endpoint``'s rows go, from its catalog entry: its table, what each market fills."""
+    return TableSpec(
+        endpoint.name,
+        endpoint.name,
+        tuple(column.name for column in endpoint.columns),
+        tuple(
+            (market, tuple(column.name for column in endpoint.columns if column.fills(market)))
+            for market in SUPPORTED_MARKETS
+        ),
+    )

@@ -47,10 +47,20 @@ EXPECTED = {
         SELECT symbol, trade_date, short_ratio, nasdaq_short_volume, nyse_short_volume,
                total_volume, short_turnover, short_balance, total_turnover, close
         FROM short_trades WHERE symbol = '700.HK' ORDER BY trade_date DESC LIMIT 20""",
+    "largest_hk_short_positions": """
+        SELECT symbol, trade_date, short_amount, short_ratio FROM short_positions AS p
+        WHERE market = 'HK'
+          AND trade_date = (SELECT MAX(trade_date) FROM short_positions WHERE symbol = p.symbol)
+        ORDER BY short_amount DESC, symbol LIMIT 10""",
+    "symbol_short_positions": """
+        SELECT symbol, trade_date, short_shares, avg_daily_share_volume, days_to_cover,
+               short_amount, short_balance, cost, short_ratio, close
+        FROM short_positions WHERE symbol = '700.HK' ORDER BY trade_date DESC LIMIT 20""",
     "short_interest_beside_short_ratio": """
         SELECT s.symbol, i.trade_date AS short_interest_date, i.short_shares, i.short_percent,
                i.days_to_cover, t.trade_date AS short_trades_date, t.short_ratio
-        FROM (SELECT symbol FROM short_trades UNION SELECT symbol FROM short_interest) AS s
+        FROM (SELECT symbol FROM short_trades UNION SELECT symbol FROM short_interest
+              UNION SELECT symbol FROM short_positions) AS s
         LEFT JOIN short_interest AS i ON i.symbol = s.symbol AND i.trade_date =
             (SELECT MAX(trade_date) FROM short_interest WHERE symbol = s.symbol)
         LEFT JOIN short_trades AS t ON t.symbol = s.symbol AND t.trade_date =
@@ -153,14 +163,17 @@ def start_server(
 @pytest.fixture
 def datasette(
     copy_swept: Callable[[], Swept],
+    add_positions: Callable[[Path], None],
     harvester: Callable[..., subprocess.CompletedProcess[str]],
     free_port: Callable[[], int],
     start_server: Callable[[list[str], int], Server],
     tmp_path: Path,
 ) -> tuple[Server, Swept, Path]:
-    """Datasette serving a private copy of the swept database with our metadata."""
+    """Datasette serving a private copy of the swept database, short positions added, with
+    our metadata."""
     pytest.importorskip("datasette")
     swept = copy_swept()
+    add_positions(swept.db)
     meta = tmp_path / "metadata.json"
     result = harvester(
         "datasette-metadata", "--config", str(swept.config), "--db", str(swept.db), "-o", str(meta)
@@ -220,6 +233,8 @@ def test_descriptions_appear_on_the_table_and_view_pages(
     assert "Daily short selling" in page  # the table's description
     view = server.text(f"{NAME}/snapshot")
     assert describe("snapshot", "short_interest_date") in view
+    positions = server.text(f"{NAME}/short_positions")
+    assert f"<dt>cost</dt><dd>{describe('short_positions', 'cost')}</dd>" in positions
     canned = server.text(f"{NAME}/symbol_last_20_days")
     assert "canonical form" in canned
 

@@ -1,6 +1,7 @@
 """Each column is declared once, and the chain from upstream field to docs holds.
 
-The chain: an adapter's fields fill the columns ``harvester.catalog`` declares;
+The chain: an adapter's fields (each dialect's adapter of each data set it serves) fill the
+columns ``harvester.catalog`` declares;
 those columns are in the schema ``Store`` creates, with the declared type's
 affinity; every column of that schema is described (with a unit where it is a
 number, a date or a time) in ``store/columns.py``, which takes the endpoints'
@@ -18,21 +19,25 @@ from datetime import UTC, date, datetime
 import pytest
 
 from harvester import catalog
-from harvester.catalog import ROW_HEAD, Column, Endpoint
+from harvester.catalog import APIS, GATEWAY, OPENAPI, ROW_HEAD, Column, Endpoint, served_by
 from harvester.model import MARKET_TZ, SUPPORTED_MARKETS
 from harvester.read.explore import metadata
 from harvester.store.columns import RELATIONS, describe
 from harvester.store.doc import table_markdown
 from harvester.store.store import Store
-from harvester.upstream.endpoints import ADAPTERS
+from harvester.upstream.endpoints import adapters
 from harvester.upstream.endpoints.values import PARSERS
 
 ENDPOINTS = {endpoint.name: endpoint for endpoint in catalog.ENDPOINTS}
-# One record per endpoint whose date fields all agree, in both markets' zones.
-_NOON = int(datetime(2026, 5, 15, 12, tzinfo=UTC).timestamp() * 1000)
+#: (dialect, data set) for every data set a dialect serves.
+SERVED = [(api, endpoint.name) for api in APIS for endpoint in served_by(api)]
+# One record per dialect and data set whose date fields all agree, in both markets' zones.
+_NOON = datetime(2026, 5, 15, 12, tzinfo=UTC).timestamp()
 DATED = {
-    "short_trades": {"timestamp": "2026-05-15T12:00:00Z"},
-    "short_interest": {"timestamp_str": "2026-05-15", "timestamp": _NOON},
+    (GATEWAY, "short_trades"): {"timestamp": "2026-05-15T12:00:00Z"},
+    (GATEWAY, "short_interest"): {"timestamp_str": "2026-05-15", "timestamp": int(_NOON * 1000)},
+    (OPENAPI, "short_trades"): {"timestamp": str(int(_NOON))},
+    (OPENAPI, "short_positions"): {"timestamp": str(int(_NOON))},
 }
 
 
@@ -82,17 +87,22 @@ def schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]
 # Adapter fields -> declared columns ---------------------------------------------------------
 
 
-def test_every_endpoint_has_its_adapter_bound_to_its_catalog_entry() -> None:
-    assert set(ADAPTERS) == set(ENDPOINTS)
-    for name, adapter in ADAPTERS.items():
-        assert adapter.endpoint is ENDPOINTS[name]
-        assert adapter.table == name
-        assert adapter.columns == ENDPOINTS[name].columns
+def test_every_data_set_a_dialect_serves_has_its_adapter_bound_to_its_catalog_entry() -> None:
+    assert {name for _, name in SERVED} == set(ENDPOINTS)  # no data set without a dialect
+    for api in APIS:
+        served = {endpoint.name for endpoint in served_by(api)}
+        assert set(adapters(api)) == served, api
+        for name, adapter in adapters(api).items():
+            assert adapter.endpoint is ENDPOINTS[name]
+            assert adapter.table == name
+            assert adapter.columns == ENDPOINTS[name].columns
 
 
-@pytest.mark.parametrize("name", sorted(ENDPOINTS))
-def test_every_adapter_field_fills_a_declared_column_from_its_declared_source(name: str) -> None:
-    adapter, endpoint = ADAPTERS[name], ENDPOINTS[name]
+@pytest.mark.parametrize(("api", "name"), SERVED)
+def test_every_adapter_field_fills_a_declared_column_from_its_declared_source(
+    api: str, name: str
+) -> None:
+    adapter, endpoint = adapters(api)[name], ENDPOINTS[name]
     declared = {column.name: column for column in endpoint.columns}
     assert set(adapter.fields) == set(SUPPORTED_MARKETS)
     for market, fields in adapter.fields.items():
@@ -118,13 +128,13 @@ def test_every_declared_column_names_its_upstream_field_or_null_per_market(name:
         assert any(column.fills(market) for column in endpoint.columns), market
 
 
-@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+@pytest.mark.parametrize(("api", "name"), SERVED)
 @pytest.mark.parametrize("market", SUPPORTED_MARKETS)
-def test_the_date_comes_from_the_field_the_catalog_names(name: str, market: str) -> None:
-    adapter, source = ADAPTERS[name], ENDPOINTS[name].date.source(market)
+def test_the_date_comes_from_the_field_the_catalog_names(api: str, name: str, market: str) -> None:
+    adapter, source = adapters(api)[name], ENDPOINTS[name].date.source(market)
     tz = MARKET_TZ[market]
-    assert adapter.record_dates([DATED[name]], tz) == ([date(2026, 5, 15)], 0)
-    without = {key: value for key, value in DATED[name].items() if key != source}
+    assert adapter.record_dates([DATED[api, name]], tz) == ([date(2026, 5, 15)], 0)
+    without = {key: value for key, value in DATED[api, name].items() if key != source}
     days, warnings = adapter.record_dates([without], tz)
     assert days == [None] or warnings, (name, market, source)
 

@@ -99,10 +99,25 @@ def test_rendered_tables_have_as_many_cells_in_every_row() -> None:
         assert len({row.count("|") for row in rows}) == 1, table.name
 
 
-def test_each_view_example_answers_on_a_swept_database(swept: Swept) -> None:
+def test_each_view_example_answers_on_a_swept_database(positioned: Swept) -> None:
     for view in VIEWS:
         assert view.example is not None, view.name
-        assert swept.rows(view.example[1]), view.name
+        assert positioned.rows(view.example[1]), view.name
+
+
+def test_short_positions_say_their_own_units_and_where_they_fill() -> None:
+    positions = RELATIONS["short_positions"]
+    assert "whether a fraction or a percent" in positions.column("short_ratio").unit
+    assert positions.column("short_amount").unit == "HKD"
+    assert "OpenAPI" in positions.description and "short_interest" in positions.description
+    assert describe("hk_short_positions", "short_amount").endswith("From upstream: HK amount.")
+    # Beside the other data sets its columns take their own names, with the same description.
+    assert describe("snapshot", "positions_short_ratio") == describe(
+        "short_positions", "short_ratio"
+    )
+    assert describe("snapshot", "short_ratio") == describe("short_trades", "short_ratio")
+    for name in ("short_trades", "short_interest", "short_positions"):
+        assert name in describe("tasks", "endpoint")
 
 
 def test_the_short_ratio_is_the_fraction_said_on_swept_data(swept: Swept) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from harvester.catalog import ENDPOINTS
 from harvester.errors import StoreError
 from harvester.store.schema import SCHEMA_VERSION
 from harvester.store.store import Store
-from harvester.upstream.endpoints import ADAPTERS
 
 Query = Callable[..., list[tuple[Any, ...]]]
 
@@ -50,26 +50,25 @@ def table_info(query: Query, path: Path, table: str) -> tuple[tuple[str, ...], t
     return names, key
 
 
-@pytest.mark.parametrize("endpoint", list(ADAPTERS))
-async def test_data_tables_have_the_adapters_columns_in_order(
-    query: Query, db_path: Path, endpoint: str
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=lambda endpoint: endpoint.name)
+async def test_data_tables_have_the_catalogs_columns_in_order(
+    query: Query, db_path: Path, endpoint: Any
 ) -> None:
     async with Store(db_path):
         pass
-    adapter = ADAPTERS[endpoint]
-    names, key = table_info(query, db_path, adapter.table)
+    names, key = table_info(query, db_path, endpoint.name)
     assert names == (
         "symbol",
         "market",
         "trade_date",
-        *[c.name for c in adapter.columns],
+        *[c.name for c in endpoint.columns],
         "run_id",
         "fetched_at",
         "first_seen_at",
     )
     assert key == ("symbol", "trade_date")
-    declared = {row[1]: row[2] for row in query(db_path, f"PRAGMA table_info({adapter.table})")}
-    assert {c.name: c.type for c in adapter.columns}.items() <= declared.items()
+    declared = {row[1]: row[2] for row in query(db_path, f"PRAGMA table_info({endpoint.name})")}
+    assert {c.name: c.type for c in endpoint.columns}.items() <= declared.items()
 
 
 async def test_runs_and_tasks_tables_have_the_documented_columns(

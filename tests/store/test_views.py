@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
+from harvester import catalog
 from harvester.store.schema import SCHEMA_VERSION
 from harvester.store.store import Store
-from harvester.sweep.run import table_specs
+from harvester.store.upserts import table_spec
 
 HERE = Path(__file__).resolve().parent.parent
 Query = Callable[..., list[tuple[Any, ...]]]
@@ -32,7 +33,12 @@ VIEWS = (
     "hk_short_interest",
     "short_trades_versions",
     "short_interest_versions",
+    "latest_short_positions",
+    "us_short_positions",
+    "hk_short_positions",
+    "short_positions_versions",
 )
+SPECS = {endpoint.name: table_spec(endpoint) for endpoint in catalog.ENDPOINTS}
 
 
 def columns(query: Query, db: Path, name: str) -> tuple[str, ...]:
@@ -56,11 +62,11 @@ def newest(rows: list[tuple[Any, ...]]) -> dict[str, tuple[Any, ...]]:
     return best
 
 
-@pytest.mark.parametrize("table", ["short_trades", "short_interest"])
-def test_latest_views_hold_each_symbols_newest_row(swept: Any, table: str) -> None:
-    expected = newest(swept.rows(f"SELECT * FROM {table}"))
-    got = swept.rows(f"SELECT * FROM latest_{table}")
-    assert len(expected) >= 6  # the good symbols of both markets have rows
+@pytest.mark.parametrize("table", list(SPECS))
+def test_latest_views_hold_each_symbols_newest_row(positioned: Any, table: str) -> None:
+    expected = newest(positioned.rows(f"SELECT * FROM {table}"))
+    got = positioned.rows(f"SELECT * FROM latest_{table}")
+    assert len(expected) >= 4  # the good symbols of both markets have rows
     assert {row[0]: row for row in got} == expected
     assert len(got) == len(expected)  # one row per symbol
 
@@ -118,11 +124,11 @@ def test_run_problems_follows_the_newest_run(copy_swept: Callable[[], Any]) -> N
 
 
 @pytest.mark.parametrize("market", ["US", "HK"])
-@pytest.mark.parametrize("endpoint", ["short_trades", "short_interest"])
+@pytest.mark.parametrize("endpoint", list(SPECS))
 def test_market_views_carry_only_the_columns_that_market_fills(
-    swept: Any, query: Query, endpoint: str, market: str
+    positioned: Any, query: Query, endpoint: str, market: str
 ) -> None:
-    spec = table_specs()[endpoint]
+    swept, spec = positioned, SPECS[endpoint]
     filled = dict(spec.markets)[market]
     view = f"{market.lower()}_{spec.table}"
     names = columns(query, swept.db, view)

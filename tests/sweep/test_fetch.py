@@ -59,7 +59,7 @@ class OneRowAdapter:
 
     name = "short_trades"
 
-    def request(self, symbol: Symbol, path: str, count: int) -> RequestSpec:
+    def request(self, symbol: Symbol, path: str, count: int, **_: object) -> RequestSpec:
         return RequestSpec(path.replace("{symbol}", str(symbol)), (("count", str(count)),))
 
     def parse(self, symbol: Symbol, status: int, *args: Any, **kwargs: Any) -> Parsed:
