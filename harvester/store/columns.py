@@ -158,6 +158,13 @@ RUNS = Relation(
             "outage, refused credentials, too old to resume); NULL otherwise; since "
             "schema version 2",
         ),
+        Column(
+            "kind",
+            "TEXT",
+            "",
+            "`sweep`, or `backfill` (`harvester backfill`: each task paged back to a day); "
+            "`--resume` takes up only a run of its own kind; since schema version 6",
+        ),
     ),
 )
 

@@ -329,7 +329,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         *_history("short_interest", _INTEREST_DATA),
     ),
     # 6: short positions, the OpenAPI's third data set, in a table of their own with the
-    # others' history and views; the snapshot gains their newest figures.
+    # others' history and views; the snapshot gains their newest figures; runs get a kind.
     (
         _data_table("short_positions", _POSITIONS_DATA),
         "CREATE INDEX short_positions_by_date ON short_positions (trade_date)",
@@ -339,6 +339,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         _market_view("short_positions", "HK", _HK_POSITIONS),
         "DROP VIEW snapshot",
         _SNAPSHOT_V6,
+        # A backfill is a run too; `--resume` must not take up one kind for the other.
+        "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sweep' "
+        "CHECK (kind IN ('sweep', 'backfill'))",
     ),
 )
 

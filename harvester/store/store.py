@@ -171,11 +171,13 @@ class Store:
 
     # Runs: each method is one whole step in one transaction ----------------------------
 
-    async def latest_unfinished_run(self) -> RunRow | None:
-        """The newest run that is still ``running`` or ``interrupted``."""
+    async def latest_unfinished_run(self, kind: str = "sweep") -> RunRow | None:
+        """The newest run of ``kind`` (``sweep`` or ``backfill``) still ``running`` or
+        ``interrupted``."""
         rows = await self._rows(
             "SELECT run_id, started_at, status FROM runs WHERE status != 'completed' "
-            "ORDER BY started_at DESC, rowid DESC LIMIT 1"
+            "AND kind = ? ORDER BY started_at DESC, rowid DESC LIMIT 1",
+            (kind,),
         )
         return RunRow(rows[0][0], rows[0][1], RunStatus(rows[0][2])) if rows else None
 
@@ -185,6 +187,7 @@ class Store:
         symbols_file: str,
         tasks: Iterable[TaskRow],
         totals: Callable[[int], Mapping[str, int]],
+        kind: str = "sweep",
     ) -> Mapping[str, int]:
         """Record a new ``running`` run and its tasks, in one transaction.
 
@@ -194,8 +197,9 @@ class Store:
         """
         async with self._transaction():
             await self._sql(
-                "INSERT INTO runs (run_id, started_at, status, symbols_file) VALUES (?, ?, ?, ?)",
-                (run_id, now(), RunStatus.RUNNING.value, symbols_file),
+                "INSERT INTO runs (run_id, started_at, status, symbols_file, kind) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (run_id, now(), RunStatus.RUNNING.value, symbols_file, kind),
             )
             added, stream = 0, iter(tasks)
             while chunk := list(islice(stream, TASK_CHUNK)):

@@ -108,7 +108,13 @@ class Universe:
 
 
 async def record_universe(
-    store: Store, run_id: str, path: Path, endpoints: Sequence[str], *, strict: bool
+    store: Store,
+    run_id: str,
+    path: Path,
+    endpoints: Sequence[str],
+    *,
+    strict: bool,
+    kind: str = "sweep",
 ) -> tuple[int, int, int]:
     """Record a new run and its tasks from the symbols file in one transaction.
 
@@ -116,7 +122,9 @@ async def record_universe(
     security written again, in any style; it is fetched once.
     """
     universe = Universe(path, endpoints, strict=strict)
-    counters = await store.start_run(run_id, str(path), universe.tasks(), universe.totals)
+    counters = await store.start_run(
+        run_id, str(path), universe.tasks(), universe.totals, kind=kind
+    )
     return counters["symbols"], counters["duplicates"], counters["malformed_lines"]
 
 
@@ -125,11 +133,12 @@ def _age_hours(started_at: str) -> float:
 
 
 async def open_run(
-    store: Store, settings: Settings, endpoints: Sequence[str], resume: bool
+    store: Store, settings: Settings, endpoints: Sequence[str], resume: bool, kind: str = "sweep"
 ) -> OpenedRun:
-    """Continue the latest unfinished run when asked and it is recent, else start a new one."""
+    """Continue the latest unfinished run of ``kind`` (``sweep`` or ``backfill``) when asked
+    and it is recent, else start a new one."""
     if resume:
-        run = await store.latest_unfinished_run()
+        run = await store.latest_unfinished_run(kind)
         max_age = settings.sweep.resume_max_age
         if run is not None and _age_hours(run.started_at) <= max_age:
             await store.resume_run(run.run_id, CRASHED)
@@ -150,7 +159,7 @@ async def open_run(
     run_id = new_run_id()
     path = Path(settings.sweep.symbols)
     symbols, duplicates, malformed = await record_universe(
-        store, run_id, path, endpoints, strict=settings.sweep.strict
+        store, run_id, path, endpoints, strict=settings.sweep.strict, kind=kind
     )
     log.info("run %s: %d symbols from %s", run_id, symbols, path)
     return OpenedRun(run_id, resumed=False, duplicates=duplicates, malformed_lines=malformed)

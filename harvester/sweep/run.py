@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import TypeVar
 
-from harvester.catalog import GATEWAY
+from harvester.catalog import GATEWAY, served_by
 from harvester.errors import (
     CredentialsRefused,
     GatewayUnavailable,
@@ -41,7 +41,7 @@ from harvester.model import (
 from harvester.settings.config import Settings
 from harvester.store.lock import DatabaseLock
 from harvester.store.store import Store, symbol_from_canonical
-from harvester.store.upserts import TableSpec
+from harvester.store.upserts import TableSpec, table_spec
 from harvester.sweep.backfill import OLDEST_SQL, Backfill, cutoff, page_size, take_page
 from harvester.sweep.counts import SweepCounts
 from harvester.sweep.fetch import FirstAnswers, Gate, Job, Stopped, Tally, fetch_task
@@ -65,19 +65,8 @@ T = TypeVar("T")
 
 
 def table_specs(api: str = GATEWAY) -> dict[str, TableSpec]:
-    """Where the rows of each adapter of the dialect ``api`` go."""
-    return {
-        name: TableSpec(
-            name,
-            adapter.table,
-            tuple(column.name for column in adapter.columns),
-            tuple(
-                (market, tuple(spec.column for spec in fields))
-                for market, fields in adapter.fields.items()
-            ),
-        )
-        for name, adapter in adapters(api).items()
-    }
+    """Where the rows of each data set of the dialect ``api`` go."""
+    return {endpoint.name: table_spec(endpoint) for endpoint in served_by(api)}
 
 
 def build_jobs(settings: Settings) -> dict[str, Job]:
@@ -343,7 +332,8 @@ async def run_sweep(
         async with Store(
             Path(settings.sweep.db), busy_timeout=settings.sweep.busy_timeout
         ) as store:
-            run = await open_run(store, settings, list(jobs), resume)
+            kind = "backfill" if since is not None else "sweep"
+            run = await open_run(store, settings, list(jobs), resume, kind)
             guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
             counts = SweepCounts(
                 run_id=run.run_id,

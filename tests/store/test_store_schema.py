@@ -91,6 +91,7 @@ async def test_runs_and_tasks_tables_have_the_documented_columns(
             "warnings",
             "resumes",
             "stop_reason",
+            "kind",
         ),
         ("run_id",),
     )

@@ -136,6 +136,38 @@ def test_a_backfill_killed_mid_way_resumes_to_the_same_file(
         assert rows(swept / "killed.sqlite", table) == rows(swept / "h.sqlite", table)
 
 
+@pytest.mark.slow
+def test_a_sweep_and_a_backfill_resume_only_their_own_kind(
+    harvester: Run,
+    swept: Path,
+    start_sweep: Callable[..., subprocess.Popen[str]],
+    wait_until: Callable[[Callable[[], object], float, str], None],
+) -> None:
+    before = len(rows(swept / "h.sqlite", "short_trades"))
+    process = start_sweep(
+        ["backfill", "--since", SINCE.isoformat(), "--simulate", "-q", "--db", "h.sqlite"],
+        env=dict(FAST, HARVESTER_GATEWAY_RATE="20"),
+        cwd=swept,
+    )
+    wait_until(
+        lambda: len(rows(swept / "h.sqlite", "short_trades")) > before,
+        60,
+        "a backfilled page committed",
+    )
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    nightly = harvester(
+        "sweep", "--resume", "--simulate", "-q", "--json", "--db", "h.sqlite", cwd=swept, env=FAST
+    )
+    assert nightly.returncode == 0, nightly.stderr
+    assert json.loads(nightly.stdout)["resumes"] == 0  # a new sweep, not the backfill's tasks
+    summary = backfill(harvester, swept, "h.sqlite", "--resume")
+    assert summary["resumes"] == 1
+    with sqlite3.connect(swept / "h.sqlite") as connection:
+        kinds = connection.execute("SELECT kind, status FROM runs ORDER BY started_at").fetchall()
+    assert kinds == [("sweep", "completed"), ("backfill", "completed"), ("sweep", "completed")]
+
+
 def test_the_gateway_dialect_says_its_history_stops_at_count(
     harvester: Run, tmp_path: Path
 ) -> None:
