@@ -25,6 +25,7 @@ pytest_plugins = (  # fixtures kept in their own modules, for every folder
     "fixtures_swept",
     "fixtures_outside",
     "fixtures_mocked",
+    "fixtures_positions",
 )
 
 DATA = Path(__file__).resolve().parent / "data"

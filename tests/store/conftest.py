@@ -6,19 +6,16 @@ What a test checks is read back from the file through a separate ``sqlite3`` con
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
-from contextlib import closing
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from fixtures_swept import Swept
 
 from harvester import catalog
 from harvester.model import Symbol, TaskResult, TaskStatus
 from harvester.store.store import Store
-from harvester.store.upserts import TableSpec, table_spec
+from harvester.store.upserts import TableSpec
 
 Rows = list[tuple[Any, ...]]
 
@@ -112,58 +109,3 @@ def run(db_path: Path, query: Callable[..., Rows]) -> SampleRun:
 
 # Short positions, which no sweep of the simulated gateway stores (it speaks the gateway
 # dialect): rows as an OpenAPI adapter makes them, written with the store's own upserts.
-
-POSITIONS_FETCHED = "2026-05-16T01:00:00.000Z"  #: when the rows below were stored
-POSITIONS_RESTATED = "2026-05-17T01:00:00.000Z"  #: when 700.HK's newest was restated
-
-
-def position_row(symbol: str, day: str, i: int) -> tuple[Any, ...]:
-    """A full-width ``short_positions`` row (catalog order), NULL where the market fills none."""
-    if symbol.endswith(".US"):
-        return (
-            symbol,
-            "US",
-            day,
-            1_000_000 * i,
-            250_000 * i,
-            4.0,
-            None,
-            None,
-            None,
-            0.01 * i,
-            100.5,
-        )
-    return (symbol, "HK", day, None, None, None, 2.5e8 * i, 1.5e8, 87.25, 0.02 * i, 640.0)
-
-
-POSITIONS = [
-    position_row(symbol, day, i)
-    for symbol, days in (
-        ("AAPL.US", ("2026-04-15", "2026-04-30", "2026-05-15")),
-        ("MSFT.US", ("2026-04-30", "2026-05-15")),
-        ("700.HK", ("2026-05-01", "2026-05-08", "2026-05-15")),
-        ("9988.HK", ("2026-05-08",)),
-    )
-    for i, day in enumerate(days, start=1)
-]
-_NEWEST_700 = next(row for row in POSITIONS if row[0] == "700.HK" and row[2] == "2026-05-15")
-RESTATED = (*_NEWEST_700[:8], 99.75, *_NEWEST_700[9:])  #: the same day with another ``cost``
-
-
-def write_positions(db: Path, rows: list[tuple[Any, ...]], run_id: str, fetched_at: str) -> None:
-    """Upsert full-width rows into ``short_positions`` as the store does, narrowed per market."""
-    spec = table_spec(catalog.SHORT_POSITIONS)
-    with closing(sqlite3.connect(db)) as conn, conn:
-        for market in ("US", "HK"):
-            sql, pick = spec.narrowing(market)
-            mine = [(*pick(row), run_id, fetched_at) for row in rows if row[1] == market]
-            conn.executemany(sql, mine)
-
-
-@pytest.fixture
-def positioned(copy_swept: Callable[[], Swept]) -> Swept:
-    """A private copy of the swept database with short positions in it, one of them restated."""
-    swept = copy_swept()
-    write_positions(swept.db, POSITIONS, "positions-1", POSITIONS_FETCHED)
-    write_positions(swept.db, [RESTATED], "positions-2", POSITIONS_RESTATED)
-    return swept

@@ -182,6 +182,39 @@ KNOWN_DAYS = {
     ("short_positions", "HK"): ["2026-05-15", "2026-05-08", "2026-05-01"],
 }
 
+# The newest of those records as the table holds it: the catalog's mapping, checked by hand
+# (the other comparisons map fields to columns through the catalog, so cannot catch a swap).
+KNOWN_NEWEST = {
+    ("short_trades", "US"): {
+        "nasdaq_short_volume": 5748485,
+        "nyse_short_volume": 0,
+        "total_volume": 15778974,
+        "short_ratio": 0.3643,
+        "close": 300.23,
+    },
+    ("short_trades", "HK"): {
+        "short_turnover": 2926000.0,
+        "short_balance": 1318056100.0,
+        "total_turnover": 29497076.0,
+        "short_ratio": 0.0992,
+        "close": 449.2,
+    },
+    ("short_positions", "US"): {
+        "short_shares": 81234567,
+        "avg_daily_share_volume": 95123456,
+        "days_to_cover": 1.2,
+        "short_ratio": 0.0261,
+        "close": 300.23,
+    },
+    ("short_positions", "HK"): {
+        "short_amount": 24726441000.0,  # money (HKD), not shares: API.md keeps them apart
+        "short_balance": 54177721.0,
+        "cost": 456.399,
+        "short_ratio": 0.0059,
+        "close": 456.4,
+    },
+}
+
 
 # Processes ---------------------------------------------------------------------------------
 
@@ -259,6 +292,7 @@ def _captured(log: Path) -> list[dict[str, Any]]:
 
 
 def _stats(url: str) -> dict[str, Any]:
+    """A simulated gateway's counters (``GET /_stats``)."""
     with urllib.request.urlopen(f"{url}/_stats", timeout=5) as answer:
         return dict(json.loads(answer.read()))
 
@@ -370,7 +404,7 @@ def test_the_sdk_gets_the_records_a_sweep_stores(
         assert result.returncode == 0, result.stderr
         context = _context(openapi, gateway.url, DEMO_APP_KEY, DEMO_APP_SECRET, DEMO_ACCESS_TOKEN)
         fetched = {
-            (symbol, endpoint.name): _fetch(context, endpoint, symbol, endpoint.count)
+            (symbol, endpoint): _fetch(context, endpoint, symbol, endpoint.count)
             for symbol in STORED_AS
             for endpoint in DATA_SETS
         }
@@ -381,12 +415,12 @@ def test_the_sdk_gets_the_records_a_sweep_stores(
         for symbol in set(STORED_AS.values())
         for endpoint in DATA_SETS
     )
-    for (symbol, name), records in fetched.items():
-        endpoint = SHORT_TRADES if name == "short_trades" else SHORT_POSITIONS
+    for (symbol, endpoint), records in fetched.items():
         market = symbol.rsplit(".", 1)[1]
-        assert len(records) == endpoint.count, (symbol, name)
+        assert len(records) == endpoint.count, (symbol, endpoint.name)
         stored = _stored_rows(db, endpoint, STORED_AS[symbol], market)
-        assert _typed(stored) == _typed(_sdk_rows(endpoint, market, records)), (symbol, name)
+        expected = _sdk_rows(endpoint, market, records)
+        assert _typed(stored) == _typed(expected), (symbol, endpoint.name)
 
 
 # (b) the signature, the paths, the query and the signed headers ------------------------------
@@ -410,9 +444,11 @@ def test_the_harvester_signs_and_asks_as_the_sdk_does(
     assert len(by_sdk) == 4, by_sdk
     for request in by_sdk:
         sent = {name.lower(): value for name, value in request["headers"]}
-        ours = signer.headers("GET", request["path"], request["query"], float(sent["x-timestamp"]))
+        signed = signer.headers(
+            "GET", request["path"], request["query"], float(sent["x-timestamp"])
+        )
         assert request["method"] == "GET"
-        assert ours == {name: sent[name] for name in SIGNED}, request
+        assert signed == {name: sent[name] for name in SIGNED}, request
 
     sdk_paths = {request["path"]: request for request in by_sdk}
     assert sorted(r["path"] for r in by_harvester) == sorted(sdk_paths), by_harvester
@@ -445,18 +481,21 @@ def test_known_records_are_stored_as_the_sdk_parses_them(
     with capture_server() as (url, _):
         context = _context(openapi, url, FAKE["key"], FAKE["secret"], FAKE["token"])
         parsed = {
-            (endpoint.name, market): _fetch(context, endpoint, symbol, endpoint.count)
+            (endpoint, market): _fetch(context, endpoint, symbol, endpoint.count)
             for market, symbol in symbols.items()
             for endpoint in DATA_SETS
         }
         result, db = _sweep(tmp_path, url, list(symbols.values()), *FAKE.values())
     assert result.returncode == 0, result.stderr
-    for (name, market), records in parsed.items():
-        endpoint = SHORT_TRADES if name == "short_trades" else SHORT_POSITIONS
+    for (endpoint, market), records in parsed.items():
+        name = endpoint.name
         expected = _sdk_rows(endpoint, market, records)
         assert [row[0] for row in expected] == KNOWN_DAYS[name, market]
         stored = _stored_rows(db, endpoint, symbols[market], market)
         assert _typed(stored) == _typed(expected), (name, market)
+        newest = dict(zip((c.name for c in endpoint.columns), stored[0][1:], strict=True))
+        filled = {column: value for column, value in newest.items() if value is not None}
+        assert filled == KNOWN_NEWEST[name, market], (name, market)
 
 
 # (d) a wrong secret ----------------------------------------------------------------------------

@@ -58,7 +58,9 @@ CLOCK_SKEW_MAX = 60.0  # seconds between our clock and the upstream's that a ref
 def classify(code: int, message: str, *, retry_unknown: bool = False) -> FetchError:
     """The error for a non-zero OpenAPI ``code``; an unknown one keeps its code and message."""
     meaning, kind = CODES.get(code, ("", Rejected))
-    text = f"{code} {meaning}" + (f": {message}" if message and message != meaning else "")
+    # The upstream's own words, unless they only repeat (or begin with) the code's meaning.
+    said = message.removeprefix(meaning).lstrip(": ") if meaning else message
+    text = f"{code} {meaning}" + (f": {said}" if said else "")
     if kind is RateLimited:
         return RateLimited(f"HTTP 429 {text}")
     if kind is Rejected:

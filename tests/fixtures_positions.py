@@ -1,10 +1,10 @@
-"""Fixtures for the read tests: the swept database with short positions in it.
+"""Fixtures for every folder: the swept database with short positions in it.
 
 The simulated gateway speaks the gateway dialect, which does not serve short positions,
 so the shared swept file (tests/fixtures_swept.py) has ``short_positions`` empty. These
 fixtures add rows as an OpenAPI sweep would store them, written with the store's own
 upserts (narrowed per market), at two fixed moments: every row at ``FETCHED``, and one of
-them restated at ``RESTATED``.
+them restated at ``RESTATED``. Loaded by tests/conftest.py as a plugin.
 """
 
 from __future__ import annotations
