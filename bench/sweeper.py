@@ -19,11 +19,12 @@ from typing import Any
 
 from bench.gateway import GatewayProcess, Stats
 from bench.procs import BenchError, Child, Finished, harvester_argv, tail
-from harvester.catalog import ENDPOINTS as CATALOG
+from harvester.catalog import GATEWAY, served_by
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config" / "harvester.toml"
-ENDPOINTS = tuple(endpoint.name for endpoint in CATALOG)
+# The bench sweeps the quote gateway's dialect, the default one.
+ENDPOINTS = tuple(endpoint.name for endpoint in served_by(GATEWAY))
 # The highest a user may set: above what one process sends, so no limiter ever waits.
 UNLIMITED_RATE = 10_000.0
 UNLIMITED_BURST = 10_000
@@ -75,7 +76,10 @@ def shipped_endpoints() -> dict[str, dict[str, Any]]:
     """``{endpoint: {path, count, rate, ...}}`` from the shipped config, over the defaults."""
     with SHIPPED_CONFIG.open("rb") as handle:
         tables = tomllib.load(handle).get("endpoints", {})
-    return {e.name: {"path": e.path, "count": e.count, **tables.get(e.name, {})} for e in CATALOG}
+    return {
+        e.name: {"path": e.path, "count": e.count, **tables.get(e.name, {})}
+        for e in served_by(GATEWAY)
+    }
 
 
 def write_config(path: Path, limits: Limits) -> Path:

@@ -269,6 +269,8 @@ def status_text(runs: list[dict[str, Any]]) -> str:
             f"{run['run_id']}  {run_state(run):<11}  started {run['started_at']}  "
             f"finished {finished}  rows {run['rows_written']}  "
             f"requests {run['requests']}"
+            # A file older than schema version 6 has no kind: every run of it was a sweep.
+            + ("  (backfill)" if run.get("kind") == "backfill" else "")
         )
         for endpoint, counts in sorted(run["tasks"].items()):
             lines.append(f"    {endpoint:<15} {_counts(counts)}")

@@ -166,6 +166,14 @@ def test_a_sweep_and_a_backfill_resume_only_their_own_kind(
     with sqlite3.connect(swept / "h.sqlite") as connection:
         kinds = connection.execute("SELECT kind, status FROM runs ORDER BY started_at").fetchall()
     assert kinds == [("sweep", "completed"), ("backfill", "completed"), ("sweep", "completed")]
+    status = harvester("status", "--db", "h.sqlite", cwd=swept)
+    assert [
+        line.endswith("(backfill)") for line in status.stdout.splitlines() if "started" in line
+    ] == [
+        False,
+        True,
+        False,
+    ]
 
 
 def test_the_gateway_dialect_says_its_history_stops_at_count(

@@ -388,7 +388,11 @@ def test_a_corrupt_file_is_refused_before_any_request(
     args, db = simulated_sweep(universe(200, "C"))
     assert harvester(*args).returncode == 0
     _corrupt(db)
-    assert query(db, INTEGRITY) != [("ok",)]
+    try:
+        found = query(db, INTEGRITY)
+    except sqlite3.DatabaseError:  # the scrambled pages may hold the schema's tail too
+        found = [("malformed",)]
+    assert found != [("ok",)]
     for attempt in (args, [*args, "--resume"]):
         line = error_line(harvester(*attempt))
         assert "the file is corrupt" in line and str(db) in line
