@@ -136,7 +136,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Any]:
             },
             "gateway": {"base_url": base_url, "timeout": 5.0, **(gateway or {})},
         }
-        for name in ("short_trades", "short_interest"):
+        for name in ("short_trades", "short_interest", "short_positions"):
             overrides[f"endpoints.{name}"] = {"rate": 1000.0, "concurrency": 8, **(endpoints or {})}
         empty = tmp_path / "empty.toml"
         empty.write_text("", encoding="utf-8")
