@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bench import CASES
+from bench.account import account
 from bench.memory import memory
 from bench.nightly import nightly
 from bench.options import Options
@@ -29,6 +30,7 @@ GROUPS: tuple[tuple[tuple[str, ...], Measure], ...] = (
     (("resume",), resume),
     (("cold_start",), cold_start),
     (("nightly",), nightly),
+    (("account",), account),
 )
 """Cases measured together (utilisation and politeness share one sweep), in running order."""
 

@@ -3,8 +3,9 @@
 A target compares a case's ratio with a mark: a fixed number, or (``resume``)
 a bound the case computes from its own run (``resume_allowance``). Politeness
 also caps the 429s served, and ``nightly`` also bounds two more of its figures
-(``also``). ``cold_start`` only reports. When a case cannot run, the table
-states its target in words (the formula for a computed mark).
+(``also``); ``account`` does both (the account's limits, and no task
+failed). ``cold_start`` only reports. When a case cannot run, the table states
+its target in words (the formula for a computed mark).
 """
 
 from __future__ import annotations
@@ -123,6 +124,16 @@ TARGETS: dict[str, Target] = {
         also=(
             Bound(figure="bytes_ratio", compare=Compare.AT_MOST, value=0.15),
             Bound(figure="rows_differing", compare=Compare.EQUAL, value=0),
+        ),
+    ),
+    "account": Target(
+        compare=Compare.AT_LEAST,
+        value=0.95,
+        max_429s=0,
+        also=(
+            Bound(figure="max_per_second", compare=Compare.AT_MOST, value=10),
+            Bound(figure="max_in_flight", compare=Compare.AT_MOST, value=5),
+            Bound(figure="failed_tasks", compare=Compare.EQUAL, value=0),
         ),
     ),
 }

@@ -77,6 +77,25 @@ def common_flags() -> argparse.ArgumentParser:
     return common
 
 
+def _run_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    """The flags of a command that runs a sweep (``sweep``, ``backfill``)."""
+    parser.add_argument("--symbols", help="symbols file ([sweep] symbols)")
+    parser.add_argument("--base-url", help="upstream URL ([gateway] base_url)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"continue the latest unfinished {verb} run, or start one",
+    )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help=f"start the simulated gateway in-process and {verb} against it",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand; each sets ``run`` (args -> exit code)."""
     parser = _Parser(prog="harvester", description=__doc__.split("\n", 1)[0])
@@ -91,16 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes:\n" + help_text(SWEEP),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sweep.add_argument("--symbols", help="symbols file ([sweep] symbols)")
-    sweep.add_argument("--base-url", help="gateway URL ([gateway] base_url)")
-    sweep.add_argument(
-        "--resume", action="store_true", help="continue the latest unfinished run, or start one"
-    )
-    sweep.add_argument(
-        "--simulate",
-        action="store_true",
-        help="start the simulated gateway in-process and sweep against it",
-    )
+    _run_flags(sweep, "sweep")
     sweep.add_argument(
         "--full",
         action="store_true",
@@ -114,9 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="a malformed symbols line is an error (exit 2)",
     )
-    sweep.add_argument("--json", action="store_true", help="print the summary as JSON")
-    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    sweep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sweep.set_defaults(run=_run_sweep)
 
     backfill = commands.add_parser(
@@ -132,19 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--since", type=day, required=True, help="the oldest day wanted, YYYY-MM-DD"
     )
-    backfill.add_argument("--symbols", help="symbols file ([sweep] symbols)")
-    backfill.add_argument("--base-url", help="upstream URL ([gateway] base_url)")
-    backfill.add_argument(
-        "--resume", action="store_true", help="continue the latest unfinished run, or start one"
-    )
-    backfill.add_argument(
-        "--simulate",
-        action="store_true",
-        help="start the simulated gateway in-process and backfill from it",
-    )
-    backfill.add_argument("--json", action="store_true", help="print the summary as JSON")
-    backfill.add_argument("-q", "--quiet", action="store_true", help="no progress display")
-    backfill.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _run_flags(backfill, "backfill")
     backfill.set_defaults(run=_run_sweep)
 
     status = commands.add_parser(

@@ -27,6 +27,14 @@ from harvester.settings.setting import Setting, setting, settings_of
 DEFAULT_CONFIG = Path("config/harvester.toml")
 
 
+def _each_dialect(limit: str) -> str:
+    """Each dialect's documented ``limit`` (``rate`` or ``concurrency``), for a setting's help."""
+    return "; ".join(
+        f"{getattr(d, limit):g} for `{d.name}`" if getattr(d, limit) else f"none for `{d.name}`"
+        for d in DIALECTS.values()
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GatewayConfig:
     """Which upstream, where it is, the account's limits and how long to wait for it."""
@@ -55,20 +63,13 @@ class GatewayConfig:
         bounds=(0, 10_000),
         doc="requests per second for the whole account, every endpoint and retry together "
         "(never more in any one second); 0: the dialect's documented limit, "
-        + "; ".join(
-            f"{d.rate:g} for `{d.name}`" if d.rate else f"none for `{d.name}`"
-            for d in DIALECTS.values()
-        ),
+        + _each_dialect("rate"),
     )
     concurrency: int = setting(
         0,
         bounds=(0, 10_000),
         doc="requests in flight at once for the whole account; 0: the dialect's documented "
-        "limit, "
-        + "; ".join(
-            f"{d.concurrency} for `{d.name}`" if d.concurrency else f"none for `{d.name}`"
-            for d in DIALECTS.values()
-        ),
+        "limit, " + _each_dialect("concurrency"),
     )
     token_env: str = setting(
         "HARVESTER_TOKEN",

@@ -28,7 +28,7 @@ from yarl import URL
 from harvester.errors import Rejected, TransportError
 from harvester.settings.config import EndpointConfig, GatewayConfig
 from harvester.upstream.auth import Anonymous, Auth
-from harvester.upstream.rate_limit import RateLimit
+from harvester.upstream.rate_limit import ACCOUNT_KEPT, RateLimit
 
 _KEPT_HEADERS = ("Retry-After", "Location", "Date")  # Date: a Retry-After date is relative to it
 REDACTED = "[redacted]"
@@ -84,7 +84,7 @@ class Client:
             in_flight = min(in_flight, self._gateway.concurrency)
             self._account_slots = asyncio.Semaphore(self._gateway.concurrency)
         if self._gateway.rate:
-            self._account = RateLimit(self._gateway.rate, 0)
+            self._account = RateLimit(self._gateway.rate, 0, kept=ACCOUNT_KEPT)
         self._session = aiohttp.ClientSession(
             headers=headers,
             connector=aiohttp.TCPConnector(limit=in_flight, limit_per_host=0),

@@ -192,6 +192,22 @@ def as_code(value: object) -> int | None:
     return None
 
 
+def code_envelope_data(document: Any, refusal: Callable[[int, str], FetchError]) -> Any:
+    """The ``data`` of a ``code``/``message`` envelope (both dialects' short trades, the
+    OpenAPI's short positions) whose code is 0; else raise ``refusal(code, message)``."""
+    if not isinstance(document, dict) or "code" not in document:
+        raise MalformedResponse("answer is not a code/message envelope", code="malformed_body")
+    code = as_code(document.get("code"))
+    if code is None:
+        raise MalformedResponse(
+            f"envelope code {document.get('code')!r} is not a number", code="malformed_body"
+        )
+    if code != 0:
+        message = document.get("message")
+        raise refusal(code, message if isinstance(message, str) else "")
+    return document.get("data")
+
+
 class Adapter:
     """Base of the endpoint adapters; subclasses name their catalog entry and read envelopes."""
 

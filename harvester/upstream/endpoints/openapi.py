@@ -33,6 +33,7 @@ from harvester.upstream.endpoints.base import (
     _clock,
     as_code,
     check_http,
+    code_envelope_data,
     decode,
     http_date,
     retry_after_seconds,
@@ -151,19 +152,9 @@ class OpenApiAdapter(Adapter):
 
     def envelope(self, document: Any, retry_unknown: bool) -> Sequence[Any]:
         """The ``data.data`` list of a ``code``/``message`` envelope."""
-        if not isinstance(document, dict) or "code" not in document:
-            raise MalformedResponse("answer is not a code/message envelope", code="malformed_body")
-        code = as_code(document.get("code"))
-        if code is None:
-            raise MalformedResponse(
-                f"envelope code {document.get('code')!r} is not a number", code="malformed_body"
-            )
-        if code != 0:
-            message = document.get("message")
-            raise classify(
-                code, message if isinstance(message, str) else "", retry_unknown=retry_unknown
-            )
-        data = document.get("data")
+        data = code_envelope_data(
+            document, lambda code, message: classify(code, message, retry_unknown=retry_unknown)
+        )
         if data is None:
             return []
         # A flat list here is not this dialect: the SDK would silently return nothing.

@@ -14,7 +14,7 @@ from typing import Any
 from harvester import catalog
 from harvester.errors import MalformedResponse
 from harvester.model import Symbol
-from harvester.upstream.endpoints.base import Adapter, as_code, classify_code
+from harvester.upstream.endpoints.base import Adapter, classify_code, code_envelope_data
 from harvester.upstream.endpoints.values import rfc3339_date
 
 
@@ -29,19 +29,10 @@ class ShortTrades(Adapter):
 
     def envelope(self, document: Any, retry_unknown: bool) -> Sequence[Any]:
         """The ``data`` list of a ``code``/``message`` envelope."""
-        if not isinstance(document, dict) or "code" not in document:
-            raise MalformedResponse("answer is not a code/message envelope", code="malformed_body")
-        code = as_code(document.get("code"))
-        if code is None:
-            raise MalformedResponse(
-                f"envelope code {document.get('code')!r} is not a number", code="malformed_body"
-            )
-        if code != 0:
-            message = document.get("message")
-            raise classify_code(
-                code, None, message if isinstance(message, str) else "", retry_unknown=retry_unknown
-            )
-        data = document.get("data")
+        data = code_envelope_data(
+            document,
+            lambda code, message: classify_code(code, None, message, retry_unknown=retry_unknown),
+        )
         if data is None:
             return []
         if not isinstance(data, list):
