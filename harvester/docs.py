@@ -30,7 +30,7 @@ from pathlib import Path
 from harvester.exits import COMMANDS, markdown_table
 from harvester.settings.doc import default_toml, settings_table
 from harvester.store.doc import database_doc
-from harvester.upstream.endpoints.openapi import CODES
+from harvester.upstream.endpoints.openapi import CODES, DUPLICATE
 
 PACKAGE = Path(__file__).resolve().parent
 START = re.compile(r"^<!-- generated: (?P<name>[^>]*?) -->\n", re.M)
@@ -163,10 +163,11 @@ def openapi_codes_markdown() -> str:
     outcome = {
         "CredentialsRefused": "the run stops at once, exit 2, one line naming the variables",
         "RateLimited": "rate limited: retried after `Retry-After` or a backoff",
-        "UpstreamError": "retried with a backoff (and a new `x-timestamp`)",
+        "UpstreamError": "retried with a backoff",
     }
+    again = "retried a second later, signed with a new `x-timestamp`"
     rows = [
-        _row(f"`{code}`", meaning, outcome[kind.__name__])
+        _row(f"`{code}`", meaning, again if code == DUPLICATE else outcome[kind.__name__])
         for code, (meaning, kind) in sorted(CODES.items())
     ]
     return (

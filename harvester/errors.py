@@ -15,7 +15,7 @@
         │   ├── TransportError     time-out, connection reset, HTTP 5xx; ``unreachable``
         │   │                      when no connection could be opened at all
         │   ├── MalformedResponse  a body that is not the JSON envelope
-        │   ├── RateLimited        HTTP 429; knows its Retry-After
+        │   ├── RateLimited        HTTP 429 (or "not now"); knows its Retry-After
         │   └── UpstreamError      ``-5`` internal_error (and unknown codes, if so configured)
         └── PermanentError     retrying cannot help; carries the task status it leads to
             ├── InvalidRequest     HTTP 400, ``-3``, ``-7``       -> invalid
@@ -115,10 +115,13 @@ class MalformedResponse(TransientError):
 
 
 class RateLimited(TransientError):
-    """HTTP 429; ``retry_after`` is the delay the gateway asked for, if any."""
+    """HTTP 429, or another "not now" (the OpenAPI's repeated ``x-timestamp``);
+    ``retry_after`` is the delay asked for, if any."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message, code="http_429")
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, code: str = "http_429"
+    ) -> None:
+        super().__init__(message, code=code)
         self.retry_after = retry_after
 
 

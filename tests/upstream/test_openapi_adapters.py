@@ -138,7 +138,7 @@ def refusal(code: int, message: str) -> bytes:
         (401, 401003, CredentialsRefused),
         (403, 403201, CredentialsRefused),
         (403, 403203, CredentialsRefused),
-        (403, 403202, UpstreamError),  # a repeated x-timestamp: sign again and retry
+        (403, 403202, RateLimited),  # a repeated x-timestamp: sign again next second
         (429, 429002, RateLimited),
         (200, 500000, UpstreamError),
         (500, 500000, UpstreamError),
@@ -175,3 +175,9 @@ def test_a_refusal_with_the_clock_right_does_not_blame_it() -> None:
     with pytest.raises(CredentialsRefused) as caught:
         parse(OPEN_SHORT_TRADES, AAPL, refusal(403201, "signature invalid"), 403, {"Date": date})
     assert "clock" not in caught.value.message
+
+
+def test_a_duplicate_request_is_retried_in_the_next_second() -> None:
+    with pytest.raises(RateLimited) as caught:
+        parse(OPEN_SHORT_TRADES, AAPL, refusal(403202, "duplicate request"), 403)
+    assert caught.value.retry_after == 1.0 and caught.value.code == "403202"

@@ -46,13 +46,16 @@ CODES: dict[int, tuple[str, type[FetchError]]] = {
     401004: ("token invalid", CredentialsRefused),
     401102: ("token verification failed", CredentialsRefused),
     403201: ("signature invalid", CredentialsRefused),
-    403202: ("duplicate request (same x-timestamp)", UpstreamError),
+    403202: ("duplicate request (same x-timestamp)", RateLimited),
     403203: ("app key illegal", CredentialsRefused),
     403205: ("IP address not allowed", CredentialsRefused),
     429001: ("too many requests from this IP address", RateLimited),
     429002: ("too many requests to the API", RateLimited),
     500000: ("internal error", UpstreamError),
 }
+#: A request repeated within the second it was signed in carries the same ``x-timestamp``
+#: and is refused as a duplicate (403202): its retry waits for the next second.
+DUPLICATE, NEXT_SECOND = 403202, 1.0
 CLOCK_SKEW_MAX = 60.0  # seconds between our clock and the upstream's that a refusal blames
 
 
@@ -62,6 +65,8 @@ def classify(code: int, message: str, *, retry_unknown: bool = False) -> FetchEr
     # The upstream's own words, unless they only repeat (or begin with) the code's meaning.
     said = message.removeprefix(meaning).lstrip(": ") if meaning else message
     text = f"{code} {meaning}" + (f": {said}" if said else "")
+    if code == DUPLICATE:
+        return RateLimited(text, retry_after=NEXT_SECOND, code=str(code))
     if kind is RateLimited:
         return RateLimited(f"HTTP 429 {text}")
     if kind is Rejected:
@@ -134,7 +139,8 @@ class OpenApiAdapter(Adapter):
                 wait = retry_after_seconds(
                     headers.get("Retry-After"), date_header=headers.get("Date"), now=now
                 )
-                raise RateLimited(error.message, retry_after=wait)
+                wait = wait if wait is not None else error.retry_after
+                raise RateLimited(error.message, retry_after=wait, code=error.code or "http_429")
             if isinstance(error, CredentialsRefused):
                 note = clock_note(headers, now)
                 raise CredentialsRefused(
