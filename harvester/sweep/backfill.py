@@ -18,13 +18,15 @@ history ends. The gateway dialect has no cut-off: its history stops at ``count``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from harvester.catalog import ENDPOINTS
 from harvester.model import MARKET_TZ, Symbol, TaskResult, TaskStatus
+from harvester.store.store import Store
+from harvester.sweep.counts import SweepCounts
 
 OLDEST_SQL = "SELECT symbol, MIN(trade_date) FROM {table} GROUP BY symbol"
 #: where ``trade_date`` sits in a data row: after ``symbol`` and ``market``
@@ -88,28 +90,51 @@ class Backfill:
         return start is not None and start <= self.since
 
 
-# Planning -----------------------------------------------------------------------------------
-
-#: Records a year each (market, data set) publishes, as ``plan`` expects them: a trading day
-#: each (weekdays less the exchange's holidays), a short-interest report twice a month (US),
-#: a weekly short-position report (HK).
-PER_YEAR: dict[tuple[str, str], float] = {
-    ("US", "short_trades"): 261 - 10,
-    ("HK", "short_trades"): 261 - 13,
-    ("US", "short_positions"): 24,
-    ("HK", "short_positions"): 52,
-}
-_YEAR = 365.25
+async def oldest_stored(store: Store, endpoints: Sequence[str]) -> dict[tuple[str, str], date]:
+    """The oldest stored day of every symbol in each data set's table."""
+    oldest: dict[tuple[str, str], date] = {}
+    for endpoint in endpoints:
+        for symbol, day in await store.read(OLDEST_SQL.format(table=endpoint)):
+            oldest[symbol, endpoint] = date.fromisoformat(day)
+    return oldest
 
 
-def expected_records(market: str, endpoint: str, since: date, start: date) -> int:
-    """Records expected from ``since`` to ``start`` (both included), by ``PER_YEAR``."""
-    days = max((start - since).days + 1, 0)
-    return round(days / _YEAR * PER_YEAR.get((market, endpoint), 261 - 10))
+Fetch = Callable[[int, int | None], Awaitable[TaskResult | None]]  #: (count, cut-off) -> answer
 
 
-def expected_pages(records: int, size: int) -> int:
-    """Pages until one reaches past the oldest record wanted: the first brings ``size``
-    records, each further one ``size - 1`` new (the record at the cut-off comes again)."""
-    needed = records + 1  # the one record older than ``since`` tells the paging to stop
-    return 1 if needed <= size else 1 + -(-(needed - size) // (size - 1))
+async def page_back(
+    backfill: Backfill,
+    symbol: Symbol,
+    endpoint: str,
+    fetch: Fetch,
+    submit: Callable[[TaskResult], Awaitable[None]],
+    counts: SweepCounts,
+) -> None:
+    """Page one task's history back to ``backfill.since``, handing each page to ``submit``.
+
+    ``fetch`` returns None when a stop cut it off: the pages so far are committed.
+    """
+    known = backfill.start(symbol, endpoint)
+    if backfill.done_before(symbol, endpoint):
+        done = TaskResult(symbol, endpoint, TaskStatus.OK, 0)  # stored back to since already
+        await submit(done)
+        counts.record(done)
+        return
+    size = page_size(endpoint)
+    while True:
+        answer = await fetch(size, cutoff(known, symbol.market) if known is not None else None)
+        if answer is None:
+            return
+        page = take_page(answer, asked=size, known_oldest=known, since=backfill.since)
+        if not page.more:
+            if answer.status is TaskStatus.NO_DATA and known is not None:
+                # Nothing older than the stored history: the task is done, not empty.
+                page = replace(page, result=replace(page.result, status=TaskStatus.OK))
+            await submit(page.result)
+            counts.record(page.result)
+            return
+        # A page of its own, committed with the task still pending: a resume starts after it.
+        await submit(replace(page.result, status=TaskStatus.PENDING))
+        counts.rows += len(page.result.rows)
+        counts.warnings += page.result.warnings
+        known = page.oldest

@@ -128,6 +128,19 @@ async def record_universe(
     return counters["symbols"], counters["duplicates"], counters["malformed_lines"]
 
 
+def read_universe(settings: Settings) -> tuple[dict[tuple[str, str], bool], Mapping[str, int]]:
+    """Each distinct task of the symbols file, True if its market is served; the file's totals.
+
+    For ``plan``: what a new run would record, without recording it.
+    """
+    names = [endpoint.name for endpoint in settings.endpoints]
+    universe = Universe(Path(settings.sweep.symbols), names, strict=settings.sweep.strict)
+    tasks: dict[tuple[str, str], bool] = {}
+    for symbol, endpoint, status, _ in universe.tasks():
+        tasks.setdefault((symbol, endpoint), status != TaskStatus.UNSUPPORTED.value)
+    return tasks, universe.totals(len(tasks))
+
+
 def _age_hours(started_at: str) -> float:
     return (datetime.now(UTC) - utc_time(started_at)).total_seconds() / 3600
 

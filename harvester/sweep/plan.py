@@ -27,7 +27,7 @@ from harvester.model import SUPPORTED_MARKETS, TaskStatus, duration_text
 from harvester.read.output import emit, table_text
 from harvester.settings.config import Settings, SweepConfig, command_settings
 from harvester.store.database import reading, snapshot
-from harvester.sweep.backfill import OLDEST_SQL, expected_pages, expected_records, page_size
+from harvester.sweep.backfill_plan import backfill_plan_text, make_backfill_plan
 from harvester.sweep.incremental import (
     HISTORY_SQL,
     NEWEST_SQL,
@@ -40,7 +40,7 @@ from harvester.sweep.incremental import (
     pair_of,
     probe_candidates,
 )
-from harvester.sweep.ledger import Universe
+from harvester.sweep.ledger import read_universe
 from harvester.sweep.quota import USED_TODAY_SQL, utc_midnight
 
 FETCH = "fetch"  #: with ``--full``: a task with stored rows, fetched with the configured count
@@ -134,16 +134,6 @@ class SweepPlan:
 
 
 # Reading ------------------------------------------------------------------------------------
-
-
-def read_universe(settings: Settings) -> tuple[dict[Key, bool], Mapping[str, int]]:
-    """Each distinct task of the symbols file, True if its market is served; the file's totals."""
-    names = [endpoint.name for endpoint in settings.endpoints]
-    universe = Universe(Path(settings.sweep.symbols), names, strict=settings.sweep.strict)
-    tasks: dict[Key, bool] = {}
-    for symbol, endpoint, status, _ in universe.tasks():
-        tasks.setdefault((symbol, endpoint), status != UNSUPPORTED)
-    return tasks, universe.totals(len(tasks))
 
 
 def read_knowledge(
@@ -370,68 +360,6 @@ def plan_dict(plan: SweepPlan) -> dict[str, Any]:
 
 
 # The command line ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BackfillPlan:
-    """A backfill's requests and time at the account's pace, per data set and market."""
-
-    since: str
-    requests: Mapping[str, int]  #: ``endpoint market`` -> pages to ask
-    rate: float  #: requests a second: the account's, or the endpoints' together
-
-    @property
-    def total(self) -> int:
-        """Requests in all (retries not foreseen)."""
-        return sum(self.requests.values())
-
-    @property
-    def seconds(self) -> float:
-        """The time the requests take at ``rate``."""
-        return self.total / self.rate
-
-
-def make_backfill_plan(
-    settings: Settings, since: date, now: datetime | None = None
-) -> BackfillPlan:
-    """The pages a ``backfill --since`` would ask for: from each task's oldest stored day
-    (or today) back to ``since``, ``expected_records`` per ``page_size`` page."""
-    today = (now or datetime.now(UTC)).date()
-    tasks, _ = read_universe(settings)
-    names = [endpoint.name for endpoint in settings.endpoints]
-    oldest: dict[Key, str] = {}
-    path = Path(settings.sweep.db)
-    if path.is_file() and path.stat().st_size:
-        with reading(path) as db:
-            for name in names:
-                for symbol, day in db.execute(OLDEST_SQL.format(table=name)):
-                    oldest[symbol, name] = day
-    requests: Counter[str] = Counter()
-    for (symbol, endpoint), served in tasks.items():
-        if not served:
-            continue
-        market = symbol.rsplit(".", 1)[-1]
-        start = (
-            date.fromisoformat(oldest[symbol, endpoint]) if (symbol, endpoint) in oldest else today
-        )
-        if start <= since:
-            continue
-        records = expected_records(market, endpoint, since, start)
-        requests[f"{endpoint} {market}"] += expected_pages(records, page_size(endpoint))
-    rates = sum(endpoint.rate for endpoint in settings.endpoints)
-    rate = min(rates, settings.gateway.rate) if settings.gateway.rate else rates
-    return BackfillPlan(since.isoformat(), dict(sorted(requests.items())), rate)
-
-
-def backfill_plan_text(plan: BackfillPlan) -> str:
-    """The backfill plan for a terminal."""
-    lines = [f"backfill back to {plan.since}: pages to ask (retries not foreseen)"]
-    lines += [f"  {pair:<24} {n:>8}" for pair, n in plan.requests.items()]
-    lines.append(
-        f"  {'total':<24} {plan.total:>8} requests, {duration_text(plan.seconds)} at "
-        f"{plan.rate:g}/s"
-    )
-    return "\n".join(lines) + "\n"
 
 
 def run_plan(args: argparse.Namespace) -> int:

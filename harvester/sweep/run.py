@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -42,7 +42,7 @@ from harvester.settings.config import Settings
 from harvester.store.lock import DatabaseLock
 from harvester.store.store import Store, symbol_from_canonical
 from harvester.store.upserts import TableSpec, table_spec
-from harvester.sweep.backfill import OLDEST_SQL, Backfill, cutoff, page_size, take_page
+from harvester.sweep.backfill import Backfill, oldest_stored, page_back
 from harvester.sweep.counts import SweepCounts
 from harvester.sweep.fetch import FirstAnswers, Gate, Job, Stopped, Tally, fetch_task
 from harvester.sweep.incremental_run import FETCH_ALL, Decision, IncrementalRun
@@ -137,43 +137,19 @@ class Crew:
     backfill: Backfill | None = None  #: a backfill's bound: each task pages back to it
 
 
-async def _backfill_task(crew: Crew, backfill: Backfill, symbol: Symbol, endpoint: str) -> None:
-    """Page one task's history back to ``backfill.since``, committing page by page."""
-    known = backfill.start(symbol, endpoint)
-    if backfill.done_before(symbol, endpoint):
-        done = TaskResult(symbol, endpoint, TaskStatus.OK, 0)  # stored back to since already
-        await crew.writer.submit(done)
-        crew.counts.record(done)
-        return
-    size = page_size(endpoint)
-    while True:
-        before = cutoff(known, symbol.market) if known is not None else None
-        answer = await crew.fetcher.fetch_one(
-            symbol, endpoint, size, cut=crew.writer.submit_late, before=before
-        )
-        if answer is None:
-            return  # stopping: the pages so far are committed
-        page = take_page(answer, asked=size, known_oldest=known, since=backfill.since)
-        if not page.more:
-            if answer.status is TaskStatus.NO_DATA and known is not None:
-                # Nothing older than the stored history: the task is done, not empty.
-                page = replace(page, result=replace(page.result, status=TaskStatus.OK))
-            await crew.writer.submit(page.result)
-            crew.counts.record(page.result)
-            return
-        # A page of its own, committed with the task still pending: a resume starts after it.
-        await crew.writer.submit(replace(page.result, status=TaskStatus.PENDING))
-        crew.counts.rows += len(page.result.rows)
-        crew.counts.warnings += page.result.warnings
-        known = page.oldest
-
-
 async def _task(
     crew: Crew, symbol: Symbol, endpoint: str, decision: Decision = FETCH_ALL
 ) -> TaskResult | None:
     """Carry out one task's decision and hand its result to the writer the moment it ends."""
     if crew.backfill is not None:
-        await _backfill_task(crew, crew.backfill, symbol, endpoint)
+        fetcher, writer = crew.fetcher, crew.writer
+
+        async def fetch(count: int, before: int | None) -> TaskResult | None:
+            return await fetcher.fetch_one(
+                symbol, endpoint, count, cut=writer.submit_late, before=before
+            )
+
+        await page_back(crew.backfill, symbol, endpoint, fetch, writer.submit, crew.counts)
         return None
     result = decision.result
     fetch_one, cut = crew.fetcher.fetch_one, crew.writer.submit_late
@@ -391,15 +367,6 @@ def _pace(settings: Settings, jobs: Mapping[str, Job]) -> float:
     return min(rates, settings.gateway.rate) if settings.gateway.rate else rates
 
 
-async def _oldest_stored(store: Store, endpoints: Sequence[str]) -> dict[tuple[str, str], date]:
-    """The oldest stored day of every symbol in each data set's table."""
-    oldest: dict[tuple[str, str], date] = {}
-    for endpoint in endpoints:
-        for symbol, day in await store.read(OLDEST_SQL.format(table=endpoint)):
-            oldest[symbol, endpoint] = date.fromisoformat(day)
-    return oldest
-
-
 async def _sweep_tasks(
     sweep: _Sweep, auth: Auth | None, show: Show | None, since: date | None = None
 ) -> Stop:
@@ -418,7 +385,7 @@ async def _sweep_tasks(
         quota = DailyQuota(settings.gateway.daily_quota, used)
         incremental, backfill = None, None
         if since is not None:
-            backfill = Backfill(since, await _oldest_stored(store, list(jobs)))
+            backfill = Backfill(since, await oldest_stored(store, list(jobs)))
         elif not settings.sweep.full:
             incremental = IncrementalRun(
                 settings.sweep,

@@ -7,13 +7,8 @@ from datetime import date, timedelta
 import pytest
 
 from harvester.model import Symbol, TaskResult, TaskStatus
-from harvester.sweep.backfill import (
-    Backfill,
-    cutoff,
-    expected_pages,
-    expected_records,
-    take_page,
-)
+from harvester.sweep.backfill import Backfill, cutoff, take_page
+from harvester.sweep.backfill_plan import expected_pages, expected_records
 
 AAPL = Symbol("AAPL", "US")
 
