@@ -1,0 +1,161 @@
+"""The account's pace: one rate for every endpoint the upstream limits together, that moves.
+
+The configured rate is a guess; the upstream's limit is what counts, and it may
+be lower, shared, and may drop during a run. aiolimiter fixes its rate when it
+is built (its issue #98), so the account's pace is this small pacer of our own:
+requests leave at most ``rate`` a second, spaced ``1 / rate`` apart, and never
+more than ``ceil(rate)`` in any ``window`` (a second and a little: requests
+delayed on their way arrive bunched). The endpoints keep their own fixed
+limiters (aiolimiter) as ceilings under it.
+
+How it finds the limit (AIMD with a memory, as the AWS SDKs' adaptive mode and
+TCP's CUBIC do):
+
+- **Overload** is a 429, or a cluster of ``-5`` (at least ``CLUSTER`` in the last
+  second, and at least ``CLUSTER_SHARE`` of its answers), never a lone one. On
+  overload the rate is cut to ``BETA`` times what the upstream accepted in the
+  last second (at most halved by one cut), and that accepted rate is remembered
+  as the limit found. Another cut needs another overload ``CUT_GAP`` later, once
+  the answers to the faster requests are in.
+- **Hold, then raise:** for ``HOLD`` seconds after a cut the rate stays; then it
+  climbs back quickly towards ``BETA`` times the limit found (``APPROACH`` of the
+  gap a second) and, past it, probes upwards slowly (``PROBE`` of itself a
+  second), never above the ceiling.
+- **Told outright:** a ceiling the upstream states (``RateLimit-Policy``) sets the
+  ceiling, and the rate with it, at once (``KEPT`` of it: arrival jitter).
+
+Time is read from the ``clock`` and waited out with the ``sleep`` it is given, so
+its rules are tested on a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+BETA = 0.95  #: a cut sets the rate to this share of what the upstream accepted
+MIN_CUT = 0.5  #: one cut never takes the rate below this share of what it was
+CUT_GAP = 1.0  #: seconds after a cut before another overload may cut again
+HOLD = 3.0  #: seconds after a cut before the rate rises
+APPROACH = 0.5  #: share of the gap to ``BETA`` x the limit found that a second closes
+PROBE = 0.005  #: share of itself the rate grows by a second past that
+NEAR = 0.99  #: share of that target from which the rate probes instead
+CLUSTER = 3  #: ``-5`` answers in a second that may be an overload ...
+CLUSTER_SHARE = 0.2  #: ... when they are at least this share of that second's answers
+KEPT = 0.97  #: share of a stated ceiling aimed at: requests arrive bunched by jitter
+FLOOR = 0.05  #: requests a second the pace never goes below
+WINDOW = 1.0  #: seconds over which answers are counted
+
+
+class Pacer:
+    """``await pacer.acquire()`` before each request; tell it each answer it got.
+
+    ``rate`` and ``ceiling`` are requests a second; ``cuts`` counts the cuts so far.
+    """
+
+    def __init__(
+        self,
+        ceiling: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.ceiling = ceiling  #: the most it may send a second: configured, or stated
+        self.rate = ceiling  #: the pace now
+        self.found: float | None = None  #: the upstream's limit as last measured at an overload
+        self.cuts = 0  #: cuts so far
+        self._clock = clock
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._answers: deque[tuple[float, str]] = deque()  # (time, "ok" | "refused" | "error")
+        self._cut_at = -math.inf
+        self._raised_at = -math.inf
+
+    def __repr__(self) -> str:
+        return f"<Pacer rate={self.rate:.3g}/s ceiling={self.ceiling:g} cuts={self.cuts}>"
+
+    # Sending ----------------------------------------------------------------------------------
+
+    def delay(self, now: float) -> float:
+        """Seconds until one more request may leave at ``now`` (0: at once)."""
+        self._rise(now)
+        sent = self._sent
+        while sent and now - sent[0] >= self._window():
+            sent.popleft()
+        wait = 0.0
+        if sent:
+            wait = sent[-1] + 1.0 / self.rate - now
+        most = max(1, math.ceil(self.rate))
+        if len(sent) >= most:
+            wait = max(wait, sent[-most] + self._window() - now)
+        return max(wait, 0.0)
+
+    def sent(self, now: float) -> None:
+        """Count a request as gone at ``now``."""
+        self._sent.append(now)
+
+    async def acquire(self) -> None:
+        """Wait until one more request may leave, and count it as gone."""
+        # No await between the last look and the count: waiters woken together go one by one.
+        while (wait := self.delay(self._clock())) > 0:
+            await self._sleep(wait)
+        self.sent(self._clock())
+
+    def _window(self) -> float:
+        return WINDOW / KEPT
+
+    # Answers ----------------------------------------------------------------------------------
+
+    def answered(self, now: float, outcome: str) -> None:
+        """Note an answer: ``ok`` (accepted, whatever its data), ``refused`` (a 429), or
+        ``error`` (a ``-5``); an overload cuts the pace."""
+        answers = self._answers
+        answers.append((now, outcome))
+        while answers and now - answers[0][0] > WINDOW:
+            answers.popleft()
+        if outcome == "refused" or (outcome == "error" and self._cluster()):
+            self._overload(now)
+
+    def _cluster(self) -> bool:
+        errors = sum(1 for _, outcome in self._answers if outcome == "error")
+        return errors >= CLUSTER and errors >= CLUSTER_SHARE * len(self._answers)
+
+    def _overload(self, now: float) -> None:
+        if now - self._cut_at < CUT_GAP:
+            return  # answers to requests sent before the last cut: already acted on
+        accepted = sum(1 for _, outcome in self._answers if outcome == "ok") / WINDOW
+        self.found = max(accepted, FLOOR)
+        self.rate = max(FLOOR, MIN_CUT * self.rate, min(self.rate, BETA * accepted))
+        self.cuts += 1
+        self._cut_at = self._raised_at = now
+
+    def _rise(self, now: float) -> None:
+        """Raise the pace for the time since it was last raised, once the hold is over."""
+        start = max(self._raised_at, self._cut_at + HOLD)
+        if now <= start:
+            return
+        if self.rate >= self.ceiling:
+            self._raised_at = now
+            return
+        seconds = now - start
+        target = BETA * self.found if self.found is not None else self.ceiling
+        if self.rate < NEAR * target:  # the approach never quite gets there: near is there
+            self.rate += (target - self.rate) * (1 - (1 - APPROACH) ** seconds)
+        else:
+            self.rate *= (1 + PROBE) ** seconds
+        self.rate = min(self.rate, self.ceiling)
+        self._raised_at = now
+
+    # Told outright ----------------------------------------------------------------------------
+
+    def limit_to(self, per_second: float) -> None:
+        """The upstream states its limit: the ceiling (and the pace) drop to it at once."""
+        if per_second <= 0:
+            return
+        ceiling = max(FLOOR, KEPT * per_second)
+        if ceiling < self.ceiling:
+            self.ceiling = ceiling
+            self.rate = min(self.rate, ceiling)
