@@ -11,6 +11,8 @@
     ├── InternalError          a bug: an unexpected exception in one of a sweep's tasks (exit 70)
     └── FetchError             one request's failure; carries its code and message
         ├── CredentialsRefused HTTP 401/403: every request would fail, so the run stops (exit 2)
+        ├── QuotaSpent         the upstream says the account's quota is spent: the run stops,
+        │                      resumable (exit 76)
         ├── TransientError     worth another attempt after a backoff
         │   ├── TransportError     time-out, connection reset, HTTP 5xx; ``unreachable``
         │   │                      when no connection could be opened at all
@@ -92,6 +94,11 @@ class FetchError(HarvesterError):
 
 class CredentialsRefused(FetchError):
     """HTTP 401 or 403: not a task's failure but the whole run's; the sweep stops."""
+
+
+class QuotaSpent(FetchError):
+    """The upstream says the account's quota is spent (a long ``Retry-After``, a spent
+    ``RateLimit`` quota, a 403 naming the quota, or nothing but refusals for a while)."""
 
 
 class TransientError(FetchError):

@@ -204,11 +204,14 @@ class Exit(enum.IntEnum):
         76,
         {
             SWEEP: Meaning(
-                "the next request would have gone over `[gateway] daily_quota` (requests of the "
-                "runs started this UTC day, counted as they close, plus this one's); nothing "
-                "more is sent, the run is left `interrupted` for `--resume` the next day",
-                short="the next request would have gone over [gateway] daily_quota; the run is "
-                "left interrupted for --resume the next day",
+                "the daily quota is spent: the next request would have gone over `[gateway] "
+                "daily_quota` (requests of the runs started this UTC day, counted as they "
+                "close, plus this one's), or the upstream says so (a `Retry-After` over "
+                "`[sweep] quota_after`, a spent `RateLimit` quota, a 403 naming the quota, or "
+                "nothing but 429s for two minutes); nothing more is sent, the run is left "
+                "`interrupted` for `--resume` once the quota is renewed",
+                short="the daily quota is spent ([gateway] daily_quota, or the upstream says "
+                "so); the run is left interrupted for --resume once it is renewed",
             ),
         },
     )

@@ -127,6 +127,7 @@ def make_job(settings: Settings) -> Callable[..., Job]:
             backoff_base=backoff_base,
             backoff_max=backoff_max,
             retry_after_max=retry_after_max,
+            quota_after=600.0,
         )
         return Job(ADAPTERS[endpoint], config, policy, retry_unknown)
 

@@ -122,6 +122,12 @@ class SweepConfig:
         bounds=(0, 86_400),
         doc="a 429's `Retry-After` (seconds or an HTTP date) is honoured up to this many seconds",
     )
+    quota_after: float = setting(
+        600.0,
+        bounds=(1, 604_800),
+        doc="a 429's `Retry-After` longer than this many seconds means the account's quota is "
+        "spent: the sweep stops (exit 76) and `--resume` goes on once it is renewed",
+    )
     retry_unknown: bool = setting(
         False,
         doc="retry an unknown non-zero code like `-99` (else `failed` at once); "

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harvester.errors import (
     CredentialsRefused,
     FetchError,
+    QuotaSpent,
+    RateLimited,
     TransientError,
     TransportError,
+    UpstreamError,
     WrongAddress,
 )
 from harvester.model import Symbol, TaskResult, TaskStatus
@@ -21,11 +25,15 @@ from harvester.sweep.counts import SweepCounts
 from harvester.sweep.outage import Attempt, OutageGuard
 from harvester.sweep.quota import DailyQuota
 from harvester.sweep.retry import RetryPolicy, next_delay
-from harvester.upstream.client import Client
+from harvester.upstream.client import Client, Response
 from harvester.upstream.endpoints import Adapter, Parsed, RequestSpec
+from harvester.upstream.ratelimit_fields import stated
 
 log = logging.getLogger(__name__)
 
+OVERLOAD_CODES = frozenset({"-5", "500000"})  # internal errors that may be our pace, in a cluster
+REFUSING_MAX = 120.0  # seconds of nothing but refusals that mean a spent quota, not a pace
+OVERLOAD_TRIES = 3  # refusals of our pace a task takes per attempt before they count as one
 FIRST_ANSWERS = 5  # an endpoint's first answers that, all one HTTP 3xx/4xx, mean a wrong URL
 _SYMBOL_CODES = frozenset({"http_400", "http_429"})  # 4xx answers about a symbol or the pace
 
@@ -185,13 +193,57 @@ async def _attempt(
         answer = await client.get(
             job.adapter.name, spec.path, spec.query, before_send=tally.before_send
         )
-        return job.adapter.parse(
-            symbol,
-            answer.status,
-            answer.content_type,
-            answer.headers,
-            answer.body,
-            retry_unknown=job.retry_unknown,
+        try:
+            parsed = job.adapter.parse(
+                symbol,
+                answer.status,
+                answer.content_type,
+                answer.headers,
+                answer.body,
+                retry_unknown=job.retry_unknown,
+            )
+        except RateLimited as error:
+            _heard(client, answer, "refused")
+            if error.retry_after is not None and error.retry_after > job.policy.quota_after:
+                raise QuotaSpent(
+                    f"{error.message} with Retry-After {error.retry_after:.0f} s (over "
+                    f"[sweep] quota_after, {job.policy.quota_after:g} s): the quota is spent",
+                    code=error.code,
+                ) from error
+            raise
+        except UpstreamError as error:
+            _heard(client, answer, "error" if error.code in OVERLOAD_CODES else "ok")
+            raise
+        except FetchError:
+            _heard(client, answer, "ok")  # answered, even if not with rows: not our pace
+            raise
+        _heard(client, answer, "ok")
+        return parsed
+
+
+def _heard(client: Client, answer: Response, outcome: str) -> None:
+    """Tell the account's pacer how an answer went, and what its header fields state.
+
+    Raises QuotaSpent when they say the quota is spent, or when nothing but refusals
+    came for ``REFUSING_MAX`` seconds.
+    """
+    pacer = client.pacer
+    if pacer is None:
+        return
+    now = pacer.now()
+    pacer.answered(now, outcome)
+    said = stated(answer.headers, time.time())
+    if said.per_second is not None:
+        pacer.limit_to(said.per_second)
+    if said.spent_for is not None:
+        raise QuotaSpent(
+            f"the upstream's RateLimit fields say its quota is spent for {said.spent_for:.0f} s",
+            code="quota",
+        )
+    if pacer.refusing_for(now) > REFUSING_MAX:
+        raise QuotaSpent(
+            f"nothing but refusals (429) for {REFUSING_MAX:g} s: the quota looks spent",
+            code="quota",
         )
 
 
@@ -247,14 +299,14 @@ async def fetch_task(
     asked = job.config.count if count is None else count
     spec = adapter.request(symbol, job.config.path, asked, before=before)
     tally = tally if tally is not None else Tally()
-    counted = 0
+    counted = refused = 0
     while True:
         if tally.stopping:
             raise Stopped  # no new attempt starts
         attempt = guard.attempt(symbol.canonical)
         try:
             parsed = await _attempt(client, job, symbol, spec, attempt, tally)
-        except CredentialsRefused:
+        except (CredentialsRefused, QuotaSpent):
             raise  # the run's problem, not this task's: the sweep stops
         except FetchError as error:
             tally.error = error
@@ -262,8 +314,17 @@ async def fetch_task(
                 continue  # the guard holds the next attempt until the gateway is back
             if watch is not None and not isinstance(error, TransportError):
                 watch.check(adapter.name, error.code, str(client.url(spec.path, spec.query)))
-            counted += 1
-            delay = next_delay(job.policy, error, counted)
+            if (
+                isinstance(error, RateLimited)
+                and refused < OVERLOAD_TRIES * job.policy.max_attempts
+            ):
+                # Refused for our pace, not for the symbol: no attempt of its is used up
+                # (bounded, so a symbol only ever refused still ends failed).
+                refused += 1
+                delay = next_delay(replace(job.policy, max_attempts=2), error, 1)
+            else:
+                counted += 1
+                delay = next_delay(job.policy, error, counted)
             if delay is None:
                 return _last_word(client, job, symbol, error, tally)
             log.debug(

@@ -21,6 +21,7 @@ class RetryPolicy:
     backoff_base: float
     backoff_max: float
     retry_after_max: float
+    quota_after: float  #: a longer ``Retry-After`` is a spent quota: the sweep stops
 
     @classmethod
     def from_settings(cls, sweep: object) -> RetryPolicy:

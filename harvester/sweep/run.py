@@ -25,6 +25,7 @@ from harvester.errors import (
     GatewayUnavailable,
     HarvesterError,
     InternalError,
+    QuotaSpent,
     StoreError,
     WrongAddress,
     one_error,
@@ -417,6 +418,11 @@ def _stop_for(error: HarvesterError, client: Client) -> Stop:
     if isinstance(error, CredentialsRefused):
         # The upstream's message may echo what it was sent: redacted.
         return StopKind.CREDENTIALS, f"{client.redact(error.message)}; {client.auth.hint}"
+    if isinstance(error, QuotaSpent):
+        return StopKind.QUOTA, (
+            f"{client.redact(error.message)}; the run is left interrupted: run it again with "
+            "--resume once the quota is renewed"
+        )
     if isinstance(error, GatewayUnavailable):
         return StopKind.OUTAGE, (
             f"{error}; check [gateway] base_url, or try the simulated gateway with --simulate"

@@ -4,9 +4,11 @@ Every attempt, retries included, takes a slot of its endpoint's in-flight cap
 and one of the account's (``[gateway] concurrency``, every endpoint together),
 then the go-ahead of its endpoint's :class:`~harvester.upstream.rate_limit.RateLimit`
 (``rate`` a second on average, never more than ``rate + burst`` in any second)
-and of the account's (``[gateway] rate``, no burst): the upstream counts calls
-per account, so the endpoints' limits are only ceilings under it. Then it is
-signed (:mod:`harvester.upstream.auth`) with the time it goes out.
+and of the account's :class:`~harvester.upstream.pacer.Pacer` (no burst): the
+upstream counts calls per account, so the endpoints' limits are only ceilings
+under it. The pacer starts at ``[gateway] rate`` (else the endpoints' rates
+together) and moves with what the upstream answers. Then the request is signed
+(:mod:`harvester.upstream.auth`) with the time it goes out.
 Redirects are never followed, bodies over ``max_body_bytes`` are refused
 unread, and credentials only ever go into headers.
 """
@@ -28,9 +30,20 @@ from yarl import URL
 from harvester.errors import Rejected, TransportError
 from harvester.settings.config import EndpointConfig, GatewayConfig
 from harvester.upstream.auth import Anonymous, Auth
-from harvester.upstream.rate_limit import ACCOUNT_KEPT, RateLimit
+from harvester.upstream.pacer import Pacer
+from harvester.upstream.rate_limit import ACCOUNT_KEPT, RATE_KEPT, RateLimit
 
-_KEPT_HEADERS = ("Retry-After", "Location", "Date")  # Date: a Retry-After date is relative to it
+# Date: a Retry-After date is relative to it. The RateLimit fields state the upstream's limit.
+_KEPT_HEADERS = (
+    "Retry-After",
+    "Location",
+    "Date",
+    "RateLimit-Policy",
+    "RateLimit",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+)
 REDACTED = "[redacted]"
 _CHUNK = 65_536
 
@@ -64,8 +77,9 @@ class Client:
         self._session: aiohttp.ClientSession | None = None
         self._limiters: dict[str, RateLimit] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
-        self._account: RateLimit | None = None
         self._account_slots: asyncio.Semaphore | None = None
+        #: the account's pace over every endpoint; built in the running loop
+        self.pacer: Pacer | None = None
         self.requests: Counter[str] = Counter()  #: attempts sent, by endpoint
 
     def __repr__(self) -> str:
@@ -83,8 +97,14 @@ class Client:
         if self._gateway.concurrency:
             in_flight = min(in_flight, self._gateway.concurrency)
             self._account_slots = asyncio.Semaphore(self._gateway.concurrency)
-        if self._gateway.rate:
-            self._account = RateLimit(self._gateway.rate, 0, kept=ACCOUNT_KEPT)
+        # Without an account's rate the endpoints' together are the pace's ceiling: the
+        # upstream may still limit them together, lower, and the pacer finds that out.
+        rates = sum(endpoint.rate for endpoint in self._endpoints.values())
+        self.pacer = (
+            Pacer(self._gateway.rate, kept=ACCOUNT_KEPT)
+            if self._gateway.rate
+            else Pacer(rates, kept=RATE_KEPT, engaged=False)
+        )
         self._session = aiohttp.ClientSession(
             headers=headers,
             connector=aiohttp.TCPConnector(limit=in_flight, limit_per_host=0),
@@ -142,13 +162,12 @@ class Client:
         ``before_send`` runs once the slot and the token are granted, just
         before the request goes out; it may raise to send nothing after all.
         """
-        if self._session is None:
+        if self._session is None or self.pacer is None:
             raise RuntimeError("Client used outside 'async with'")
         url = self.url(path, query)
         async with self._slots[endpoint], self._account_slot():
             await self._limiters[endpoint].acquire()
-            if self._account is not None:
-                await self._account.acquire()
+            await self.pacer.acquire()
             if before_send is not None:
                 before_send()
             self.requests[endpoint] += 1

@@ -24,15 +24,14 @@ TCP's CUBIC do):
 - **Told outright:** a ceiling the upstream states (``RateLimit-Policy``) sets the
   ceiling, and the rate with it, at once (``KEPT`` of it: arrival jitter).
 
-Time is read from the ``clock`` and waited out with the ``sleep`` it is given, so
-its rules are tested on a fake clock.
+Time is read from the ``clock`` and waited out with the ``sleep`` it is given
+(by default the running loop's), so its rules are tested on a fake clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -60,19 +59,30 @@ class Pacer:
         self,
         ceiling: float,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        kept: float = KEPT,
+        engaged: bool = True,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.ceiling = ceiling  #: the most it may send a second: configured, or stated
         self.rate = ceiling  #: the pace now
         self.found: float | None = None  #: the upstream's limit as last measured at an overload
         self.cuts = 0  #: cuts so far
-        self._clock = clock
+        #: whether it paces now; one built disengaged (its ceiling only the endpoints' rates
+        #: together, which their own limiters keep, bursts and all) engages at the first sign
+        #: of the upstream's own limit, and lets go again once back at the ceiling
+        self.engaged = engaged
+        self._always = engaged
+        # By default the running loop's clock, which its sleeps are measured on.
+        self._clock = clock or asyncio.get_running_loop().time
         self._sleep = sleep
+        self._window = WINDOW / kept  # the guard's: ``kept`` of the rate still fits in it
+        self._next = -math.inf  # when the next request is due, on the pace
         self._sent: deque[float] = deque()
         self._answers: deque[tuple[float, str]] = deque()  # (time, "ok" | "refused" | "error")
         self._cut_at = -math.inf
         self._raised_at = -math.inf
+        self._refusing_since: float | None = None
 
     def __repr__(self) -> str:
         return f"<Pacer rate={self.rate:.3g}/s ceiling={self.ceiling:g} cuts={self.cuts}>"
@@ -82,20 +92,25 @@ class Pacer:
     def delay(self, now: float) -> float:
         """Seconds until one more request may leave at ``now`` (0: at once)."""
         self._rise(now)
+        if not self.engaged:
+            return 0.0
         sent = self._sent
-        while sent and now - sent[0] >= self._window():
+        while sent and now - sent[0] >= self._window:
             sent.popleft()
-        wait = 0.0
-        if sent:
-            wait = sent[-1] + 1.0 / self.rate - now
+        wait = self._next - now
         most = max(1, math.ceil(self.rate))
         if len(sent) >= most:
-            wait = max(wait, sent[-most] + self._window() - now)
+            wait = max(wait, sent[-most] + self._window - now)
         return max(wait, 0.0)
 
     def sent(self, now: float) -> None:
         """Count a request as gone at ``now``."""
         self._sent.append(now)
+        # Due times run on the pace, not from each send: a late wake-up is made up for by
+        # the next request (one interval at most), or the loop's lateness would eat the rate.
+        interval = 1.0 / self.rate
+        on_grid = now <= self._next + interval  # late by less than an interval: keep the grid
+        self._next = (self._next if on_grid else now) + interval
 
     async def acquire(self) -> None:
         """Wait until one more request may leave, and count it as gone."""
@@ -104,9 +119,6 @@ class Pacer:
             await self._sleep(wait)
         self.sent(self._clock())
 
-    def _window(self) -> float:
-        return WINDOW / KEPT
-
     # Answers ----------------------------------------------------------------------------------
 
     def answered(self, now: float, outcome: str) -> None:
@@ -114,6 +126,11 @@ class Pacer:
         ``error`` (a ``-5``); an overload cuts the pace."""
         answers = self._answers
         answers.append((now, outcome))
+        if outcome == "refused":
+            if self._refusing_since is None:
+                self._refusing_since = now
+        else:
+            self._refusing_since = None
         while answers and now - answers[0][0] > WINDOW:
             answers.popleft()
         if outcome == "refused" or (outcome == "error" and self._cluster()):
@@ -130,6 +147,7 @@ class Pacer:
         self.found = max(accepted, FLOOR)
         self.rate = max(FLOOR, MIN_CUT * self.rate, min(self.rate, BETA * accepted))
         self.cuts += 1
+        self.engaged = True
         self._cut_at = self._raised_at = now
 
     def _rise(self, now: float) -> None:
@@ -139,6 +157,7 @@ class Pacer:
             return
         if self.rate >= self.ceiling:
             self._raised_at = now
+            self.engaged = self._always
             return
         seconds = now - start
         target = BETA * self.found if self.found is not None else self.ceiling
@@ -148,6 +167,16 @@ class Pacer:
             self.rate *= (1 + PROBE) ** seconds
         self.rate = min(self.rate, self.ceiling)
         self._raised_at = now
+        if self.rate >= self.ceiling:
+            self.engaged = self._always
+
+    def now(self) -> float:
+        """The time on the pacer's clock."""
+        return self._clock()
+
+    def refusing_for(self, now: float) -> float:
+        """Seconds the upstream has refused everything (0 while it accepts anything)."""
+        return now - self._refusing_since if self._refusing_since is not None else 0.0
 
     # Told outright ----------------------------------------------------------------------------
 
@@ -159,3 +188,4 @@ class Pacer:
         if ceiling < self.ceiling:
             self.ceiling = ceiling
             self.rate = min(self.rate, ceiling)
+            self.engaged = self._always = True  # a stated ceiling is kept for good

@@ -30,6 +30,7 @@ class ScriptedClient:
 
     script: list[Step]
     sent: list[str] = field(default_factory=list)
+    pacer: None = None  # no account's pace to tell
 
     async def get(
         self,
@@ -83,7 +84,11 @@ class SteppingClock:
 
 def job(max_attempts: int) -> Job:
     policy = RetryPolicy(
-        max_attempts=max_attempts, backoff_base=0.0, backoff_max=0.0, retry_after_max=0.0
+        max_attempts=max_attempts,
+        backoff_base=0.0,
+        backoff_max=0.0,
+        retry_after_max=0.0,
+        quota_after=600.0,
     )
     return Job(
         adapter=OneRowAdapter(),

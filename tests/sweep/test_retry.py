@@ -23,7 +23,9 @@ from harvester.errors import (
 from harvester.settings.config import SweepConfig
 from harvester.sweep.retry import RetryPolicy, next_delay
 
-POLICY = RetryPolicy(max_attempts=10, backoff_base=0.5, backoff_max=4.0, retry_after_max=60.0)
+POLICY = RetryPolicy(
+    max_attempts=10, backoff_base=0.5, backoff_max=4.0, retry_after_max=60.0, quota_after=600.0
+)
 
 
 def full() -> float:
@@ -38,7 +40,11 @@ def test_a_policy_is_made_of_the_sweep_settings_of_the_same_names() -> None:
     # RetryPolicy has no defaults of its own: they are [sweep]'s, declared once in config.
     sweep = SweepConfig(max_attempts=7, backoff_base=0.1, backoff_max=2.0, retry_after_max=9.0)
     assert RetryPolicy.from_settings(sweep) == RetryPolicy(
-        max_attempts=7, backoff_base=0.1, backoff_max=2.0, retry_after_max=9.0
+        max_attempts=7,
+        backoff_base=0.1,
+        backoff_max=2.0,
+        retry_after_max=9.0,
+        quota_after=sweep.quota_after,
     )
 
 
@@ -84,7 +90,11 @@ def test_permanent_errors_are_never_retried(error: FetchError) -> None:
 @pytest.mark.parametrize("max_attempts", [1, 2, 5])
 def test_no_retry_once_the_attempts_are_used_up(max_attempts: int) -> None:
     policy = RetryPolicy(
-        max_attempts=max_attempts, backoff_base=0.5, backoff_max=30.0, retry_after_max=60.0
+        max_attempts=max_attempts,
+        backoff_base=0.5,
+        backoff_max=30.0,
+        retry_after_max=60.0,
+        quota_after=600.0,
     )
     error = TransportError("time-out", code="timeout")
     assert next_delay(policy, error, max_attempts, rand=full) is None

@@ -133,3 +133,16 @@ def test_a_stated_limit_lowers_the_ceiling_and_the_pace_at_once() -> None:
     assert pacer.ceiling == pytest.approx(rules.KEPT * 5.0)
     pacer.limit_to(0.0)  # nonsense is ignored
     assert pacer.ceiling == pytest.approx(rules.KEPT * 5.0)
+
+
+async def test_a_disengaged_pacer_lets_bursts_by_until_the_upstream_pushes_back() -> None:
+    clock = FakeClock()
+    pacer = Pacer(10.0, engaged=False, clock=clock, sleep=clock.sleep)
+    for _ in range(30):
+        await pacer.acquire()
+    assert clock.now == 1000.0  # the endpoints' own limiters pace it, not this
+    t = accept(pacer, clock.now, 8.0, 1.0)
+    pacer.answered(t, "refused")
+    assert pacer.engaged and pacer.rate == pytest.approx(rules.BETA * 8.0, rel=0.05)
+    pacer.delay(t + 10_000.0)  # back at the ceiling: it lets go again
+    assert not pacer.engaged

@@ -27,6 +27,7 @@ from harvester.errors import (
     InvalidRequest,
     MalformedResponse,
     NoData,
+    QuotaSpent,
     RateLimited,
     Rejected,
     TransportError,
@@ -48,6 +49,7 @@ _CODES: dict[int, tuple[str, type[FetchError]]] = {
 _BY_NAME = {name: number for number, (name, _) in _CODES.items()}
 
 Parser = Callable[[object], Any]
+_QUOTA_LOOK = 4096  # bytes of a 403's body looked at for the word "quota"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,12 @@ def _latest_day(now: datetime | None, tz: str) -> date:
     figures are published ahead of the day they stand for.
     """
     return _clock(now).astimezone(zone(tz)).date() + timedelta(days=1)
+
+
+def refuse_quota(status: int, body: bytes) -> None:
+    """Raise QuotaSpent for a 403 whose body names the quota: not bad credentials."""
+    if status == 403 and b"quota" in body[:_QUOTA_LOOK].lower():
+        raise QuotaSpent("HTTP 403: the upstream says the account's quota is spent", code="quota")
 
 
 def check_http(
@@ -285,6 +293,7 @@ class Adapter:
     ) -> Parsed:
         """Map an HTTP answer to rows or raise its error, as of ``now`` (default: the clock)."""
         now = _clock(now)
+        refuse_quota(status, body)
         check_http(status, content_type, headers, now=now)
         records = self.envelope(decode(body, content_type), retry_unknown)
         return self.map_records(symbol, records, now=now)

@@ -36,6 +36,7 @@ from harvester.upstream.endpoints.base import (
     code_envelope_data,
     decode,
     http_date,
+    refuse_quota,
     retry_after_seconds,
 )
 from harvester.upstream.endpoints.values import epoch_s_date
@@ -133,6 +134,7 @@ class OpenApiAdapter(Adapter):
     ) -> Parsed:
         """Map an answer to rows; a refusal with the vendor's code is classified by it."""
         now = _clock(now)
+        refuse_quota(status, body)
         if status != 200 and (code := _code_of(body)) is not None:
             error = _refusal(status, *code, retry_unknown=retry_unknown)
             if isinstance(error, RateLimited):
