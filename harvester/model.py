@@ -143,6 +143,9 @@ class RunSummary:
     #: the run's first ``failed`` tasks by symbol (at most the report's limit); ``failed``
     #: counts them all
     failed_tasks: tuple[FailedTask, ...] = ()
+    refused: int = 0  #: requests the upstream refused for the pace (429)
+    cuts: int = 0  #: times the account's pace was cut
+    pace: float | None = None  #: the account's pace at the end, requests a second
 
     @property
     def interrupted(self) -> bool:

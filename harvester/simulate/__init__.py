@@ -3,7 +3,8 @@
 It serves the two short-selling endpoints of ``/work/shared/API.md`` (or, with
 ``api = "openapi"``, the vendor's signed OpenAPI of its section 5) with
 deterministic per-symbol data and named fault modes (error codes, HTTP
-errors, malformed bodies, connection resets, rate limits), and counts what it
+errors, malformed bodies, connection resets, rate limits, a limit shared by
+every endpoint that may change on a schedule, a daily quota), and counts what it
 served. It serves the data as published by a served day (``today``), which a
 running gateway can be stepped through; with ``schedules`` on, each market x
 endpoint pair publishes on its own calendar and now and then restates a
@@ -13,7 +14,10 @@ from ``harvester``, so an adapter bug shows up as a failing test.
 Modules: ``settings`` (GatewaySettings), ``symbols``, ``dates``, ``draws``
 and ``data`` (the records), ``calendars`` (who publishes when) and ``restate``
 (which records change later), ``faults`` and ``responses`` (what goes on the
-wire), ``stats`` (counters, rate limit), ``service`` (deciding an answer),
+wire), ``window`` (the sliding second), ``stats`` (counters, rate limit),
+``throttle`` (a limit shared by every endpoint, its schedule, a daily quota),
+``throttle_wire`` (their refusals and RateLimit header fields) and
+``throttle_stats`` (their figures), ``service`` (deciding an answer),
 ``app`` (aiohttp routes), ``server`` (Gateway, serve) and ``cli`` (flags). The
 OpenAPI dialect adds ``signing`` (the request signature), ``account`` (the
 account limit), ``positions`` (its second data set), ``history`` (pages back

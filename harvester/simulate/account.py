@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .stats import WINDOW, SlidingWindow
+from .window import WINDOW, SlidingWindow
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,14 @@ import dataclasses
 from typing import Any
 
 from .faults import FAULTS
-from .settings import APIS, GatewaySettings, checked
+from .settings import (
+    APIS,
+    OVERLOAD_ANSWERS,
+    QUOTA_ANSWERS,
+    RATELIMIT_HEADERS,
+    GatewaySettings,
+    checked,
+)
 
 _NUMBERS = (
     ("seed", int, "seed of the random faults and restatements (default 0)"),
@@ -46,6 +53,44 @@ _NUMBERS = (
         float,
         "--api openapi: refuse (401) a request whose x-timestamp is more than N seconds "
         "off the gateway's clock (default 300)",
+    ),
+    (
+        "shared_rate",
+        int,
+        "refuse a request that makes more than N accepted in one second over every endpoint "
+        "together, in either dialect (default 0 = no limit); see --overload-answer",
+    ),
+    (
+        "retry_after",
+        int,
+        "the Retry-After seconds of --overload-answer 429 (default 1)",
+    ),
+    (
+        "quota",
+        int,
+        "accept N requests per UTC day of the wall clock, then refuse every request until "
+        "midnight or until POST /_sim/today moves the served day (default 0 = no quota); "
+        "see --quota-answer",
+    ),
+)
+_CHOICES = (
+    (
+        "overload_answer",
+        OVERLOAD_ANSWERS,
+        "how a request over the shared limit is answered: 429 with Retry-After (default), "
+        "429 without it, or -5 (gateway: HTTP 200 with the -5 envelope; openapi: HTTP 500)",
+    ),
+    (
+        "quota_answer",
+        QUOTA_ANSWERS,
+        "how a request past the quota is answered: 429 with Retry-After until UTC midnight "
+        "(default), 429 with Retry-After: 36000, or 403 saying 'quota'",
+    ),
+    (
+        "ratelimit_headers",
+        RATELIMIT_HEADERS,
+        "advertise the shared limit and the quota on every answer: not at all (default), "
+        "as the IETF draft's RateLimit-Policy and RateLimit, or as X-RateLimit-*",
     ),
 )
 _LISTS = (
@@ -107,6 +152,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="YYYY-MM-DD",
         help="--api openapi: the oldest record date served (default 2015-01-01)",
     )
+    for name, choices, text in _CHOICES:
+        flag = "--" + name.replace("_", "-")
+        group.add_argument(flag, dest=f"sim_{name}", choices=choices, help=text)
+    group.add_argument(
+        "--rate-schedule",
+        dest="sim_rate_schedule",
+        type=_checked("rate_schedule", _schedule),
+        metavar="T:N,...",
+        help="the shared limit is N a second from T seconds after the first request "
+        "(0:20,20:5: 20/s, then 5/s from t = 20 s); before the first T, --shared-rate",
+    )
+    group.add_argument(
+        "--count-refused",
+        dest="sim_count_refused",
+        action=argparse.BooleanOptionalAction,
+        help="refused requests fill the shared limit's second too, so a client that keeps "
+        "trying stays refused (default: off, only accepted requests count)",
+    )
     group.add_argument(
         "--schedules",
         dest="sim_schedules",
@@ -134,6 +197,10 @@ def settings_from_args(ns: argparse.Namespace, base: GatewaySettings) -> Gateway
     _set(changes, "schedules", getattr(ns, "sim_schedules", None))
     _set(changes, "api", getattr(ns, "sim_api", None))
     _set(changes, "history_start", getattr(ns, "sim_history_start", None))
+    for name in ("overload_answer", "quota_answer", "ratelimit_headers"):
+        _set(changes, name, getattr(ns, f"sim_{name}", None))
+    _set(changes, "rate_schedule", getattr(ns, "sim_rate_schedule", None))
+    _set(changes, "count_refused", getattr(ns, "sim_count_refused", None))
     return dataclasses.replace(base, **changes)
 
 
@@ -144,6 +211,21 @@ def _set(changes: dict[str, Any], name: str, value: object) -> None:
 
 def _steps(text: str) -> tuple[str, ...]:
     return tuple(step.strip() for step in text.split(",") if step.strip())
+
+
+def _schedule(text: str) -> list[list[float]]:
+    """``T:N,T:N`` read into ``[[T, N], ...]``; the setting's checker does the rest."""
+    steps: list[list[float]] = []
+    for step in text.split(","):
+        at, sep, rate = step.partition(":")
+        try:
+            if not sep:
+                raise ValueError(step)
+            steps.append([float(at), int(rate)])
+        except ValueError:
+            reason = "T:N,... pairs of seconds and a whole rate"
+            raise ValueError(f"simulate: rate_schedule must be {reason}, got {text!r}") from None
+    return steps
 
 
 def _checked(name: str, convert: Any) -> Any:

@@ -13,8 +13,10 @@ Any other parameter is refused, so a client that misnames one finds out.
 
 Checks run in the order a real gateway applies them: the signature
 (:mod:`.signing`), the account limit (:mod:`.account`), the per-endpoint
-``rate_limit``, scripted or random faults, then parameters, symbol lists and
-data (:mod:`.history`). Answers are built by :mod:`.openapi_wire`.
+``rate_limit``, the throttle's quota and shared limit (:mod:`.throttle`),
+scripted or random faults, then parameters, symbol lists and data
+(:mod:`.history`). Answers are built by :mod:`.openapi_wire` (the throttle's
+by :mod:`.throttle_wire`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from . import calendars, history, openapi_wire, signing
+from . import calendars, history, openapi_wire, signing, throttle_wire
 from .account import AccountLimit
 from .faults import unit_interval
 from .responses import Answer
@@ -81,8 +83,7 @@ class OpenApiService(Service):
         clock: Callable[[], float],
         wall: Callable[[], float],
     ) -> None:
-        super().__init__(settings, stats, clock)
-        self._wall = wall
+        super().__init__(settings, stats, clock, wall)
         self.account = AccountLimit(settings.account_rate, settings.account_concurrency)
 
     def _warm_up(self) -> None:
@@ -118,8 +119,11 @@ class OpenApiService(Service):
             answer = openapi_wire.error("account_limited", _limit_text(limit, self.account))
         elif not self._rate_limit.allow(call.endpoint, now):
             answer = openapi_wire.error("rate_limited")
+        elif (reason := self._admit(now)) is not None:
+            answer = throttle_wire.openapi_refusal(self.settings, reason, self._wall)
         else:
             answer, draw = self._served(call)
+        answer = self._advertised(answer, now)
         self.stats.answered(call.endpoint, answer.outcome, answer.status)
         return answer, self.settings.latency + self.settings.latency_jitter * draw
 

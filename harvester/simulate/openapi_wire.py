@@ -17,6 +17,9 @@ timestamp_invalid                  403/403203 "apikey illegal"; no timestamp cod
 account_limited    429     429002  the page: "api request is limited"
 rate_limited
 http_429
+throttled                          (the shared limit of :mod:`.throttle`)
+quota_exhausted                    (the daily quota; message says "quota")
+quota_forbidden    403     403900  the simulator's own: the daily quota as a 403
 internal_error     500     500000  the page: "internal error"
 invalid_parameter  400     400001  the simulator's own: the page has none
 unsupported        400     400002  the simulator's own
@@ -29,7 +32,8 @@ The simulator's own codes follow the vendor's pattern (the status, then three
 digits). Transport faults (``http_400``, ``http_500``, ``http_502_html``,
 ``html_200``, ``truncated``, ``reset``) are those of the gateway dialect
 (:func:`.responses.fault`): they are the proxy's, not the API's. No 429 here
-carries ``Retry-After``: the vendor documents none.
+carries ``Retry-After`` (the vendor documents none), except the throttle's own
+refusals (:mod:`.throttle_wire`), whose settings ask for it.
 """
 
 from __future__ import annotations
@@ -51,6 +55,9 @@ ERRORS: dict[str, tuple[int, int, str]] = {
     "account_limited": (429, 429002, "api request is limited"),
     "rate_limited": (429, 429002, "api request is limited"),
     "http_429": (429, 429002, "api request is limited"),
+    "throttled": (429, 429002, "api request is limited"),
+    "quota_exhausted": (429, 429002, "api request is limited"),
+    "quota_forbidden": (403, 403900, "request quota exceeded"),
     "internal_error": (500, 500000, "internal error"),
     "invalid_parameter": (400, 400001, "invalid parameter"),
     "unsupported": (400, 400002, "market or security type not supported"),

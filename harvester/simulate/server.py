@@ -20,6 +20,7 @@ from .openapi import OpenApiService
 from .service import Service
 from .settings import GatewaySettings, endpoints, served_day
 from .stats import GatewayStats
+from .throttle_stats import ThrottleStats
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ class Gateway:
     ``gw.set_today(day)`` or ``gw.advance()`` moves the served day, running or not,
     so one gateway can be stepped through business days between two sweeps.
     ``clock`` (monotonic) drives the rate limits and the stats, ``wall`` (unix
-    seconds) the OpenAPI dialect's ``x-timestamp`` check and its default
-    ``last_timestamp``; tests pin both.
+    seconds) the daily quota's UTC day and the OpenAPI dialect's ``x-timestamp``
+    check and its default ``last_timestamp``; tests pin both.
     """
 
     def __init__(
@@ -50,7 +51,8 @@ class Gateway:
         self.host = host
         api = self._settings.api
         account = AccountStats() if api == "openapi" else None
-        self.stats = GatewayStats(endpoints(api), account)
+        throttle = ThrottleStats() if self._settings.throttled else None
+        self.stats = GatewayStats(endpoints(api), account, throttle)
         self._wanted_port = port
         self._port: int | None = None
         self._clock = clock
@@ -109,7 +111,7 @@ class Gateway:
         if self._settings.api == "openapi":
             service = OpenApiService(self._settings, self.stats, self._clock, self._wall)
         else:
-            service = Service(self._settings, self.stats, self._clock)
+            service = Service(self._settings, self.stats, self._clock, self._wall)
         self._service = service
         # No access log: a benchmark would drown stderr in lines.
         runner = web.AppRunner(make_app(service), access_log=None, shutdown_timeout=SHUTDOWN_GRACE)

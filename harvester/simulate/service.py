@@ -1,8 +1,11 @@
 """What the gateway answers to one request, decided without any HTTP server.
 
 The order of checks is the order a real gateway would apply: authentication,
-then the rate limit (a 429 reaches neither the fault plan nor the data), then
-scripted or random faults, then parameters, symbol lists and data.
+then the per-endpoint rate limit and the throttle's quota and shared limit
+(:mod:`.throttle`; a refusal reaches neither the fault plan nor the data), then
+scripted or random faults, then parameters, symbol lists and data. With
+``ratelimit_headers`` on, every answer advertises the throttle's state
+(:mod:`.throttle_wire`).
 
 The data is that published by the served day, ``settings.today``: with
 ``schedules`` on, each pair's records up to its latest publication's cutoff
@@ -17,9 +20,10 @@ import dataclasses
 import datetime as dt
 import hmac
 import re
+import time
 from collections.abc import Callable, Mapping
 
-from . import calendars, data, responses, restate
+from . import calendars, data, responses, restate, throttle_wire
 from .calendars import shift_business_days
 from .data import Record, Restated
 from .faults import FaultPlan, unit_interval
@@ -27,6 +31,7 @@ from .responses import Answer
 from .settings import GatewaySettings, served_day
 from .stats import GatewayStats, RateLimitRule
 from .symbols import Symbol, SymbolStyleError, parse_interest_symbol, parse_trades_symbol
+from .throttle import Throttle
 
 COUNTS: dict[str, tuple[int, int]] = {"short_trades": (20, 100), "short_interest": (30, 90)}
 """Endpoint -> (default count, largest count); the smallest is always 1."""
@@ -45,15 +50,25 @@ STEP_LIMIT = 10_000
 
 
 class Service:
-    """Decides answers for both endpoints and keeps the books in ``stats``."""
+    """Decides answers for both endpoints and keeps the books in ``stats``.
+
+    ``clock`` (monotonic) drives the limits and the stats, ``wall`` (unix
+    seconds) the daily quota's UTC day; tests pin both.
+    """
 
     def __init__(
-        self, settings: GatewaySettings, stats: GatewayStats, clock: Callable[[], float]
+        self,
+        settings: GatewaySettings,
+        stats: GatewayStats,
+        clock: Callable[[], float],
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.stats = stats
         self._clock = clock
+        self._wall = wall
         self._rate_limit = RateLimitRule(settings.rate_limit)
+        self.throttle = Throttle(settings)
         self._plan = FaultPlan(
             seed=settings.seed, rates=settings.fault_rates(), scripted=settings.scripted
         )
@@ -85,9 +100,13 @@ class Service:
         """Serve the data as published by ``day`` from the next request on; returns the day.
 
         Only the served day changes: fault scripts, request numbers, the rate limit
-        and the stats carry on. Raises ValueError for a value that is not a date.
+        and the stats carry on, and a daily quota is whole again on another day.
+        Raises ValueError for a value that is not a date.
         """
+        previous = self.settings.today
         self.settings = dataclasses.replace(self.settings, today=served_day(day))
+        if self.settings.today != previous:
+            self.throttle.quota.renew()
         self._warm_up()
         return self.settings.today
 
@@ -110,6 +129,7 @@ class Service:
         now = self._clock()
         self.stats.received(endpoint, now)
         answer, draw = self._decide(endpoint, raw_symbol, count, authorization, now)
+        answer = self._advertised(answer, now)
         self.stats.answered(endpoint, answer.outcome, answer.status)
         delay = self.settings.latency + self.settings.latency_jitter * draw
         return answer, delay
@@ -122,6 +142,9 @@ class Service:
             return responses.unauthorized(), 0.5
         if not self._rate_limit.allow(endpoint, now):
             return responses.rate_limited(), 0.5
+        refused = self._admit(now)
+        if refused is not None:
+            return throttle_wire.gateway_refusal(self.settings, endpoint, refused, self._wall), 0.5
         try:
             symbol: Symbol | None = _PARSERS[endpoint](raw)
         except SymbolStyleError:
@@ -136,6 +159,21 @@ class Service:
         if fault is None:
             return normal, draw
         return responses.fault(endpoint, fault, normal), draw
+
+    def _admit(self, now: float) -> str | None:
+        """The throttle's decision at ``now`` (None: accepted), counted in the stats."""
+        reason = self.throttle.admit(now, self._wall)
+        if self.stats.throttle is not None:
+            self.stats.throttle.decided(now, reason, self.throttle.gauges(now))
+        return reason
+
+    def _advertised(self, answer: Answer, now: float) -> Answer:
+        """``answer`` with the rate-limit header fields ``ratelimit_headers`` asks for."""
+        style = self.settings.ratelimit_headers
+        if style == "none":
+            return answer
+        fields = throttle_wire.advertised(style, self.throttle, now, self._wall)
+        return throttle_wire.with_fields(answer, fields)
 
     def _authorized(self, authorization: str | None) -> bool:
         if self._token is None:

@@ -39,6 +39,18 @@ DEMO_OAUTH_TOKEN = "demo-oauth-token"
 DEFAULT_TODAY = dt.date(2026, 5, 18)
 """The day served by default: fixed so the data never depends on the real date."""
 
+THROTTLE_SETTINGS: tuple[str, ...] = (
+    "shared_rate",
+    "rate_schedule",
+    "overload_answer",
+    "retry_after",
+    "count_refused",
+    "quota",
+    "quota_answer",
+    "ratelimit_headers",
+)
+"""The settings of the throttle faults (:mod:`.throttle`); all off by default."""
+
 _FIRST_DAY, _LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
@@ -61,6 +73,18 @@ class GatewaySettings:
     the gateway's wall clock, at most ``account_rate`` requests in any second and
     ``account_concurrency`` at once over both data sets (0: no limit), and
     history back to ``history_start``.
+
+    The throttle faults (:mod:`.throttle`), all off by default, act in both
+    dialects: at most ``shared_rate`` requests in any second over every
+    endpoint together, or the rate of ``rate_schedule``'s step in force
+    (``(seconds since the first request, rate)`` pairs); an over-limit request
+    answered as ``overload_answer`` (``429`` with ``Retry-After:
+    <retry_after>``, ``429_no_retry_after``, or ``-5``); ``count_refused``
+    makes refused requests fill the window too; ``quota`` accepted requests
+    per UTC day of the wall clock (whole again when the served day moves), then
+    ``quota_answer`` (``429`` until
+    midnight, ``429_long``, ``403``); ``ratelimit_headers`` (``none``,
+    ``ietf``, ``x``) advertise the limit and the quota on every answer.
     """
 
     seed: int = 0
@@ -91,6 +115,14 @@ class GatewaySettings:
     account_rate: int = 10
     account_concurrency: int = 5
     history_start: dt.date = dt.date(2015, 1, 1)
+    shared_rate: int = 0
+    rate_schedule: tuple[tuple[float, int], ...] = ()
+    overload_answer: str = "429"
+    retry_after: int = 1
+    count_refused: bool = False
+    quota: int = 0
+    quota_answer: str = "429"
+    ratelimit_headers: str = "none"
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -110,6 +142,12 @@ class GatewaySettings:
             if key not in names:
                 raise ValueError(f"simulate: unknown setting {key!r}")
         return cls(**table)
+
+    @property
+    def throttled(self) -> bool:
+        """Whether any throttle setting (:data:`THROTTLE_SETTINGS`) is off its default."""
+        defaults = GatewaySettings.__dataclass_fields__
+        return any(getattr(self, name) != defaults[name].default for name in THROTTLE_SETTINGS)
 
     def fault_rates(self) -> dict[str, float]:
         """The random fault rates by family, as :func:`faults.random_fault` wants."""
@@ -230,6 +268,51 @@ def _count(name: str, value: object) -> int:
     return value
 
 
+def _whole_seconds(name: str, value: object) -> int:
+    # Retry-After is delay-seconds: a whole number, never a fraction.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _fail(name, "a whole number of seconds >= 0", value)
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str, Any], str]:
+    """A checker for a setting that takes one of ``choices`` (an integer as its text too)."""
+
+    def check(name: str, value: object) -> str:
+        # TOML users write `overload_answer = -5` or `quota_answer = 403` as often as the string.
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value not in choices:
+            raise _fail(name, f"one of {', '.join(choices)}", value)
+        return str(value)
+
+    return check
+
+
+def _schedule(name: str, value: object) -> tuple[tuple[float, int], ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise _fail(name, "a list of [seconds, rate] pairs", value)
+    steps: list[tuple[float, int]] = []
+    for item in value:
+        if isinstance(item, str | bytes) or not isinstance(item, list | tuple) or len(item) != 2:
+            raise _fail(name, "a list of [seconds, rate] pairs", item)
+        at, rate = item
+        if not isinstance(at, int | float) or isinstance(at, bool) or not 0 <= at < float("inf"):
+            raise _fail(f"{name} time", "a number of seconds >= 0", at)
+        if steps and at <= steps[-1][0]:
+            raise _fail(f"{name} time", "greater than the step before it", at)
+        steps.append((float(at), _count(f"{name} rate", rate)))
+    return tuple(steps)
+
+
+OVERLOAD_ANSWERS: tuple[str, ...] = ("429", "429_no_retry_after", "-5")
+"""How a request over the shared limit is answered: 429 with or without Retry-After, or -5."""
+QUOTA_ANSWERS: tuple[str, ...] = ("429", "429_long", "403")
+"""How a request past the day's quota is answered: 429 until midnight, 429 for 10 h, or 403."""
+RATELIMIT_HEADERS: tuple[str, ...] = ("none", "ietf", "x")
+"""Which rate-limit header fields every answer carries: none, the IETF draft's, or X-RateLimit-*."""
+
+
 def endpoints(api: str) -> tuple[str, ...]:
     """The endpoint names the dialect ``api`` serves."""
     return OPENAPI_ENDPOINTS if api == "openapi" else ENDPOINTS
@@ -289,5 +372,13 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "account_rate": _count,
     "account_concurrency": _count,
     "history_start": _date,
+    "shared_rate": _count,
+    "rate_schedule": _schedule,
+    "overload_answer": _choice(OVERLOAD_ANSWERS),
+    "retry_after": _whole_seconds,
+    "count_refused": _bool,
+    "quota": _count,
+    "quota_answer": _choice(QUOTA_ANSWERS),
+    "ratelimit_headers": _choice(RATELIMIT_HEADERS),
 }
 """Field name -> checker returning the normalised value; drives validation."""

@@ -1,47 +1,22 @@
 """Counting what the gateway served, and the per-endpoint rate limit.
 
-Both rest on a sliding one-second window over a monotonic clock passed in by
-the caller, so tests can drive a fake clock instead of sleeping.
+Both rest on a sliding one-second window (:mod:`.window`) over a monotonic
+clock passed in by the caller, so tests can drive a fake clock instead of
+sleeping.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .settings import ENDPOINTS
+from .window import SlidingWindow
 
 if TYPE_CHECKING:
     from .account import AccountStats
-
-WINDOW = 1.0
-"""Width of the sliding window, seconds."""
-
-
-class SlidingWindow:
-    """Event times within the last :data:`WINDOW` seconds."""
-
-    def __init__(self) -> None:
-        self._times: deque[float] = deque()
-
-    def __len__(self) -> int:
-        return len(self._times)
-
-    def __repr__(self) -> str:
-        return f"<SlidingWindow events={len(self._times)}>"
-
-    def advance(self, now: float) -> int:
-        """Forget events a full window old; return how many remain."""
-        while self._times and now - self._times[0] >= WINDOW:
-            self._times.popleft()
-        return len(self._times)
-
-    def add(self, now: float) -> int:
-        """Record an event at ``now``; return the events in the window ending now."""
-        self.advance(now)
-        self._times.append(now)
-        return len(self._times)
+    from .throttle_stats import ThrottleStats
 
 
 class RateLimitRule:
@@ -83,13 +58,19 @@ class GatewayStats:
     ``endpoints`` are those of the dialect served (:func:`.settings.endpoints`).
     The OpenAPI dialect passes its ``account`` figures (:mod:`.account`) too:
     they and ``served_401`` then join the counters and are reset with them.
+    A gateway with a throttle setting on passes its ``throttle`` figures
+    (:mod:`.throttle_stats`) in either dialect: they join as ``throttle``.
     """
 
     def __init__(
-        self, endpoints: Sequence[str] = ENDPOINTS, account: AccountStats | None = None
+        self,
+        endpoints: Sequence[str] = ENDPOINTS,
+        account: AccountStats | None = None,
+        throttle: ThrottleStats | None = None,
     ) -> None:
         self.endpoints = tuple(endpoints)
         self.account = account
+        self.throttle = throttle
         self._windows: dict[str, SlidingWindow] = {}
         self.reset()
 
@@ -110,6 +91,8 @@ class GatewayStats:
         self._windows = {name: SlidingWindow() for name in names}
         if self.account is not None:
             self.account.reset()
+        if self.throttle is not None:
+            self.throttle.reset()
         self._first: float | None = None
         self._last = 0.0
 
@@ -148,6 +131,9 @@ class GatewayStats:
             "response_bytes": self.response_bytes,
             "response_bytes_by_endpoint": dict(self.bytes_by_endpoint),
         }
+        if self.throttle is not None:
+            # Only with a throttle setting on: a gateway without keeps its counters' shape.
+            counters["throttle"] = self.throttle.as_dict()
         if self.account is not None:
             # Only in the OpenAPI dialect: the gateway dialect's counters keep their shape.
             counters["served_401"] = self.served_401

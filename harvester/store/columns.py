@@ -165,6 +165,13 @@ RUNS = Relation(
             "`sweep`, or `backfill` (`harvester backfill`: each task paged back to a day); "
             "`--resume` takes up only a run of its own kind; since schema version 6",
         ),
+        Column(
+            "refused",
+            "INTEGER",
+            "requests",
+            "of `requests`, those the upstream refused for the pace (HTTP 429); the pace "
+            "was cut on them; since schema version 7",
+        ),
     ),
 )
 

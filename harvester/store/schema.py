@@ -343,6 +343,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'sweep' "
         "CHECK (kind IN ('sweep', 'backfill'))",
     ),
+    # 7: the requests the upstream refused for our pace (429), kept with the run.
+    ("ALTER TABLE runs ADD COLUMN refused INTEGER NOT NULL DEFAULT 0",),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -65,7 +65,16 @@ class RunRow:
 
 
 _RUN_COUNTERS = frozenset(
-    {"symbols", "duplicates", "malformed_lines", "requests", "rows_written", "warnings", "resumes"}
+    {
+        "symbols",
+        "duplicates",
+        "malformed_lines",
+        "requests",
+        "refused",
+        "rows_written",
+        "warnings",
+        "resumes",
+    }
 )
 
 
@@ -226,9 +235,10 @@ class Store:
             return await self._close_running(reason)
 
     async def finish_run(
-        self, run_id: str, requests: int, stop_reason: str | None
+        self, run_id: str, requests: int, stop_reason: str | None, refused: int = 0
     ) -> tuple[RunStatus, dict[str, dict[str, int]]]:
-        """Add this invocation's requests and close the books: ``completed`` if nothing is left.
+        """Add this invocation's requests (``refused`` of them with a 429) and close the books:
+        ``completed`` if nothing is left.
 
         Returns the run's status and its task counts. ``stop_reason`` is kept
         only when tasks are left ``pending``.
@@ -237,7 +247,7 @@ class Store:
             counts = await self.task_counts(run_id)
             pending = tasks_in(counts, TaskStatus.PENDING)
             status = RunStatus.INTERRUPTED if pending else RunStatus.COMPLETED
-            await self._add_to_run(run_id, {"requests": requests})
+            await self._add_to_run(run_id, {"requests": requests, "refused": refused})
             await self._set_status(run_id, status, stop_reason if pending else None)
         return status, counts
 

@@ -29,6 +29,9 @@ class SweepCounts:
     rows: int = 0  #: rows written
     warnings: int = 0  #: values and records the adapters warned about
     requests: int = 0  #: requests sent, retries and outage probes included
+    refused: int = 0  #: answers refusing a request for the pace (HTTP 429)
+    #: the account's pace as the pacer has it: (requests a second, cuts so far, engaged)
+    pace: Callable[[], tuple[float, int, bool]] | None = None
     paused: Callable[[], bool] = _never  #: True while the outage guard holds every request
 
     @property

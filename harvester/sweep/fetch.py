@@ -90,6 +90,26 @@ class Gate:
 
 
 @dataclass(slots=True)
+class Spent:
+    """A task's failed attempts that count against ``max_attempts``, and its refusals."""
+
+    counted: int = 0
+    refused: int = 0
+
+    def delay(self, policy: RetryPolicy, error: FetchError) -> float | None:
+        """The wait before the next attempt after ``error``; None: the task is over.
+
+        A 429 is the pace's, not the symbol's: it uses up no attempt, up to
+        ``OVERLOAD_TRIES`` per attempt, so a symbol only ever refused still ends failed.
+        """
+        if isinstance(error, RateLimited) and self.refused < OVERLOAD_TRIES * policy.max_attempts:
+            self.refused += 1
+            return next_delay(replace(policy, max_attempts=2), error, 1)
+        self.counted += 1
+        return next_delay(policy, error, self.counted)
+
+
+@dataclass(slots=True)
 class Tally:
     """What one task has done so far: kept for its record when a stop cuts it off."""
 
@@ -107,6 +127,11 @@ class Tally:
         if self.gate is not None:
             self.gate.pass_one()
         self.sent += 1
+
+    def refused(self) -> None:
+        """Count an answer refusing a request for the pace (a 429)."""
+        if self.gate is not None and self.gate.counts is not None:
+            self.gate.counts.refused += 1
 
     def pending(self, symbol: Symbol, endpoint: str, client: Client) -> TaskResult | None:
         """Its record as ``pending``, with its attempts and last error; None if it sent none."""
@@ -286,7 +311,7 @@ async def fetch_task(
 ) -> TaskResult:
     """Fetch ``symbol`` from ``job``'s endpoint until it has a final status.
 
-    ``counted`` attempts count against ``max_attempts``; ``tally.sent`` counts
+    ``spent.counted`` attempts count against ``max_attempts``; ``tally.sent`` counts
     every request that went out, including those that failed during an outage
     and so cost the task nothing. Once ``tally.stop`` is set no further request
     goes out and Stopped is raised. Error messages are redacted of the token:
@@ -299,7 +324,7 @@ async def fetch_task(
     asked = job.config.count if count is None else count
     spec = adapter.request(symbol, job.config.path, asked, before=before)
     tally = tally if tally is not None else Tally()
-    counted = refused = 0
+    spent = Spent()
     while True:
         if tally.stopping:
             raise Stopped  # no new attempt starts
@@ -314,24 +339,16 @@ async def fetch_task(
                 continue  # the guard holds the next attempt until the gateway is back
             if watch is not None and not isinstance(error, TransportError):
                 watch.check(adapter.name, error.code, str(client.url(spec.path, spec.query)))
-            if (
-                isinstance(error, RateLimited)
-                and refused < OVERLOAD_TRIES * job.policy.max_attempts
-            ):
-                # Refused for our pace, not for the symbol: no attempt of its is used up
-                # (bounded, so a symbol only ever refused still ends failed).
-                refused += 1
-                delay = next_delay(replace(job.policy, max_attempts=2), error, 1)
-            else:
-                counted += 1
-                delay = next_delay(job.policy, error, counted)
+            if isinstance(error, RateLimited):
+                tally.refused()
+            delay = spent.delay(job.policy, error)
             if delay is None:
                 return _last_word(client, job, symbol, error, tally)
             log.debug(
                 "%s %s attempt %d: %s; retrying in %.2fs",
                 symbol,
                 adapter.name,
-                counted,
+                spent.counted,
                 client.redact(error.message),
                 delay,
             )

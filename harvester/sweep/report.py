@@ -131,9 +131,20 @@ def progress_line(progress: Progress) -> str:
     ahead = PAUSED if progress.paused else "ETA " + ("?" if eta is None else duration_text(eta))
     return (
         f"{progress.done}/{progress.total} tasks  {progress.percent:.1f}%  {ahead}  "
-        f"{_counts(counts.statuses)}  rows {counts.rows}  {rate:.1f} req/s  "
+        f"{_counts(counts.statuses)}  rows {counts.rows}  {rate:.1f} req/s{_pace(counts)}  "
         f"{duration_text(elapsed)}"
     )
+
+
+def _pace(counts: SweepCounts) -> str:
+    """The account's pace, once the upstream pushed back: `` (pace 4.8/s, 3 cuts, 12 429s)``."""
+    if counts.pace is None:
+        return ""
+    rate, cuts, engaged = counts.pace()
+    if not (cuts or counts.refused):
+        return ""
+    held = f"pace {rate:.3g}/s" if engaged else "pace back to its ceiling"
+    return f" ({held}, {cuts} cuts, {counts.refused} 429s)"
 
 
 class ProgressDisplay:
@@ -185,6 +196,12 @@ def summary_text(summary: RunSummary) -> str:
         f"requests {summary.requests} in {summary.elapsed:.1f}s "
         f"({summary.requests_per_second:.1f} req/s)"
     )
+    if summary.refused or summary.cuts:
+        pace = f", ending at {summary.pace:.3g} req/s" if summary.pace is not None else ""
+        lines.append(
+            f"  the upstream refused {summary.refused} requests for the pace (429); "
+            f"the pace was cut {summary.cuts} times{pace}"
+        )
     if summary.malformed_lines or summary.duplicates:
         lines.append(
             f"  symbols file: {summary.malformed_lines} malformed lines skipped, "
@@ -234,6 +251,9 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "requests": summary.requests,
         "elapsed": round(summary.elapsed, 3),
         "requests_per_second": round(summary.requests_per_second, 2),
+        "refused": summary.refused,
+        "cuts": summary.cuts,
+        "pace": round(summary.pace, 3) if summary.pace is not None else None,
         "malformed_lines": summary.malformed_lines,
         "duplicates": summary.duplicates,
         "stop_kind": summary.stop_kind,

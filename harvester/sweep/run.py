@@ -374,6 +374,9 @@ async def _sweep_tasks(
     """Fetch the run's remaining work to its end, a stop or a run-wide error; say why it stopped."""
     store, settings, jobs, run_id = sweep.store, sweep.settings, sweep.jobs, sweep.run_id
     async with Client(settings.gateway, settings.endpoints, auth=auth) as client:
+        pacer = client.pacer
+        if pacer is not None:
+            sweep.counts.pace = lambda: (pacer.rate, pacer.cuts, pacer.engaged)
         writer = BatchWriter(
             store,
             run_id,
@@ -437,7 +440,8 @@ async def _close(
 ) -> RunSummary:
     """Close the books: the run is ``completed`` if no task is left pending, and summarised."""
     stop_kind, stop_reason = why
-    status, tasks = await store.finish_run(run.run_id, counts.requests, stop_reason)
+    status, tasks = await store.finish_run(run.run_id, counts.requests, stop_reason, counts.refused)
+    pace, cuts, _ = counts.pace() if counts.pace is not None else (None, 0, False)
     # Read back once the books are closed, so no list of failures is kept during the sweep.
     failed = tasks_in(tasks, TaskStatus.FAILED)
     failed_tasks = await store.failed_tasks(run.run_id, FAILED_SHOWN) if failed else []
@@ -455,4 +459,7 @@ async def _close(
         stop_kind=stop_kind,
         stop_reason=stop_reason,
         failed_tasks=tuple(failed_tasks),
+        refused=counts.refused,
+        cuts=cuts,
+        pace=pace,
     )

@@ -92,6 +92,7 @@ async def test_runs_and_tasks_tables_have_the_documented_columns(
             "resumes",
             "stop_reason",
             "kind",
+            "refused",
         ),
         ("run_id",),
     )
