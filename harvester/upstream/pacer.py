@@ -14,8 +14,8 @@ TCP's CUBIC do):
 - **Overload** is a 429, or a cluster of ``-5`` (at least ``CLUSTER`` in the last
   second, and at least ``CLUSTER_SHARE`` of its answers), never a lone one. On
   overload the rate is cut to ``BETA`` times what the upstream accepted in the
-  last second (at most halved by one cut), and that accepted rate is remembered
-  as the limit found. Another cut needs another overload ``CUT_GAP`` later, once
+  last second (after the first cut, at most halved by one), and that accepted
+  rate is remembered as the limit found. Another cut needs another overload ``CUT_GAP`` later, once
   the answers to the faster requests are in.
 - **Hold, then raise:** for ``HOLD`` seconds after a cut the rate stays; then it
   climbs back quickly towards ``BETA`` times the limit found (``APPROACH`` of the
@@ -40,7 +40,7 @@ MIN_CUT = 0.5  #: one cut never takes the rate below this share of what it was
 CUT_GAP = 1.0  #: seconds after a cut before another overload may cut again
 HOLD = 3.0  #: seconds after a cut before the rate rises
 APPROACH = 0.5  #: share of the gap to ``BETA`` x the limit found that a second closes
-PROBE = 0.005  #: share of itself the rate grows by a second past that
+PROBE = 0.003  #: share of itself the rate grows by a second past that
 NEAR = 0.99  #: share of that target from which the rate probes instead
 CLUSTER = 3  #: ``-5`` answers in a second that may be an overload ...
 CLUSTER_SHARE = 0.2  #: ... when they are at least this share of that second's answers
@@ -144,8 +144,11 @@ class Pacer:
         if now - self._cut_at < CUT_GAP:
             return  # answers to requests sent before the last cut: already acted on
         accepted = sum(1 for _, outcome in self._answers if outcome == "ok") / WINDOW
+        # The first cut goes all the way: before it, the pace was only a guess. Later ones
+        # at most halve it, so a harsh upstream (refusals that count too) cannot sink it.
+        least = MIN_CUT * self.rate if self.found is not None else 0.0
         self.found = max(accepted, FLOOR)
-        self.rate = max(FLOOR, MIN_CUT * self.rate, min(self.rate, BETA * accepted))
+        self.rate = max(FLOOR, least, min(self.rate, BETA * accepted))
         self.cuts += 1
         self.engaged = True
         self._cut_at = self._raised_at = now

@@ -63,14 +63,18 @@ def test_a_429_cuts_to_what_the_upstream_accepted() -> None:
 
 def test_a_drop_to_a_quarter_is_followed_within_seconds() -> None:
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 19.0, 1.0)
+    t = accept(pacer, 0.0, 8.0, 1.0)
+    pacer.answered(t, "refused")  # the limit found at first: 8 a second
+    pacer.delay(t + 1000.0)  # back up to the ceiling
+    assert pacer.rate == pacer.ceiling
+    t = accept(pacer, t + 1000.0, 19.0, 1.0)
     pacer.answered(t, "refused")  # the limit just dropped: the last second still shows 19
     assert pacer.rate == pytest.approx(rules.BETA * 19.0)
     for _ in range(2):
         t = accept(pacer, t, 5.0, rules.CUT_GAP) + 0.01
         pacer.answered(t, "refused")
-    # Never more than halved by one cut, so from 18 to 4.75 takes a cut a second, three in all.
-    assert pacer.rate == pytest.approx(rules.BETA * 5.0, rel=0.05) and pacer.cuts == 3
+    # Never more than halved by one cut, so from 18 to 4.75 takes a cut a second.
+    assert pacer.rate == pytest.approx(rules.BETA * 5.0, rel=0.05) and pacer.cuts == 4
 
 
 def test_refusals_to_requests_sent_before_a_cut_do_not_cut_again() -> None:
@@ -85,10 +89,13 @@ def test_refusals_to_requests_sent_before_a_cut_do_not_cut_again() -> None:
     assert pacer.cuts == 2 and pacer.rate < first
 
 
-def test_one_cut_never_more_than_halves_the_pace() -> None:
+def test_after_the_first_cut_one_cut_never_more_than_halves_the_pace() -> None:
     pacer, _ = paced(20.0)
-    pacer.answered(0.0, "refused")  # nothing accepted at all
-    assert pacer.rate == pytest.approx(20.0 * rules.MIN_CUT)
+    t = accept(pacer, 0.0, 8.0, 1.0)
+    pacer.answered(t, "refused")
+    first = pacer.rate
+    pacer.answered(t + rules.CUT_GAP + 1.1, "refused")  # nothing accepted in the last second
+    assert pacer.rate == pytest.approx(first * rules.MIN_CUT)
 
 
 def test_a_lone_minus_5_is_no_overload_but_a_cluster_is() -> None:
