@@ -12,7 +12,9 @@ How it finds the limit (AIMD with a memory, as the AWS SDKs' adaptive mode and
 TCP's CUBIC do):
 
 - **Overload** is a 429, or a cluster of ``-5`` (at least ``CLUSTER`` in the last
-  second, and at least ``CLUSTER_SHARE`` of its answers), never a lone one. On
+  second, and at least ``CLUSTER_SHARE`` of its answers), never a lone one, but
+  while probing past the limit found at an earlier overload, where a ``-5`` is
+  the upstream's answer to the probe. On
   overload the rate is cut to ``BETA`` times what the upstream accepted in the
   last second (after the first cut, at most halved by one), and that accepted
   rate is remembered as the limit found. Another cut needs another overload ``CUT_GAP`` later, once
@@ -133,8 +135,12 @@ class Pacer:
             self._refusing_since = None
         while answers and now - answers[0][0] > WINDOW:
             answers.popleft()
-        if outcome == "refused" or (outcome == "error" and self._cluster()):
+        if outcome == "refused" or (outcome == "error" and (self._cluster() or self._past())):
             self._overload(now)
+
+    def _past(self) -> bool:
+        """Probing past the limit found at an overload: a lone ``-5`` is then the answer."""
+        return self.found is not None and self.rate > self.found
 
     def _cluster(self) -> bool:
         errors = sum(1 for _, outcome in self._answers if outcome == "error")

@@ -153,3 +153,17 @@ async def test_a_disengaged_pacer_lets_bursts_by_until_the_upstream_pushes_back(
     assert pacer.engaged and pacer.rate == pytest.approx(rules.BETA * 8.0, rel=0.05)
     pacer.delay(t + 10_000.0)  # back at the ceiling: it lets go again
     assert not pacer.engaged
+
+
+def test_past_the_limit_found_a_lone_minus_5_answers_the_probe() -> None:
+    pacer, _ = paced(20.0)
+    t = accept(pacer, 0.0, 5.0, 2.0)
+    for k in range(rules.CLUSTER):
+        pacer.answered(t + 0.01 * k, "error")
+    assert pacer.cuts == 1 and 4.0 <= (pacer.found or 0) <= 5.0
+    t = accept(pacer, t + 2.0, 4.0, 2.0)
+    pacer.answered(t, "error")  # under the limit found: a lone one is noise
+    assert pacer.cuts == 1
+    pacer.rate = 5.3  # probing past it
+    pacer.answered(t + 0.1, "error")
+    assert pacer.cuts == 2
