@@ -228,7 +228,7 @@ async def _attempt(
                 retry_unknown=job.retry_unknown,
             )
         except RateLimited as error:
-            _heard(client, answer, "refused")
+            _heard(client, answer, "refused" if tally.sent <= 1 else "refused again")
             if error.retry_after is not None and error.retry_after > job.policy.quota_after:
                 raise QuotaSpent(
                     f"{error.message} with Retry-After {error.retry_after:.0f} s (over "

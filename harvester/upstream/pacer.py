@@ -16,8 +16,8 @@ TCP's CUBIC do):
   while probing past the limit found at an earlier overload, where a ``-5`` is
   the upstream's answer to the probe. On
   overload the rate is cut to ``BETA`` times what the upstream accepted in the
-  last second (after the first cut, at most halved by one), and that accepted
-  rate is remembered as the limit found. Another cut needs another overload ``CUT_GAP`` later, once
+  last second (at most halved by one, but the first on ``EVIDENCE`` answers or
+  more), and that accepted rate is remembered as the limit found. Another cut needs another overload ``CUT_GAP`` later, once
   the answers to the faster requests are in.
 - **Hold, then raise:** for ``HOLD`` seconds after a cut the rate stays; then it
   climbs back quickly towards ``BETA`` times the limit found (``APPROACH`` of the
@@ -38,7 +38,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 BETA = 0.95  #: a cut sets the rate to this share of what the upstream accepted
-MIN_CUT = 0.5  #: one cut never takes the rate below this share of what it was
+MIN_CUT = 0.5  #: one cut never takes the rate below this share of what it was ...
+EVIDENCE = 3  #: ... but the first, on at least this many answers accepted in its second
 CUT_GAP = 1.0  #: seconds after a cut before another overload may cut again
 HOLD = 3.0  #: seconds after a cut before the rate rises
 APPROACH = 0.5  #: share of the gap to ``BETA`` x the limit found that a second closes
@@ -124,11 +125,13 @@ class Pacer:
     # Answers ----------------------------------------------------------------------------------
 
     def answered(self, now: float, outcome: str) -> None:
-        """Note an answer: ``ok`` (accepted, whatever its data), ``refused`` (a 429), or
-        ``error`` (a ``-5``); an overload cuts the pace."""
+        """Note an answer: ``ok`` (accepted, whatever its data), ``refused`` (a 429),
+        ``refused again`` (a 429 to a retry: one symbol refused over and over says nothing
+        of the pace, and must not sink it), or ``error`` (a ``-5``); an overload cuts the
+        pace."""
         answers = self._answers
         answers.append((now, outcome))
-        if outcome == "refused":
+        if outcome in ("refused", "refused again"):
             if self._refusing_since is None:
                 self._refusing_since = now
         else:
@@ -149,11 +152,15 @@ class Pacer:
     def _overload(self, now: float) -> None:
         if now - self._cut_at < CUT_GAP:
             return  # answers to requests sent before the last cut: already acted on
-        accepted = sum(1 for _, outcome in self._answers if outcome == "ok") / WINDOW
-        # The first cut goes all the way: before it, the pace was only a guess. Later ones
-        # at most halve it, so a harsh upstream (refusals that count too) cannot sink it.
-        least = MIN_CUT * self.rate if self.found is not None else 0.0
-        self.found = max(accepted, FLOOR)
+        oks = sum(1 for _, outcome in self._answers if outcome == "ok")
+        accepted = oks / WINDOW
+        # The first cut goes all the way: before it, the pace was only a guess. Later ones,
+        # and one on too few answers to measure a rate on (a lone 429 at the start), at
+        # most halve it, so a harsh upstream (refusals that count too) cannot sink it.
+        trusted = self.found is None and oks >= EVIDENCE
+        least = 0.0 if trusted else MIN_CUT * self.rate
+        if oks >= EVIDENCE or self.found is not None:
+            self.found = max(accepted, FLOOR)  # else nothing measured: climb back to the ceiling
         self.rate = max(FLOOR, least, min(self.rate, BETA * accepted))
         self.cuts += 1
         self.engaged = True

@@ -167,3 +167,20 @@ def test_past_the_limit_found_a_lone_minus_5_answers_the_probe() -> None:
     pacer.rate = 5.3  # probing past it
     pacer.answered(t + 0.1, "error")
     assert pacer.cuts == 2
+
+
+def test_a_lone_429_before_anything_was_accepted_halves_the_pace_not_sinks_it() -> None:
+    pacer, _ = paced(20.0)
+    pacer.answered(0.0, "ok")
+    pacer.answered(0.1, "refused")  # one answer accepted: no rate to measure on
+    assert pacer.rate == pytest.approx(20.0 * rules.MIN_CUT) and pacer.found is None
+    pacer.delay(0.1 + rules.HOLD + 10.0)  # nothing was found: it climbs back to the ceiling
+    assert pacer.rate == pytest.approx(20.0, rel=0.01)
+
+
+def test_a_retry_refused_again_does_not_cut_but_counts_as_refusing() -> None:
+    pacer, _ = paced(20.0)
+    t = accept(pacer, 0.0, 8.0, 1.0)
+    for k in range(20):
+        pacer.answered(t + 2.0 * k, "refused again")
+    assert pacer.cuts == 0 and pacer.refusing_for(t + 40.0) == pytest.approx(40.0)
