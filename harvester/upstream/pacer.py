@@ -15,8 +15,8 @@ TCP's CUBIC do):
   second, and at least ``CLUSTER_SHARE`` of its answers), never a lone one, but
   while probing past the limit found at an earlier overload, where a ``-5`` is
   the upstream's answer to the probe. On
-  overload the rate is cut to ``BETA`` times what the upstream accepted in the
-  last second (at most halved by one, but the first on ``EVIDENCE`` answers or
+  overload the rate is cut to ``BETA`` times what the upstream accepted a second
+  over the last ``MEASURE`` seconds (at most halved by one, but the first on ``EVIDENCE`` answers or
   more), and that accepted rate is remembered as the limit found. Another cut needs another overload ``CUT_GAP`` later, once
   the answers to the faster requests are in.
 - **Hold, then raise:** for ``HOLD`` seconds after a cut the rate stays; then it
@@ -43,13 +43,14 @@ EVIDENCE = 3  #: ... but the first, on at least this many answers accepted in it
 CUT_GAP = 1.0  #: seconds after a cut before another overload may cut again
 HOLD = 3.0  #: seconds after a cut before the rate rises
 APPROACH = 0.5  #: share of the gap to ``BETA`` x the limit found that a second closes
-PROBE = 0.003  #: share of itself the rate grows by a second past that
+PROBE = 0.005  #: share of itself the rate grows by a second past that
 NEAR = 0.99  #: share of that target from which the rate probes instead
 CLUSTER = 3  #: ``-5`` answers in a second that may be an overload ...
 CLUSTER_SHARE = 0.2  #: ... when they are at least this share of that second's answers
 KEPT = 0.97  #: share of a stated ceiling aimed at: requests arrive bunched by jitter
 FLOOR = 0.05  #: requests a second the pace never goes below
-WINDOW = 1.0  #: seconds over which answers are counted
+WINDOW = 1.0  #: seconds of answers a cluster of ``-5`` is counted over
+MEASURE = 2.0  #: seconds of answers the accepted rate is measured over
 
 
 class Pacer:
@@ -86,6 +87,7 @@ class Pacer:
         self._cut_at = -math.inf
         self._raised_at = -math.inf
         self._refusing_since: float | None = None
+        self._first = math.inf  # the first answer's time
 
     def __repr__(self) -> str:
         return f"<Pacer rate={self.rate:.3g}/s ceiling={self.ceiling:g} cuts={self.cuts}>"
@@ -130,13 +132,14 @@ class Pacer:
         of the pace, and must not sink it), or ``error`` (a ``-5``); an overload cuts the
         pace."""
         answers = self._answers
+        self._first = min(self._first, now)
         answers.append((now, outcome))
         if outcome in ("refused", "refused again"):
             if self._refusing_since is None:
                 self._refusing_since = now
         else:
             self._refusing_since = None
-        while answers and now - answers[0][0] > WINDOW:
+        while answers and now - answers[0][0] > MEASURE:
             answers.popleft()
         if outcome == "refused" or (outcome == "error" and (self._cluster() or self._past())):
             self._overload(now)
@@ -146,14 +149,18 @@ class Pacer:
         return self.found is not None and self.rate > self.found
 
     def _cluster(self) -> bool:
-        errors = sum(1 for _, outcome in self._answers if outcome == "error")
-        return errors >= CLUSTER and errors >= CLUSTER_SHARE * len(self._answers)
+        recent = [outcome for t, outcome in self._answers if self._answers[-1][0] - t <= WINDOW]
+        errors = recent.count("error")
+        return errors >= CLUSTER and errors >= CLUSTER_SHARE * len(recent)
 
     def _overload(self, now: float) -> None:
         if now - self._cut_at < CUT_GAP:
             return  # answers to requests sent before the last cut: already acted on
         oks = sum(1 for _, outcome in self._answers if outcome == "ok")
-        accepted = oks / WINDOW
+        # Measured over ``MEASURE`` seconds: one second's edge drops or adds an answer,
+        # a fifth of the rate at 5 a second, and a pace cut on it sits a fifth too low.
+        span = min(MEASURE, max(WINDOW, now - self._first))  # less at the start of a run
+        accepted = oks / span
         # The first cut goes all the way: before it, the pace was only a guess. Later ones,
         # and one on too few answers to measure a rate on (a lone 429 at the start), at
         # most halve it, so a harsh upstream (refusals that count too) cannot sink it.

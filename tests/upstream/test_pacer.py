@@ -63,11 +63,11 @@ def test_a_429_cuts_to_what_the_upstream_accepted() -> None:
 
 def test_a_drop_to_a_quarter_is_followed_within_seconds() -> None:
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 8.0, 1.0)
+    t = accept(pacer, 0.0, 8.0, rules.MEASURE)
     pacer.answered(t, "refused")  # the limit found at first: 8 a second
     pacer.delay(t + 1000.0)  # back up to the ceiling
     assert pacer.rate == pacer.ceiling
-    t = accept(pacer, t + 1000.0, 19.0, 1.0)
+    t = accept(pacer, t + 1000.0, 19.0, rules.MEASURE)
     pacer.answered(t, "refused")  # the limit just dropped: the last second still shows ~19
     assert pacer.rate == pytest.approx(rules.BETA * 19.0, rel=0.06)
     for _ in range(2):
@@ -79,7 +79,7 @@ def test_a_drop_to_a_quarter_is_followed_within_seconds() -> None:
 
 def test_refusals_to_requests_sent_before_a_cut_do_not_cut_again() -> None:
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 12.0, 1.0)
+    t = accept(pacer, 0.0, 12.0, rules.MEASURE)
     pacer.answered(t, "refused")
     first = pacer.rate
     for k in range(5):
@@ -91,7 +91,7 @@ def test_refusals_to_requests_sent_before_a_cut_do_not_cut_again() -> None:
 
 def test_after_the_first_cut_one_cut_never_more_than_halves_the_pace() -> None:
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 8.0, 1.0)
+    t = accept(pacer, 0.0, 8.0, rules.MEASURE)
     pacer.answered(t, "refused")
     first = pacer.rate
     pacer.answered(t + rules.CUT_GAP + 1.1, "refused")  # nothing accepted in the last second
@@ -100,11 +100,11 @@ def test_after_the_first_cut_one_cut_never_more_than_halves_the_pace() -> None:
 
 def test_a_lone_minus_5_is_no_overload_but_a_cluster_is() -> None:
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 20.0, 1.0)
+    t = accept(pacer, 0.0, 20.0, rules.MEASURE)
     pacer.answered(t, "error")
     assert pacer.cuts == 0
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 5.0, 1.0)
+    t = accept(pacer, 0.0, 5.0, rules.MEASURE)
     for k in range(rules.CLUSTER):
         pacer.answered(t + 0.01 * k, "error")
     assert pacer.cuts == 1
@@ -112,14 +112,14 @@ def test_a_lone_minus_5_is_no_overload_but_a_cluster_is() -> None:
 
 def test_after_a_cut_the_pace_holds_then_climbs_back_then_probes_slowly() -> None:
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 8.0, 1.0)
+    t = accept(pacer, 0.0, 8.0, rules.MEASURE)
     pacer.answered(t, "refused")
     cut = pacer.rate
     pacer.delay(t + rules.HOLD - 0.1)
     assert pacer.rate == cut  # held
     # A second cut from a lower pace remembers the limit found before it.
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 8.0, 1.0)
+    t = accept(pacer, 0.0, 8.0, rules.MEASURE)
     pacer.answered(t, "refused")
     pacer.found = 8.0
     pacer.rate = 3.0
@@ -148,7 +148,7 @@ async def test_a_disengaged_pacer_lets_bursts_by_until_the_upstream_pushes_back(
     for _ in range(30):
         await pacer.acquire()
     assert clock.now == 1000.0  # the endpoints' own limiters pace it, not this
-    t = accept(pacer, clock.now, 8.0, 1.0)
+    t = accept(pacer, clock.now, 8.0, rules.MEASURE)
     pacer.answered(t, "refused")
     assert pacer.engaged and pacer.rate == pytest.approx(rules.BETA * 8.0, rel=0.05)
     pacer.delay(t + 10_000.0)  # back at the ceiling: it lets go again
@@ -180,7 +180,7 @@ def test_a_lone_429_before_anything_was_accepted_halves_the_pace_not_sinks_it() 
 
 def test_a_retry_refused_again_does_not_cut_but_counts_as_refusing() -> None:
     pacer, _ = paced(20.0)
-    t = accept(pacer, 0.0, 8.0, 1.0)
+    t = accept(pacer, 0.0, 8.0, rules.MEASURE)
     for k in range(20):
         pacer.answered(t + 2.0 * k, "refused again")
     assert pacer.cuts == 0 and pacer.refusing_for(t + 40.0) == pytest.approx(40.0)
