@@ -16,6 +16,7 @@ from bench.recovery import resume
 from bench.result import CaseResult, failed
 from bench.startup import cold_start
 from bench.storage import store
+from bench.throttle import throttle
 from bench.throughput import overhead, utilisation_politeness
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ GROUPS: tuple[tuple[tuple[str, ...], Measure], ...] = (
     (("cold_start",), cold_start),
     (("nightly",), nightly),
     (("account",), account),
+    (("throttle",), throttle),
 )
 """Cases measured together (utilisation and politeness share one sweep), in running order."""
 

@@ -4,8 +4,10 @@ A target compares a case's ratio with a mark: a fixed number, or (``resume``)
 a bound the case computes from its own run (``resume_allowance``). Politeness
 also caps the 429s served, and ``nightly`` also bounds two more of its figures
 (``also``); ``account`` does both (the account's limits, and no task
-failed). ``cold_start`` only reports. When a case cannot run, the table states
-its target in words (the formula for a computed mark).
+failed). ``throttle`` judges each of its scenarios by its own marks
+(``THROTTLE_SCENARIOS``) and counts those that missed one. ``cold_start``
+only reports. When a case cannot run, the table states its target in words
+(the formula for a computed mark).
 """
 
 from __future__ import annotations
@@ -107,6 +109,10 @@ def resume_allowance(in_flight: int, rate: float) -> float:
     return in_flight + COMMIT_INTERVAL * rate
 
 
+THROTTLE_WALL = 1.15
+"""Issue 22: a sweep against a true limit lower than the configured one takes at most this
+many times the time the limit needs; ``throttle``'s ratio is its worst such scenario."""
+
 TARGETS: dict[str, Target] = {
     "utilisation": Target(compare=Compare.AT_LEAST, value=0.98),
     "politeness": Target(compare=Compare.AT_MOST, value=1.0, max_429s=0),
@@ -136,5 +142,63 @@ TARGETS: dict[str, Target] = {
             Bound(figure="failed_tasks", compare=Compare.EQUAL, value=0),
         ),
     ),
+    "throttle": Target(
+        compare=Compare.AT_MOST,
+        value=THROTTLE_WALL,
+        also=(
+            Bound(figure="failed_tasks", compare=Compare.EQUAL, value=0),
+            Bound(figure="scenarios_missed", compare=Compare.EQUAL, value=0),
+        ),
+    ),
 }
 """Each case's target, keyed by case in ``CASES`` order."""
+
+_DONE = (
+    Bound(figure="exit_code", compare=Compare.EQUAL, value=0),
+    Bound(figure="failed_tasks", compare=Compare.EQUAL, value=0),
+)
+_REFUSED = Bound(figure="refused_per_1000", compare=Compare.AT_MOST, value=30)
+_IN_TIME = Bound(figure="wall_ratio", compare=Compare.AT_MOST, value=THROTTLE_WALL)
+_QUOTA_STOP = Bound(figure="exit_code", compare=Compare.EQUAL, value=76)
+
+THROTTLE_SCENARIOS: dict[str, tuple[Bound, ...]] = {
+    "429_retry_after": (*_DONE, _REFUSED, _IN_TIME),
+    "429_bare": (*_DONE, _REFUSED, _IN_TIME),
+    "minus5": (
+        *_DONE,
+        Bound(figure="refused_per_1000", compare=Compare.AT_MOST, value=50),
+        _IN_TIME,
+    ),
+    "count_refused": (
+        *_DONE,
+        _REFUSED,
+        Bound(figure="wall_ratio", compare=Compare.AT_MOST, value=1.2),
+    ),
+    "policy": (
+        *_DONE,
+        Bound(figure="refused_per_1000", compare=Compare.AT_MOST, value=10),
+        _IN_TIME,
+    ),
+    "high": (*_DONE, _REFUSED, _IN_TIME),
+    "drop": (
+        *_DONE,
+        _REFUSED,
+        _IN_TIME,
+        Bound(figure="drop_settle_s", compare=Compare.AT_MOST, value=5),
+    ),
+    "quota": (
+        _QUOTA_STOP,
+        Bound(figure="after_first_refusal", compare=Compare.AT_MOST, value=10),
+        Bound(figure="resume_exit", compare=Compare.EQUAL, value=0),
+        Bound(figure="resume_unfinished", compare=Compare.EQUAL, value=0),
+        Bound(figure="failed_tasks", compare=Compare.EQUAL, value=0),
+    ),
+    "quota_403": (_QUOTA_STOP,),
+    "noise": (*_DONE, Bound(figure="wall_ratio", compare=Compare.AT_MOST, value=1.05)),
+}
+"""The marks of each scenario of the ``throttle`` case (issue 22's "done when"), over its
+figures: ``refused_per_1000`` counts the throttle's refusals (429s; for ``minus5`` the -5
+answers of the overload), ``wall_ratio`` the child's wall time over the time the true limit
+needs (``noise``: the configured 20/s, no true limit), ``drop_settle_s`` the seconds after the
+drop at which three seconds in a row hold at most 1.1 x the new limit, ``after_first_refusal``
+the requests the gateway received after it first refused one for the quota."""
