@@ -11,14 +11,15 @@ limiters (aiolimiter) as ceilings under it.
 How it finds the limit (AIMD with a memory, as the AWS SDKs' adaptive mode and
 TCP's CUBIC do):
 
-- **Overload** is a 429, or a cluster of ``-5`` (at least ``CLUSTER`` in the last
-  second, and at least ``CLUSTER_SHARE`` of its answers), never a lone one, but
-  while probing past the limit found at an earlier overload, where a ``-5`` is
-  the upstream's answer to the probe. On
+- **Overload** is a 429 to a request's first try, or a cluster of ``-5`` (at
+  least ``CLUSTER`` in the last second, and at least ``CLUSTER_SHARE`` of its
+  answers), never a lone one, but while probing past the limit found at an
+  earlier overload, where a ``-5`` is the upstream's answer to the probe. On
   overload the rate is cut to ``BETA`` times what the upstream accepted a second
-  over the last ``MEASURE`` seconds (at most halved by one, but the first on ``EVIDENCE`` answers or
-  more), and that accepted rate is remembered as the limit found. Another cut needs another overload ``CUT_GAP`` later, once
-  the answers to the faster requests are in.
+  over the last ``MEASURE`` seconds (at most halved by one cut, but the first on
+  ``EVIDENCE`` answers or more), and that rate is remembered as the limit found.
+  Another cut needs another overload ``CUT_GAP`` later, once the answers to the
+  faster requests are in.
 - **Hold, then raise:** for ``HOLD`` seconds after a cut the rate stays; then it
   climbs back quickly towards ``BETA`` times the limit found (``APPROACH`` of the
   gap a second) and, past it, probes upwards slowly (``PROBE`` of itself a
