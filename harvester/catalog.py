@@ -96,6 +96,11 @@ class Endpoint:
     openapi_count: str = "count"
     count: int
     count_range: tuple[int, int]  # records per request the upstream API documents, inclusive
+    #: business days after a trading date by which each market's record of it is published at
+    #: the latest (API.md: US short trades "about every two weeks", HK every trading day);
+    #: a market whose newest stored day is older than that is stale (``harvester check``)
+    stale_after_us: int
+    stale_after_hk: int
     date: Column  #: ``trade_date``: the day a record stands for, and where it is read from
     columns: tuple[Column, ...]  #: the data columns, in table (and row) order
 
@@ -107,6 +112,10 @@ SHORT_TRADES = Endpoint(
     openapi_count="page_size",
     count=20,
     count_range=(1, 100),
+    # US: a batch every other week, its last day two business days before it appears;
+    # HK: the same evening, a day more for a holiday.
+    stale_after_us=12,
+    stale_after_hk=2,
     date=Column(
         "trade_date",
         "TEXT",
@@ -161,6 +170,10 @@ SHORT_INTEREST = Endpoint(
     path="/v1/quote/{symbol}/short-selling/short-interest",
     count=30,
     count_range=(1, 90),
+    # US: the 15th and the month's end, published seven business days later; HK: each
+    # Friday's positions the next Friday.
+    stale_after_us=18,
+    stale_after_hk=10,
     date=Column(
         "trade_date",
         "TEXT",
@@ -231,6 +244,8 @@ SHORT_POSITIONS = Endpoint(
     openapi="/v1/quote/short-positions/{market}",
     count=20,
     count_range=(1, 100),
+    stale_after_us=18,  # the same reports as short_interest
+    stale_after_hk=10,
     date=Column(
         "trade_date",
         "TEXT",

@@ -151,16 +151,23 @@ class SweepConfig:
         doc="records asked for before a symbol's newest stored day, so that upstream "
         "restatements of recent days are caught",
     )
+    reread_nights: int = setting(
+        20,
+        bounds=(1, 1000),
+        doc="each nightly sweep fetches one in this many symbols with the whole `count` "
+        "(a slice that rotates from night to night), so a restatement older than `overlap` "
+        "is stored within this many nightly sweeps",
+    )
     dead_after: int = setting(
         3,
         bounds=(1, 100),
-        doc="a symbol answered `invalid` or `unsupported` (or `no_data`) by an endpoint in "
-        "this many runs in a row is not asked again until its recheck",
+        doc="a symbol answered `invalid` or `unsupported` (or `no_data`, or `failed`) by an "
+        "endpoint in this many runs in a row is not asked again until its recheck",
     )
     recheck_after: float = setting(
         7.0,
         bounds=(0, 3650),
-        doc="days before a dead `invalid` or `unsupported` symbol is asked again",
+        doc="days before a dead `invalid`, `unsupported` or `failed` symbol is asked again",
     )
     no_data_recheck_after: float = setting(
         2.0,
@@ -233,6 +240,18 @@ class EndpointConfig:
         1, bounds=(0, 10_000), doc="requests allowed above `rate` in any one second"
     )
     concurrency: int = setting(5, bounds=(1, 10_000), doc="requests in flight at once")
+    stale_after_us: int = setting(
+        per_endpoint=True,
+        bounds=(0, 250),
+        doc="business days after a trading date by which the US record of it is published "
+        "at the latest; `check` calls US data older than that stale",
+    )
+    stale_after_hk: int = setting(
+        per_endpoint=True,
+        bounds=(0, 250),
+        doc="the same for HK: business days after a trading date by which its record is "
+        "published at the latest",
+    )
 
 
 SECTIONS: dict[str, tuple[Setting, ...]] = {

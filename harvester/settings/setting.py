@@ -67,6 +67,7 @@ class Setting:
     shape: str = ""
     shown: str = ""
     per_endpoint: bool = False
+    documented: bool = False  #: its range is the upstream API's (``Endpoint.<key>_range``)
 
     @property
     def rule(self) -> str:
@@ -80,7 +81,7 @@ class Setting:
             # NaN compares false and infinities fall outside; math.isfinite would overflow
             # on a huge int from the environment.
             if not low <= value <= high:
-                if self.per_endpoint:  # worded as the upstream API documents its range
+                if self.documented:  # worded as the upstream API documents its range
                     return f"{value} is outside {low}..{high}"
                 return f"must be between {low} and {high} (got {_shown(value)})"
         problem = self.check(value) if self.check else None
@@ -100,6 +101,8 @@ def settings_of(cls: type, endpoint: Endpoint | None = None) -> tuple[Setting, .
             default = getattr(endpoint, spec.name)
             if default is None:
                 continue  # e.g. no gateway ``path`` for a data set only the OpenAPI serves
-            bounds = getattr(endpoint, f"{spec.name}_range", None)
+            documented = getattr(endpoint, f"{spec.name}_range", None)
+            meta["documented"] = documented is not None
+            bounds = documented or bounds
         found.append(Setting(spec.name, types[spec.name], default, bounds=bounds, **meta))
     return tuple(found)

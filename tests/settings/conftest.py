@@ -54,7 +54,13 @@ def defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def default_endpoints() -> tuple[EndpointConfig, ...]:
     """The default dialect's endpoints' defaults as declared (once, in the catalog)."""
     return tuple(
-        EndpointConfig(name=endpoint.name, path=endpoint.path or "", count=endpoint.count)
+        EndpointConfig(
+            name=endpoint.name,
+            path=endpoint.path or "",
+            count=endpoint.count,
+            stale_after_us=endpoint.stale_after_us,
+            stale_after_hk=endpoint.stale_after_hk,
+        )
         for endpoint in served_by(GATEWAY)
     )
 

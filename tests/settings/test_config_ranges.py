@@ -44,6 +44,7 @@ RANGES = [
     ("sweep", "probe_size", "1", "1000", "0", "1001"),
     ("sweep", "overlap", "0", "100", "-1", "101"),
     ("sweep", "dead_after", "1", "100", "0", "101"),
+    ("sweep", "reread_nights", "1", "1000", "0", "1001"),
     ("sweep", "recheck_after", "0", "3650", "-0.5", "3651"),
     ("sweep", "no_data_recheck_after", "0", "3650", "-1", "3650.5"),
     ("endpoints.short_trades", "rate", "0.01", "10000", "1e-9", "10001"),
@@ -55,6 +56,11 @@ RANGES = [
     ("endpoints.short_positions", "rate", "0.01", "10000", "0.001", "10001"),
     ("endpoints.short_positions", "burst", "0", "10000", "-1", "10001"),
     ("endpoints.short_positions", "concurrency", "1", "10000", "0", "10001"),
+    *(
+        (f"endpoints.{name}", f"stale_after_{market}", "0", "250", "-1", "251")
+        for name in ("short_trades", "short_interest", "short_positions")
+        for market in ("us", "hk")
+    ),
 ]
 FLOATS = [
     (section, spec.key)

@@ -20,7 +20,13 @@ INTEREST = ADAPTERS["short_interest"]
 def config(adapter: Adapter, count: int | None = None) -> EndpointConfig:
     """The endpoint's settings at their defaults, or with ``count``."""
     endpoint = adapter.endpoint
-    return EndpointConfig(name=endpoint.name, path=endpoint.path, count=count or endpoint.count)
+    return EndpointConfig(
+        name=endpoint.name,
+        path=endpoint.path,
+        count=count or endpoint.count,
+        stale_after_us=endpoint.stale_after_us,
+        stale_after_hk=endpoint.stale_after_hk,
+    )
 
 
 @pytest.mark.parametrize("api", APIS)
