@@ -3,30 +3,42 @@
 Everything here decides from what the file already holds (``Knowledge``) and
 from the answers of a few probes; nothing here sends a request or writes.
 
-- **Probes.** Per market and endpoint, up to ``probe_size`` symbols that have
-  stored rows (newest stored day first) are fetched before the others. If
-  none shows a day after its newest stored one, or a different value for a
-  day it holds, the pair has published nothing: its other tasks of symbols
-  with stored rows end ``unchanged``, without a request. A symbol with no
+- **The frontier.** A pair (market and endpoint)'s newest stored day is the
+  newest ``trade_date`` any of its symbols holds. A symbol whose newest stored
+  day is behind it (a late publisher, a suspended security, a night cut short)
+  is never decided for by probes: it is fetched, from its own newest day.
+- **Probes.** Per pair, ``probe_size`` symbols at the frontier (not dead) are
+  fetched before the others, drawn anew each night (``night``: the runs before
+  this one) in an order no symbol name decides. A probe that does not answer
+  ``ok`` is replaced by the next in that order, so a delisted or failing probe
+  never silences its pair. If no ``ok`` probe shows a day after its newest
+  stored one, or a different value for a day it holds, the pair has published
+  nothing: its other symbols at the frontier end ``unchanged``, without a
+  request. A pair whose probes all fail is fetched whole. A symbol with no
   stored row is always fetched.
-- **Incremental counts.** A symbol with stored rows asks for the business
-  days from its newest stored day to the pair's newest published day (what
-  the probes saw), plus ``overlap`` records for restatements, within the
-  configured ``count`` and the endpoint's documented range. An answer that
-  is full and does not reach back to the stored day is fetched again with
-  the configured ``count`` (``needs_refetch``), so a wrong guess costs a
-  request, never a row.
+- **Incremental counts.** A fetched symbol asks for the business days from
+  its newest stored day to the pair's newest published day (what the probes
+  saw), plus ``overlap`` records for restatements, and further back to the
+  oldest day a probe found restated; within the configured ``count`` and the
+  endpoint's documented range. An answer that is full and does not reach back
+  to the stored day is fetched again with the configured ``count``
+  (``needs_refetch``), so a wrong guess costs a request, never a row.
+- **Rereads.** Each night one symbol in ``reread_nights`` (a slice that
+  rotates with ``night``) is fetched with the configured ``count`` whatever the
+  probes say, so a restatement older than ``overlap`` is stored within
+  ``reread_nights`` nightly sweeps.
 - **Dead symbols.** An endpoint that answered ``invalid`` or ``unsupported``
-  (or ``no_data``) for a symbol in each of its last ``dead_after`` answers is
-  not asked again until ``recheck_after`` (``no_data_recheck_after``) days
-  after the last one: the task ends ``skipped`` with the date of the retry.
+  (or ``no_data``, or ``failed``) for a symbol in each of its last ``dead_after``
+  answers is not asked again until ``recheck_after`` (``no_data_recheck_after``)
+  days after the last one: the task ends ``skipped`` with the date of the retry.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from harvester.catalog import ROW_HEAD
@@ -54,7 +66,10 @@ ANSWERED = (
     TaskStatus.FAILED,
 )
 _REFUSED = frozenset({TaskStatus.INVALID.value, TaskStatus.UNSUPPORTED.value})
+_FAILED = frozenset({TaskStatus.FAILED.value})
 
+#: Sweep runs in the file: the next sweep's ``night``.
+NIGHTS_SQL = "SELECT COUNT(*) FROM runs WHERE kind = 'sweep'"
 #: Per symbol and endpoint: its newest stored trade_date.
 NEWEST_SQL = "SELECT symbol, MAX(trade_date) FROM {table} GROUP BY symbol"
 #: Per symbol and endpoint: its last ``?`` answers in the runs other than ``?`` started since
@@ -75,6 +90,8 @@ class Category(enum.StrEnum):
     NEW = "new"  #: no stored row: fetched with the configured count
     PROBE = "probe"  #: fetched first; its answer decides its pair
     FOLLOW = "follow"  #: fetched incrementally if its pair has news, else ``unchanged``
+    BEHIND = "behind"  #: newest stored day behind its pair's: fetched whatever the probes say
+    REREAD = "reread"  #: tonight's slice: fetched with the configured count
     SKIP = "skip"  #: a dead symbol: ``skipped`` until its recheck date
 
 
@@ -100,6 +117,36 @@ class Knowledge:
 
     newest: Mapping[Key, str]  #: newest stored trade_date per (symbol, endpoint)
     dead: Mapping[Key, Dead]  #: tasks not to ask, and until when
+    night: int = 0  #: runs before this one: which probes come first, which slice is reread
+    reread_every: int = 0  #: ``reread_nights``: one symbol in this many is reread (0: none)
+    frontier: Mapping[Pair, str] = field(default_factory=dict)  #: newest stored day per pair
+
+    @classmethod
+    def of(
+        cls,
+        newest: Mapping[Key, str],
+        dead: Mapping[Key, Dead],
+        night: int = 0,
+        reread_every: int = 0,
+    ) -> Knowledge:
+        """What the file holds, with each pair's frontier worked out."""
+        frontier: dict[Pair, str] = {}
+        for key, day in newest.items():
+            pair = pair_of(key)
+            if day > frontier.get(pair, ""):
+                frontier[pair] = day
+        return cls(newest, dead, night, reread_every, frontier)
+
+    def behind(self, key: Key) -> bool:
+        """True if the task's newest stored day is behind its pair's newest."""
+        day = self.newest.get(key)
+        return day is not None and day < self.frontier.get(pair_of(key), day)
+
+    def rereads(self, key: Key) -> bool:
+        """True if the task is in tonight's reread slice."""
+        return bool(self.reread_every) and reread_slot(key[0], self.reread_every) == (
+            self.night % self.reread_every
+        )
 
     def plan(self, key: Key, probes: frozenset[Key] = frozenset()) -> Category:
         """What to do with a task, once the probes are chosen."""
@@ -107,7 +154,22 @@ class Knowledge:
             return Category.SKIP
         if key in probes:
             return Category.PROBE
-        return Category.FOLLOW if key in self.newest else Category.NEW
+        if key not in self.newest:
+            return Category.NEW
+        if self.rereads(key):
+            return Category.REREAD
+        return Category.BEHIND if self.behind(key) else Category.FOLLOW
+
+
+def _draw(*parts: object) -> int:
+    """A number from ``parts``, the same in every process (``hash`` is salted per process)."""
+    text = "\x1f".join(map(str, parts)).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
+def reread_slot(symbol: str, every: int) -> int:
+    """Which of the ``every`` nightly slices rereads ``symbol``."""
+    return _draw("reread", symbol) % every
 
 
 def history_since(config: SweepConfig, now: datetime) -> str:
@@ -140,7 +202,7 @@ def dead_tasks(
         statuses = {status for status, _ in seen}
         if len(seen) < config.dead_after:
             continue
-        if statuses <= _REFUSED:
+        if statuses <= _REFUSED or statuses == _FAILED:
             days = config.recheck_after
         elif statuses == {TaskStatus.NO_DATA.value}:
             days = config.no_data_recheck_after
@@ -160,22 +222,29 @@ def pair_of(key: Key) -> Pair:
 def probe_candidates(
     knowledge: Knowledge, keys: Iterable[Key] | None = None
 ) -> dict[Pair, list[tuple[Key, str]]]:
-    """Per pair, the tasks a probe may be: stored rows, not dead; with their newest stored day.
+    """Per pair, the tasks a probe may be: stored rows at the pair's frontier, not dead; with
+    their newest stored day.
 
     ``keys`` limits them to those tasks (default: every task with stored rows).
     """
     candidates: dict[Pair, list[tuple[Key, str]]] = {}
     for key in knowledge.newest if keys is None else keys:
         day = knowledge.newest.get(key)
-        if day is not None and key not in knowledge.dead:
+        if day is not None and key not in knowledge.dead and not knowledge.behind(key):
             candidates.setdefault(pair_of(key), []).append((key, day))
     return candidates
 
 
-def choose_probes(candidates: Iterable[tuple[Key, str]], size: int) -> list[Key]:
-    """Up to ``size`` tasks with stored rows, newest stored day first (then by symbol)."""
-    ranked = sorted(candidates, key=lambda item: (item[1], item[0][0]), reverse=True)
-    return [key for key, _ in ranked[:size]]
+def choose_probes(candidates: Iterable[tuple[Key, str]], size: int, night: int = 0) -> list[Key]:
+    """The first ``size`` of the candidates in tonight's order (``rank_probes``)."""
+    return rank_probes(candidates, night)[:size]
+
+
+def rank_probes(candidates: Iterable[tuple[Key, str]], night: int) -> list[Key]:
+    """Every candidate, in the order they are tried as probes on night ``night``: drawn anew
+    each night, so no name (nor a suspended security that sorts first) is the probe every
+    night; the first ``probe_size`` are probes, the rest replace those that fail."""
+    return sorted((key for key, _ in candidates), key=lambda key: (_draw(night, *key), key))
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +254,7 @@ class Verdict:
     news: bool
     newest: str | None  #: the newest trade_date any probe answered with
     reason: str
+    reach: str | None = None  #: the oldest stored day a probe found restated (or missing)
 
 
 def probe_verdict(
@@ -194,15 +264,21 @@ def probe_verdict(
 
     News is a day after the probe's newest stored one, or a stored day whose
     values differ (a restatement). With no probe answered, the pair is news:
-    only an answer can show that nothing changed.
+    only an answer can show that nothing changed. ``reach`` is the oldest day any
+    probe found restated or missing: the others are asked back to it.
     """
     if not answers:
-        return Verdict(True, None, "no probe could be asked: every task is fetched")
+        return Verdict(True, None, "no probe answered ok: every task is fetched")
     newest = max((row_day(row) for _, rows, _ in answers for row in rows), default=None)
+    reasons, reach = [], None
     for (symbol, _), rows, stored in answers:
-        found = _news(rows, stored)
+        found, oldest = _news(rows, stored)
         if found:
-            return Verdict(True, newest, f"probe {symbol}: {found}")
+            reasons.append(f"probe {symbol}: {found}")
+        if oldest is not None and (reach is None or oldest < reach):
+            reach = oldest
+    if reasons:
+        return Verdict(True, newest, reasons[0], reach)
     names = ", ".join(symbol for (symbol, _), _, _ in answers[:3])
     more = f" and {len(answers) - 3} more" if len(answers) > 3 else ""
     return Verdict(
@@ -210,22 +286,27 @@ def probe_verdict(
     )
 
 
-def _news(rows: Sequence[Row], stored: Sequence[Row]) -> str | None:
-    """Why ``rows`` (answered) are news against ``stored`` (same symbol), or None."""
+def _news(rows: Sequence[Row], stored: Sequence[Row]) -> tuple[str | None, str | None]:
+    """Why ``rows`` (answered) are news against ``stored`` (same symbol), or None; and the
+    oldest stored day they restate or fill in, or None."""
     by_day = {row_day(row): row for row in stored}
     newest = max(by_day, default="")
+    why, oldest = None, None
     for row in rows:
         day = row_day(row)
         if day > newest:
-            return f"{day} is after its newest stored day {newest or '(none)'}"
+            why = why or f"{day} is after its newest stored day {newest or '(none)'}"
+            continue
         old = by_day.get(day)
-        if old is None:
-            return f"{day} was not stored"
         # A value that did not parse arrives as None and never replaces a stored one.
-        changed = zip(row[_DATA:], old[_DATA:], strict=True)
-        if any(new is not None and new != was for new, was in changed):
-            return f"{day} restated"
-    return None
+        if old is not None and not any(
+            new is not None and new != was
+            for new, was in zip(row[_DATA:], old[_DATA:], strict=True)
+        ):
+            continue
+        why = why or (f"{day} was not stored" if old is None else f"{day} restated")
+        oldest = day if oldest is None or day < oldest else oldest
+    return why, oldest
 
 
 def business_days_after(first: date, last: date) -> int:
@@ -244,13 +325,19 @@ def incremental_count(
     overlap: int,
     configured: int,
     documented: tuple[int, int],
+    reach: str | None = None,
 ) -> int:
-    """Records to ask for a symbol whose newest stored day is ``stored_newest``."""
+    """Records to ask for a symbol whose newest stored day is ``stored_newest``: to the pair's
+    newest day, ``overlap`` more, and back to ``reach`` (a restated day) if it is older."""
     low, high = documented
     if pair_newest is None:
         return configured
-    gap = business_days_after(date.fromisoformat(stored_newest), date.fromisoformat(pair_newest))
-    return max(low, min(gap + overlap, configured, high))
+    last = date.fromisoformat(pair_newest)
+    gap = business_days_after(date.fromisoformat(stored_newest), last)
+    wanted = gap + overlap
+    if reach is not None:
+        wanted = max(wanted, business_days_after(date.fromisoformat(reach), last) + 1)
+    return max(low, min(wanted, configured, high))
 
 
 def needs_refetch(rows: Sequence[Row], asked: int, configured: int, stored_newest: str) -> bool:

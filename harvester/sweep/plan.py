@@ -31,6 +31,7 @@ from harvester.sweep.backfill_plan import backfill_plan_text, make_backfill_plan
 from harvester.sweep.incremental import (
     HISTORY_SQL,
     NEWEST_SQL,
+    NIGHTS_SQL,
     Category,
     Key,
     Knowledge,
@@ -49,6 +50,8 @@ CATEGORIES = (
     Category.NEW.value,
     Category.PROBE.value,
     Category.FOLLOW.value,
+    Category.BEHIND.value,
+    Category.REREAD.value,
     Category.SKIP.value,
     FETCH,
     UNSUPPORTED,
@@ -84,7 +87,8 @@ class PairPlan:
     @property
     def best(self) -> int:
         """Requests if the probes find no news: probes, new tasks and ``--full`` fetches."""
-        return sum(self.counts.get(name, 0) for name in (Category.PROBE, Category.NEW, FETCH))
+        fetched = (Category.PROBE, Category.NEW, Category.BEHIND, Category.REREAD, FETCH)
+        return sum(self.counts.get(name, 0) for name in fetched)
 
     @property
     def worst(self) -> int:
@@ -147,18 +151,20 @@ def read_knowledge(
     if not path.exists() or (path.is_file() and path.stat().st_size == 0):
         return Knowledge({}, {}), 0  # what SQLite makes of an empty file: a new database
 
-    def read(db: sqlite3.Connection) -> tuple[dict[Key, str], list[Any], int]:
+    def read(db: sqlite3.Connection) -> tuple[dict[Key, str], list[Any], int, int]:
         newest: dict[Key, str] = {}
         for name in endpoints:
             for symbol, day in db.execute(NEWEST_SQL.format(table=name)):
                 newest[symbol, name] = day
         history = db.execute(HISTORY_SQL, history_params("", config, now)).fetchall()
         (used,) = db.execute(USED_TODAY_SQL, (utc_midnight(now),)).fetchone()
-        return newest, history, int(used)
+        (night,) = db.execute(NIGHTS_SQL).fetchone()
+        return newest, history, int(used), int(night)
 
     with reading(path) as db:  # one snapshot: the newest days and the history agree
-        newest, history, used = snapshot(db, read)
-    return Knowledge(newest, dead_tasks(history, config, now)), used
+        newest, history, used, night = snapshot(db, read)
+    dead = dead_tasks(history, config, now)
+    return Knowledge.of(newest, dead, night, config.reread_nights), used
 
 
 # Deciding -----------------------------------------------------------------------------------
@@ -178,7 +184,7 @@ def choose_all_probes(
     """Per pair, the probes the sweep will fetch first: ``choose_probes`` among its live tasks."""
     live = (key for key, supported in tasks.items() if supported)
     return {
-        (endpoint, market): choose_probes(ranked, size)
+        (endpoint, market): choose_probes(ranked, size, knowledge.night)
         for (market, endpoint), ranked in probe_candidates(knowledge, live).items()
     }
 

@@ -193,14 +193,28 @@ async def _worker(queue: asyncio.Queue[Work | None], crew: Crew) -> None:
             await _task(crew, symbol, endpoint, incremental.decide(symbol, endpoint))
 
 
-async def _probe(crew: Crew, incremental: IncrementalRun) -> None:
-    """Fetch every pair's probes, then judge each pair from their answers."""
-    async with asyncio.TaskGroup() as group:
-        running = [
-            group.create_task(_part("probe", _task(crew, symbol_from_canonical(symbol), endpoint)))
-            for symbol, endpoint in incremental.probed
-        ]
-    incremental.judge([result for task in running if (result := task.result()) is not None])
+PROBE_ROUNDS = 4  # rounds of replacements for probes that did not answer ok, at most
+
+
+async def _probe(crew: Crew, incremental: IncrementalRun, store: Store, run_id: str) -> None:
+    """Fetch every pair's probes, and replacements for those that did not answer ``ok``, then
+    judge each pair from their answers."""
+    keys, results = sorted(incremental.probed), []
+    for round_ in range(1, PROBE_ROUNDS + 1):
+        if not keys or crew.fetcher.gate.shut:
+            break
+        async with asyncio.TaskGroup() as group:
+            running = [
+                group.create_task(
+                    _part("probe", _task(crew, symbol_from_canonical(symbol), endpoint))
+                )
+                for symbol, endpoint in keys
+            ]
+        done = [result for task in running if (result := task.result()) is not None]
+        results.extend(done)
+        if round_ < PROBE_ROUNDS:  # a replacement chosen is fetched: none after the last round
+            keys = await incremental.replacements(store, run_id, done)
+    incremental.judge(results)
     for (market, endpoint), verdict in sorted(incremental.verdicts.items()):
         log.info("%s %s: %s", market, endpoint, verdict.reason)
 
@@ -216,7 +230,7 @@ async def _pump(store: Store, run_id: str, crew: Crew, workers: int) -> None:
     count = workers * len(crew.fetcher.jobs)
     queue: asyncio.Queue[Work | None] = asyncio.Queue(maxsize=count)
     if crew.incremental is not None:
-        await _probe(crew, crew.incremental)
+        await _probe(crew, crew.incremental, store, run_id)
     async with asyncio.TaskGroup() as group:
         for _ in range(count):
             group.create_task(_part("worker", _worker(queue, crew)))

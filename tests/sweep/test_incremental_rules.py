@@ -13,12 +13,16 @@ from hypothesis import strategies as st
 
 from harvester.settings.config import SweepConfig
 from harvester.sweep.incremental import (
+    Category,
+    Knowledge,
     business_days_after,
     choose_probes,
     dead_tasks,
     incremental_count,
     needs_refetch,
+    probe_candidates,
     probe_verdict,
+    reread_slot,
 )
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
@@ -48,7 +52,8 @@ def test_three_refusals_in_a_row_make_a_symbol_dead_until_its_recheck() -> None:
     [
         ("invalid", "invalid"),  # not yet dead_after answers
         ("invalid", "ok", "invalid"),  # an answer with data breaks the streak
-        ("invalid", "failed", "invalid"),  # a failure proves nothing, and breaks it too
+        ("invalid", "failed", "invalid"),  # mixed: a failure among refusals proves nothing
+        ("failed", "ok", "failed"),  # an answer with data breaks a streak of failures
         ("no_data", "invalid", "invalid"),  # mixed: neither rule holds
     ],
 )
@@ -70,15 +75,65 @@ def test_no_data_has_its_own_shorter_recheck() -> None:
     assert dead_tasks(history("no_data", "no_data", "no_data", last=2.5), CONFIG, NOW) == {}
 
 
-def test_probes_are_the_symbols_with_the_newest_stored_days() -> None:
-    candidates = [
-        (("A.US", "st"), "2026-05-01"),
-        (("B.US", "st"), "2026-05-18"),
-        (("C.US", "st"), "2026-05-15"),
-        (("D.US", "st"), "2026-05-18"),
+def test_a_symbol_that_fails_every_time_retires_until_its_recheck_as_refusals_do() -> None:
+    dead = dead_tasks(history("failed", "failed", "failed"), CONFIG, NOW)
+    found = dead[("BAD.US", "short_trades")]
+    assert found.until == NOW - timedelta(days=1) + timedelta(days=CONFIG.recheck_after)
+    assert "failed in each of its last 3 answers" in found.reason()
+    assert dead_tasks(history("failed", "failed", "failed", last=7.5), CONFIG, NOW) == {}
+
+
+NEWEST = {
+    ("A.US", "st"): "2026-05-01",  # suspended: behind the frontier
+    ("B.US", "st"): "2026-05-18",
+    ("C.US", "st"): "2026-05-15",  # a late publisher: behind too
+    ("D.US", "st"): "2026-05-18",
+    ("E.US", "st"): "2026-05-18",
+    ("F.HK", "st"): "2026-05-12",  # another pair, with a frontier of its own
+}
+
+
+def test_probes_are_drawn_at_the_frontier_only() -> None:
+    knowledge = Knowledge.of(NEWEST, {})
+    assert knowledge.frontier == {("US", "st"): "2026-05-18", ("HK", "st"): "2026-05-12"}
+    candidates = probe_candidates(knowledge)
+    assert sorted(key for key, _ in candidates["US", "st"]) == [
+        ("B.US", "st"),
+        ("D.US", "st"),
+        ("E.US", "st"),
     ]
-    assert choose_probes(candidates, 3) == [("D.US", "st"), ("B.US", "st"), ("C.US", "st")]
-    assert choose_probes(candidates, 0) == []
+    assert knowledge.behind(("A.US", "st")) and knowledge.behind(("C.US", "st"))
+    assert knowledge.plan(("A.US", "st")) is Category.BEHIND
+    assert knowledge.plan(("B.US", "st")) is Category.FOLLOW
+
+
+def test_the_probes_change_from_night_to_night_and_none_is_first_by_its_name() -> None:
+    """Over 40 candidates at the frontier, 20 nights choose many different first probes, and
+    the one that sorts first by name is not the first probe every night."""
+    candidates = [((f"S{i:02d}.US", "st"), "2026-05-18") for i in range(40)]
+    firsts = [choose_probes(candidates, 1, night)[0] for night in range(20)]
+    assert len(set(firsts)) >= 10
+    assert firsts.count(("S00.US", "st")) <= 3
+    assert choose_probes(candidates, 0, 3) == []
+    tonight = choose_probes(candidates, 10, 7)
+    assert len(set(tonight)) == 10 and tonight == choose_probes(candidates, 10, 7)
+
+
+def test_every_symbol_is_reread_once_in_reread_nights_nights() -> None:
+    symbols = [f"S{i:03d}.US" for i in range(500)]
+    every = 7
+    for symbol in symbols:
+        nights = [
+            night
+            for night in range(every)
+            if Knowledge.of({(symbol, "st"): "2026-05-18"}, {}, night, every).rereads(
+                (symbol, "st")
+            )
+        ]
+        assert nights == [reread_slot(symbol, every)]
+    sizes = [sum(1 for s in symbols if reread_slot(s, every) == slot) for slot in range(every)]
+    assert min(sizes) >= 500 / every / 2  # slices of comparable size
+    assert not Knowledge.of({("S.US", "st"): "2026-05-18"}, {}, 0, 0).rereads(("S.US", "st"))
 
 
 def row(day: str, *values: object) -> tuple[object, ...]:
@@ -104,6 +159,16 @@ def test_a_restated_value_is_news_and_an_unparsed_one_is_not() -> None:
 
 def test_no_answered_probe_means_everything_is_fetched() -> None:
     assert probe_verdict([]).news
+
+
+def test_a_probe_that_found_an_old_restatement_reaches_the_others_back_to_it() -> None:
+    stored = [row(f"2026-05-{day:02d}", day, 0.5) for day in (4, 5, 6, 7, 8, 11, 12, 13, 14, 15)]
+    restated = [row("2026-05-05", 99, 0.5), *(r for r in stored if r[2] != "2026-05-05")]
+    verdict = probe_verdict([(("A.US", "st"), sorted(restated, key=lambda r: r[2]), stored)])
+    assert verdict.news and verdict.reach == "2026-05-05"
+    # Overlap 5 alone would ask back to 05-11; the reach asks back to 05-05: 9 records.
+    assert incremental_count("2026-05-15", "2026-05-15", 5, 20, (1, 100)) == 5
+    assert incremental_count("2026-05-15", "2026-05-15", 5, 20, (1, 100), "2026-05-05") == 9
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,15 @@ from typing import Any
 
 import pytest
 
+from harvester.sweep.incremental import reread_slot
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 UNIVERSE = "AAPL.US\nMSFT.US\nNVDA.US\nTSLA.US\n700.HK\n5.HK\n9988.HK\nBADX.US\n"
+NO_REREADS = 20  # the first nights of reread_nights = 1000 that reread no symbol of UNIVERSE
+
+
+def test_the_universe_is_in_no_reread_slice_of_the_first_nights() -> None:
+    assert all(reread_slot(s, 1000) >= NO_REREADS for s in UNIVERSE.split())
 
 
 @pytest.fixture
@@ -28,6 +35,9 @@ def night(harvester: Run, tmp_path: Path, fast_toml: str) -> Callable[..., dict[
     symbols.write_text(UNIVERSE, encoding="utf-8")
 
     def sweep(today: str | None = None, *flags: str, **settings: object) -> dict[str, Any]:
+        # No symbol of UNIVERSE is in the reread slice of the first nights of 1000 (see
+        # NO_REREADS): only the tests about rereads set reread_nights.
+        settings.setdefault("reread_nights", 1000)
         lines = [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
         text = fast_toml.replace("[sweep]\n", "[sweep]\n" + "".join(f"{x}\n" for x in lines))
         text += 'invalid_symbol = ["BADX.US"]\nschedules = true\nrestate_rate = 0.0\n'
@@ -93,8 +103,9 @@ def test_a_night_after_a_publication_asks_for_the_new_days_and_the_overlap(
     night("2026-05-18", probe_size=1)
     night("2026-05-19", probe_size=1)  # HK short_trades: 05-19; US short_trades: up to 05-15
     done = tasks(tmp_path / "h.sqlite")
-    # HK followers ask for one new day and five of overlap.
-    assert done[("5.HK", "short_trades")][:3] == ("ok", 1, 1 + 5)
+    # The HK probe asks for everything; its two followers for one new day and five of overlap.
+    hk = sorted(done[s, "short_trades"][:3] for s in ("700.HK", "5.HK", "9988.HK"))
+    assert hk == [("ok", 1, 1 + 5), ("ok", 1, 1 + 5), ("ok", 1, 20)]
     with closing(sqlite3.connect(tmp_path / "h.sqlite")) as conn:
         newest = dict(
             conn.execute("SELECT symbol, MAX(trade_date) FROM short_trades GROUP BY symbol")
@@ -259,7 +270,10 @@ def test_an_incremental_answer_that_misses_the_stored_day_is_fetched_again_in_fu
     # overlap 0: the one new day is asked for, and its answer does not reach back to the
     # stored 2026-05-18, so nothing proves there is no hole: the task asks again for all.
     night("2026-05-19", probe_size=1, overlap=0)
+    hk = ("700.HK", "5.HK", "9988.HK")
     done = tasks(tmp_path / "h.sqlite")
-    assert done[("5.HK", "short_trades")][:3] == ("ok", 2, 20)
+    # The probe asked for everything at once; each follower twice.
+    assert sorted(done[s, "short_trades"][:3] for s in hk) == [("ok", 1, 20), *[("ok", 2, 20)] * 2]
     night("2026-05-20", probe_size=1, overlap=1)  # with one record of overlap, no second ask
-    assert tasks(tmp_path / "h.sqlite")[("5.HK", "short_trades")][:3] == ("ok", 1, 2)
+    done = tasks(tmp_path / "h.sqlite")
+    assert sorted(done[s, "short_trades"][:3] for s in hk) == [*[("ok", 1, 2)] * 2, ("ok", 1, 20)]

@@ -111,7 +111,10 @@ def _expected_probes(swept: Swept, endpoint: str, market: str, size: int) -> lis
         f"SELECT symbol, MAX(trade_date) FROM {endpoint} WHERE market = ? GROUP BY symbol",
         (market,),
     )
-    ranked = choose_probes([((str(symbol), endpoint), str(day)) for symbol, day in newest], size)
+    ((night,),) = swept.rows("SELECT COUNT(*) FROM runs WHERE kind = 'sweep'")
+    frontier = max(str(day) for _, day in newest)
+    candidates = [((str(symbol), endpoint), str(day)) for symbol, day in newest if day == frontier]
+    ranked = choose_probes(candidates, size, int(night))
     return [symbol for symbol, _ in ranked]
 
 
@@ -183,13 +186,13 @@ def test_dead_symbols_are_skipped_after_dead_after_runs_in_a_row(
     assert set(_skipped(plan(harvester, swept)).values()) == {0}
     _runs_like_the_first(swept.db, 1)
     found = plan(harvester, swept)
-    # invalid BADX.US and no_data NODATA.US in the US, unsupported (-8) 29999.HK in HK;
-    # FAILS.US failed, which is no answer to remember: fetched as new.
+    # invalid BADX.US, no_data NODATA.US and FAILS.US (failed every time) in the US,
+    # unsupported (-8) 29999.HK in HK.
     for endpoint in ENDPOINTS:
-        assert _skipped(found)[endpoint, "US"] == 2
+        assert _skipped(found)[endpoint, "US"] == 3
         assert _skipped(found)[endpoint, "HK"] == 1
-        assert pairs(found)[endpoint, "US"]["new"] == 1
-    assert found["requests_worst"] == 2 * SYMBOLS - 2 * 3
+        assert pairs(found)[endpoint, "US"]["new"] == 0
+    assert found["requests_worst"] == 2 * SYMBOLS - 2 * 4
     text = harvester(
         "plan",
         "--config",
@@ -205,18 +208,16 @@ def test_dead_symbols_are_skipped_after_dead_after_runs_in_a_row(
         _skipped(plan(harvester, swept, env={"HARVESTER_SWEEP_DEAD_AFTER": "4"})).values()
     ) == {0}
     no_recheck = plan(harvester, swept, env={"HARVESTER_SWEEP_NO_DATA_RECHECK_AFTER": "0"})
-    assert _skipped(no_recheck)["short_trades", "US"] == 1
+    assert _skipped(no_recheck)["short_trades", "US"] == 2
     # A symbol with stored rows that upstream now refuses is skipped, and never a probe.
     with closing(sqlite3.connect(swept.db)) as conn, conn:
         conn.execute("UPDATE tasks SET status = 'invalid' WHERE symbol = 'AAPL.US'")
     refused = pairs(plan(harvester, swept, env={"HARVESTER_SWEEP_PROBE_SIZE": "3"}))
     for endpoint in ENDPOINTS:
-        assert refused[endpoint, "US"]["skip"] == 3
-        assert (
-            refused[endpoint, "US"]["probes"]
-            == _expected_probes(swept, endpoint, "US", 3)[:2]
-            == ["NVDA.US", "MSFT.US"]
-        )
+        assert refused[endpoint, "US"]["skip"] == 4
+        ranked = _expected_probes(swept, endpoint, "US", 10)
+        assert refused[endpoint, "US"]["probes"] == [s for s in ranked if s != "AAPL.US"][:3]
+        assert sorted(refused[endpoint, "US"]["probes"]) == ["MSFT.US", "NVDA.US"]
         assert refused[endpoint, "US"]["follow"] == 0
 
 
