@@ -277,6 +277,7 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     caught: list[signal.Signals] = []
     stop = asyncio.Event()
     _install_signals(caught, stop)
+    simulated = None
     async with AsyncExitStack() as stack:
         if args.simulate:
             from harvester.simulate.server import Gateway
@@ -297,6 +298,7 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
             stop=stop,
             show=None if args.quiet else show,
             since=since,
+            served_day=simulated.today if simulated is not None else None,
         )
     if args.json:
         sys.stdout.write(orjson.dumps(summary_dict(summary)).decode() + "\n")

@@ -89,6 +89,7 @@ class GatewayConfig:
         0,
         bounds=(0, 1_000_000_000),
         doc="requests the account may send per UTC day, retries included (0: no quota); "
+        "counted in the file as they go out, by the UTC day of sending (`requests_by_day`); "
         "`plan` warns above it and a sweep stops before the request that would exceed it",
     )
 
@@ -202,7 +203,8 @@ class SweepConfig:
     resume_max_age: float = setting(
         20.0,
         bounds=(0.01, 100_000),
-        doc="hours: `--resume` continues an unfinished run only if it started this recently",
+        doc="hours: `--resume` continues an unfinished run only if it started this recently "
+        "(a run the daily quota stopped is continued however old)",
     )
     busy_timeout: float = setting(
         30.0,

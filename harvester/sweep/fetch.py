@@ -68,20 +68,20 @@ class Gate:
         """True once a stop is asked."""
         return self.stop.is_set()
 
-    def pass_one(self) -> None:
+    async def pass_one(self) -> None:
         """Let one request through, counted against the quota, or raise Stopped."""
         if self.shut:
             raise Stopped
-        if self.quota is not None and not self.quota.take():
+        if self.quota is not None and not await self.quota.take():
             self.stop.set()  # the whole sweep stops: nothing more may go out today
             raise Stopped
         self._count()
 
-    def pass_probe(self) -> None:
+    async def pass_probe(self) -> None:
         """Count an outage probe (a request re-sent to see the gateway is back), never refused:
         it goes out only while the guard holds the sweep, and tells when it may go on."""
         if self.quota is not None:
-            self.quota.note()
+            await self.quota.note()
         self._count()
 
     def _count(self) -> None:
@@ -122,10 +122,10 @@ class Tally:
         """True once the sweep's gate is shut."""
         return self.gate is not None and self.gate.shut
 
-    def before_send(self) -> None:
+    async def before_send(self) -> None:
         """Count a request at the moment it goes out, once the gate lets it through."""
         if self.gate is not None:
-            self.gate.pass_one()
+            await self.gate.pass_one()
         self.sent += 1
 
     def refused(self) -> None:
@@ -189,7 +189,7 @@ async def _still_answers(
     endpoint: str,
     path: str,
     query: tuple[tuple[str, str], ...],
-    before_send: Callable[[], None] | None = None,
+    before_send: Callable[[], Awaitable[None]] | None = None,
 ) -> bool:
     """Re-send a request that was answered before: True if the gateway answers it again."""
     try:

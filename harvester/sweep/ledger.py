@@ -3,7 +3,8 @@
 A new run records its universe (the symbols file, read once, as a stream)
 in one transaction with the run itself. ``--resume`` continues the latest
 unfinished run if it is recent enough, and closes it as too old otherwise, so
-last week's broken run never hijacks tonight's. The caller holds the database
+last week's broken run never hijacks tonight's; a run the daily quota stopped
+is resumed however old, since it could not have gone on sooner. The caller holds the database
 lock, so a run still marked ``running`` was left by a crash.
 """
 
@@ -13,7 +14,7 @@ import logging
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from harvester.errors import ConfigError
@@ -21,6 +22,7 @@ from harvester.model import TaskStatus, utc_time
 from harvester.settings.config import Settings
 from harvester.settings.symbols import read_symbols
 from harvester.store.store import Store, TaskRow
+from harvester.sweep.quota import QUOTA_STOPPED
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ async def record_universe(
     *,
     strict: bool,
     kind: str = "sweep",
+    served_day: date | None = None,
 ) -> tuple[int, int, int]:
     """Record a new run and its tasks from the symbols file in one transaction.
 
@@ -123,7 +126,12 @@ async def record_universe(
     """
     universe = Universe(path, endpoints, strict=strict)
     counters = await store.start_run(
-        run_id, str(path), universe.tasks(), universe.totals, kind=kind
+        run_id,
+        str(path),
+        universe.tasks(),
+        universe.totals,
+        kind=kind,
+        served_day=served_day.isoformat() if served_day is not None else None,
     )
     return counters["symbols"], counters["duplicates"], counters["malformed_lines"]
 
@@ -141,19 +149,33 @@ def read_universe(settings: Settings) -> tuple[dict[tuple[str, str], bool], Mapp
     return tasks, universe.totals(len(tasks))
 
 
+async def _stopped_by_quota(store: Store, run_id: str) -> bool:
+    """True if the daily quota stopped the run: it waits for a later day, however long."""
+    rows = await store.read("SELECT stop_reason FROM runs WHERE run_id = ?", (run_id,))
+    return bool(rows) and str(rows[0][0] or "").startswith(QUOTA_STOPPED)
+
+
 def _age_hours(started_at: str) -> float:
     return (datetime.now(UTC) - utc_time(started_at)).total_seconds() / 3600
 
 
 async def open_run(
-    store: Store, settings: Settings, endpoints: Sequence[str], resume: bool, kind: str = "sweep"
+    store: Store,
+    settings: Settings,
+    endpoints: Sequence[str],
+    resume: bool,
+    kind: str = "sweep",
+    served_day: date | None = None,
 ) -> OpenedRun:
     """Continue the latest unfinished run of ``kind`` (``sweep`` or ``backfill``) when asked
-    and it is recent, else start a new one."""
+    and it is recent, else start a new one (against a simulated gateway serving
+    ``served_day``, if given)."""
     if resume:
         run = await store.latest_unfinished_run(kind)
         max_age = settings.sweep.resume_max_age
-        if run is not None and _age_hours(run.started_at) <= max_age:
+        if run is not None and (
+            _age_hours(run.started_at) <= max_age or await _stopped_by_quota(store, run.run_id)
+        ):
             await store.resume_run(run.run_id, CRASHED)
             log.info("resuming run %s (started %s)", run.run_id, run.started_at)
             return OpenedRun(run.run_id, resumed=True)
@@ -172,7 +194,13 @@ async def open_run(
     run_id = new_run_id()
     path = Path(settings.sweep.symbols)
     symbols, duplicates, malformed = await record_universe(
-        store, run_id, path, endpoints, strict=settings.sweep.strict, kind=kind
+        store,
+        run_id,
+        path,
+        endpoints,
+        strict=settings.sweep.strict,
+        kind=kind,
+        served_day=served_day,
     )
     log.info("run %s: %d symbols from %s", run_id, symbols, path)
     return OpenedRun(run_id, resumed=False, duplicates=duplicates, malformed_lines=malformed)

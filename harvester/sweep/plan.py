@@ -42,7 +42,7 @@ from harvester.sweep.incremental import (
     probe_candidates,
 )
 from harvester.sweep.ledger import read_universe
-from harvester.sweep.quota import USED_TODAY_SQL, utc_midnight
+from harvester.sweep.quota import USED_ON_SQL, USED_TODAY_SQL, utc_day, utc_midnight
 
 FETCH = "fetch"  #: with ``--full``: a task with stored rows, fetched with the configured count
 UNSUPPORTED = TaskStatus.UNSUPPORTED.value  #: a market the gateway does not serve: no request
@@ -109,7 +109,7 @@ class SweepPlan:
     rates: Mapping[str, float]  #: requests per second, by endpoint
     pairs: tuple[PairPlan, ...]
     daily_quota: int
-    requests_today: int  #: sent by the runs started this UTC day, as the quota counts them
+    requests_today: int  #: sent this UTC day, as the quota counts them
 
     def requests(self, endpoint: str | None = None, *, worst: bool) -> int:
         """Requests of one endpoint (or all), at best or at worst."""
@@ -157,7 +157,7 @@ def read_knowledge(
             for symbol, day in db.execute(NEWEST_SQL.format(table=name)):
                 newest[symbol, name] = day
         history = db.execute(HISTORY_SQL, history_params("", config, now)).fetchall()
-        (used,) = db.execute(USED_TODAY_SQL, (utc_midnight(now),)).fetchone()
+        (used,) = db.execute(*_used_today(db, now)).fetchone()
         (night,) = db.execute(NIGHTS_SQL).fetchone()
         return newest, history, int(used), int(night)
 
@@ -165,6 +165,15 @@ def read_knowledge(
         newest, history, used, night = snapshot(db, read)
     dead = dead_tasks(history, config, now)
     return Knowledge.of(newest, dead, night, config.reread_nights), used
+
+
+def _used_today(db: sqlite3.Connection, now: datetime) -> tuple[str, tuple[str]]:
+    """The query of the requests sent this UTC day: as the quota counts them, or, in a file
+    made before ``requests_by_day`` (schema 7 and older), by the runs started today."""
+    tables = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'requests_by_day'")
+    if tables.fetchone():
+        return USED_ON_SQL, (utc_day(now).isoformat(),)
+    return USED_TODAY_SQL, (utc_midnight(now),)
 
 
 # Deciding -----------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ from harvester.sweep.fetch import FirstAnswers, Gate, Job, Stopped, Tally, fetch
 from harvester.sweep.incremental_run import FETCH_ALL, Decision, IncrementalRun
 from harvester.sweep.ledger import OpenedRun, open_run
 from harvester.sweep.outage import GuardState, OutageGuard
-from harvester.sweep.quota import USED_TODAY_SQL, DailyQuota, utc_midnight
+from harvester.sweep.quota import QUOTA_STOPPED, Clock, DailyQuota, now_utc
 from harvester.sweep.report import FAILED_SHOWN
 from harvester.sweep.retry import RetryPolicy
 from harvester.sweep.writer import BatchWriter
@@ -301,6 +301,8 @@ async def run_sweep(
     stop: asyncio.Event | None = None,
     show: Show | None = None,
     since: date | None = None,
+    clock: Clock = now_utc,
+    served_day: date | None = None,
 ) -> RunSummary:
     """Run (or resume) a sweep to the end or a stop request, and summarise it.
 
@@ -313,7 +315,9 @@ async def run_sweep(
     an exception group): the run is left ``interrupted`` for ``--resume`` where the
     file still takes the write. ``auth`` signs the requests (default: none). With
     ``since``, the run is a backfill (:mod:`harvester.sweep.backfill`): each task pages
-    its history back to that day, in the OpenAPI dialect only.
+    its history back to that day, in the OpenAPI dialect only. ``clock`` tells the time for
+    the daily quota's UTC day. ``served_day`` is the simulated gateway's served day, kept
+    with a new run (``--simulate``), so ``check`` judges the data's freshness against it.
     """
     jobs = build_jobs(settings)
     stop = stop or asyncio.Event()
@@ -324,7 +328,7 @@ async def run_sweep(
             Path(settings.sweep.db), busy_timeout=settings.sweep.busy_timeout
         ) as store:
             kind = "backfill" if since is not None else "sweep"
-            run = await open_run(store, settings, list(jobs), resume, kind)
+            run = await open_run(store, settings, list(jobs), resume, kind, served_day)
             guard = OutageGuard(settings.sweep.outage_max, where=settings.gateway.base_url)
             counts = SweepCounts(
                 run_id=run.run_id,
@@ -332,7 +336,7 @@ async def run_sweep(
                 rates=_pace(settings, jobs),
                 paused=lambda: guard.state is not GuardState.CLOSED,
             )
-            sweep = _Sweep(store, settings, jobs, run.run_id, guard, counts, stop)
+            sweep = _Sweep(store, settings, jobs, run.run_id, guard, counts, stop, clock)
             try:
                 why = await _sweep_tasks(sweep, auth, show, since)
             except asyncio.CancelledError:
@@ -358,6 +362,7 @@ class _Sweep:
     guard: OutageGuard
     counts: SweepCounts
     stop: asyncio.Event
+    clock: Clock  #: the time now, for the quota's UTC day
 
 
 async def _leave_interrupted(
@@ -399,8 +404,7 @@ async def _sweep_tasks(
             max_tasks=settings.sweep.commit_tasks,
             queue_size=sum(settings.endpoint(name).concurrency for name in jobs),
         )
-        ((used,),) = await store.read(USED_TODAY_SQL, (utc_midnight(),))
-        quota = DailyQuota(settings.gateway.daily_quota, used)
+        quota = DailyQuota(settings.gateway.daily_quota, store, sweep.clock)
         incremental, backfill = None, None
         if since is not None:
             backfill = Backfill(since, await oldest_stored(store, list(jobs)))
@@ -418,15 +422,19 @@ async def _sweep_tasks(
             await _sweep_group(store, run_id, crew, settings, show)
         except asyncio.CancelledError:
             await asyncio.shield(writer.drain())  # commit what finished, then go on cancelling
+            await asyncio.shield(quota.settle())
             raise
         except BaseExceptionGroup as errors:
             error = one_error(errors)
             if isinstance(error, StoreError):
                 raise error from None  # the file failed: nothing more can be committed
-            await asyncio.shield(writer.drain())
+            # A writer that failed may fail again on what is left: named, as in the group.
+            await asyncio.shield(_part("writer", writer.drain()))
+            await asyncio.shield(quota.settle())
             return _stop_for(error, client)
+        await quota.settle()
     if quota.reached:
-        return StopKind.QUOTA, quota.reason()
+        return StopKind.QUOTA, QUOTA_STOPPED + quota.reason()
     return (StopKind.SIGNAL, "stopped by a signal") if sweep.stop.is_set() else (None, None)
 
 
@@ -437,8 +445,8 @@ def _stop_for(error: HarvesterError, client: Client) -> Stop:
         return StopKind.CREDENTIALS, f"{client.redact(error.message)}; {client.auth.hint}"
     if isinstance(error, QuotaSpent):
         return StopKind.QUOTA, (
-            f"{client.redact(error.message)}; the run is left interrupted: run it again with "
-            "--resume once the quota is renewed"
+            f"{QUOTA_STOPPED}{client.redact(error.message)}; the run is left interrupted: run "
+            "it again with --resume once the quota is renewed"
         )
     if isinstance(error, GatewayUnavailable):
         return StopKind.OUTAGE, (
@@ -459,12 +467,13 @@ async def _close(
     # Read back once the books are closed, so no list of failures is kept during the sweep.
     failed = tasks_in(tasks, TaskStatus.FAILED)
     failed_tasks = await store.failed_tasks(run.run_id, FAILED_SHOWN) if failed else []
+    written = store.written(run.run_id)  # this invocation's rows, as the store classed them
     return RunSummary(
         run_id=run.run_id,
         status=status,
         resumed=run.resumed,
         tasks=tasks,
-        rows=counts.rows,
+        rows=written.rows,
         warnings=counts.warnings,
         requests=counts.requests,
         elapsed=time.monotonic() - started,
@@ -476,4 +485,7 @@ async def _close(
         refused=counts.refused,
         cuts=cuts,
         pace=pace,
+        rows_new=written.new,
+        rows_revised=written.revised,
+        rows_unchanged=written.unchanged,
     )

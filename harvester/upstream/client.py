@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import quote
@@ -155,7 +155,7 @@ class Client:
         path: str,
         query: Sequence[tuple[str, str]],
         *,
-        before_send: Callable[[], None] | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> Response:
         """One attempt: wait for a slot and a token, send, read the bounded body.
 
@@ -169,7 +169,7 @@ class Client:
             await self._limiters[endpoint].acquire()
             await self.pacer.acquire()
             if before_send is not None:
-                before_send()
+                await before_send()
             self.requests[endpoint] += 1
             signed = self.auth.headers("GET", url.raw_path, url.raw_query_string, self._wall())
             try:

@@ -7,9 +7,10 @@ counters. Its oracle for the stored rows is the simulator's record pages, comput
 process (independently of the harvester's adapters); a few of the gateway's answers, asked
 for with requests this test signs itself, show that the process serves those very pages.
 
-The client test (a few seconds) sends 40 requests through the harvester's client alone, with
-both endpoints allowed far more than the account, to an upstream that holds the first six
-answers: so a sixth request in flight, or an eleventh in a second, would be seen.
+The client test (a few seconds of real time, so a slow test too) sends 40 requests through
+the harvester's client alone, with both endpoints allowed far more than the account, to an
+upstream that holds the first six answers: so a sixth request in flight, or an eleventh in
+a second, would be seen.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ class Sending:
         self.in_flight = 0
         self.most_in_flight = 0
 
-    def before_send(self) -> None:
+    async def before_send(self) -> None:
         self.sent.append(time.monotonic())
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -252,6 +253,7 @@ class Sending:
         self.in_flight -= 1
 
 
+@pytest.mark.slow
 async def test_the_client_keeps_the_accounts_limits_over_higher_endpoint_limits(
     tmp_path: Path,
     serve_app: Callable[[web.Application], contextlib.AbstractAsyncContextManager[str]],

@@ -6,7 +6,7 @@ Nothing here really waits: the guard's sleep moves its clock, and backoff is zer
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -38,10 +38,10 @@ class ScriptedClient:
         path: str,
         query: Sequence[tuple[str, str]],
         *,
-        before_send: Callable[[], None] | None = None,
+        before_send: Callable[[], Awaitable[None]] | None = None,
     ) -> SimpleNamespace:
         if before_send is not None:
-            before_send()
+            await before_send()
         self.sent.append(path)
         step = self.script.pop(0) if len(self.script) > 1 else self.script[0]
         if isinstance(step, BaseException):

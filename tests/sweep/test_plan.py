@@ -296,12 +296,11 @@ def test_a_daily_quota_the_day_may_exceed_is_a_warning(
     swept = copy_swept()
     today = datetime.now(UTC).date()
     with closing(sqlite3.connect(swept.db)) as conn, conn:
-        # Today's run sent 100 requests; yesterday's 1000 count against yesterday's quota.
-        conn.execute("UPDATE runs SET requests = 100, started_at = ?", (f"{today}T00:00:01.000Z",))
+        # 100 requests went out today (UTC); yesterday's 1000 count against yesterday's quota.
+        conn.execute("DELETE FROM requests_by_day")
         conn.execute(
-            "INSERT INTO runs (run_id, started_at, status, requests) VALUES "
-            "('yesterday', ?, 'completed', 1000)",
-            (f"{today - timedelta(days=1)}T23:59:59.000Z",),
+            "INSERT INTO requests_by_day (day, requests) VALUES (?, 100), (?, 1000)",
+            (str(today), str(today - timedelta(days=1))),
         )
     probes = {"HARVESTER_SWEEP_PROBE_SIZE": "2"}  # followers behind: best < worst
     found = plan(harvester, swept, env=probes)

@@ -194,7 +194,7 @@ async def test_attempts_are_counted_by_endpoint_and_before_send_runs_once_each(
     mocked.get(url_of(base_url, interest), body=b'{"ret_code": 0, "data": {"items": []}}')
     seen_before: list[int] = []  # calls aioresponses had recorded when the hook ran
 
-    def before_send() -> None:
+    async def before_send() -> None:
         seen_before.append(sum(map(len, recorded().values())))
 
     await client.get("short_trades", PATH, QUERY, before_send=before_send)
@@ -219,7 +219,7 @@ async def test_a_before_send_that_raises_sends_nothing(
     class Refused(Exception):
         pass
 
-    def refuse() -> None:
+    async def refuse() -> None:
         raise Refused
 
     mocked.get(url_of(base_url), body=OK_BODY)  # would be answered, had it gone out
