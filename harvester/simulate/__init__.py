@@ -8,13 +8,16 @@ every endpoint that may change on a schedule, a daily quota), and counts what it
 served. It serves the data as published by a served day (``today``), which a
 running gateway can be stepped through; with ``schedules`` on, each market x
 endpoint pair publishes on its own calendar and now and then restates a
-recent record. It encodes the wire format on its own and imports nothing else
-from ``harvester``, so an adapter bug shows up as a failing test.
+recent record. Markets can close on holidays, and chosen symbols publish a day
+late, are suspended or delisted, or have chosen records restated. It encodes
+the wire format on its own and imports nothing else from ``harvester``, so an
+adapter bug shows up as a failing test.
 
 Modules: ``settings`` (GatewaySettings), ``symbols``, ``dates``, ``draws``
-and ``data`` (the records), ``calendars`` (who publishes when) and ``restate``
-(which records change later), ``faults`` and ``responses`` (what goes on the
-wire), ``window`` (the sliding second), ``stats`` (counters, rate limit),
+and ``data`` (the records), ``calendars`` (who publishes when), ``restate``
+(which records change later), ``publishing`` (holidays, late, suspended and
+delisted symbols, chosen restatements), ``faults`` and ``responses`` (what goes
+on the wire), ``window`` (the sliding second), ``stats`` (counters, rate limit),
 ``throttle`` (a limit shared by every endpoint, its schedule, a daily quota),
 ``throttle_wire`` (their refusals and RateLimit header fields) and
 ``throttle_stats`` (their figures), ``service`` (deciding an answer),

@@ -1,9 +1,10 @@
 """Command-line flags for ``harvester simulate``, layered over TOML settings.
 
-Flags left out keep the value of the base settings. Symbol-list flags add to
-the base lists, and ``--rate-limit`` / ``--script`` add or replace single
-entries of the base tables, so a flag can adjust a config file without
-restating it.
+Flags left out keep the value of the base settings. Symbol-list flags (and
+``--holidays``, ``--late``, ``--restatements``) add to the base lists, and
+``--rate-limit`` / ``--script`` / ``--suspended`` / ``--delisted`` add or
+replace single entries of the base tables, so a flag can adjust a config file
+without restating it.
 """
 
 from __future__ import annotations
@@ -93,6 +94,37 @@ _CHOICES = (
         "as the IETF draft's RateLimit-Policy and RateLimit, or as X-RateLimit-*",
     ),
 )
+_ENTRIES = (
+    (
+        "holidays",
+        "[MARKET:]YYYY-MM-DD",
+        "a day MARKET (US or HK; both if left out) does not trade: no daily record is dated on "
+        "it, a report date on it moves to the trading day before, a publication due on it "
+        "appears the next trading day",
+    ),
+    (
+        "late",
+        "SYMBOL",
+        "SYMBOL's data appears one business day after the rest of its pair's",
+    ),
+    (
+        "suspended",
+        "SYMBOL=YYYY-MM-DD",
+        "SYMBOL has no record dated on or after the date; answers hold its older records",
+    ),
+    (
+        "delisted",
+        "SYMBOL=YYYY-MM-DD",
+        "from that served day on, every request for SYMBOL answers no data",
+    ),
+    (
+        "restatements",
+        "SYMBOL:ENDPOINT:RECORD_DATE:PUBLISHED_DAY:FACTOR",
+        "from served day PUBLISHED_DAY on, multiply the first quantity of SYMBOL's ENDPOINT "
+        "record of RECORD_DATE by FACTOR (short volume, short turnover, short shares)",
+    ),
+)
+_TABLES = ("suspended", "delisted")
 _LISTS = (
     ("no_data", "always answer -10 no_data for SYMBOL"),
     ("unsupported", "always answer -8 unsupported for SYMBOL"),
@@ -112,6 +144,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for name, text in _LISTS:
         flag = "--" + name.replace("_", "-")
         group.add_argument(flag, dest=f"sim_{name}", action="append", metavar="SYMBOL", help=text)
+    for name, metavar, text in _ENTRIES:
+        flag = "--" + name.replace("_", "-")
+        group.add_argument(
+            flag,
+            dest=f"sim_{name}",
+            action="append",
+            type=_checked_entry(name),
+            metavar=metavar,
+            help=text + " (repeatable)",
+        )
     group.add_argument(
         "--rate-limit",
         dest="sim_rate_limit",
@@ -192,6 +234,12 @@ def settings_from_args(ns: argparse.Namespace, base: GatewaySettings) -> Gateway
         pairs = getattr(ns, f"sim_{name}", None)
         if pairs:
             changes[name] = {**getattr(base, name), **dict(pairs)}
+    for name, _, _ in _ENTRIES:
+        entries = getattr(ns, f"sim_{name}", None)
+        if entries and name in _TABLES:
+            changes[name] = {**getattr(base, name), **checked(name, entries)}
+        elif entries:
+            changes[name] = (*getattr(base, name), *entries)
     _set(changes, "token", getattr(ns, "sim_token", None))
     _set(changes, "today", getattr(ns, "sim_today", None))
     _set(changes, "schedules", getattr(ns, "sim_schedules", None))
@@ -241,6 +289,20 @@ def _checked(name: str, convert: Any) -> Any:
             raise argparse.ArgumentTypeError(str(exc)) from exc
 
     parse.__name__ = name  # argparse names the type in some of its messages
+    return parse
+
+
+def _checked_entry(name: str) -> Any:
+    """An argparse type checking the text as one entry of the list setting ``name``."""
+
+    def parse(text: str) -> str:
+        try:
+            checked(name, [text])
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+        return text
+
+    parse.__name__ = name
     return parse
 
 

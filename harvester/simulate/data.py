@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .dates import Day, report_window, trading_window
+from .dates import NO_HOLIDAYS, Day, report_window, trading_window
 from .draws import POOL_SIZE, log_uniform, pool, uniform, walk, words
 from .symbols import Symbol
 
@@ -174,11 +174,14 @@ def _rate_texts() -> tuple[str, ...]:
     return tuple(f"{units // 10000}.{units % 10000:04d}" for units in range(10001))
 
 
-def window(endpoint: str, market: str, newest: dt.date) -> tuple[Day, ...]:
-    """Every record date the endpoint serves when ``newest`` is the newest, newest first."""
+def window(
+    endpoint: str, market: str, newest: dt.date, closed: frozenset[dt.date] = NO_HOLIDAYS
+) -> tuple[Day, ...]:
+    """Every record date the endpoint serves when ``newest`` is the newest, newest first;
+    ``closed``: the market's holidays."""
     if endpoint == "short_trades":
-        return trading_window(newest, market, TRADES_HISTORY)
-    return report_window(newest, market, INTEREST_HISTORY)
+        return trading_window(newest, market, TRADES_HISTORY, closed)
+    return report_window(newest, market, INTEREST_HISTORY, closed)
 
 
 def short_trades(
@@ -208,9 +211,16 @@ def short_interest(
     symbol: Symbol, anchor: dt.date, count: int, restated: Restated | None = None
 ) -> list[Record]:
     """The newest ``count`` short interest reports on or before ``anchor``, as ``short_trades``."""
+    return interest_on(symbol, window("short_interest", symbol.market, anchor)[:count], restated)
+
+
+def interest_on(
+    symbol: Symbol, days: Sequence[Day], restated: Restated | None = None
+) -> list[Record]:
+    """The short interest reports of these report dates, in their order, as :func:`trades_on`."""
     p = profile(symbol)
     make = _us_interest if p.market == "US" else _hk_interest
-    records = [make(p, day) for day in window("short_interest", p.market, anchor)[:count]]
+    records = [make(p, day) for day in days]
     if restated:
         restate(p, records, restated, _RESTATERS[p.market, "short_interest"])
     return records

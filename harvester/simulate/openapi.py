@@ -96,7 +96,10 @@ class OpenApiService(Service):
         """As :meth:`Service.served`, for this dialect's pairs."""
         doc = super().served()
         doc["pairs"] = calendars.served(
-            self.today, self.settings.schedules, calendars.OPENAPI_PAIRS
+            self.today,
+            self.settings.schedules,
+            calendars.OPENAPI_PAIRS,
+            self.settings.publishing.closed,
         )
         return doc
 
@@ -168,6 +171,8 @@ class OpenApiService(Service):
             return openapi_wire.success(counter_id, [])
         before, count = asked
         records = history.page(self.settings, symbol, call.endpoint, before, count)
+        if records is None:
+            return openapi_wire.error("no_data", shown)
         return openapi_wire.success(counter_id, records)
 
     def _asked(self, call: Call) -> tuple[int, int] | Answer:

@@ -19,6 +19,13 @@ time, and a harvester that re-reads the ``DEPTH`` newest records it holds
 Draws walk the shared pool (:mod:`.draws`) from a start and stride of the
 (seed, symbol, endpoint), one row per publication: a hash per symbol, not per
 record, so checking a hundred publications costs a hundred tuple look-ups.
+
+Explicit restatements (the ``restatements`` setting, :mod:`.publishing`) multiply
+a record's first quantity from a chosen day on, at any depth; their factors
+multiply with the drawn ones (:func:`merged`). :func:`restatements` lists both
+kinds, as the served data shows them (a late symbol's drawn ones a trading day
+after its pair's, none of a delisted symbol, none of a suspended one's records
+from its suspension on).
 """
 
 from __future__ import annotations
@@ -26,12 +33,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from . import calendars, data
 from .calendars import Calendar
-from .dates import Day
+from .data import Restated
+from .dates import Day, is_trading_day, record_dates, record_day
 from .draws import POOL_SIZE, pool, walk, words
 from .settings import GatewaySettings, endpoints
 from .symbols import Symbol, SymbolStyleError, parse_trades_symbol
@@ -41,6 +49,14 @@ DEPTH = 5
 
 Adjustments = dict[int, list[float]]
 """Index in the served window -> multiplier per quantity (see :func:`.data.short_trades`)."""
+
+PAD_DAYS: dict[str, int] = {"short_trades": 31, "short_interest": 124, "short_positions": 124}
+"""Calendar days past a record that can hold a publication restating it.
+
+Short trades: ``DEPTH - 1`` trading days (at most six calendar days) plus a US
+fortnight to the next cutoff. Reports: four US reports (about 72 days) and the
+next one (18 more), which also covers HK's weekly reports.
+"""
 
 # Which uniforms of a pool row (draws.NORMALS: 12-15 are uniform) decide what.
 _SIZE, _WHETHER, _WHICH, _QUANTITY = 12, 13, 14, 15
@@ -93,7 +109,7 @@ def _draw(walked: tuple[int, int], rate: float, cal: Calendar, day: Day) -> _Dra
 @functools.lru_cache(maxsize=64)
 def _marks(cal: Calendar, cut: dt.date) -> tuple[int, ...]:
     """Indices, in the window served at cutoff ``cut``, of the records that end a publication."""
-    return marks(cal, data.window(cal.endpoint, cal.market, cut))
+    return marks(cal, data.window(cal.endpoint, cal.market, cut, cal.closed))
 
 
 def adjustments(
@@ -108,7 +124,7 @@ def adjustments(
     """
     if rate <= 0:
         return {}
-    window = data.window(cal.endpoint, cal.market, cut)
+    window = data.window(cal.endpoint, cal.market, cut, cal.closed)
     return adjustments_in(seed, rate, symbol, cal, window, _marks(cal, cut), count)
 
 
@@ -147,31 +163,105 @@ def adjustments_in(
     return found
 
 
+def restated_days(
+    seed: int, rate: float, symbol: Symbol, cal: Calendar, cut: dt.date, days: Sequence[Day]
+) -> Adjustments:
+    """The restatements published up to cutoff ``cut`` that hit the records of ``days``.
+
+    ``days`` are consecutive record dates, newest first, none after ``cut``: a page
+    of history, or the newest records before a suspension. They are taken from a
+    window reaching :data:`PAD_DAYS` past the newest of them (or to ``cut``, when
+    nearer), which holds every publication that can restate one of them.
+    """
+    if rate <= 0 or not days:
+        return {}
+    top = min(cut, days[0].date + dt.timedelta(days=PAD_DAYS[cal.endpoint]))
+    dates = record_dates(cal.endpoint, cal.market, top, days[-1].date, cal.closed)
+    window = [record_day(day, cal.market, cal.closed) for day in dates]
+    offset = len(window) - len(days)
+    found = adjustments_in(seed, rate, symbol, cal, window, marks(cal, window), len(window))
+    return {index - offset: factors for index, factors in found.items() if index >= offset}
+
+
+def merged(restated: Restated | None, factors: Mapping[int, float]) -> Restated | None:
+    """``restated`` with the first quantity of each record of ``factors`` multiplied too."""
+    if not factors:
+        return restated
+    found = {index: list(each) for index, each in (restated or {}).items()}
+    for index, factor in factors.items():
+        found.setdefault(index, [1.0] * data.MAX_QUANTITIES)[0] *= factor
+    return found
+
+
 def published_on(
     settings: GatewaySettings, symbol: Symbol, endpoint: str, day: dt.date
 ) -> Restatement | None:
-    """The restatement the pair publishes for the symbol on ``day``, if any."""
+    """The drawn restatement the symbol's pair publishes for it on ``day``, if any.
+
+    A late symbol sees its pair's a trading day later; a delisted symbol has none
+    from its delisting, a suspended one none of a record from its suspension on.
+    """
     if not settings.schedules or settings.restate_rate <= 0:
         return None
-    cal = calendars.calendar(symbol.market, endpoint)
-    if not calendars.publishes_on(cal, day):
+    publishing = settings.publishing
+    if publishing.is_delisted(symbol.canonical, day):
         return None
-    cut = calendars.cutoff(cal, day)
-    window, ends = data.window(endpoint, symbol.market, cut), _marks(cal, cut)
+    cal = publishing.calendar(symbol.market, endpoint, True)
+    seen = publishing.seen_as_of(symbol, day)
+    if not is_trading_day(day, cal.closed) or not calendars.publishes_on(cal, seen):
+        return None
+    cut = calendars.cutoff(cal, seen)
+    window, ends = data.window(endpoint, symbol.market, cut, cal.closed), _marks(cal, cut)
     draw = _draw(
         _walk(settings.seed, symbol.canonical, endpoint), settings.restate_rate, cal, window[0]
     )
     if draw is None or len(ends) < 2 or ends[1] + draw.back >= len(window):
+        return None
+    record = window[ends[1] + draw.back].date
+    since = publishing.suspended.get(symbol.canonical)
+    if since is not None and record >= since:
         return None
     return Restatement(
         symbol=symbol.canonical,
         market=symbol.market,
         endpoint=endpoint,
         published=day,
-        record_date=window[ends[1] + draw.back].date,
+        record_date=record,
         quantity=data.QUANTITIES[symbol.market, endpoint][draw.quantity],
         factor=draw.factor,
     )
+
+
+def explicit_on(
+    settings: GatewaySettings, symbol: Symbol, endpoint: str, day: dt.date
+) -> list[Restatement]:
+    """The explicit restatements that change a served record of the symbol on ``day``.
+
+    One whose record is not out by the day before changes nothing served: the
+    record first appears with the changed value.
+    """
+    publishing = settings.publishing
+    if publishing.is_delisted(symbol.canonical, day):
+        return []
+    found: list[Restatement] = []
+    for one in publishing.corrections(symbol.canonical, endpoint):
+        if one.published != day:
+            continue
+        eve = day - dt.timedelta(days=1)
+        if one.record_date > publishing.view(symbol, endpoint, eve, settings.schedules).top:
+            continue
+        found.append(
+            Restatement(
+                symbol=symbol.canonical,
+                market=symbol.market,
+                endpoint=endpoint,
+                published=day,
+                record_date=one.record_date,
+                quantity=data.QUANTITIES[symbol.market, endpoint][0],
+                factor=one.factor,
+            )
+        )
+    return found
 
 
 def restatements(
@@ -179,7 +269,7 @@ def restatements(
 ) -> list[Restatement]:
     """Every restatement published from ``first`` to ``last`` (default: ``first``) for these
     symbols (canonical ``CODE.MARKET``), by day, symbol and endpoint (those of the
-    dialect ``settings.api`` serves).
+    dialect ``settings.api`` serves), the drawn one before the explicit ones.
 
     Symbols that serve no data (other markets, the ``no_data``, ``unsupported``,
     ``invalid_symbol`` and ``empty`` lists) have none. Tests use this to know
@@ -202,5 +292,6 @@ def restatements(
                 one = published_on(settings, symbol, endpoint, day)
                 if one is not None:
                     found.append(one)
+                found.extend(explicit_on(settings, symbol, endpoint, day))
         day += dt.timedelta(days=1)
     return found

@@ -9,8 +9,11 @@ scripted or random faults, then parameters, symbol lists and data. With
 
 The data is that published by the served day, ``settings.today``: with
 ``schedules`` on, each pair's records up to its latest publication's cutoff
-(:mod:`.calendars`), with the restatements published by then (:mod:`.restate`).
-:meth:`Service.set_today` moves the served day between two requests.
+(:mod:`.calendars`), with the restatements published by then (:mod:`.restate`);
+the publishing settings (:mod:`.publishing`) close markets on holidays, hold late
+symbols a day back, end suspended symbols' records, answer delisted symbols
+``no_data`` and restate chosen records. :meth:`Service.set_today` moves the
+served day between two requests.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import datetime as dt
 import hmac
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from . import calendars, data, responses, restate, throttle_wire
 from .calendars import shift_business_days
 from .data import Record, Restated
+from .dates import Day
 from .faults import FaultPlan, unit_interval
 from .responses import Answer
 from .settings import GatewaySettings, served_day
@@ -44,6 +48,10 @@ _PARSERS: dict[str, Callable[[str], Symbol]] = {
 _RECORDS: dict[str, Callable[[Symbol, dt.date, int, Restated | None], list[Record]]] = {
     "short_trades": data.short_trades,
     "short_interest": data.short_interest,
+}
+_RECORDS_ON: dict[str, Callable[[Symbol, Sequence[Day], Restated | None], list[Record]]] = {
+    "short_trades": data.trades_on,
+    "short_interest": data.interest_on,
 }
 STEP_LIMIT = 10_000
 """Business days one ``advance`` may step, either way."""
@@ -116,7 +124,9 @@ class Service:
             "today": self.today.isoformat(),
             "schedules": self.settings.schedules,
             "restate_rate": self.settings.restate_rate if self.settings.schedules else 0.0,
-            "pairs": calendars.served(self.today, self.settings.schedules),
+            "pairs": calendars.served(
+                self.today, self.settings.schedules, closed=self.settings.publishing.closed
+            ),
         }
 
     def __repr__(self) -> str:
@@ -205,6 +215,8 @@ class Service:
     def _records(self, endpoint: str, symbol: Symbol, count: int) -> list[Record]:
         """The ``count`` newest records served today, restatements included."""
         today = self.settings.today
+        if self.settings.publishing.touches(symbol):
+            return self._published(endpoint, symbol, count)
         if not self.settings.schedules:
             return _RECORDS[endpoint](symbol, today, count, None)
         cal = calendars.calendar(symbol.market, endpoint)
@@ -213,6 +225,18 @@ class Service:
         restated = restate.adjustments(seed, rate, symbol, cal, cut, count)
         return _RECORDS[endpoint](symbol, cut, count, restated)
 
+    def _published(self, endpoint: str, symbol: Symbol, count: int) -> list[Record]:
+        """:meth:`_records` of a symbol the publishing settings touch (:mod:`.publishing`)."""
+        settings, publishing = self.settings, self.settings.publishing
+        view = publishing.view(symbol, endpoint, settings.today, settings.schedules)
+        days = data.window(endpoint, symbol.market, view.top, view.cal.closed)[:count]
+        restated: Restated | None = None
+        if settings.schedules:
+            seed, rate = settings.seed, settings.restate_rate
+            restated = restate.restated_days(seed, rate, symbol, view.cal, view.cut, days)
+        factors = publishing.factors(symbol.canonical, endpoint, days, settings.today)
+        return _RECORDS_ON[endpoint](symbol, days, restate.merged(restated, factors))
+
     def _listed(self, symbol: Symbol) -> str | None:
         """The error a special list (or an unsupported market) gives the symbol."""
         if not symbol.supported:
@@ -220,6 +244,8 @@ class Service:
         for name, symbols in self._lists:
             if symbol.canonical in symbols:
                 return name
+        if self.settings.publishing.is_delisted(symbol.canonical, self.today):
+            return "no_data"
         return None
 
 

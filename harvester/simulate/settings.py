@@ -11,11 +11,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dates import FIRST_DAY, LAST_DAY
 from .faults import FAULTS, REPEAT
+from .publishing import (
+    CORRECTION_FORM,
+    HOLIDAY_FORM,
+    SYMBOL_DATE_FORM,
+    Correction,
+    Holiday,
+    Publishing,
+    misdated,
+    read_holiday,
+    read_symbol_dates,
+)
 from .symbols import is_canonical
 
 ENDPOINTS: tuple[str, ...] = ("short_trades", "short_interest")
@@ -51,7 +64,14 @@ THROTTLE_SETTINGS: tuple[str, ...] = (
 )
 """The settings of the throttle faults (:mod:`.throttle`); all off by default."""
 
-_FIRST_DAY, _LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+PUBLISHING_SETTINGS: tuple[str, ...] = (
+    "holidays",
+    "late",
+    "suspended",
+    "delisted",
+    "restatements",
+)
+"""The settings of :mod:`.publishing` (publishing as real vendors do); all empty by default."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +82,10 @@ class GatewaySettings:
     ``schedules`` off (the default) every record is published on its own date,
     so the newest day served is ``today``; with it on, each market x endpoint
     pair publishes on its calendar (:mod:`.calendars`) and restates now and then
-    (``restate_rate``, :mod:`.restate`).
+    (``restate_rate``, :mod:`.restate`). ``holidays``, ``late``, ``suspended``,
+    ``delisted`` and ``restatements`` (:mod:`.publishing`) close markets on some
+    days, hold some symbols a business day back, end a symbol's records or all its
+    answers from a date, and restate chosen records by chosen factors.
 
     ``api`` picks the dialect: ``gateway`` serves the two endpoints of API.md
     sections 1-4 (at ``short_trades_path`` and ``short_interest_path``, with
@@ -104,6 +127,11 @@ class GatewaySettings:
     today: dt.date = DEFAULT_TODAY
     schedules: bool = False
     restate_rate: float = 0.05
+    holidays: tuple[Holiday, ...] = ()
+    late: tuple[str, ...] = ()
+    suspended: dict[str, dt.date] = field(default_factory=dict)
+    delisted: dict[str, dt.date] = field(default_factory=dict)
+    restatements: tuple[Correction, ...] = ()
     short_trades_path: str = "/v1/quote/{symbol}/short-selling/short-trades"
     short_interest_path: str = "/v1/quote/{symbol}/short-selling/short-interest"
     api: str = "gateway"
@@ -132,6 +160,10 @@ class GatewaySettings:
         rates = self.fault_rates()
         if sum(rates.values()) > 1.0 + 1e-9:
             raise ValueError("simulate: the fault rates add up to more than 1")
+        wrong = misdated(self.holidays, self.restatements)
+        if wrong is not None:
+            expected = "entries naming a record date of their data set in their market"
+            raise _fail("restatements", expected, str(wrong))
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> GatewaySettings:
@@ -142,6 +174,11 @@ class GatewaySettings:
             if key not in names:
                 raise ValueError(f"simulate: unknown setting {key!r}")
         return cls(**table)
+
+    @functools.cached_property
+    def publishing(self) -> Publishing:
+        """The publishing settings ready for the answers (made on first use, then kept)."""
+        return Publishing(self)
 
     @property
     def throttled(self) -> bool:
@@ -244,10 +281,37 @@ def _date(name: str, value: object) -> dt.date:
             raise _fail(name, "a date like 2026-05-18", value) from None
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise _fail(name, "a date like 2026-05-18", value)
-    if not _FIRST_DAY <= value <= _LAST_DAY:
-        # A window reaches a hundred trading days back; keep all of it inside the calendar.
-        raise _fail(name, f"a date from {_FIRST_DAY} to {_LAST_DAY}", value.isoformat())
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise _fail(name, f"a date from {FIRST_DAY} to {LAST_DAY}", value.isoformat())
     return value
+
+
+def _holidays(name: str, value: object) -> tuple[Holiday, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail(name, f"a list of {HOLIDAY_FORM}", value)
+    found: set[Holiday] = set()
+    for item in value:
+        try:
+            found.update(read_holiday(item))
+        except ValueError as exc:
+            raise _fail(name, HOLIDAY_FORM, exc.args[0]) from None
+    return tuple(sorted(found))
+
+
+def _symbol_dates(name: str, value: object) -> dict[str, dt.date]:
+    try:
+        return read_symbol_dates(value)
+    except ValueError as exc:
+        raise _fail(name, SYMBOL_DATE_FORM, exc.args[0]) from None
+
+
+def _corrections(name: str, value: object) -> tuple[Correction, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _fail(name, f"a list of {CORRECTION_FORM}", value)
+    try:
+        return tuple(Correction.read(item) for item in value)
+    except ValueError as exc:
+        raise _fail(name, CORRECTION_FORM, exc.args[0]) from None
 
 
 def _api(name: str, value: object) -> str:
@@ -361,6 +425,11 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "today": _date,
     "schedules": _bool,
     "restate_rate": _fraction,
+    "holidays": _holidays,
+    "late": _symbols,
+    "suspended": _symbol_dates,
+    "delisted": _symbol_dates,
+    "restatements": _corrections,
     "short_trades_path": _path,
     "short_interest_path": _path,
     "api": _api,
