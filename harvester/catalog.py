@@ -14,6 +14,7 @@ together.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 DATE = "date, `YYYY-MM-DD`"
 TIME = "ISO 8601 UTC time, e.g. `2026-05-20T02:00:11.000Z`"
@@ -325,3 +326,20 @@ def served_by(api: str) -> tuple[Endpoint, ...]:
         for endpoint in ENDPOINTS
         if (endpoint.path if api == GATEWAY else endpoint.openapi) is not None
     )
+
+
+def published_by(reference: date, stale_after: int) -> date:
+    """The newest trading date whose record is out on ``reference``, by ``Endpoint.stale_after_*``.
+
+    A record of day D is out at the latest ``stale_after`` business days (weekdays) after D,
+    so a weekend counts as the Friday before it: with 2, Wednesday's record is out by
+    Friday, and Thursday's only by Monday.
+    """
+    day = reference
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    for _ in range(stale_after):
+        day -= timedelta(days=1)
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+    return day

@@ -59,10 +59,13 @@ class Exit(enum.IntEnum):
         {
             SWEEP: Meaning("every task finished: `ok`, `no_data`, `unsupported` or `invalid`"),
             CHECK: Meaning(
-                "the latest run is `completed`, recent, and no task `failed` (`no_data`, "
-                "`invalid`, `unsupported` are final answers, not failures: they are counted on "
-                "the `ok` line and listed by `--json`)",
-                short="the latest run completed within --max-age hours and no task failed",
+                "the latest run is `completed`, recent, no more of its tasks `failed` than "
+                "`--max-failed` allows (default none: those it allows are named on the `ok` "
+                "line), and no market's data is behind (`no_data`, `invalid`, `unsupported` are "
+                "final answers, not failures: they are counted on the `ok` line and listed by "
+                "`--json`)",
+                short="the latest run completed within --max-age hours, no more tasks failed "
+                "than --max-failed allows, and no market's data is behind",
                 todo="nothing",
             ),
             READ: Meaning("the rows were written (`show`: at least one symbol has rows)"),
@@ -131,8 +134,9 @@ class Exit(enum.IntEnum):
                 "`tasks.error_message`)"
             ),
             CHECK: Meaning(
-                "some tasks of the latest run `failed` (as `sweep` exits 3)",
-                short="some tasks of the latest run failed",
+                "more tasks of the latest run `failed` than `--max-failed` allows (default 0: "
+                "any, as `sweep` exits 3)",
+                short="more tasks of the latest run failed than --max-failed allows (default 0)",
                 todo="`harvester check --json` lists them with their errors",
             ),
         },
@@ -176,6 +180,22 @@ class Exit(enum.IntEnum):
                 "no run in the file yet (an empty file of 0 bytes included)",
                 short="no run in the file yet (or the file is empty)",
                 todo="run `harvester sweep`",
+            ),
+        },
+    )
+    BEHIND = (
+        8,
+        {
+            CHECK: Meaning(
+                "a market's newest stored day of a data set is older than that market publishes "
+                "at the latest: `[endpoints.NAME] stale_after_us` or `stale_after_hk` business "
+                "days before `--today` (default: the simulated gateway's served day after a "
+                "`--simulate` run, else today in the exchange's time zone); a market with no "
+                "rows of a data set is not judged",
+                short="a market's newest stored day of a data set is older than [endpoints.NAME] "
+                "stale_after_us or stale_after_hk business days before today",
+                todo="`harvester sweep --full`; if upstream has nothing newer either, it "
+                "publishes later than the setting says: raise it",
             ),
         },
     )
@@ -255,8 +275,18 @@ class Exit(enum.IntEnum):
         return cls(SIGNAL_BASE + signum)
 
 
-#: ``check``'s problem codes, the first that holds wins: no run, running, unfinished...
-CHECK_PRECEDENCE = (Exit.NO_RUN, Exit.RUNNING, Exit.UNFINISHED, Exit.FAILED, Exit.STALE)
+#: ``check``'s problem codes, the first that holds wins: no run, running, unfinished... Data
+#: behind (8) comes last: a run that is unfinished, failed or not run for days leaves the data
+#: behind too, and its own code names that cause; 8 alone means the runs are fine and no
+#: newer day came (upstream stopped publishing, or publishes later than the setting says).
+CHECK_PRECEDENCE = (
+    Exit.NO_RUN,
+    Exit.RUNNING,
+    Exit.UNFINISHED,
+    Exit.FAILED,
+    Exit.STALE,
+    Exit.BEHIND,
+)
 
 
 def codes(command: str) -> tuple[Exit, ...]:

@@ -58,7 +58,7 @@ def test_codes_meaning_the_same_share_a_row() -> None:
 
 def test_check_lists_its_codes_in_precedence_order() -> None:
     assert exits.codes(CHECK) == (Exit.OK, *CHECK_PRECEDENCE, Exit.USAGE)
-    assert [int(code) for code in CHECK_PRECEDENCE] == [7, 5, 4, 3, 6]
+    assert [int(code) for code in CHECK_PRECEDENCE] == [7, 5, 4, 3, 6, 8]
 
 
 def test_an_unknown_command_has_no_table() -> None:
@@ -135,4 +135,4 @@ def test_help_shows_every_code_of_the_command(
 def test_check_help_keeps_its_short_lines(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help("check", capsys)
     assert "5  a sweep is running now" in text
-    assert "the code is the first\nthat holds in the order 7, 5, 4, 3, 6):" in text
+    assert "the code is the first\nthat holds in the order 7, 5, 4, 3, 6, 8):" in text

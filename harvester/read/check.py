@@ -6,26 +6,44 @@ on stdout (``--json``: one object), and an exit code per cause; when several
 hold, every line is printed and the code is the first in ``CHECK_PRECEDENCE``. The
 codes and what they mean are declared in ``harvester.exits`` (``Exit``), and ``-h``
 shows them.
+
+Besides the run, it judges the data: each market's newest stored day of each data set
+the dialect serves must be no older than ``published_by`` (harvester.catalog) allows on
+the reference day, the one ``--today`` names, else the simulated gateway's served day of
+the latest run, else today in the exchange's time zone.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import sqlite3
 import sys
 from collections import Counter
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
+from harvester.catalog import published_by
 from harvester.exits import CHECK, CHECK_PRECEDENCE, Exit, help_text
-from harvester.model import RunStatus, TaskStatus, duration_text, tasks_in, utc_time
-from harvester.read.status import mark_orphans, read_consistent, read_runs
-from harvester.settings.config import command_settings
+from harvester.model import (
+    MARKET_TZ,
+    SUPPORTED_MARKETS,
+    RunStatus,
+    TaskStatus,
+    duration_text,
+    tasks_in,
+    utc_time,
+)
+from harvester.read.status import mark_orphans, read_consistent, read_newest, read_runs
+from harvester.settings.config import EndpointConfig, command_settings
 from harvester.store.database import corrupt, is_empty, readable_version
 from harvester.store.lock import LockHolder
 
@@ -42,9 +60,15 @@ examples:
   harvester check                     # after last night's sweep: exit 0?
   harvester check --json              # the same, and every task that did not end ok
   harvester check --max-age 74        # at weekends, when the sweep runs on weekdays
+  harvester check --max-failed 2%     # a few tasks failing every night are no alarm
+  harvester check --today 2026-05-18  # is the data as new as it should be on that day?
   out=$(harvester check) || echo "$out" | mail -s "harvester: exit $?" ops@example.com
 
 default --max-age: {DEFAULT_MAX_AGE:g} hours (a nightly run, and two hours of slack)
+behind (8): a market's newest stored day of a data set is older than [endpoints.NAME]
+stale_after_us or stale_after_hk business days (weekdays) before the reference day:
+--today, else the simulated gateway's served day of the latest run (--simulate),
+else today in the exchange's time zone
 """
 
 
@@ -58,11 +82,61 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """What ``check`` read: the latest run (None: no run), its problem tasks, the lock."""
+    """What ``check`` read: the latest run (None: no run), its problem tasks, the lock.
+
+    ``newest``: each served data set's newest stored day per market (``read_newest``).
+    """
 
     run: dict[str, Any] | None
     tasks: list[dict[str, Any]]
     holder: LockHolder | None
+    newest: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """``--max-failed``: failed tasks a run may have and still pass, a number or a share."""
+
+    text: str  #: as given: ``3``, or ``2%`` of the run's tasks
+    count: int = 0
+    percent: Fraction | None = None
+
+    def allows(self, tasks: int) -> int:
+        """The failed tasks allowed in a run of ``tasks`` tasks (a share rounded down)."""
+        return self.count if self.percent is None else math.floor(self.percent * tasks / 100)
+
+
+NONE_FAILED = Tolerance("0")
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """One market's newest stored day of one data set, against the newest due by ``reference``."""
+
+    endpoint: str
+    market: str
+    newest: date
+    reference: date  #: ``--today``, the simulated gateway's served day, or today there
+    stale_after: int  #: ``[endpoints.NAME] stale_after_<market>``, in business days
+
+    @property
+    def expected(self) -> date:
+        """The newest day that should be stored by ``reference``, at the latest."""
+        return published_by(self.reference, self.stale_after)
+
+    @property
+    def stale(self) -> bool:
+        """Whether the newest stored day is older than ``expected``."""
+        return self.newest < self.expected
+
+    @property
+    def setting(self) -> str:
+        """The setting that says how late this market publishes this data set."""
+        return f"[endpoints.{self.endpoint}] stale_after_{self.market.lower()}"
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` object of one pair (orjson writes a date as ``YYYY-MM-DD``)."""
+        return {**asdict(self), "expected": self.expected, "stale": self.stale}
 
 
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -70,9 +144,11 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     parser = commands.add_parser(
         "check",
         parents=[common],
-        help="exit 0 only if the latest run is complete, recent and without failures",
-        description="Is the latest run complete and healthy? One line per problem, "
-        "and an exit code per cause, for cron and monitoring.",
+        help="exit 0 only if the latest run is complete, recent and without failures, "
+        "and no market's data is behind",
+        description="Is the latest run complete and healthy, and is each market's data as "
+        "new as it should be? One line per problem, and an exit code per cause, for cron "
+        "and monitoring.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -83,6 +159,21 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="HOURS",
         help=f"the latest run must have finished within this many hours "
         f"(default {DEFAULT_MAX_AGE:g})",
+    )
+    parser.add_argument(
+        "--max-failed",
+        type=_tolerance,
+        default=NONE_FAILED,
+        metavar="N|P%",
+        help="pass with up to N failed tasks in the latest run, or P%% of its tasks "
+        "(default 0); the ok line names them",
+    )
+    parser.add_argument(
+        "--today",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="judge the data's freshness as of this day (default: the simulated gateway's "
+        "served day after a --simulate run, else today in each exchange's time zone)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run_check)
@@ -98,49 +189,75 @@ def _hours(text: str) -> float:
     return hours
 
 
+def _tolerance(text: str) -> Tolerance:
+    if re.fullmatch(r"\d+", text):
+        return Tolerance(text, count=int(text))
+    if re.fullmatch(r"\d+(\.\d+)?%", text) and Fraction(text[:-1]) <= 100:
+        return Tolerance(text, percent=Fraction(text[:-1]))
+    raise argparse.ArgumentTypeError(
+        f"not a number of tasks (3) or a share of the run's tasks up to 100% (2%): {text!r}"
+    )
+
+
+def _day(text: str) -> date:
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"not a day YYYY-MM-DD: {text!r}")
+
+
 def run_check(args: argparse.Namespace) -> int:
     """``harvester check``: print the problems (or that all is well); return the exit code."""
-    path = Path(command_settings(args).sweep.db)
-    finding = inspect(path)
+    settings = command_settings(args)
+    path = Path(settings.sweep.db)
+    finding = inspect(path, tuple(endpoint.name for endpoint in settings.endpoints))
     now = datetime.now(UTC)
-    problems = find_problems(finding, args.max_age, now)
+    days, source = reference_days(args.today, finding.run, now)
+    fresh = freshness(finding.newest, settings.endpoints, days)
+    problems = find_problems(finding, args.max_age, now, args.max_failed, fresh)
     code = exit_code(problems)
     if args.json:
-        sys.stdout.write(
-            orjson.dumps(
-                as_json(finding, problems, code, path, args.max_age), option=orjson.OPT_INDENT_2
-            ).decode()
-            + "\n"
-        )
+        found = as_json(finding, problems, code, path, args.max_age)
+        found |= {
+            "max_failed": args.max_failed.text,
+            "failed_allowed": _allowed(finding.run, args.max_failed) if finding.run else None,
+            "reference_from": source,
+            "freshness": [pair.as_json() for pair in fresh],
+        }
+        sys.stdout.write(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        lines = [problem.message for problem in problems] or [healthy_line(finding, now)]
-        sys.stdout.write("\n".join(lines) + "\n")
+        lines = [problem.message for problem in problems]
+        sys.stdout.write("\n".join(lines or [healthy_line(finding, now, args.max_failed)]) + "\n")
     return code
 
 
-def inspect(path: Path) -> Finding:
-    """Read the latest run, its problem tasks and the lock's holder, read-only."""
-    reading = read_consistent(path, lambda db: _read(db, path))
-    run, tasks = reading.value
+def inspect(path: Path, tables: tuple[str, ...] = ()) -> Finding:
+    """Read the latest run, its problem tasks, the lock's holder and ``tables``' newest days."""
+    reading = read_consistent(path, lambda db: _read(db, path, tables))
+    run, tasks, newest = reading.value
     if run is not None:
         mark_orphans([run], reading.holder)
-    return Finding(run, tasks, reading.holder)
+    return Finding(run, tasks, reading.holder, newest)
 
 
-def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The latest run and its tasks that ended neither ``ok``, ``unchanged`` nor ``pending``.
+def _read(
+    db: sqlite3.Connection, path: Path, tables: tuple[str, ...]
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, str]]]:
+    """The latest run, its tasks not ``ok``, ``unchanged`` or ``pending``, ``tables``' newest days.
 
     An empty file (0 bytes) has no run yet, as docs/operations.md says: exit 7, not a bad file.
     """
     if is_empty(db):
-        return None, []
+        return None, [], []
     readable_version(db, path)
     verdict = db.execute("PRAGMA quick_check(1)").fetchone()[0]
     if verdict != "ok":
         raise corrupt(path, verdict)
     runs = read_runs(db, 1)
     if not runs:
-        return None, []
+        return None, [], []
     tasks = [
         dict(row)
         for row in db.execute(
@@ -156,14 +273,61 @@ def _read(db: sqlite3.Connection, path: Path) -> tuple[dict[str, Any] | None, li
             ),
         )
     ]
-    return runs[0], tasks
+    return runs[0], tasks, read_newest(db, tables)
 
 
 def _count(run: dict[str, Any], status: TaskStatus) -> int:
     return tasks_in(run["tasks"], status)
 
 
-def find_problems(finding: Finding, max_age: float, now: datetime) -> list[Problem]:
+def reference_days(
+    today: date | None, run: dict[str, Any] | None, now: datetime
+) -> tuple[dict[str, date], str]:
+    """The day each market's data is judged on, and where it came from.
+
+    ``--today``; else the latest run's ``served_day`` (a ``--simulate`` run's: the simulated
+    gateway serves a fixed day; a file older than schema version 8 has no such column);
+    else ``now`` in each exchange's time zone.
+    """
+    if today is not None:
+        return dict.fromkeys(SUPPORTED_MARKETS, today), "--today"
+    served = run.get("served_day") if run else None
+    if served:
+        return dict.fromkeys(SUPPORTED_MARKETS, date.fromisoformat(served)), "served_day"
+    return {
+        market: now.astimezone(ZoneInfo(MARKET_TZ[market])).date() for market in SUPPORTED_MARKETS
+    }, "clock"
+
+
+def freshness(
+    newest: list[dict[str, str]], endpoints: Sequence[EndpointConfig], days: dict[str, date]
+) -> list[Freshness]:
+    """Each stored (data set, market) pair of ``endpoints`` against its ``stale_after``.
+
+    A market with no rows of a data set is not judged: it may be one that market does not
+    publish, or a universe without symbols of it.
+    """
+    settings = {endpoint.name: endpoint for endpoint in endpoints}
+    return [
+        Freshness(
+            pair["endpoint"],
+            pair["market"],
+            date.fromisoformat(pair["newest"]),
+            days[pair["market"]],
+            getattr(settings[pair["endpoint"]], f"stale_after_{pair['market'].lower()}"),
+        )
+        for pair in newest
+        if pair["endpoint"] in settings
+    ]
+
+
+def find_problems(
+    finding: Finding,
+    max_age: float,
+    now: datetime,
+    max_failed: Tolerance = NONE_FAILED,
+    fresh: Sequence[Freshness] = (),
+) -> list[Problem]:
     """Every problem that holds, in the order of ``CHECK_PRECEDENCE``."""
     run, holder = finding.run, finding.holder
     problems = []
@@ -182,13 +346,23 @@ def find_problems(finding: Finding, max_age: float, now: datetime) -> list[Probl
     unfinished = _unfinished(run)
     if unfinished:
         problems.append(Problem(Exit.UNFINISHED, unfinished))
-    failed = [task for task in finding.tasks if task["status"] == TaskStatus.FAILED]
-    if failed:
-        problems.append(Problem(Exit.FAILED, _failed_line(run, failed)))
+    failed = _failed(finding)
+    if len(failed) > _allowed(run, max_failed):
+        problems.append(Problem(Exit.FAILED, _failed_line(run, failed, max_failed)))
     stale = _stale(run, max_age, now)
     if stale:
         problems.append(Problem(Exit.STALE, stale))
+    problems += [Problem(Exit.BEHIND, _behind_line(pair)) for pair in fresh if pair.stale]
     return problems
+
+
+def _failed(finding: Finding) -> list[dict[str, Any]]:
+    return [task for task in finding.tasks if task["status"] == TaskStatus.FAILED]
+
+
+def _allowed(run: dict[str, Any], max_failed: Tolerance) -> int:
+    """The failed tasks ``max_failed`` allows in ``run``, a share of all its tasks."""
+    return max_failed.allows(sum(sum(counts.values()) for counts in run["tasks"].values()))
 
 
 def _unfinished(run: dict[str, Any]) -> str | None:
@@ -205,15 +379,30 @@ def _unfinished(run: dict[str, Any]) -> str | None:
     return None
 
 
-def _failed_line(run: dict[str, Any], failed: list[dict[str, Any]]) -> str:
+def _named(failed: list[dict[str, Any]]) -> str:
+    """The first ``NAMED`` failed tasks, with their error codes, and how many more."""
     named = ", ".join(
         f"{task['symbol']} {task['endpoint']} ({task['error_code'] or '-'})"
         for task in failed[:NAMED]
     )
-    more = f" and {len(failed) - NAMED} more" if len(failed) > NAMED else ""
+    return named + (f" and {len(failed) - NAMED} more" if len(failed) > NAMED else "")
+
+
+def _failed_line(run: dict[str, Any], failed: list[dict[str, Any]], max_failed: Tolerance) -> str:
+    over = f", more than --max-failed {max_failed.text}" if max_failed != NONE_FAILED else ""
     return (
-        f"run {run['run_id']}: {len(failed)} tasks failed: {named}{more}; "
+        f"run {run['run_id']}: {len(failed)} tasks failed{over}: {_named(failed)}; "
         "harvester check --json lists them with their errors"
+    )
+
+
+def _behind_line(pair: Freshness) -> str:
+    return (
+        f"{pair.market} {pair.endpoint} is behind: newest stored day {pair.newest}, expected "
+        f"{pair.expected} at the latest ({pair.setting} = {pair.stale_after} business days "
+        f"before {pair.reference}); harvester sweep --full asks every symbol anew, and if upstream "
+        f"has nothing newer either, {pair.market} publishes it later than that: raise "
+        f"stale_after_{pair.market.lower()}"
     )
 
 
@@ -234,8 +423,9 @@ def exit_code(problems: list[Problem]) -> Exit:
     return next((code for code in CHECK_PRECEDENCE if code in codes), Exit.OK)
 
 
-def healthy_line(finding: Finding, now: datetime) -> str:
-    """The one line printed when all is well, with the final statuses other than ok."""
+def healthy_line(finding: Finding, now: datetime, max_failed: Tolerance = NONE_FAILED) -> str:
+    """The one line printed when all is well: the final statuses other than ok, and the
+    failed tasks ``max_failed`` lets pass, named."""
     run = finding.run
     assert run is not None and run["finished_at"]
     age = (now - utc_time(run["finished_at"])).total_seconds()
@@ -250,6 +440,11 @@ def healthy_line(finding: Finding, now: datetime) -> str:
         )
         if _count(run, status)
     ]
+    failed = _failed(finding)
+    if failed:
+        others.append(
+            f"{len(failed)} failed, within --max-failed {max_failed.text}: {_named(failed)}"
+        )
     also = f" ({', '.join(others)})" if others else ""
     return (
         f"ok: run {run['run_id']} completed {duration_text(age)} ago, "

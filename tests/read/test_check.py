@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from harvester.read.check import Finding, Problem, exit_code, find_problems
+from harvester.simulate.settings import DEFAULT_TODAY
 from harvester.store.lock import DatabaseLock, LockHolder, _holder_in, lock_watch
 from harvester.store.store import Store
 
@@ -41,6 +42,9 @@ SLOW = (
     "[endpoints.short_trades]\nrate = 5.0\n[endpoints.short_interest]\nrate = 5.0\n"
     "[simulate]\nlatency = 0.0\n"
 )
+#: The day the simulated gateway serves: its data is as new as it should be then, so the
+#: files swept from it are judged as of that day, not of the clock's.
+SERVED = DEFAULT_TODAY.isoformat()
 
 
 def lock_holder(db: Path, **watch: Any) -> LockHolder | None:
@@ -49,10 +53,12 @@ def lock_holder(db: Path, **watch: Any) -> LockHolder | None:
         return look()
 
 
-def check(harvester: Run, db: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    """``check --json`` and ``check`` on ``db``: the exit code, the JSON, the text."""
-    as_json = harvester("check", "--db", str(db), "--json", *extra)
-    text = harvester("check", "--db", str(db), *extra)
+def check(
+    harvester: Run, db: Path, *extra: str, today: str = SERVED
+) -> tuple[int, dict[str, Any], str]:
+    """``check --json`` and ``check`` on ``db`` as of ``today``: the exit code, JSON, text."""
+    as_json = harvester("check", "--db", str(db), "--today", today, "--json", *extra)
+    text = harvester("check", "--db", str(db), "--today", today, *extra)
     assert as_json.returncode == text.returncode, (as_json.stderr, text.stderr)
     assert as_json.stderr == text.stderr == "", as_json.stderr
     return text.returncode, json.loads(as_json.stdout), text.stdout
@@ -312,12 +318,13 @@ def test_help_shows_an_example_and_the_exit_codes(harvester: Run) -> None:
 
 
 def test_the_exit_code_is_the_first_problem_in_the_documented_order() -> None:
-    every = [Problem(code, "x") for code in (6, 3, 4, 5, 7)]
+    every = [Problem(code, "x") for code in (8, 6, 3, 4, 5, 7)]
     assert exit_code(every) == 7
-    assert exit_code(every[:4]) == 5
-    assert exit_code(every[:3]) == 4
-    assert exit_code(every[:2]) == 3
-    assert exit_code(every[:1]) == 6
+    assert exit_code(every[:5]) == 5
+    assert exit_code(every[:4]) == 4
+    assert exit_code(every[:3]) == 3
+    assert exit_code(every[:2]) == 6
+    assert exit_code(every[:1]) == 8
     assert exit_code([]) == 0
 
 

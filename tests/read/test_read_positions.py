@@ -23,6 +23,7 @@ from fixtures_swept import Swept
 
 from harvester import catalog
 from harvester.read.query import DEFAULT_BY
+from harvester.simulate.settings import DEFAULT_TODAY
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 ErrorLine = Callable[[subprocess.CompletedProcess[str]], str]
@@ -223,7 +224,7 @@ def test_an_empty_short_positions_table_is_no_complaint(
     # check judges the latest run by its tasks: healthy once its failed ones are not.
     with closing(sqlite3.connect(swept.db)) as conn, conn:
         conn.execute("UPDATE tasks SET status = 'ok', error_code = NULL WHERE status = 'failed'")
-    checked = harvester("check", *db)
+    checked = harvester("check", "--today", DEFAULT_TODAY.isoformat(), *db)
     assert checked.returncode == 0 and checked.stdout.startswith("ok: run "), checked.stdout
 
 
