@@ -8,8 +8,9 @@ from the answers of a few probes; nothing here sends a request or writes.
   day is behind it (a late publisher, a suspended security, a night cut short)
   is never decided for by probes: it is fetched, from its own newest day.
 - **Probes.** Per pair, ``probe_size`` symbols at the frontier (not dead) are
-  fetched before the others, drawn anew each night (``night``: the runs before
-  this one) in an order no symbol name decides. A probe that does not answer
+  fetched before the others, in an order no symbol name decides that turns by
+  ``probe_size`` each night (``night``: the runs before this one), so nights in
+  a row ask different probes. A probe that does not answer
   ``ok`` is replaced by the next in that order, so a delisted or failing probe
   never silences its pair. If no ``ok`` probe shows a day after its newest
   stored one, or a different value for a day it holds, the pair has published
@@ -18,8 +19,8 @@ from the answers of a few probes; nothing here sends a request or writes.
   stored row is always fetched.
 - **Incremental counts.** A fetched symbol asks for the business days from
   its newest stored day to the pair's newest published day (what the probes
-  saw), plus ``overlap`` records for restatements, and further back to the
-  oldest day a probe found restated; within the configured ``count`` and the
+  saw), plus ``overlap`` records for restatements (more, as deep as the oldest
+  record a probe found restated); within the configured ``count`` and the
   endpoint's documented range. An answer that is full and does not reach back
   to the stored day is fetched again with the configured ``count``
   (``needs_refetch``), so a wrong guess costs a request, never a row.
@@ -237,14 +238,23 @@ def probe_candidates(
 
 def choose_probes(candidates: Iterable[tuple[Key, str]], size: int, night: int = 0) -> list[Key]:
     """The first ``size`` of the candidates in tonight's order (``rank_probes``)."""
-    return rank_probes(candidates, night)[:size]
+    return rank_probes(candidates, night, size)[:size]
 
 
-def rank_probes(candidates: Iterable[tuple[Key, str]], night: int) -> list[Key]:
-    """Every candidate, in the order they are tried as probes on night ``night``: drawn anew
-    each night, so no name (nor a suspended security that sorts first) is the probe every
-    night; the first ``probe_size`` are probes, the rest replace those that fail."""
-    return sorted((key for key, _ in candidates), key=lambda key: (_draw(night, *key), key))
+def rank_probes(candidates: Iterable[tuple[Key, str]], night: int, size: int) -> list[Key]:
+    """Every candidate, in the order they are tried as probes on night ``night``.
+
+    The candidates stand in an order no name decides (a draw per symbol), turned by
+    ``size`` places each night: the first ``size`` are tonight's probes, the rest replace
+    those that fail. While the candidates stay the same (as after a night of no news),
+    consecutive nights ask different probes, so a probe that stopped publishing (a
+    suspended security) speaks for its pair one night at most.
+    """
+    order = sorted((key for key, _ in candidates), key=lambda key: (_draw(*key), key))
+    if not order:
+        return order
+    start = night * max(size, 1) % len(order)
+    return order[start:] + order[:start]
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +264,9 @@ class Verdict:
     news: bool
     newest: str | None  #: the newest trade_date any probe answered with
     reason: str
-    reach: str | None = None  #: the oldest stored day a probe found restated (or missing)
+    #: how many of a probe's newest stored records reach back to the oldest it found restated
+    #: (or missing): the others are asked that far back too
+    depth: int = 0
 
 
 def probe_verdict(
@@ -264,21 +276,22 @@ def probe_verdict(
 
     News is a day after the probe's newest stored one, or a stored day whose
     values differ (a restatement). With no probe answered, the pair is news:
-    only an answer can show that nothing changed. ``reach`` is the oldest day any
-    probe found restated or missing: the others are asked back to it.
+    only an answer can show that nothing changed. ``depth`` counts the records a
+    probe holds from the oldest day it found restated or missing to its newest:
+    the others are asked that far back.
     """
     if not answers:
         return Verdict(True, None, "no probe answered ok: every task is fetched")
     newest = max((row_day(row) for _, rows, _ in answers for row in rows), default=None)
-    reasons, reach = [], None
+    reasons, depth = [], 0
     for (symbol, _), rows, stored in answers:
         found, oldest = _news(rows, stored)
         if found:
             reasons.append(f"probe {symbol}: {found}")
-        if oldest is not None and (reach is None or oldest < reach):
-            reach = oldest
+        if oldest is not None:
+            depth = max(depth, sum(1 for row in stored if row_day(row) >= oldest))
     if reasons:
-        return Verdict(True, newest, reasons[0], reach)
+        return Verdict(True, newest, reasons[0], depth)
     names = ", ".join(symbol for (symbol, _), _, _ in answers[:3])
     more = f" and {len(answers) - 3} more" if len(answers) > 3 else ""
     return Verdict(
@@ -325,19 +338,16 @@ def incremental_count(
     overlap: int,
     configured: int,
     documented: tuple[int, int],
-    reach: str | None = None,
+    depth: int = 0,
 ) -> int:
     """Records to ask for a symbol whose newest stored day is ``stored_newest``: to the pair's
-    newest day, ``overlap`` more, and back to ``reach`` (a restated day) if it is older."""
+    newest day, and ``overlap`` more, or ``depth`` more if a probe found a restatement that
+    deep."""
     low, high = documented
     if pair_newest is None:
         return configured
-    last = date.fromisoformat(pair_newest)
-    gap = business_days_after(date.fromisoformat(stored_newest), last)
-    wanted = gap + overlap
-    if reach is not None:
-        wanted = max(wanted, business_days_after(date.fromisoformat(reach), last) + 1)
-    return max(low, min(wanted, configured, high))
+    gap = business_days_after(date.fromisoformat(stored_newest), date.fromisoformat(pair_newest))
+    return max(low, min(gap + max(overlap, depth), configured, high))
 
 
 def needs_refetch(rows: Sequence[Row], asked: int, configured: int, stored_newest: str) -> bool:

@@ -101,7 +101,7 @@ class IncrementalRun:
         ((night,),) = await store.read(NIGHT_SQL, (run_id,))
         self.knowledge = Knowledge.of(newest, dead, night, self.config.reread_nights)
         for pair, candidates in probe_candidates(self.knowledge).items():
-            self._reserves[pair] = rank_probes(candidates, night)
+            self._reserves[pair] = rank_probes(candidates, night, self.config.probe_size)
             self.probes[pair] = await self._take(store, run_id, pair, self.config.probe_size)
 
     async def _take(self, store: Store, run_id: str, pair: Pair, wanted: int) -> list[Key]:
@@ -191,7 +191,7 @@ class IncrementalRun:
             self.config.overlap,
             self.endpoints[endpoint].count,
             _documented(endpoint),
-            verdict.reach if verdict is not None else None,
+            verdict.depth if verdict is not None else 0,
         )
         return Decision(count=count, stored_newest=newest)
 

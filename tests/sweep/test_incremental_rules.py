@@ -108,15 +108,18 @@ def test_probes_are_drawn_at_the_frontier_only() -> None:
 
 
 def test_the_probes_change_from_night_to_night_and_none_is_first_by_its_name() -> None:
-    """Over 40 candidates at the frontier, 20 nights choose many different first probes, and
-    the one that sorts first by name is not the first probe every night."""
+    """Over 40 candidates at the frontier, nights in a row ask different probes until every
+    candidate was asked, and none is first for its name."""
     candidates = [((f"S{i:02d}.US", "st"), "2026-05-18") for i in range(40)]
-    firsts = [choose_probes(candidates, 1, night)[0] for night in range(20)]
-    assert len(set(firsts)) >= 10
-    assert firsts.count(("S00.US", "st")) <= 3
+    firsts = [choose_probes(candidates, 1, night)[0] for night in range(40)]
+    assert sorted(firsts) == sorted(key for key, _ in candidates)
+    assert firsts[:3] != [key for key, _ in candidates[:3]]
+    tens = [set(choose_probes(candidates, 10, night)) for night in range(4)]
+    assert set.union(*tens) == {key for key, _ in candidates}  # four nights, forty probes
     assert choose_probes(candidates, 0, 3) == []
-    tonight = choose_probes(candidates, 10, 7)
-    assert len(set(tonight)) == 10 and tonight == choose_probes(candidates, 10, 7)
+    assert choose_probes(candidates, 10, 7) == choose_probes(candidates, 10, 7)
+    # The names' order does not matter, only the names.
+    assert choose_probes(candidates[::-1], 10, 7) == choose_probes(candidates, 10, 7)
 
 
 def test_every_symbol_is_reread_once_in_reread_nights_nights() -> None:
@@ -161,14 +164,18 @@ def test_no_answered_probe_means_everything_is_fetched() -> None:
     assert probe_verdict([]).news
 
 
-def test_a_probe_that_found_an_old_restatement_reaches_the_others_back_to_it() -> None:
+def test_a_probe_that_found_an_old_restatement_asks_the_others_as_deep() -> None:
     stored = [row(f"2026-05-{day:02d}", day, 0.5) for day in (4, 5, 6, 7, 8, 11, 12, 13, 14, 15)]
     restated = [row("2026-05-05", 99, 0.5), *(r for r in stored if r[2] != "2026-05-05")]
     verdict = probe_verdict([(("A.US", "st"), sorted(restated, key=lambda r: r[2]), stored)])
-    assert verdict.news and verdict.reach == "2026-05-05"
-    # Overlap 5 alone would ask back to 05-11; the reach asks back to 05-05: 9 records.
+    # 2026-05-05 is the 9th newest record the probe holds.
+    assert verdict.news and verdict.depth == 9
+    # Overlap 5 alone would ask for 5 records (back to 05-11); the depth for 9, and one more
+    # for each day the symbol is behind.
     assert incremental_count("2026-05-15", "2026-05-15", 5, 20, (1, 100)) == 5
-    assert incremental_count("2026-05-15", "2026-05-15", 5, 20, (1, 100), "2026-05-05") == 9
+    assert incremental_count("2026-05-15", "2026-05-15", 5, 20, (1, 100), 9) == 9
+    assert incremental_count("2026-05-14", "2026-05-15", 5, 20, (1, 100), 9) == 10
+    assert incremental_count("2026-05-15", "2026-05-15", 5, 20, (1, 100), 3) == 5
 
 
 @pytest.mark.parametrize(
