@@ -124,8 +124,10 @@ class FailedTask:
 class RunSummary:
     """What a sweep did, for the closing report and the exit code.
 
-    The counters (``rows``, ``warnings``, ``requests``) are this invocation's: what it
-    added to the run's columns of the same meaning (``rows_written``...).
+    The counters (``rows``, ``rows_new``..., ``warnings``, ``requests``) are this
+    invocation's: what it added to the run's columns of the same meaning (``rows_written``,
+    ``rows_new``...). ``rows`` is every row received and upserted, and the three kinds add
+    up to it.
     """
 
     run_id: str
@@ -146,6 +148,9 @@ class RunSummary:
     refused: int = 0  #: requests the upstream refused for the pace (429)
     cuts: int = 0  #: times the account's pace was cut
     pace: float | None = None  #: the account's pace at the end, requests a second
+    rows_new: int = 0  #: of ``rows``, those whose symbol and day no stored row had
+    rows_revised: int = 0  #: of ``rows``, those that changed a stored row's data
+    rows_unchanged: int = 0  #: of ``rows``, those that rewrote a stored row as it was
 
     @property
     def interrupted(self) -> bool:

@@ -118,7 +118,9 @@ def test_human_summary_and_progress_lines(
     assert re.search(r"run \S+: completed", result.stdout)
     assert re.search(r"short_trades\s+ok 40\s+failed 0", result.stdout)
     assert re.search(
-        r"rows written 2000, warnings 0, requests 80 in [\d.]+s \([\d.]+ req/s\)", result.stdout
+        r"rows 2000 \(2000 new, 0 revised, 0 unchanged\), warnings 0, "
+        r"requests 80 in [\d.]+s \([\d.]+ req/s\)",
+        result.stdout,
     )
     assert "progress: " in result.stderr  # not a terminal: periodic log lines
 

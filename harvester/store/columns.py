@@ -104,6 +104,31 @@ SHORT_POSITIONS = _endpoint_table(
 #: The data tables, one per catalog endpoint, in the catalog's order.
 DATA_TABLES: tuple[Relation, ...] = (SHORT_TRADES, SHORT_INTEREST, SHORT_POSITIONS)
 
+_ROW_KINDS = (
+    ("rows_new", "whose symbol and trading day no stored row had"),
+    (
+        "rows_revised",
+        "that changed a stored row's data (its old values kept in the table's `_revisions`)",
+    ),
+    (
+        "rows_unchanged",
+        "that rewrote a stored row with the data it held (a value that did not parse comes "
+        "as NULL and changes nothing)",
+    ),
+)
+
+
+def _rows_of_kind(name: str, meaning: str) -> Column:
+    """One of the run's counts of rows by what they did (schema version 8)."""
+    return Column(
+        name,
+        "INTEGER",
+        "rows",
+        f"of `rows_written`, those {meaning}; since schema version 8, NULL for a run that "
+        "wrote rows before it (they were not told apart)",
+    )
+
+
 RUNS = Relation(
     "runs",
     "One row per sweep run: when it ran, how it ended, and what it counted.",
@@ -142,7 +167,13 @@ RUNS = Relation(
             "HTTP requests sent, retries included, "
             "added by each sweep that closed the run's books (one killed outright adds none)",
         ),
-        Column("rows_written", "INTEGER", "rows", "data rows inserted or updated"),
+        Column(
+            "rows_written",
+            "INTEGER",
+            "rows",
+            "data rows received and upserted, whatever they did to the file: "
+            "`rows_new + rows_revised + rows_unchanged` from schema version 8 on",
+        ),
         Column(
             "warnings",
             "INTEGER",
@@ -171,6 +202,30 @@ RUNS = Relation(
             "requests",
             "of `requests`, those the upstream refused for the pace (HTTP 429); the pace "
             "was cut on them; since schema version 7",
+        ),
+        *(_rows_of_kind(name, meaning) for name, meaning in _ROW_KINDS),
+        Column(
+            "served_day",
+            "TEXT",
+            "YYYY-MM-DD",
+            "the simulated gateway's served day, for a sweep run with `--simulate`; NULL "
+            "against any other upstream (and for runs before schema version 8)",
+        ),
+    ),
+)
+
+REQUESTS_BY_DAY = Relation(
+    "requests_by_day",
+    "Requests sent to the upstream per UTC day of sending (primary key `day`), for the "
+    "daily quota; since schema version 8, which filled it from the runs before it, each "
+    "run's `requests` on the UTC day it started.",
+    (
+        Column("day", "TEXT", "YYYY-MM-DD, UTC", "the UTC day the requests were sent"),
+        Column(
+            "requests",
+            "INTEGER",
+            "requests",
+            "requests sent to the upstream that day, by every run together",
         ),
     ),
 )
@@ -242,7 +297,13 @@ def _revisions(table: Relation) -> Relation:
     )
 
 
-TABLES: tuple[Relation, ...] = (*DATA_TABLES, RUNS, TASKS, *map(_revisions, DATA_TABLES))
+TABLES: tuple[Relation, ...] = (
+    *DATA_TABLES,
+    RUNS,
+    TASKS,
+    REQUESTS_BY_DAY,
+    *map(_revisions, DATA_TABLES),
+)
 
 
 def _side_by_side() -> dict[str, dict[str, str]]:

@@ -284,6 +284,24 @@ LEFT JOIN latest_short_trades AS t USING (symbol)
 LEFT JOIN latest_short_interest AS i USING (symbol)
 LEFT JOIN latest_short_positions AS p USING (symbol)"""
 
+# 8: rows written by kind. Nullable, unlike the other counters: a run that wrote rows before
+# version 8 gets NULL (its rows were never told apart; 0 would say none was new), and a
+# resumed one keeps it (NULL + n is NULL: its count would be partial). A run that wrote no
+# row before has exact zeros.
+_ROW_KINDS = (
+    *(
+        f"ALTER TABLE runs ADD COLUMN rows_{kind} INTEGER DEFAULT 0"
+        for kind in ("new", "revised", "unchanged")
+    ),
+    "UPDATE runs SET rows_new = NULL, rows_revised = NULL, rows_unchanged = NULL "
+    "WHERE rows_written > 0",
+)
+_REQUESTS_BY_DAY = """
+CREATE TABLE requests_by_day (
+    day TEXT NOT NULL PRIMARY KEY,
+    requests INTEGER NOT NULL
+)"""
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the first released schema.
     (
@@ -345,6 +363,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 7: the requests the upstream refused for our pace (429), kept with the run.
     ("ALTER TABLE runs ADD COLUMN refused INTEGER NOT NULL DEFAULT 0",),
+    # 8: what the rows a run wrote did (new, revised, rewritten unchanged), the simulated
+    # gateway's served day, and the requests sent per UTC day.
+    (
+        *_ROW_KINDS,
+        "ALTER TABLE runs ADD COLUMN served_day TEXT",
+        _REQUESTS_BY_DAY,
+        # Runs before it are counted by the day they started: a run that went on past
+        # midnight counts its requests on the day before.
+        "INSERT INTO requests_by_day (day, requests) SELECT date(started_at), SUM(requests) "
+        "FROM runs WHERE date(started_at) IS NOT NULL GROUP BY date(started_at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

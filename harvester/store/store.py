@@ -5,7 +5,9 @@ The store owns its transactions: each public method is one whole step
 caller can never leave one half done. Every SQLite error, whatever the step,
 is translated here, once, into a StoreError of one line naming the file. A
 task's final status is written in the same transaction as its rows, so a crash
-never leaves rows without their task or a task marked done without its rows.
+never leaves rows without their task or a task marked done without its rows, and
+what each row did to the file (new, revised or rewritten unchanged) is counted
+in that transaction too.
 Only the sweep writes; ``status`` reads through harvester.read.status.
 """
 
@@ -16,7 +18,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import islice
 from pathlib import Path
 from types import TracebackType
@@ -46,6 +48,7 @@ from harvester.store.upserts import Picker, TableSpec
 
 PAGE = 1000  # tasks read per query when streaming a run's remaining work
 TASK_CHUNK = 2000  # task rows per insert while recording a new run's universe
+KEY_CHUNK = 400  # (symbol, trade_date) keys per query when looking for stored rows
 TaskRow = tuple[str, str, str, str | None]  # (symbol, endpoint, status, message) of a new task
 _UNFINISHED = tuple(status.value for status in UNFINISHED)
 
@@ -64,6 +67,24 @@ class RunRow:
     status: RunStatus
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Rows upserted, and what each did to the file: ``rows == new + revised + unchanged``."""
+
+    rows: int = 0  #: rows received and upserted
+    new: int = 0  #: no row of their symbol and day was stored before
+    revised: int = 0  #: changed a stored row's data (the trigger kept its old values)
+    unchanged: int = 0  #: rewrote a stored row with the data it held
+
+    def __add__(self, other: Written) -> Written:
+        return Written(
+            self.rows + other.rows,
+            self.new + other.new,
+            self.revised + other.revised,
+            self.unchanged + other.unchanged,
+        )
+
+
 _RUN_COUNTERS = frozenset(
     {
         "symbols",
@@ -72,6 +93,9 @@ _RUN_COUNTERS = frozenset(
         "requests",
         "refused",
         "rows_written",
+        "rows_new",
+        "rows_revised",
+        "rows_unchanged",
         "warnings",
         "resumes",
     }
@@ -86,6 +110,7 @@ class Store:
         self.busy_timeout = busy_timeout  #: seconds to wait for another program's write lock
         self._db: aiosqlite.Connection | None = None
         self._upserts: dict[tuple[TableSpec, str], tuple[str, Picker]] = {}
+        self._written: dict[str, Written] = {}  # by run: what this store's commits wrote
 
     def __repr__(self) -> str:
         return f"<Store {self.path} open={self._db is not None}>"
@@ -197,18 +222,22 @@ class Store:
         tasks: Iterable[TaskRow],
         totals: Callable[[int], Mapping[str, int]],
         kind: str = "sweep",
+        *,
+        served_day: str | None = None,
     ) -> Mapping[str, int]:
         """Record a new ``running`` run and its tasks, in one transaction.
 
         ``tasks`` may be a lazy stream (the symbols file); once it is read,
         ``totals(new tasks)`` gives the run's counters (``symbols``,
         ``duplicates``...) or raises, which leaves no trace of the run.
+        ``served_day`` (``YYYY-MM-DD``) is the simulated gateway's served day, for a
+        sweep with ``--simulate``; None against any other upstream.
         """
         async with self._transaction():
             await self._sql(
-                "INSERT INTO runs (run_id, started_at, status, symbols_file, kind) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (run_id, now(), RunStatus.RUNNING.value, symbols_file, kind),
+                "INSERT INTO runs (run_id, started_at, status, symbols_file, kind, served_day) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, now(), RunStatus.RUNNING.value, symbols_file, kind, served_day),
             )
             added, stream = 0, iter(tasks)
             while chunk := list(islice(stream, TASK_CHUNK)):
@@ -324,14 +353,18 @@ class Store:
 
     async def write_results(
         self, run_id: str, results: Sequence[TaskResult], tables: Mapping[str, TableSpec]
-    ) -> int:
-        """Upsert the results' rows and set their tasks' statuses in one transaction."""
+    ) -> Written:
+        """Upsert the results' rows and set their tasks' statuses in one transaction.
+
+        Returns the rows written, classified; the run's ``rows_*`` counters grow by them
+        in the same transaction.
+        """
         stamp = now()
-        suffix = (run_id, stamp)
-        by_table: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+        by_table: dict[str, dict[str, list[tuple[Any, ...]]]] = {}
         for result in results:
             if result.rows:
-                by_table.setdefault((result.endpoint, result.symbol.market), []).extend(result.rows)
+                markets = by_table.setdefault(result.endpoint, {})
+                markets.setdefault(result.symbol.market, []).extend(result.rows)
         task_rows = [
             (
                 r.status.value,
@@ -347,13 +380,21 @@ class Store:
             )
             for r in results
         ]
-        written = sum(len(rows) for rows in by_table.values())
         warnings = sum(result.warnings for result in results)
+        written = Written()
         async with self._transaction():
-            for (endpoint, market), rows in by_table.items():
-                sql, pick = self._narrowing(tables[endpoint], market)
-                await self._sql(sql, [pick(row) + suffix for row in rows], many=True)
-            await self._add_to_run(run_id, {"rows_written": written, "warnings": warnings})
+            for endpoint, by_market in by_table.items():
+                written += await self._upsert(tables[endpoint], by_market, (run_id, stamp))
+            await self._add_to_run(
+                run_id,
+                {
+                    "rows_written": written.rows,
+                    "rows_new": written.new,
+                    "rows_revised": written.revised,
+                    "rows_unchanged": written.unchanged,
+                    "warnings": warnings,
+                },
+            )
             await self._sql(
                 "UPDATE tasks SET status = ?, attempts = attempts + ?, rows = ?, warnings = ?, "
                 "error_code = ?, error_message = ?, updated_at = ? "
@@ -361,7 +402,58 @@ class Store:
                 task_rows,
                 many=True,
             )
+        self._written[run_id] = self.written(run_id) + written
         return written
+
+    def written(self, run_id: str) -> Written:
+        """What this store's commits wrote for ``run_id`` since it opened: one sweep's share."""
+        return self._written.get(run_id, Written())
+
+    async def _upsert(
+        self,
+        spec: TableSpec,
+        by_market: Mapping[str, Sequence[tuple[Any, ...]]],
+        suffix: tuple[str, str],
+    ) -> Written:
+        """Upsert one table's rows, inside the caller's transaction, and classify them.
+
+        Exact, at two or three indexed queries per table and batch. New: the distinct
+        keys no stored row had before (one key twice in a batch is new once, then an
+        update). Revised: the rows the table's trigger archived, which it does exactly
+        when an update changes a data column, so a value that did not parse (NULL, which
+        never replaces a stored one) changes nothing by itself. Unchanged: the rest.
+        """
+        rows = [row for batch in by_market.values() for row in batch]
+        keys = list({(row[0], row[2]) for row in rows})  # (symbol, trade_date)
+        stored = 0
+        for start in range(0, len(keys), KEY_CHUNK):
+            chunk = keys[start : start + KEY_CHUNK]
+            # The keys drive the join, so each is one search of the primary key; the
+            # row value form, (symbol, trade_date) IN (VALUES ...), scans the whole table.
+            stored += await self._one(
+                f"SELECT COUNT(*) FROM (VALUES {', '.join(['(?, ?)'] * len(chunk))}) AS k "
+                f"CROSS JOIN {spec.table} AS t ON t.symbol = k.column1 "
+                "AND t.trade_date = k.column2",
+                [value for key in chunk for value in key],
+            )
+        # Revisions only grow within our transaction: those after its last rowid are ours.
+        revisions = f"{spec.table}_revisions"
+        last = await self._one(f"SELECT COALESCE(MAX(rowid), 0) FROM {revisions}")
+        for market, batch in by_market.items():
+            sql, pick = self._narrowing(spec, market)
+            await self._sql(sql, [pick(row) + suffix for row in batch], many=True)
+        revised = await self._one(f"SELECT COUNT(*) FROM {revisions} WHERE rowid > ?", (last,))
+        new = len(keys) - stored
+        return Written(len(rows), new, revised, len(rows) - new - revised)
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        """The one value a query gives, through ``_sql``; its errors are the caller's."""
+        cursor = await self._sql(sql, params)
+        try:
+            row = await cursor.fetchone()
+        finally:
+            await cursor.close()
+        return row[0] if row is not None else None
 
     def _narrowing(self, spec: TableSpec, market: str) -> tuple[str, Picker]:
         found = self._upserts.get((spec, market))
@@ -381,3 +473,38 @@ class Store:
             (run_id, TaskStatus.FAILED.value, limit),
         )
         return [FailedTask(*row) for row in rows]
+
+    # Requests per UTC day ----------------------------------------------------------------
+
+    async def add_requests(self, day: str, count: int) -> None:
+        """Add ``count`` requests to UTC day ``day`` (``YYYY-MM-DD``); a negative ``count``
+        gives back part of an unused reservation.
+
+        One statement, committed at once when no transaction is open. The connection is
+        shared: called while the writer's transaction is open (between two of its
+        statements), it joins that transaction and shares its fate, committed with the
+        batch or rolled back with it.
+        """
+        _check_day(day)
+        async with self._reading():
+            await self._sql(
+                "INSERT INTO requests_by_day (day, requests) VALUES (?, ?) "
+                "ON CONFLICT (day) DO UPDATE SET requests = requests + excluded.requests",
+                (day, count),
+            )
+
+    async def requests_on(self, day: str) -> int:
+        """Requests recorded for UTC day ``day`` (``YYYY-MM-DD``); 0 when none was."""
+        _check_day(day)
+        rows = await self._rows("SELECT requests FROM requests_by_day WHERE day = ?", (day,))
+        return int(rows[0][0]) if rows else 0
+
+
+def _check_day(day: str) -> None:
+    """Refuse a day not written ``YYYY-MM-DD``: the table's key is compared as text."""
+    try:
+        valid = date.fromisoformat(day).isoformat() == day
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        raise ValueError(f"not a day as YYYY-MM-DD: {day!r}")

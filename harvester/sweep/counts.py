@@ -26,7 +26,9 @@ class SweepCounts:
     total: int  #: tasks this invocation set out to finish
     rates: float | None = None  #: configured requests per second, summed over the endpoints
     statuses: Counter[str] = field(default_factory=Counter)  #: tasks finished, by status
-    rows: int = 0  #: rows written
+    #: rows handed to the writer; what each did to the file (new, revised, unchanged) is
+    #: known only once committed, so the store counts that (``Store.written``)
+    rows: int = 0
     warnings: int = 0  #: values and records the adapters warned about
     requests: int = 0  #: requests sent, retries and outage probes included
     refused: int = 0  #: answers refusing a request for the pace (HTTP 429)

@@ -182,6 +182,19 @@ class ProgressDisplay:
                 self._stream.flush()
 
 
+def rows_text(
+    rows: int, new: int | None = None, revised: int | None = None, unchanged: int | None = None
+) -> str:
+    """``rows 2020 (180 new, 12 revised, 1828 unchanged)``: rows written, then what they did.
+
+    Without the three kinds (a run that wrote rows before schema version 8 never told them
+    apart, and the file says NULL), only ``rows 2020``.
+    """
+    if new is None or revised is None or unchanged is None:
+        return f"rows {rows}"
+    return f"rows {rows} ({new} new, {revised} revised, {unchanged} unchanged)"
+
+
 def summary_text(summary: RunSummary) -> str:
     """The human summary printed at the end of a sweep, then a line per ``failed`` task."""
     state = summary.status.value + (" (resumed)" if summary.resumed else "")
@@ -191,8 +204,9 @@ def summary_text(summary: RunSummary) -> str:
     width = max((len(name) for name in summary.tasks), default=0)
     for endpoint, counts in sorted(summary.tasks.items()):
         lines.append(f"  {endpoint:<{width}}  {_counts(counts)}")
+    rows = rows_text(summary.rows, summary.rows_new, summary.rows_revised, summary.rows_unchanged)
     lines.append(
-        f"  rows written {summary.rows}, warnings {summary.warnings}, "
+        f"  {rows}, warnings {summary.warnings}, "
         f"requests {summary.requests} in {summary.elapsed:.1f}s "
         f"({summary.requests_per_second:.1f} req/s)"
     )
@@ -239,6 +253,8 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
     Keys that are columns of ``runs`` carry their column's name, as ``status --json``
     does; the counters are this invocation's share of the run's (equal for a run
     never resumed), and ``resumes`` is 1 when this invocation resumed the run.
+    ``rows_written`` is every row received and upserted; ``rows_new``, ``rows_revised``
+    and ``rows_unchanged`` say what each did, and add up to it.
     """
     return {
         "run_id": summary.run_id,
@@ -247,6 +263,9 @@ def summary_dict(summary: RunSummary) -> dict[str, Any]:
         "interrupted": summary.interrupted,
         "tasks": summary.tasks,
         "rows_written": summary.rows,
+        "rows_new": summary.rows_new,
+        "rows_revised": summary.rows_revised,
+        "rows_unchanged": summary.rows_unchanged,
         "warnings": summary.warnings,
         "requests": summary.requests,
         "elapsed": round(summary.elapsed, 3),
@@ -285,9 +304,11 @@ def status_text(runs: list[dict[str, Any]]) -> str:
     lines = []
     for run in runs:
         finished = run["finished_at"] or "-"
+        # A file older than schema version 8 has no such columns: the kinds go unsaid.
+        kinds = (run.get(f"rows_{kind}") for kind in ("new", "revised", "unchanged"))
         lines.append(
             f"{run['run_id']}  {run_state(run):<11}  started {run['started_at']}  "
-            f"finished {finished}  rows {run['rows_written']}  "
+            f"finished {finished}  {rows_text(run['rows_written'], *kinds)}  "
             f"requests {run['requests']}"
             # A file older than schema version 6 has no kind: every run of it was a sweep.
             + ("  (backfill)" if run.get("kind") == "backfill" else "")

@@ -15,7 +15,7 @@ from types import TracebackType
 
 from harvester.errors import one_error
 from harvester.model import TaskResult
-from harvester.store.store import Store
+from harvester.store.store import Store, Written
 from harvester.store.upserts import TableSpec
 
 
@@ -53,7 +53,7 @@ class BatchWriter:
         self._committing: asyncio.Future[None] | None = None  # the commit under way
         self._finished = False
         self._group: asyncio.TaskGroup | None = None
-        self.rows = 0  #: rows written
+        self.written = Written()  #: rows written, new, revised and unchanged, so far
         self.tasks = 0  #: task results committed
         self.commits = 0  #: transactions committed
 
@@ -62,6 +62,11 @@ class BatchWriter:
             f"<BatchWriter run={self._run_id} queued={self._queue.qsize()} "
             f"tasks={self.tasks} rows={self.rows} commits={self.commits}>"
         )
+
+    @property
+    def rows(self) -> int:
+        """Rows written so far."""
+        return self.written.rows
 
     async def __aenter__(self) -> BatchWriter:
         self._group = asyncio.TaskGroup()
@@ -143,7 +148,7 @@ class BatchWriter:
                 self._committing = None
 
     async def _write(self, batch: list[TaskResult]) -> None:
-        self.rows += await self._store.write_results(self._run_id, batch, self._tables)
+        self.written += await self._store.write_results(self._run_id, batch, self._tables)
         self.tasks += len(batch)
         self.commits += 1
 

@@ -93,6 +93,10 @@ async def test_runs_and_tasks_tables_have_the_documented_columns(
             "stop_reason",
             "kind",
             "refused",
+            "rows_new",
+            "rows_revised",
+            "rows_unchanged",
+            "served_day",
         ),
         ("run_id",),
     )

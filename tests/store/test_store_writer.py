@@ -17,7 +17,7 @@ import pytest
 
 from harvester.errors import StoreError
 from harvester.model import Symbol, TaskStatus
-from harvester.store.store import Store
+from harvester.store.store import Store, Written
 from harvester.sweep.writer import BatchWriter
 
 AAPL = Symbol("AAPL", "US")
@@ -75,10 +75,10 @@ class GatedStore:
         self.gate = asyncio.Event()
         self.batches: list[int] = []
 
-    async def write_results(self, run_id: str, batch: list[Any], tables: Any) -> int:
+    async def write_results(self, run_id: str, batch: list[Any], tables: Any) -> Written:
         self.batches.append(len(batch))
         await self.gate.wait()
-        return 0
+        return Written()
 
 
 async def test_a_writer_that_falls_behind_holds_back_new_results(run: Any) -> None:
@@ -129,7 +129,7 @@ async def test_submitting_to_a_closed_writer_is_an_error(run: Any, db_path: Path
 class FailingStore(GatedStore):
     """A store whose first commit waits for ``gate`` and then fails, as a full disk does."""
 
-    async def write_results(self, run_id: str, batch: list[Any], tables: Any) -> int:
+    async def write_results(self, run_id: str, batch: list[Any], tables: Any) -> Written:
         await super().write_results(run_id, batch, tables)
         raise StoreError("database h.sqlite: database or disk is full")
 

@@ -14,7 +14,7 @@ import pytest
 
 from harvester.errors import StoreError
 from harvester.model import Symbol, TaskStatus
-from harvester.store.store import Store
+from harvester.store.store import Store, Written
 
 AAPL = Symbol("AAPL", "US")
 
@@ -52,7 +52,7 @@ async def test_write_results_stores_rows_and_task_statuses_together(
             ],
             run.tables,
         )
-    assert written == 2
+    assert written == Written(rows=2, new=2, revised=0, unchanged=0)
     assert query(
         db_path, "SELECT symbol, trade_date, close, run_id FROM short_trades ORDER BY trade_date"
     ) == [("AAPL.US", "2026-05-14", 1.0, run.id), ("AAPL.US", "2026-05-15", 2.0, run.id)]
@@ -72,7 +72,9 @@ async def test_write_results_stores_rows_and_task_statuses_together(
         "SELECT error_code, error_message FROM tasks WHERE symbol = 'AAPL.US' "
         "AND endpoint = 'short_interest'",
     ) == [("-5", "internal_error: boom (after 5 attempts)")]
-    assert query(db_path, "SELECT rows_written, warnings FROM runs") == [(2, 3)]
+    assert query(
+        db_path, "SELECT rows_written, rows_new, rows_revised, rows_unchanged, warnings FROM runs"
+    ) == [(2, 2, 0, 0, 3)]
 
 
 async def test_writing_the_same_day_twice_upserts_one_row_with_the_new_values(
