@@ -35,7 +35,7 @@ from harvester.errors import ConfigError, HarvesterError, InternalError, UsageEr
 from harvester.exits import SWEEP, Exit, help_text
 from harvester.model import RunStatus, RunSummary, StopKind
 from harvester.read import check, explore, query
-from harvester.read.status import read_status
+from harvester.read.status import newest_line, read_newest_days, read_status
 from harvester.settings.config import DEFAULT_CONFIG, Settings, command_settings, load_settings
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
 from harvester.store.lock import check_file
@@ -143,7 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.set_defaults(run=_run_sweep)
 
     status = commands.add_parser(
-        "status", parents=[common], help="recent runs and their task counts"
+        "status",
+        parents=[common],
+        help="recent runs and their task counts",
+        description="Recent runs (newest first) with their task counts, requests and rows, "
+        "and the newest stored day of each market and data set. Read-only: it never blocks "
+        "a sweep.",
     )
     status.add_argument("--limit", type=positive_count, default=5, help="runs to show (default 5)")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -316,11 +321,14 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     settings = command_settings(args)
-    runs = read_status(Path(settings.sweep.db), limit=args.limit)
+    path = Path(settings.sweep.db)
+    runs = read_status(path, limit=args.limit)
     if args.json:
+        # A list of runs, as before; the newest days are check --json's "freshness".
         sys.stdout.write(orjson.dumps(runs, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        sys.stdout.write(status_text(runs) + "\n")
+        newest = newest_line(read_newest_days(path)) if runs else ""
+        sys.stdout.write("\n".join(filter(None, (status_text(runs), newest))) + "\n")
     return Exit.OK
 
 

@@ -65,6 +65,10 @@ def assert_status_lists(
 ) -> None:
     assert text.returncode == 0, text.stderr
     assert run_id in text.stdout and "completed" in text.stdout
+    # The newest stored day of each market and data set closes the text.
+    last = text.stdout.splitlines()[-1]
+    assert last.startswith("newest stored day: US short_trades 20"), text.stdout
+    assert "US short_interest 20" in last
     assert as_json.returncode == 0, as_json.stderr
     [run] = json.loads(as_json.stdout)
     assert run["run_id"] == run_id and run["status"] == "completed"
