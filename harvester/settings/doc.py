@@ -42,6 +42,11 @@ malformed_rate = 0.0                 # fraction answered with a truncated or HTM
 # today = "2026-05-18"               # the day served: the data as published by then
 # schedules = false                  # true: each market x endpoint pair publishes on its calendar
 # restate_rate = 0.05                # with schedules: fraction of publications restating a record
+# holidays = ["US:2026-05-25"]       # days a market (a bare date: both) does not trade
+# late = ["MSFT.US"]                 # symbols published one business day after their pair
+# suspended = { "TSLA.US" = "2026-05-12" }  # no record dated on or after the date
+# delisted = { "NVDA.US" = "2026-05-20" }   # answered no_data from that served day on
+# restatements = ["AAPL.US:short_trades:2026-05-04:2026-05-15:1.25"]  # SYMBOL:ENDPOINT:DAY:FROM:FACTOR
 # [simulate.rate_limit]              # requests per sliding second, per endpoint (0 = none)
 # short_trades = 11
 # short_interest = 11
