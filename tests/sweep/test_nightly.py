@@ -188,6 +188,43 @@ def test_symbols_that_always_answer_502_fail_on_their_own(
     assert query(db, "SELECT COUNT(*) FROM tasks WHERE status = 'ok'") == [(2 * len(good),)]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_symbol_that_fails_every_night_retires_and_check_tolerates_it_meanwhile(
+    tmp_path: Path,
+    simulated_sweep: Callable[..., tuple[list[str], Path]],
+    harvester: Run,
+    write_file: Callable[[Path, str], Path],
+    query: Query,
+) -> None:
+    """One symbol answers HTTP 502 every night: three nights it fails (check exits 3, or 0
+    with --max-failed 2, naming it), then it is retired until its recheck (skipped, no
+    request) and check is green without a tolerance."""
+    symbols = write_file(tmp_path / "s.txt", "G1.US\nG2.US\n700.HK\nBAD.US\n")
+    args, db = simulated_sweep(symbols, {"BAD.US": '"http_502_html", "*"'}, max_attempts=2)
+    today = ("--today", "2026-05-18")  # the simulated gateway's served day
+    for _ in range(3):
+        assert harvester(*args, "-q").returncode == 3
+        failing = harvester("check", "--db", str(db), *today)
+        assert failing.returncode == 3 and "BAD.US" in failing.stdout
+        tolerated = harvester("check", "--db", str(db), *today, "--max-failed", "2")
+        assert tolerated.returncode == 0, tolerated.stdout
+        assert "within --max-failed 2: BAD.US short_interest" in tolerated.stdout
+    fourth = harvester(*args, "-q", "--json")
+    assert fourth.returncode == 0, fourth.stderr
+    latest = "(SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1)"
+    assert query(
+        db,
+        f"SELECT endpoint, status, attempts FROM tasks WHERE symbol = 'BAD.US' "
+        f"AND run_id = {latest} ORDER BY endpoint",
+    ) == [("short_interest", "skipped", 0), ("short_trades", "skipped", 0)]
+    skipped = query(
+        db, f"SELECT error_message FROM tasks WHERE symbol = 'BAD.US' AND run_id = {latest}"
+    )
+    assert all(m.startswith("failed in each of its last 3 answers") for (m,) in skipped)
+    assert harvester("check", "--db", str(db), *today).returncode == 0
+
+
 # 3. A finished task commits on its own ------------------------------------------------------
 
 
