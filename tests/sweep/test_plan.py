@@ -105,15 +105,21 @@ def test_a_missing_database_makes_every_task_new(
     assert not db.exists()
 
 
-def _expected_probes(swept: Swept, endpoint: str, market: str, size: int) -> list[str]:
-    """What ``choose_probes`` picks among the pair's symbols with stored rows."""
+def _expected_probes(
+    swept: Swept, endpoint: str, market: str, size: int, dead: tuple[str, ...] = ()
+) -> list[str]:
+    """What ``choose_probes`` picks among the pair's symbols with stored rows, not ``dead``."""
     newest = swept.rows(
         f"SELECT symbol, MAX(trade_date) FROM {endpoint} WHERE market = ? GROUP BY symbol",
         (market,),
     )
     ((night,),) = swept.rows("SELECT COUNT(*) FROM runs WHERE kind = 'sweep'")
     frontier = max(str(day) for _, day in newest)
-    candidates = [((str(symbol), endpoint), str(day)) for symbol, day in newest if day == frontier]
+    candidates = [
+        ((str(symbol), endpoint), str(day))
+        for symbol, day in newest
+        if day == frontier and symbol not in dead
+    ]
     ranked = choose_probes(candidates, size, int(night))
     return [symbol for symbol, _ in ranked]
 
@@ -215,8 +221,8 @@ def test_dead_symbols_are_skipped_after_dead_after_runs_in_a_row(
     refused = pairs(plan(harvester, swept, env={"HARVESTER_SWEEP_PROBE_SIZE": "3"}))
     for endpoint in ENDPOINTS:
         assert refused[endpoint, "US"]["skip"] == 4
-        ranked = _expected_probes(swept, endpoint, "US", 10)
-        assert refused[endpoint, "US"]["probes"] == [s for s in ranked if s != "AAPL.US"][:3]
+        expected = _expected_probes(swept, endpoint, "US", 3, dead=("AAPL.US",))
+        assert refused[endpoint, "US"]["probes"] == expected
         assert sorted(refused[endpoint, "US"]["probes"]) == ["MSFT.US", "NVDA.US"]
         assert refused[endpoint, "US"]["follow"] == 0
 
