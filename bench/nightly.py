@@ -78,6 +78,21 @@ def rows_differing(first: Path, second: Path) -> int:
     return total
 
 
+DataKey = tuple[str, str, str]  # (table, symbol, trade_date)
+
+
+def data_rows(db: Path) -> dict[DataKey, tuple[object, ...]]:
+    """Every data row of a database: its market and data columns by table, symbol and date,
+    without the columns about fetching (what ``rows_differing`` compares, row by row)."""
+    data: dict[DataKey, tuple[object, ...]] = {}
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        for spec in table_specs().values():
+            columns = ", ".join(("symbol", "trade_date", "market", *spec.columns))
+            for symbol, day, *values in conn.execute(f"SELECT {columns} FROM {spec.table}"):
+                data[spec.table, symbol, day] = tuple(values)
+    return data
+
+
 def _stored(db: Path) -> tuple[int, dict[str, int]]:
     """Rows in the database, and its tasks by status after its first run."""
     with contextlib.closing(sqlite3.connect(db)) as conn:

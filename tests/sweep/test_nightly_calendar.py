@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from bench.nightly import DataKey, data_rows
 from harvester.simulate import Gateway, GatewaySettings
 from harvester.sweep.incremental import Knowledge, probe_candidates, rank_probes
 from harvester.sweep.run import run_sweep, table_specs
@@ -63,22 +64,10 @@ WALK = GatewaySettings(
     restatements=tuple(":".join(map(str, entry)) for entry in DEEP),
 )
 
-Key = tuple[str, str, str]  # (table, symbol, trade_date)
-Data = dict[Key, tuple[Any, ...]]
+Data = dict[DataKey, tuple[object, ...]]
 
 
-def stored(db: Path) -> Data:
-    """Every data row: market and data columns by table, symbol and date."""
-    data: Data = {}
-    with closing(sqlite3.connect(db)) as conn:
-        for spec in table_specs().values():
-            columns = ", ".join(("symbol", "trade_date", "market", *spec.columns))
-            for symbol, day, *values in conn.execute(f"SELECT {columns} FROM {spec.table}"):
-                data[spec.table, symbol, day] = tuple(values)
-    return data
-
-
-def differing(n: Data, f: Data) -> set[Key]:
+def differing(n: Data, f: Data) -> set[DataKey]:
     """The keys whose rows differ, or that one side lacks."""
     return {key for key in n.keys() | f.keys() if n.get(key) != f.get(key)}
 
@@ -90,14 +79,14 @@ class Walk:
     nightly: Any
     full: Any
     days: list[dt.date] = field(default_factory=list)
-    differences: list[set[Key]] = field(default_factory=list)
+    differences: list[set[DataKey]] = field(default_factory=list)
 
     async def night(self, gateway: Gateway) -> None:
         for settings in (self.nightly, self.full):
             summary = await run_sweep(settings)
             assert summary.status == "completed", summary
         self.days.append(gateway.today)
-        n, f = stored(Path(self.nightly.sweep.db)), stored(Path(self.full.sweep.db))
+        n, f = data_rows(Path(self.nightly.sweep.db)), data_rows(Path(self.full.sweep.db))
         self.differences.append(differing(n, f))
 
 
@@ -143,7 +132,7 @@ async def test_nightly_files_equal_full_ones_on_a_real_publication_calendar(
         assert differ <= waiting, f"on {day}: {sorted(differ - waiting)[:10]}"
     assert not done.differences[-1]
     # The shapes were there: the deep restatements changed F, delisted symbols stopped.
-    full = stored(Path(done.full.sweep.db))
+    full = data_rows(Path(done.full.sweep.db))
     assert all(key in full for key in deep)
     assert not any(
         key[1] in DELISTED_HK and key[2] >= "2026-05-08" for key in full if key[0] == "short_trades"

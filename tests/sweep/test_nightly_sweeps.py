@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.nightly import rows_differing
+from bench.nightly import DataKey, data_rows, rows_differing
 from harvester.simulate import Gateway, GatewaySettings
 from harvester.simulate.calendars import PAIRS, calendar, publishes_on, shift_business_days
 from harvester.simulate.restate import restatements
@@ -82,19 +82,7 @@ GATEWAY = GatewaySettings(
     invalid_symbol=(INVALID,),
 )
 
-Key = tuple[str, str, str]  # (table, symbol, trade_date)
-Data = dict[Key, tuple[Any, ...]]  # a data row without the columns about fetching
-
-
-def stored(db: Path) -> Data:
-    """Every data row of the file: market and data columns by table, symbol and date."""
-    data: Data = {}
-    with closing(sqlite3.connect(db)) as conn:
-        for spec in table_specs().values():
-            columns = ", ".join(("symbol", "trade_date", "market", *spec.columns))
-            for symbol, day, *values in conn.execute(f"SELECT {columns} FROM {spec.table}"):
-                data[spec.table, symbol, day] = tuple(values)
-    return data
+Data = dict[DataKey, tuple[object, ...]]  # data rows without the columns about fetching
 
 
 def statuses(db: Path, run_id: str) -> dict[tuple[str, str], str]:
@@ -124,7 +112,7 @@ class Ledger:
         self.runs[day] = summary.run_id
         self.requests[day] = gateway.stats.total - requests
         self.bytes[day] = gateway.stats.response_bytes - sent
-        self.data[day] = stored(Path(self.settings.sweep.db))
+        self.data[day] = data_rows(Path(self.settings.sweep.db))
 
     def after_first(self, counts: dict[dt.date, int]) -> int:
         """The sum of ``counts`` over the days after the first."""
