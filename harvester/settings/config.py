@@ -283,6 +283,13 @@ class Settings:
         """The upstream dialect's defaults."""
         return DIALECTS[self.gateway.api]
 
+    @property
+    def pace(self) -> float:
+        """Requests a second a sweep may send: its endpoints' rates together, capped by the
+        account's ``[gateway] rate`` when there is one."""
+        rates = sum(endpoint.rate for endpoint in self.endpoints)
+        return min(rates, self.gateway.rate) if self.gateway.rate else rates
+
     def endpoint(self, name: str) -> EndpointConfig:
         """The settings of the endpoint called ``name``, whether the dialect serves it or not."""
         for endpoint in (*self.endpoints, *self.configured):

@@ -46,7 +46,7 @@ malformed_rate = 0.0                 # fraction answered with a truncated or HTM
 # late = ["MSFT.US"]                 # symbols published one business day after their pair
 # suspended = { "TSLA.US" = "2026-05-12" }  # no record dated on or after the date
 # delisted = { "NVDA.US" = "2026-05-20" }   # answered no_data from that served day on
-# restatements = ["AAPL.US:short_trades:2026-05-04:2026-05-15:1.25"]  # SYMBOL:ENDPOINT:DAY:FROM:FACTOR
+# restatements = ["AAPL.US:short_trades:2026-05-04:2026-05-15:1.25"]  # see docs/nightly.md
 # [simulate.rate_limit]              # requests per sliding second, per endpoint (0 = none)
 # short_trades = 11
 # short_interest = 11

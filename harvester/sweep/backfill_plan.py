@@ -93,9 +93,7 @@ def make_backfill_plan(
             continue
         records = expected_records(market, endpoint, since, start)
         requests[f"{endpoint} {market}"] += expected_pages(records, page_size(endpoint))
-    rates = sum(endpoint.rate for endpoint in settings.endpoints)
-    rate = min(rates, settings.gateway.rate) if settings.gateway.rate else rates
-    return BackfillPlan(since.isoformat(), dict(sorted(requests.items())), rate)
+    return BackfillPlan(since.isoformat(), dict(sorted(requests.items())), settings.pace)
 
 
 def backfill_plan_text(plan: BackfillPlan) -> str:

@@ -333,7 +333,7 @@ async def run_sweep(
             counts = SweepCounts(
                 run_id=run.run_id,
                 total=tasks_in(await store.task_counts(run.run_id), *UNFINISHED),
-                rates=_pace(settings, jobs),
+                rates=settings.pace,
                 paused=lambda: guard.state is not GuardState.CLOSED,
             )
             sweep = _Sweep(store, settings, jobs, run.run_id, guard, counts, stop, clock)
@@ -379,12 +379,6 @@ async def _leave_interrupted(
         await store.finish_run(run.run_id, counts.requests, f"stopped by an error: {error}")
     except StoreError as again:
         log.debug("the run stays marked running: %s", again)
-
-
-def _pace(settings: Settings, jobs: Mapping[str, Job]) -> float:
-    """Requests a second the sweep may send: its endpoints' rates, capped by the account's."""
-    rates = sum(settings.endpoint(name).rate for name in jobs)
-    return min(rates, settings.gateway.rate) if settings.gateway.rate else rates
 
 
 async def _sweep_tasks(
