@@ -127,6 +127,6 @@ class DailyQuota:
         """Why the sweep stopped, naming the setting."""
         return (
             f"the daily quota of {self.limit} requests ([gateway] daily_quota) is used up "
-            f"({self.used} sent on {self.day} UTC); run it again with --resume on a later "
+            f"({self.used} counted for {self.day} UTC); run it again with --resume on a later "
             "UTC day: a run the quota stopped resumes whatever resume_max_age says"
         )
