@@ -27,8 +27,9 @@ from typing import Any
 import pytest
 from fixtures_swept import FAILING, INVALID, NO_DATA, UNSUPPORTED, Swept
 
-from harvester.read.explore import CANNED
+from harvester.read.explore import CANNED, symbol_text
 from harvester.store.columns import RELATIONS, describe
+from harvester.store.schema import SCHEMA_VERSION
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HARVESTER = [sys.executable, "-m", "harvester"]
@@ -219,6 +220,11 @@ def test_each_canned_query_answers_through_the_json_api(
     problems = server.json(f"{NAME}/latest_run_problems.json?_shape=array")
     assert {row["symbol"] for row in problems} == {NO_DATA, UNSUPPORTED, INVALID, FAILING}
     assert all(row["error_code"] for row in problems if row["status"] == "failed")
+    # Through the plugin's harvester_symbol, the styles the command line takes.
+    for name in ("symbol_last_20_days", "symbol_short_positions"):
+        canonical = server.json(f"{NAME}/{name}.json?_shape=array&symbol=700.HK")
+        for style in ("00700.HK", "HK.00700", "hk.700"):
+            assert server.json(f"{NAME}/{name}.json?_shape=array&symbol={style}") == canonical
 
 
 def test_descriptions_appear_on_the_table_and_view_pages(
@@ -236,7 +242,7 @@ def test_descriptions_appear_on_the_table_and_view_pages(
     positions = server.text(f"{NAME}/short_positions")
     assert f"<dt>cost</dt><dd>{describe('short_positions', 'cost')}</dd>" in positions
     canned = server.text(f"{NAME}/symbol_last_20_days")
-    assert "canonical form" in canned
+    assert "any style the command line takes" in canned
 
 
 def _listening_addresses(port: int) -> set[str]:
@@ -363,8 +369,19 @@ def test_metadata_describes_every_table_view_and_column(
         }
     queries = data["databases"][name]["queries"]
     assert list(queries) == list(QUERIES)
-    assert ":symbol" in queries["symbol_last_20_days"]["sql"]
-    assert "700.HK" in queries["symbol_last_20_days"]["description"]
+    assert "harvester_symbol(:symbol)" in queries["symbol_last_20_days"]["sql"]
+    assert "00700.HK, HK.00700" in queries["symbol_last_20_days"]["description"]
+    # The first sentence shown, the rest folded: the rows stay on the first screen.
+    folded = tables["short_trades"]["description_html"]
+    assert folded.startswith("<p>Daily short selling: one row per symbol and trading day")
+    assert "<details><summary>More about short_trades</summary><p>US rows hold" in folded
+    assert tables["runs"]["description_html"] == f"<p>{RELATIONS['runs'].description}</p>"
+    # The index links every table, view and canned query (Datasette's own list stops at 5
+    # tables, and no view), and the chart.
+    index = data["description_html"]
+    for target in (*RELATIONS, *QUERIES, "-/chart"):
+        assert f'<a href="{name}/{target}">' in index, target
+    assert data["databases"][name]["plugins"] == {"harvester": {"schema_version": SCHEMA_VERSION}}
 
 
 def _health(db: Path) -> dict[str, Any]:
@@ -444,3 +461,123 @@ def test_the_database_page_names_every_canned_query() -> None:
     text = page.read_text(encoding="utf-8")
     for name in QUERIES:
         assert f"| `{name}` |" in text, name
+
+
+# The plugin, without a server ------------------------------------------------------------
+
+
+@pytest.fixture
+def plugin() -> Any:
+    """The harvester's Datasette plugin module (skipped without Datasette)."""
+    pytest.importorskip("datasette")
+    from harvester.read import datasette_plugin
+
+    return datasette_plugin
+
+
+def test_symbol_text_is_the_parsers_canonical_form() -> None:
+    assert [symbol_text(t) for t in ("00700.HK", "HK.00700", " hk.700 ", "US.BRK.B")] == [
+        "700.HK",
+        "700.HK",
+        "700.HK",
+        "BRK.B.US",
+    ]
+    assert symbol_text("not a symbol") == "not a symbol"  # matches nothing, as before
+    assert symbol_text(None) is None
+
+
+def test_the_canned_symbol_queries_take_any_style(swept: Swept, plugin: Any) -> None:
+    with closing(sqlite3.connect(swept.db)) as db:
+        plugin.prepare_connection(db)
+        for name in ("symbol_last_20_days", "symbol_short_positions"):
+            sql = QUERIES[name].sql
+            canonical = db.execute(sql, {"symbol": "700.HK"}).fetchall()
+            for style in ("00700.HK", "HK.00700", "hk.700"):
+                assert db.execute(sql, {"symbol": style}).fetchall() == canonical, name
+        rows = db.execute(QUERIES["symbol_last_20_days"].sql, {"symbol": "HK.00700"}).fetchall()
+    assert len(rows) == 20
+
+
+def test_amounts_have_separators_and_no_trailing_zero(plugin: Any) -> None:
+    amount = plugin.amount
+    assert [amount(v) for v in (738996000.0, 1282791, 0.2115, 1234.5, 0.0, -3.0)] == [
+        "738,996,000",
+        "1,282,791",
+        "0.2115",
+        "1,234.5",
+        "0",
+        "-3",
+    ]
+    assert [amount(v) for v in ("700.HK", None, True, float("nan"))] == [None] * 4
+
+
+def test_units_come_from_the_columns_declarations(plugin: Any) -> None:
+    trades = plugin.units("short_trades", None)
+    assert trades["short_turnover"] == "HKD" and trades["total_volume"] == "shares"
+    assert trades["short_ratio"] == "fraction, 0-1" and trades["close"] == "price"
+    assert "symbol" not in trades and "trade_date" not in trades  # text: no unit shown
+    assert plugin.units("short_positions", None)["short_ratio"] == "unit not documented"
+    # A query's columns: by its source when known, else only names all relations agree on.
+    assert plugin.units(None, ["short_ratio", "short_turnover"]) == {"short_turnover": "HKD"}
+    assert plugin.SOURCES["symbol_last_20_days"] == "short_trades"
+    for relation in RELATIONS.values():  # every numeric column has a unit to show
+        labels = plugin.units(relation.name, None)
+        for column in relation.columns:
+            assert (column.name in labels) == (column.type in ("INTEGER", "REAL")), column
+
+
+@pytest.mark.slow
+def test_the_chart_page_and_its_svg(datasette: tuple[Server, Swept, Path]) -> None:
+    server, _, _ = datasette
+    page = server.text(f"{NAME}/-/chart?symbol=00700.HK&symbol=US.AAPL")
+    assert "<h1>Chart: 700.HK, AAPL.US</h1>" in page
+    assert page.count('class="series"') == 6  # ratio x2, volume, turnover, interest x2
+    svg = _get(server.url + f"{NAME}/-/chart.svg?symbols=00700.HK+US.AAPL").decode()
+    assert svg.startswith("<svg xmlns=") and svg.count('class="series"') == 6
+    for query, words in (("symbol=AAPL", "did you mean AAPL.US?"), ("symbol=NODATA.US", "No rows")):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _get(server.url + f"{NAME}/-/chart?{query}")
+        with refused.value as answer:
+            assert answer.code == 400
+            assert words in html.unescape(answer.read().decode())
+    listed = server.text(f"{NAME}/-/chart")  # no symbol yet: the form and every stored one
+    for symbol in ("700.HK", "AAPL.US", "9988.HK"):
+        assert f">{symbol}</a>" in listed
+
+
+@pytest.mark.slow
+def test_the_plugin_leaves_other_databases_alone(
+    datasette: tuple[Server, Swept, Path],
+    tmp_path: Path,
+    free_port: Callable[[], int],
+    start_server: Callable[[list[str], int], Server],
+) -> None:
+    server, swept, _ = datasette
+    ours = server.text(f"{NAME}/short_trades?symbol=700.HK")
+    assert "harvester-unit" in ours and "harvester-chart-link" in ours
+    # The same file served without our metadata, as any other file would be.
+    other = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(swept.db)) as source, closing(sqlite3.connect(other)) as copy:
+        source.backup(copy)
+    port = free_port()
+    plain = start_server(
+        [
+            sys.executable,
+            "-m",
+            "datasette",
+            "serve",
+            str(other),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        port,
+    )
+    page = plain.text("other/short_trades?symbol=700.HK")
+    assert "harvester-unit" not in page and "harvester-chart-link" not in page
+    assert "1282791000.0" in page  # Datasette's own rendering
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        _get(plain.url + "other/-/chart?symbol=700.HK")
+    with missing.value as answer:
+        assert answer.code == 404
