@@ -1,271 +1,41 @@
 """``harvester plan``: what the next sweep will ask for, from the symbols file and the database.
 
-No request is sent and nothing is written: the database is opened read-only (a
-missing one is fine: every task is new). The symbols file is read as the sweep
-reads it (``Universe``); every decision is harvester.sweep.incremental's (``choose_probes``,
-``dead_tasks``, ``Knowledge.plan``). A fetched task counts one request (retries and
-refetches are not foreseen); the time is the slowest endpoint's at its ``rate``.
-Its exit codes are declared in ``harvester.exits``.
+The figures are harvester.sweep.plan_tasks' (per pair, what the sweep will do with
+each task; requests at best, likely and at worst) and the likely figure's chances
+harvester.sweep.plan_estimate's; this module shows them, for a person or as
+``--json``. Its exit codes are declared in ``harvester.exits``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sqlite3
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any, BinaryIO
 
 import orjson
 
 from harvester import arguments
 from harvester.exits import PLAN, help_text
-from harvester.model import SUPPORTED_MARKETS, TaskStatus, duration_text
+from harvester.model import duration_text
 from harvester.read.output import emit, table_text
-from harvester.settings.config import Settings, SweepConfig, command_settings
-from harvester.store.database import reading, snapshot
+from harvester.settings.config import command_settings
 from harvester.sweep.backfill_plan import backfill_plan_text, make_backfill_plan
-from harvester.sweep.incremental import (
-    HISTORY_SQL,
-    NEWEST_SQL,
-    NIGHTS_SQL,
-    Category,
-    Key,
-    Knowledge,
-    choose_probes,
-    dead_tasks,
-    history_params,
-    pair_of,
-    probe_candidates,
-)
-from harvester.sweep.ledger import read_universe
-from harvester.sweep.quota import USED_ON_SQL, USED_TODAY_SQL, utc_day, utc_midnight
-
-FETCH = "fetch"  #: with ``--full``: a task with stored rows, fetched with the configured count
-UNSUPPORTED = TaskStatus.UNSUPPORTED.value  #: a market the gateway does not serve: no request
-CATEGORIES = (
-    Category.NEW.value,
-    Category.PROBE.value,
-    Category.FOLLOW.value,
-    Category.BEHIND.value,
-    Category.REREAD.value,
-    Category.SKIP.value,
-    FETCH,
-    UNSUPPORTED,
-)
-Pair = tuple[str, str]  # (endpoint, market)
+from harvester.sweep.incremental import Category
+from harvester.sweep.plan_tasks import FETCH, UNSUPPORTED, Pair, PairPlan, SweepPlan, make_plan
 
 EPILOG = """\
 examples:
   harvester plan
-  harvester plan --symbols my-universe.txt --db shorts.sqlite --json | jq .requests_worst
+  harvester plan --symbols my-universe.txt --db shorts.sqlite --json | jq .requests_likely
   harvester plan --full
+  harvester plan --today 2026-05-19
 
 Per endpoint and market: tasks new (no stored row), probed, followers (fetched only
 if the probes find news, else unchanged), skipped as dead, unsupported; requests at
-best (no news) and worst (news everywhere), and the time at the configured rates.
+best (no news), likely (each pair's chance of news tonight, from the file's recent
+nights and the publication calendars) and at worst (news everywhere), and the time at
+the configured rates.
 """
-
-
-@dataclass(frozen=True, slots=True)
-class PairPlan:
-    """One endpoint and market: its tasks by what the sweep will do with them."""
-
-    endpoint: str
-    market: str
-    counts: Mapping[str, int]  #: tasks by category (``CATEGORIES``)
-    probes: tuple[str, ...] = ()  #: the symbols probed, in the order they are chosen
-
-    @property
-    def tasks(self) -> int:
-        """Every task of the pair."""
-        return sum(self.counts.values())
-
-    @property
-    def best(self) -> int:
-        """Requests if the probes find no news: probes, new tasks and ``--full`` fetches."""
-        fetched = (Category.PROBE, Category.NEW, Category.BEHIND, Category.REREAD, FETCH)
-        return sum(self.counts.get(name, 0) for name in fetched)
-
-    @property
-    def worst(self) -> int:
-        """Requests if the probes find news: the followers are fetched too."""
-        return self.best + self.counts.get(Category.FOLLOW, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class SweepPlan:
-    """The whole plan: every pair, the requests and minutes per endpoint, and warnings."""
-
-    database: Path
-    database_exists: bool
-    symbols_file: Path
-    totals: Mapping[str, int]  #: ``symbols``, ``duplicates``, ``malformed_lines``
-    full: bool
-    probe_size: int
-    rates: Mapping[str, float]  #: requests per second, by endpoint
-    pairs: tuple[PairPlan, ...]
-    daily_quota: int
-    requests_today: int  #: sent this UTC day, as the quota counts them
-
-    def requests(self, endpoint: str | None = None, *, worst: bool) -> int:
-        """Requests of one endpoint (or all), at best or at worst."""
-        return sum(
-            pair.worst if worst else pair.best
-            for pair in self.pairs
-            if endpoint in (None, pair.endpoint)
-        )
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """The warning when the sweep may run out of the day's quota, if it may."""
-        return _quota_warnings(
-            self.requests(worst=False),
-            self.requests(worst=True),
-            self.requests_today,
-            self.daily_quota,
-        )
-
-    def minutes(self, *, worst: bool) -> float:
-        """Minutes at the configured rates: the slowest endpoint's, as they run in parallel."""
-        return max(
-            (self.requests(name, worst=worst) / rate / 60 for name, rate in self.rates.items()),
-            default=0.0,
-        )
-
-
-# Reading ------------------------------------------------------------------------------------
-
-
-def read_knowledge(
-    path: Path, endpoints: Sequence[str], config: SweepConfig, now: datetime
-) -> tuple[Knowledge, int]:
-    """What the file holds, as a sweep reads it, and the requests sent this UTC day.
-
-    Nothing for a missing or empty file. No run exists yet, so the history is
-    every run's (run id ``""``).
-    """
-    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
-        return Knowledge({}, {}), 0  # what SQLite makes of an empty file: a new database
-
-    def read(db: sqlite3.Connection) -> tuple[dict[Key, str], list[Any], int, int]:
-        newest: dict[Key, str] = {}
-        for name in endpoints:
-            for symbol, day in db.execute(NEWEST_SQL.format(table=name)):
-                newest[symbol, name] = day
-        history = db.execute(HISTORY_SQL, history_params("", config, now)).fetchall()
-        (used,) = db.execute(*_used_today(db, now)).fetchone()
-        (night,) = db.execute(NIGHTS_SQL).fetchone()
-        return newest, history, int(used), int(night)
-
-    with reading(path) as db:  # one snapshot: the newest days and the history agree
-        newest, history, used, night = snapshot(db, read)
-    dead = dead_tasks(history, config, now)
-    return Knowledge.of(newest, dead, night, config.reread_nights), used
-
-
-def _used_today(db: sqlite3.Connection, now: datetime) -> tuple[str, tuple[str]]:
-    """The query of the requests sent this UTC day: as the quota counts them, or, in a file
-    made before ``requests_by_day`` (schema 7 and older), by the runs started today."""
-    tables = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'requests_by_day'")
-    if tables.fetchone():
-        return USED_ON_SQL, (utc_day(now).isoformat(),)
-    return USED_TODAY_SQL, (utc_midnight(now),)
-
-
-# Deciding -----------------------------------------------------------------------------------
-
-
-def _order(pair: Pair, endpoints: Sequence[str]) -> tuple[int, int, str]:
-    endpoint, market = pair
-    rank = (
-        SUPPORTED_MARKETS.index(market) if market in SUPPORTED_MARKETS else len(SUPPORTED_MARKETS)
-    )
-    return endpoints.index(endpoint), rank, market
-
-
-def choose_all_probes(
-    tasks: Mapping[Key, bool], knowledge: Knowledge, size: int
-) -> dict[Pair, list[Key]]:
-    """Per pair, the probes the sweep will fetch first: ``choose_probes`` among its live tasks."""
-    live = (key for key, supported in tasks.items() if supported)
-    return {
-        (endpoint, market): choose_probes(ranked, size, knowledge.night)
-        for (market, endpoint), ranked in probe_candidates(knowledge, live).items()
-    }
-
-
-def _category(
-    key: Key, supported: bool, knowledge: Knowledge, probes: frozenset[Key], full: bool
-) -> str:
-    if not supported:
-        return UNSUPPORTED
-    if full:
-        return FETCH if key in knowledge.newest else Category.NEW.value
-    return knowledge.plan(key, probes).value
-
-
-def plan_pairs(
-    tasks: Mapping[Key, bool], knowledge: Knowledge, config: SweepConfig, endpoints: Sequence[str]
-) -> tuple[PairPlan, ...]:
-    """Every pair's tasks by category, in the order: endpoint, then US, HK, other markets."""
-    chosen = {} if config.full else choose_all_probes(tasks, knowledge, config.probe_size)
-    probes = frozenset(key for keys in chosen.values() for key in keys)
-    counts: dict[Pair, Counter[str]] = {}
-    for key, supported in tasks.items():
-        category = _category(key, supported, knowledge, probes, config.full)
-        market, endpoint = pair_of(key)
-        counts.setdefault((endpoint, market), Counter())[category] += 1
-    return tuple(
-        PairPlan(
-            endpoint,
-            market,
-            {name: counts[endpoint, market][name] for name in CATEGORIES},
-            tuple(symbol for symbol, _ in chosen.get((endpoint, market), ())),
-        )
-        for endpoint, market in sorted(counts, key=lambda pair: _order(pair, endpoints))
-    )
-
-
-def _quota_warnings(best: int, worst: int, used: int, quota: int) -> tuple[str, ...]:
-    """The warning when the sweep may run out of the day's quota, as it counts it."""
-    if not quota or used + worst <= quota:
-        return ()
-    if used + best > quota:
-        case = f"even the best case ({best} requests)"
-    else:
-        case = f"the worst case ({worst} requests, every pair with news)"
-    if used:
-        case = f"{used} requests sent earlier today (UTC) and {case} exceed"
-    else:
-        case += " exceeds"
-    return (
-        f"{case} [gateway] daily_quota ({quota}): the sweep would stop before the "
-        "request that would go over it, leaving the run interrupted for --resume",
-    )
-
-
-def make_plan(settings: Settings, now: datetime | None = None) -> SweepPlan:
-    """The plan of the next sweep with ``settings``; reads, never writes, never asks upstream."""
-    endpoints = [endpoint.name for endpoint in settings.endpoints]
-    tasks, totals = read_universe(settings)
-    path = Path(settings.sweep.db)
-    knowledge, used = read_knowledge(path, endpoints, settings.sweep, now or datetime.now(UTC))
-    return SweepPlan(
-        database=path,
-        database_exists=path.exists(),
-        symbols_file=Path(settings.sweep.symbols),
-        totals=totals,
-        full=settings.sweep.full,
-        probe_size=settings.sweep.probe_size,
-        rates={endpoint.name: endpoint.rate for endpoint in settings.endpoints},
-        pairs=plan_pairs(tasks, knowledge, settings.sweep, endpoints),
-        daily_quota=settings.gateway.daily_quota,
-        requests_today=used,
-    )
 
 
 # Showing ------------------------------------------------------------------------------------
@@ -277,7 +47,8 @@ def _columns(full: bool) -> list[str]:
         if full
         else [Category.NEW.value, Category.PROBE.value, Category.FOLLOW.value, Category.SKIP.value]
     )
-    return ["endpoint", "market", "tasks", *middle, UNSUPPORTED, "best", "worst"]
+    chance = [] if full else ["news%"]
+    return ["endpoint", "market", "tasks", *middle, UNSUPPORTED, "best", *chance, "likely", "worst"]
 
 
 def plan_text(plan: SweepPlan) -> str:
@@ -303,13 +74,16 @@ def plan_text(plan: SweepPlan) -> str:
         "",
     ]
     columns = _columns(plan.full)
+    counted = columns[3 : columns.index(UNSUPPORTED) + 1]
     rows = [
         [
             pair.endpoint,
             pair.market,
             pair.tasks,
-            *(pair.counts[name] for name in columns[3:-2]),
+            *(pair.counts[name] for name in counted),
             pair.best,
+            *([] if plan.full else [_news_percent(plan, pair)]),
+            round(plan.fetches(pair)),
             pair.worst,
         ]
         for pair in plan.pairs
@@ -331,8 +105,58 @@ def plan_text(plan: SweepPlan) -> str:
         f"{duration_text(plan.minutes(worst=False) * 60)} at best, "
         f"{duration_text(plan.minutes(worst=True) * 60)} at worst"
     )
+    lines.extend(_likely_lines(plan))
     lines.extend(f"warning: {warning}" for warning in plan.warnings)
     return "\n".join(lines) + "\n"
+
+
+def _news_percent(plan: SweepPlan, pair: PairPlan) -> int | None:
+    """The pair's chance of news tonight in percent; None (``-``) without followers."""
+    if not pair.counts.get(Category.FOLLOW, 0):
+        return None
+    return round(100 * plan.outlook.chance(_key(pair)))
+
+
+def _key(pair: PairPlan) -> Pair:
+    return pair.endpoint, pair.market
+
+
+def _likely_lines(plan: SweepPlan) -> list[str]:
+    """The likely figure and what it rests on: per pair with followers, its chance of news."""
+    seen = plan.outlook
+    line = (
+        f"likely: {round(plan.likely())} requests "
+        f"({duration_text(plan.minutes(worst=False, likely=True) * 60)}): "
+    )
+    how = "the best case and each pair's followers times its chance of news tonight"
+    if seen.per_task == 1.0:
+        line += how
+    else:
+        sweeps = "sweep" if seen.work_runs == 1 else f"{seen.work_runs} sweeps"
+        fetches = sum(plan.fetches(pair) for pair in plan.pairs)
+        line += (
+            f"{round(fetches)} tasks fetched ({how}) x {seen.per_task:.2f} requests each, as "
+            f"in the last {sweeps} (retries, refetches)"
+        )
+    width = max((len(f"{pair.endpoint} {pair.market}") for pair in plan.pairs), default=0)
+    pairs = [
+        f"  {f'{pair.endpoint} {pair.market}'.ljust(width)}  {chance.probability:>4.0%}  "
+        + chance.text()
+        for pair in plan.pairs
+        if (chance := seen.chances.get(_key(pair))) and pair.counts.get(Category.FOLLOW, 0)
+    ]
+    if plan.full or not pairs:
+        return [line]
+    if len(seen.window) > 1:
+        window = f"the {len(seen.window)} nights from {seen.window[0]} to {seen.window[-1]}"
+    else:
+        window = f"the night of {seen.window[0]}"
+    return [
+        line,
+        f"news tonight, {seen.night:%a %Y-%m-%d} ({seen.chosen}), by {window} and the "
+        "publication calendars:",
+        *pairs,
+    ]
 
 
 def plan_dict(plan: SweepPlan) -> dict[str, Any]:
@@ -351,8 +175,11 @@ def plan_dict(plan: SweepPlan) -> dict[str, Any]:
                 "tasks": pair.tasks,
                 **pair.counts,
                 "requests_best": pair.best,
+                "fetches_likely": round(plan.fetches(pair), 1),
+                "requests_likely": round(plan.fetches(pair) * plan.outlook.per_task, 1),
                 "requests_worst": pair.worst,
                 "probes": list(pair.probes),
+                "news": _chance_dict(plan, pair),
             }
             for pair in plan.pairs
         ],
@@ -360,17 +187,44 @@ def plan_dict(plan: SweepPlan) -> dict[str, Any]:
             name: {
                 "rate": rate,
                 "requests_best": plan.requests(name, worst=False),
+                "requests_likely": round(plan.likely(name), 1),
                 "requests_worst": plan.requests(name, worst=True),
             }
             for name, rate in plan.rates.items()
         },
         "requests_best": plan.requests(worst=False),
         "requests_worst": plan.requests(worst=True),
+        "requests_likely": round(plan.likely()),
         "minutes_best": round(plan.minutes(worst=False), 3),
+        "minutes_likely": round(plan.minutes(worst=False, likely=True), 3),
         "minutes_worst": round(plan.minutes(worst=True), 3),
         "daily_quota": plan.daily_quota,
         "requests_today": plan.requests_today,
         "warnings": list(plan.warnings),
+        "likely": {
+            "night": plan.outlook.night.isoformat(),
+            "night_chosen": plan.outlook.chosen,
+            "nights": [night.isoformat() for night in plan.outlook.window],
+            "requests_per_task": round(plan.outlook.per_task, 3),
+            "sweeps_read": plan.outlook.work_runs,
+        },
+    }
+
+
+def _chance_dict(plan: SweepPlan, pair: PairPlan) -> dict[str, Any]:
+    """A pair's chance of news tonight and what it rests on, for ``--json``."""
+    chance = plan.outlook.chances.get(_key(pair))
+    if chance is None:
+        return {"probability": plan.outlook.chance(_key(pair))}
+    return {
+        "probability": round(chance.probability, 3),
+        "nights": chance.nights,
+        "news_nights": chance.news,
+        "last": chance.last.isoformat() if chance.last else None,
+        "business_days_since": chance.since,
+        "gaps": list(chance.gaps),
+        "published_every": chance.every,
+        "because": chance.text(),
     }
 
 
@@ -396,7 +250,8 @@ def run_plan(args: argparse.Namespace) -> int:
             else backfill_plan_text(backfill)
         )
         return emit(None, lambda out: out.write(text.encode()))
-    plan = make_plan(command_settings(args))
+    today = date.fromisoformat(args.today) if args.today else None
+    plan = make_plan(command_settings(args), today=today)
     if args.json:
         text = orjson.dumps(plan_dict(plan), option=orjson.OPT_INDENT_2).decode() + "\n"
     else:
@@ -431,6 +286,14 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         type=arguments.day,
         metavar="DAY",
         help="plan `harvester backfill --since DAY` instead: its pages and time",
+    )
+    parser.add_argument(
+        "--today",
+        type=arguments.day,
+        metavar="DAY",
+        help="the day the sweep will run, for the likely figure (default: the business day "
+        "after the last run, or today (UTC) if later; after --simulate runs, the business day "
+        "after the last served day)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(run=run_plan)

@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 from collections.abc import Callable
 from contextlib import closing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -274,9 +274,11 @@ def test_minutes_are_the_slowest_endpoints_at_its_rate(
     assert found["endpoints"]["short_trades"] == {
         "rate": 0.05,
         "requests_best": SYMBOLS,
+        "requests_likely": SYMBOLS,
         "requests_worst": SYMBOLS,
     }
     assert found["minutes_best"] == found["minutes_worst"] == round(200 / 60, 3)
+    assert found["minutes_likely"] == found["minutes_best"]  # every task new: no chance in it
     text = harvester(
         "plan",
         "--config",
@@ -288,6 +290,57 @@ def test_minutes_are_the_slowest_endpoints_at_its_rate(
         env=env,
     )
     assert "3m20s at best, 3m20s at worst" in text.stdout, text.stdout
+
+
+def test_likely_lies_between_best_and_worst_and_says_what_it_rests_on(
+    harvester: Run,
+    swept: Swept,
+) -> None:
+    ((served,),) = swept.rows("SELECT served_day FROM runs")
+    probes = {"HARVESTER_SWEEP_PROBE_SIZE": "2"}  # followers behind: best < worst
+    found = plan(harvester, swept, env=probes)
+    # FAILS.US sent five attempts for each endpoint: 28 requests for 20 tasks. It fails
+    # again tonight, so likely counts 1.4 requests a fetched task; best and worst one.
+    ratio = found["likely"]["requests_per_task"]
+    assert (ratio, found["likely"]["sweeps_read"]) == (1.4, 1)
+    best, likely, worst = (found[f"requests_{case}"] for case in ("best", "likely", "worst"))
+    assert best * ratio < likely < worst * ratio
+    # One simulated night: the next is the business day after it, and the calendars decide.
+    night = date.fromisoformat(found["likely"]["night"])
+    assert night.weekday() < 5 and 0 < (night - date.fromisoformat(served)).days <= 3
+    assert found["likely"]["nights"] == [served]
+    by_pair = pairs(found)
+    trades_hk, trades_us = by_pair["short_trades", "HK"], by_pair["short_trades", "US"]
+    assert trades_hk["news"]["probability"] == 1.0  # HK trades: every business day
+    assert trades_hk["requests_likely"] == pytest.approx(trades_hk["requests_worst"] * ratio)
+    assert trades_us["news"]["probability"] == 0.1  # US trades: every ten
+    assert trades_us["requests_likely"] == pytest.approx(
+        (trades_us["requests_best"] + 0.1 * trades_us["follow"]) * ratio, abs=0.05
+    )
+    assert likely == round(sum(p["requests_likely"] for p in found["pairs"]))
+    # Three business days after the night swept, US trades had three chances.
+    later = date.fromisoformat(served)
+    for _ in range(3):
+        later += timedelta(days=3 if later.weekday() == 4 else 1)
+    three = plan(harvester, swept, "--today", later.isoformat(), env=probes)
+    assert three["likely"]["night"] == later.isoformat()
+    assert pairs(three)["short_trades", "US"]["news"]["probability"] == pytest.approx(0.271)
+    text = harvester(
+        "plan",
+        "--config",
+        str(swept.config),
+        "--symbols",
+        str(swept.symbols),
+        "--db",
+        str(swept.db),
+        env=probes,
+    )
+    assert f"likely: {found['requests_likely']} requests" in text.stdout, text.stdout
+    assert (
+        "  short_trades HK    100%  no night seen; calendar: every 1 business day\n" in text.stdout
+    )
+    assert "news tonight, " in text.stdout and "by the night of " + served in text.stdout
+    assert "likely  worst" in text.stdout.splitlines()[3]
 
 
 def _quota(quota: int, **more: str) -> dict[str, str]:
