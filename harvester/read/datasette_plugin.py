@@ -37,7 +37,7 @@ from harvester.arguments import day
 from harvester.catalog import Column
 from harvester.errors import UsageError
 from harvester.read.chart import Chart, read_chart, render
-from harvester.read.explore import CANNED, CHART, PLUGIN, SYMBOL_FUNCTION, symbol_text
+from harvester.read.datasette_metadata import CANNED, CHART, PLUGIN, SYMBOL_FUNCTION, symbol_text
 from harvester.read.query import canonical_symbols
 from harvester.store.columns import RELATIONS
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from fixtures_swept import FAILING, INVALID, NO_DATA, UNSUPPORTED, Swept
 
-from harvester.read.explore import CANNED, symbol_text
+from harvester.read.datasette_metadata import CANNED, symbol_text
 from harvester.store.columns import RELATIONS, describe
 from harvester.store.schema import SCHEMA_VERSION
 
