@@ -38,6 +38,8 @@ from harvester.read import chart, check, explore, query
 from harvester.read.status import newest_line, read_newest_days, read_status
 from harvester.settings.config import DEFAULT_CONFIG, Settings, command_settings, load_settings
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
+from harvester.simulate.cli import served_day_argument
+from harvester.simulate.settings import DEFAULT_TODAY, from_environ
 from harvester.store.lock import check_file
 from harvester.sweep import plan
 from harvester.sweep.counts import SweepCounts
@@ -71,7 +73,9 @@ def common_flags() -> argparse.ArgumentParser:
     """The flags most subcommands share, each with its one help text (for ``parents=``)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--config", type=Path, help=f"TOML settings file (default: {DEFAULT_CONFIG} if present)"
+        "--config",
+        type=Path,
+        help=f"TOML settings file, read over {DEFAULT_CONFIG} (if present) key by key",
     )
     common.add_argument("--db", help="database file ([sweep] db)")
     return common
@@ -90,6 +94,13 @@ def _run_flags(parser: argparse.ArgumentParser, verb: str) -> None:
         "--simulate",
         action="store_true",
         help=f"start the simulated gateway in-process and {verb} against it",
+    )
+    parser.add_argument(
+        "--date",
+        type=served_day_argument,
+        metavar="YYYY-MM-DD",
+        help="with --simulate: the day the simulated gateway serves, the data as published "
+        f"by then ([simulate] today, HARVESTER_SIMULATE_TODAY; default {DEFAULT_TODAY})",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
@@ -167,14 +178,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def gateway_settings(settings: Settings) -> GatewaySettings:
-    """The simulated gateway's settings: the ``[simulate]`` table over the defaults.
+    """The simulated gateway's settings: the ``[simulate]`` table over the defaults, and
+    the ``HARVESTER_SIMULATE_*`` variables over the table.
 
-    Unless the table sets ``rate_limit``, the gateway enforces each endpoint's
+    Unless they set ``rate_limit``, the gateway enforces each endpoint's
     own ``rate + burst`` per second, and the account's ``rate`` and ``concurrency``
     over them all, so ``--simulate`` proves the sweep polite. It speaks the dialect
     of ``[gateway] api`` unless the table says otherwise.
     """
     table = dict(settings.simulate)
+    try:
+        table |= from_environ(settings.simulate_variables)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     table.setdefault("api", settings.gateway.api)
     table.setdefault("account_rate", math.ceil(settings.gateway.rate))
     table.setdefault("account_concurrency", settings.gateway.concurrency)
@@ -270,6 +286,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
 async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
     if args.simulate and args.base_url:
         raise UsageError("--simulate and --base-url exclude each other")
+    if args.date and not args.simulate:
+        raise UsageError("--date sets the simulated gateway's day: it needs --simulate")
     since = date.fromisoformat(args.since) if getattr(args, "since", None) else None
     if since is not None and settings.gateway.api != OPENAPI:
         raise UsageError(
@@ -288,6 +306,8 @@ async def _sweep(args: argparse.Namespace, settings: Settings) -> int:
             from harvester.simulate.server import Gateway
 
             simulated = gateway_settings(settings)
+            if args.date:
+                simulated = replace(simulated, today=args.date)
             gateway = await stack.enter_async_context(Gateway(simulated))
             settings = replace(settings, gateway=replace(settings.gateway, base_url=gateway.url))
             auth = simulated_auth(simulated) if demo else auth

@@ -3,7 +3,9 @@
 It reads the file read-only and looks at the sweep's lock without taking it
 (harvester.store.lock), so it never blocks or disturbs a sweep. One line per problem
 on stdout (``--json``: one object), and an exit code per cause; when several
-hold, every line is printed and the code is the first in ``CHECK_PRECEDENCE``. The
+hold, every line is printed and the code is the first in ``CHECK_PRECEDENCE``. A
+``warning:`` line after them (``warnings`` in ``--json``) changes no exit code: the
+latest run's malformed symbols lines, which the sweep only logs. The
 codes and what they mean are declared in ``harvester.exits`` (``Exit``), and ``-h``
 shows them.
 
@@ -218,9 +220,11 @@ def run_check(args: argparse.Namespace) -> int:
     fresh = freshness(finding.newest, settings.endpoints, days)
     problems = find_problems(finding, args.max_age, now, args.max_failed, fresh)
     code = exit_code(problems)
+    notes = warning_lines(finding)
     if args.json:
         found = as_json(finding, problems, code, path, args.max_age)
         found |= {
+            "warnings": notes,
             "max_failed": args.max_failed.text,
             "failed_allowed": _allowed(finding.run, args.max_failed) if finding.run else None,
             "reference_from": source,
@@ -229,8 +233,25 @@ def run_check(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(found, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         lines = [problem.message for problem in problems]
-        sys.stdout.write("\n".join(lines or [healthy_line(finding, now, args.max_failed)]) + "\n")
+        lines = lines or [healthy_line(finding, now, args.max_failed)]
+        sys.stdout.write("\n".join([*lines, *notes]) + "\n")
     return code
+
+
+def warning_lines(finding: Finding) -> list[str]:
+    """Lines worth reading that change no exit code: the latest run's malformed symbols lines.
+
+    The sweep logs them every night it reads the file, where no one reads them; here they
+    are said once, after the verdict.
+    """
+    run = finding.run
+    if not run or not run.get("malformed_lines"):
+        return []
+    where = run.get("symbols_file") or "the symbols file"
+    return [
+        f"warning: run {run['run_id']} skipped {run['malformed_lines']} malformed lines of "
+        f"{where}; harvester plan names them without a request (fix them, or comment them out)"
+    ]
 
 
 def inspect(path: Path, tables: tuple[str, ...] = ()) -> Finding:

@@ -2,10 +2,22 @@
 
 From those fields come the defaults, the type and range checks, the environment
 variables and the generated docs (``settings_doc``). ``[endpoints.NAME]`` takes
-its path, count and count range from ``endpoint_catalog``. Resolution order:
-defaults, then the config file, then ``HARVESTER_<SECTION>_<KEY>`` environment
-variables (``[endpoints.short_trades] rate`` is ``HARVESTER_ENDPOINTS_SHORT_TRADES_RATE``),
-then command-line flags.
+its path, count and count range from ``endpoint_catalog``. Resolution order, each
+over the one before, key by key:
+
+1. the defaults;
+2. ``config/harvester.toml`` (``DEFAULT_CONFIG``), if the working directory has it;
+3. the ``--config`` file: it adds to the shipped file rather than replacing it, so it
+   need only hold what it changes;
+4. ``HARVESTER_<SECTION>_<KEY>`` environment variables (``[endpoints.short_trades] rate``
+   is ``HARVESTER_ENDPOINTS_SHORT_TRADES_RATE``);
+5. command-line flags.
+
+The ``[simulate]`` table is the simulated gateway's scenario, not the harvester's
+settings, and is not layered: it is the ``--config`` file's when one is named (or none:
+the gateway's own defaults), else the shipped file's, whose values are a demonstration.
+Its keys and values are the gateway's to check (``harvester.simulate.settings``), and so
+are the ``HARVESTER_SIMULATE_<KEY>`` variables over it (``Settings.simulate_variables``).
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ from harvester.settings.checks import EVENT_LOOPS
 from harvester.settings.setting import Setting, setting, settings_of
 
 DEFAULT_CONFIG = Path("config/harvester.toml")
+SIMULATE = "simulate"  #: the simulated gateway's table, passed through to it whole
 
 
 def _each_dialect(limit: str) -> str:
@@ -274,7 +287,12 @@ class Settings:
     sweep: SweepConfig
     endpoints: tuple[EndpointConfig, ...]  #: the data sets the dialect serves, as swept
     simulate: Mapping[str, Any] = field(default_factory=dict)
+    #: the ``HARVESTER_SIMULATE_*`` variables as set, for the simulated gateway to read and check
+    simulate_variables: Mapping[str, str] = field(default_factory=dict)
+    #: the file the ``[simulate]`` table came from, the topmost one read; or ``defaults``
     source: str = "defaults"
+    #: every file read, lowest first: the shipped one, then ``--config``
+    files: tuple[str, ...] = ()
     #: every data set's settings, those the dialect does not serve too (checked, not swept)
     configured: tuple[EndpointConfig, ...] = ()
 
@@ -303,14 +321,21 @@ def env_name(section: str, key: str) -> str:
     return "HARVESTER_" + f"{section}_{key}".replace(".", "_").upper()
 
 
+SIMULATE_PREFIX = env_name(SIMULATE, "")
+"""``HARVESTER_SIMULATE_``: the variables over the ``[simulate]`` table, the gateway's to check."""
+
+
 def _check_environ(environ: Mapping[str, str], token_env: str) -> None:
-    """Refuse ``HARVESTER_*`` variables that set nothing, as unknown keys in the file are."""
+    """Refuse ``HARVESTER_*`` variables that set nothing, as unknown keys in the file are.
+
+    ``HARVESTER_SIMULATE_*`` ones are left to the simulated gateway, as its table's keys are.
+    """
     known = {env_name(section, spec.key) for section, specs in SECTIONS.items() for spec in specs}
     # The default token variable stays allowed when token_env names another: it may be
     # set for another tool, and it is never a misspelled setting.
     known.update((token_env, "HARVESTER_TOKEN"))
     for variable in sorted(name for name in environ if name.startswith("HARVESTER_")):
-        if variable in known:
+        if variable in known or variable.startswith(SIMULATE_PREFIX):
             continue
         # Compare without the shared prefix, or every name would look close to every other.
         tails = {
@@ -354,7 +379,7 @@ def _flatten(data: Mapping[str, Any], path: Path) -> dict[str, dict[str, Any]]:
         else:
             tables[name] = value
     for name, table in tables.items():
-        if name != "simulate" and name not in SECTIONS:
+        if name != SIMULATE and name not in SECTIONS:
             raise ConfigError(f"{path}: unknown section [{name}]")
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{name}] must be a table")
@@ -379,8 +404,7 @@ def load_file(path: Path) -> dict[str, dict[str, Any]]:
 class _Layers:
     """The sources above the defaults, in the order they apply."""
 
-    source: str
-    tables: Mapping[str, Mapping[str, Any]]
+    files: tuple[tuple[str, Mapping[str, Mapping[str, Any]]], ...]  #: (name, tables), lowest first
     environ: Mapping[str, str]
     overrides: Mapping[str, Mapping[str, Any]]
 
@@ -388,10 +412,12 @@ class _Layers:
 def _resolve(section: str, spec: Setting, layers: _Layers) -> Any:
     """A setting's checked value; an error names where it came from: file, variable or option."""
     key = spec.key
-    value, where = spec.default, f"{layers.source}: [{section}] {key}"
-    table = layers.tables.get(section, {})
-    if key in table:
-        value = _coerce(spec, table[key], where)
+    value, where = spec.default, f"defaults: [{section}] {key}"
+    for name, tables in layers.files:
+        table = tables.get(section, {})
+        if key in table:
+            where = f"{name}: [{section}] {key}"
+            value = _coerce(spec, table[key], where)
     variable = env_name(section, key)
     if variable in layers.environ:
         where = f"environment {variable}"
@@ -407,12 +433,27 @@ def _resolve(section: str, spec: Setting, layers: _Layers) -> Any:
 
 
 def _resolve_section(section: str, layers: _Layers) -> dict[str, Any]:
-    """Every setting of ``section``, resolved; an unknown key in the file is an error."""
+    """Every setting of ``section``, resolved; an unknown key in a file is an error."""
     specs = SECTIONS[section]
-    for key in layers.tables.get(section, {}):
-        if key not in {spec.key for spec in specs}:
-            raise ConfigError(f"{layers.source}: unknown setting [{section}] {key}")
+    keys = {spec.key for spec in specs}
+    for name, tables in layers.files:
+        for key in tables.get(section, {}):
+            if key not in keys:
+                raise ConfigError(f"{name}: unknown setting [{section}] {key}")
     return {spec.key: _resolve(section, spec, layers) for spec in specs}
+
+
+def config_files(path: Path | None) -> tuple[Path, ...]:
+    """The files read, lowest first: ``DEFAULT_CONFIG`` if it exists, then ``path`` over it.
+
+    ``path`` naming the shipped file itself reads it once.
+    """
+    shipped = (DEFAULT_CONFIG,) if DEFAULT_CONFIG.is_file() else ()
+    if path is None:
+        return shipped
+    if shipped and path.is_file() and path.samefile(DEFAULT_CONFIG):
+        return (path,)
+    return (*shipped, path)
 
 
 def load_settings(
@@ -421,14 +462,10 @@ def load_settings(
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Resolve settings from defaults, ``path`` (or the default file if present), env, flags."""
+    """Resolve settings from defaults, the shipped file, ``path`` over it, env, flags."""
     environ = os.environ if environ is None else environ
-    if path is None and DEFAULT_CONFIG.is_file():
-        path = DEFAULT_CONFIG
-    tables = load_file(path) if path is not None else {}
-    layers = _Layers(
-        str(path) if path is not None else "defaults", tables, environ, overrides or {}
-    )
+    files = tuple((str(file), load_file(file)) for file in config_files(path))
+    layers = _Layers(files, environ, overrides or {})
     resolved = {section: _resolve_section(section, layers) for section in SECTIONS}
     _check_environ(environ, resolved["gateway"]["token_env"])
     gateway = _dialect_defaults(resolved["gateway"], environ)
@@ -436,13 +473,18 @@ def load_settings(
         endpoint.name: EndpointConfig(name=endpoint.name, **resolved[f"endpoints.{endpoint.name}"])
         for endpoint in ENDPOINTS
     }
+    source, top = files[-1] if files else ("defaults", {})
     return Settings(
         gateway=GatewayConfig(**gateway),
         sweep=SweepConfig(**resolved["sweep"]),
         endpoints=tuple(configured[endpoint.name] for endpoint in served_by(gateway["api"])),
         configured=tuple(configured.values()),
-        simulate=dict(tables.get("simulate", {})),
-        source=layers.source,
+        simulate=dict(top.get(SIMULATE, {})),
+        simulate_variables={
+            name: text for name, text in environ.items() if name.startswith(SIMULATE_PREFIX)
+        },
+        source=source,
+        files=tuple(name for name, _ in files),
     )
 
 

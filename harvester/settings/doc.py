@@ -20,7 +20,8 @@ _TOML_HEAD = """\
 # harvester settings. Every setting is shown with its default.
 # Each one can be overridden by an environment variable HARVESTER_<SECTION>_<KEY>
 # (for [endpoints.short_trades] rate: HARVESTER_ENDPOINTS_SHORT_TRADES_RATE),
-# and some by command-line flags. Order: defaults, this file, environment, flags.
+# and some by command-line flags. Order, key by key: defaults, this file, a --config file
+# (which need only hold what it changes), environment, flags.
 # Relative paths are relative to the working directory.
 """
 # The simulated gateway's settings are its own (harvester/simulate/settings.py checks them)
@@ -28,6 +29,8 @@ _TOML_HEAD = """\
 _TOML_SIMULATE = """\
 # The simulated gateway used by `harvester sweep --simulate` and `harvester simulate --config`.
 # Unless rate_limit is set, it enforces each endpoint's rate + burst per second (429 above it).
+# A demonstration, not defaults: a --config file's [simulate] table replaces it whole (none: the
+# gateway's own defaults). HARVESTER_SIMULATE_<KEY> variables and `sweep --date` go over it.
 [simulate]
 seed = 1                             # seeds the random faults
 latency = 0.05                       # seconds added to every answer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 from typing import Any
 
 from .faults import FAULTS
@@ -21,6 +22,7 @@ from .settings import (
     RATELIMIT_HEADERS,
     GatewaySettings,
     checked,
+    env_name,
 )
 
 _NUMBERS = (
@@ -175,7 +177,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--date",
         dest="sim_today",
-        type=_checked("today", str),
+        type=served_day_argument,
         metavar="YYYY-MM-DD",
         help="the day served: the data as published by then (default 2026-05-18); "
         "POST /_sim/today steps it while running",
@@ -250,6 +252,53 @@ def settings_from_args(ns: argparse.Namespace, base: GatewaySettings) -> Gateway
     _set(changes, "rate_schedule", getattr(ns, "sim_rate_schedule", None))
     _set(changes, "count_refused", getattr(ns, "sim_count_refused", None))
     return dataclasses.replace(base, **changes)
+
+
+def settings_markdown() -> str:
+    """Every ``[simulate]`` key as a Markdown table: its variable, its default and its flag.
+
+    Written from the one declaration of each (``GatewaySettings``' fields, the flags of
+    ``add_arguments``), for ``python -m harvester.docs``.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    flags = {
+        action.dest.removeprefix("sim_"): " / ".join(f"`{flag}`" for flag in action.option_strings)
+        for action in parser._actions
+        if action.dest.startswith("sim_")
+    }
+    rows = ["| key | variable | default | flag |", "|---|---|---|---|"]
+    for spec in dataclasses.fields(GatewaySettings):
+        default = getattr(GatewaySettings(), spec.name)
+        cells = (
+            f"`{spec.name}`",
+            f"`{env_name(spec.name)}`",
+            _shown(default),
+            flags.get(spec.name),
+        )
+        rows.append("| " + " | ".join(cell or " " for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _shown(value: object) -> str:
+    """A default as the table shows it: a TOML value, or ``none`` for an absent one."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, tuple):
+        return "`[]`" if not value else f"`{list(value)}`"
+    if isinstance(value, dict):
+        return "`{}`" if not value else f"`{value}`"
+    return f"`{value}`"
+
+
+def served_day_argument(text: str) -> dt.date:
+    """An argparse type for a ``--date`` flag: the day served, checked as ``today`` is."""
+    day: dt.date = _checked("today", str)(text)
+    return day
 
 
 def _set(changes: dict[str, Any], name: str, value: object) -> None:

@@ -124,7 +124,9 @@ class Gateway:
             await self.close()
             raise
         self._port = int(runner.addresses[0][1])
-        log.info("simulated gateway listening on %s", self.url)
+        # Debug only: ``harvester simulate`` prints this line on stdout (``serve``'s ``ready``),
+        # where scripts read the URL, and a second copy at INFO on stderr showed it twice.
+        log.debug("simulated gateway listening on %s", self.url)
         return self
 
     async def close(self) -> None:

@@ -4,17 +4,24 @@ Every field has a default, so ``GatewaySettings()`` is a well-behaved gateway
 with no faults. Values are checked (and lists turned into tuples) on
 construction, so a bad value fails with one line naming the field whether it
 came from TOML through :meth:`GatewaySettings.from_mapping`, from the command
-line or from a test.
+line or from a test. :func:`from_environ` reads every field from its
+``HARVESTER_SIMULATE_<FIELD>`` variable, checked the same way, the variable named
+in the error.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import functools
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from harvester.settings.config import SIMULATE, SIMULATE_PREFIX
+from harvester.settings.config import env_name as setting_variable
 
 from .dates import FIRST_DAY, LAST_DAY
 from .faults import FAULTS, REPEAT
@@ -390,6 +397,63 @@ def checked(name: str, value: object) -> Any:
 def served_day(value: object) -> dt.date:
     """A value for ``today`` (a date or ``YYYY-MM-DD``) checked; ValueError naming ``today``."""
     return _date("today", value)
+
+
+ENV_PREFIX = SIMULATE_PREFIX
+"""A field's environment variable is this and its name in upper case: HARVESTER_SIMULATE_TODAY."""
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_name(name: str) -> str:
+    """The environment variable that sets the field ``name``, by the harvester's rule."""
+    return setting_variable(SIMULATE, name)
+
+
+def from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The fields the ``HARVESTER_SIMULATE_*`` variables of ``environ`` set, each checked.
+
+    A variable naming no field, or holding a value its field refuses, is a ValueError of
+    one line naming the variable. How the text is read: :func:`_from_text`.
+    """
+    fields = {f.name: f for f in dataclasses.fields(GatewaySettings)}
+    values: dict[str, Any] = {}
+    for variable in sorted(name for name in environ if name.startswith(ENV_PREFIX)):
+        name = variable.removeprefix(ENV_PREFIX).lower()
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f"; did you mean {env_name(close[0])}?" if close else ""
+            raise ValueError(f"environment {variable}: unknown setting variable{hint}")
+        # Kept as read, like a TOML table's values: the fields normalise them once, when built.
+        values[name] = _from_text(fields[name], environ[variable])
+        try:
+            checked(name, values[name])
+        except ValueError as exc:
+            problem = str(exc).removeprefix("simulate: ")
+            raise ValueError(f"environment {variable}: {problem}") from None
+    return values
+
+
+def _from_text(spec: dataclasses.Field[Any], text: str) -> object:
+    """A variable's text as the value of the field ``spec``, for its checker to judge.
+
+    Text fields take it as written. A true-or-false field takes ``1``, ``true``, ``yes``,
+    ``on`` or their opposites, as the harvester's own variables do. Any other takes a TOML
+    value (``2026-05-19``, ``0.05``, ``["A.US", "B.US"]``, ``{ short_trades = 5 }``); text
+    that is not one is passed on as it is, a list's split at commas (``A.US,B.US``).
+    """
+    kind = str(spec.type)
+    if kind in ("str", "str | None"):
+        return text
+    if kind == "bool":
+        lowered = text.strip().lower()
+        return lowered in _TRUE if lowered in (*_TRUE, *_FALSE) else text
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        if kind.startswith("tuple["):
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return text
 
 
 def _bool(name: str, value: object) -> bool:

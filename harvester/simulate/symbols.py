@@ -6,6 +6,11 @@ or without the HK zero padding (``00700.HK``: its SDK sends a symbol as given)
 or a counter ID (``ST/HK/700``, ``ETF/US/SPY``). All are reduced to one
 canonical form, ``CODE.MARKET`` with the HK code stripped of leading zeros,
 which keys the data, the special symbol lists and the fault scripts.
+
+What a US or other market's code may look like is the harvester's own rule
+(``harvester.settings.symbols``), one rule in one home: the gateway never refuses
+a symbol the harvester accepts from a symbols file, nor one its settings name.
+The HK code's padding is the wire format's, and stays the gateway's own.
 """
 
 from __future__ import annotations
@@ -14,16 +19,16 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from harvester.settings.symbols import SymbolSyntaxError, parse_symbol
+
 MARKETS: tuple[str, ...] = ("US", "HK")
 """Markets that have data."""
 
 OTHER_MARKETS = frozenset({"SH", "SZ", "SG", "JP", "UK", "DE", "CA", "AU", "TW", "KR"})
 """Markets the gateway recognises only to answer ``unsupported``."""
 
-_US_CODE = re.compile(r"[A-Z][A-Z0-9]{0,5}(?:\.[A-Z]{1,2})?")
 _HK_TRADES_CODE = re.compile(r"[1-9][0-9]{0,4}")
 _HK_INTEREST_CODE = re.compile(r"[0-9]{5}")
-_OTHER_CODE = re.compile(r"[A-Z0-9]{1,10}")
 
 
 class SymbolStyleError(ValueError):
@@ -73,7 +78,8 @@ COUNTER_KINDS: tuple[str, ...] = ("ST", "ETF")
 """Counter ID prefixes of the securities with data: stocks and funds."""
 
 _HK_OPENAPI_CODE = re.compile(r"(?=[0-9]{1,5}$)0*[1-9][0-9]*")
-_COUNTER_ID = re.compile(r"([A-Z]{2,5})/([A-Z]{2})/([A-Z0-9.]{1,10})")
+# Room for any code the market's rule allows (``_listed``: ten characters and a class).
+_COUNTER_ID = re.compile(r"([A-Z]{2,5})/([A-Z]{2})/([A-Z0-9.]{1,16})")
 
 
 def parse_openapi_symbol(text: str) -> Symbol:
@@ -104,11 +110,16 @@ def _code_ok(code: str, market: str, hk_code: re.Pattern[str]) -> bool:
     """Check a code against its market's pattern; HK's differs by endpoint."""
     if market == "HK":
         return hk_code.fullmatch(code) is not None
-    if market == "US":
-        return _US_CODE.fullmatch(code) is not None
-    if market in OTHER_MARKETS:
-        return _OTHER_CODE.fullmatch(code) is not None
-    return False
+    return (market == "US" or market in OTHER_MARKETS) and _listed(code, market)
+
+
+def _listed(code: str, market: str) -> bool:
+    """Whether ``CODE.MARKET`` is already canonical by the harvester's rule (upper case too)."""
+    text = f"{code}.{market}"
+    try:
+        return parse_symbol(text).canonical == text
+    except SymbolSyntaxError:
+        return False
 
 
 def is_canonical(text: str) -> bool:

@@ -261,6 +261,30 @@ def test_several_problems_print_every_line_and_exit_with_the_first(
     assert codes(found) == [4, 3, 6] and code == 4
 
 
+@pytest.mark.timeout(60)
+def test_malformed_symbols_lines_are_a_warning_that_changes_no_exit_code(
+    harvester: Run, clean: Path, tmp_path: Path
+) -> None:
+    assert check(harvester, clean)[1]["warnings"] == []
+    db = copy_db(clean, tmp_path / "malformed.sqlite")
+    edit(db, "UPDATE runs SET malformed_lines = 3, symbols_file = 'night.txt'")
+    with closing(sqlite3.connect(db)) as conn:
+        [(run_id,)] = conn.execute("SELECT run_id FROM runs").fetchall()
+    warning = (
+        f"warning: run {run_id} skipped 3 malformed lines of night.txt; harvester plan names "
+        "them without a request (fix them, or comment them out)"
+    )
+    code, found, text = check(harvester, db)
+    assert code == 0 and found["ok"] is True and found["problems"] == []
+    assert found["warnings"] == [warning]
+    ok, said = text.splitlines()
+    assert ok.startswith("ok: run ") and said == warning
+    # After the problems too, and the exit code stays theirs.
+    edit(db, "UPDATE runs SET finished_at = ?", (hours_ago(30),))
+    code, found, text = check(harvester, db)
+    assert code == 6 and text.splitlines()[1:] == [warning]
+
+
 async def test_a_file_with_no_run_exits_7(harvester: Run, tmp_path: Path) -> None:
     db = tmp_path / "empty.sqlite"
     async with Store(db):

@@ -1,6 +1,8 @@
 """The simulated gateway's settings: from a TOML-like mapping, checked per key, layered by flags.
 
-A bad value is refused in one line naming its key; command-line flags layer over base settings.
+A bad value is refused in one line naming its key; command-line flags layer over base settings;
+each key has its ``HARVESTER_SIMULATE_*`` variable, refused in one line naming it. The symbols
+it takes are those the harvester's symbols file takes.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ import re
 
 import pytest
 
+from harvester.settings.symbols import parse_symbol
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
+from harvester.simulate.cli import settings_markdown
+from harvester.simulate.settings import env_name, from_environ
+from harvester.simulate.symbols import is_canonical, parse_interest_symbol, parse_trades_symbol
 
 TRADES = "short_trades"
 INTEREST = "short_interest"
@@ -102,3 +108,119 @@ def test_flags_layer_over_base_settings():
         token="t",
     )
     assert settings_from_args(parser.parse_args([]), base) == base
+
+
+# HARVESTER_SIMULATE_* variables ------------------------------------------------------------
+
+
+@pytest.mark.timeout(10)
+def test_every_field_is_read_from_its_variable():
+    environ = {
+        "HARVESTER_SIMULATE_TODAY": "2026-05-19",
+        "HARVESTER_SIMULATE_SCHEDULES": "yes",
+        "HARVESTER_SIMULATE_SEED": "4",
+        "HARVESTER_SIMULATE_LATENCY": "0",
+        "HARVESTER_SIMULATE_NO_DATA": "NODATAX.US, B.US",
+        "HARVESTER_SIMULATE_EMPTY": '["E.US"]',
+        "HARVESTER_SIMULATE_RATE_LIMIT": "{ short_trades = 5 }",
+        "HARVESTER_SIMULATE_TOKEN": "123",  # text as written, though it reads as a number
+        "HARVESTER_SIMULATE_OVERLOAD_ANSWER": "-5",
+        "HARVESTER_SIMULATE_RATE_SCHEDULE": "[[0, 20], [20, 5]]",
+        "HARVESTER_SIMULATE_HOLIDAYS": "US:2026-05-25",
+        "HARVESTER_SIMULATE_SUSPENDED": '{ "TSLA.US" = "2026-05-12" }',
+        "PATH": "/bin",
+    }
+    settings = GatewaySettings.from_mapping(from_environ(environ))
+    assert settings == GatewaySettings(
+        today=dt.date(2026, 5, 19),
+        schedules=True,
+        seed=4,
+        latency=0.0,
+        no_data=("NODATAX.US", "B.US"),
+        empty=("E.US",),
+        rate_limit={TRADES: 5},
+        token="123",
+        overload_answer="-5",
+        rate_schedule=((0.0, 20), (20.0, 5)),
+        holidays=(("US", dt.date(2026, 5, 25)),),
+        suspended={"TSLA.US": dt.date(2026, 5, 12)},
+    )
+    assert from_environ({}) == {}
+
+
+@pytest.mark.timeout(10)
+def test_each_field_has_its_variable():
+    for spec in dataclasses.fields(GatewaySettings):
+        assert env_name(spec.name) == "HARVESTER_SIMULATE_" + spec.name.upper()
+        assert env_name(spec.name) in settings_markdown()
+
+
+@pytest.mark.parametrize(
+    ("variable", "text", "message"),
+    [
+        (
+            "HARVESTER_SIMULATE_TODAY",
+            "soon",
+            "environment HARVESTER_SIMULATE_TODAY: today must be a date like 2026-05-18, "
+            "got 'soon'",
+        ),
+        (
+            "HARVESTER_SIMULATE_TODAYY",
+            "2026-05-19",
+            "environment HARVESTER_SIMULATE_TODAYY: unknown setting variable; "
+            "did you mean HARVESTER_SIMULATE_TODAY?",
+        ),
+        (
+            "HARVESTER_SIMULATE_SCHEDULES",
+            "maybe",
+            "environment HARVESTER_SIMULATE_SCHEDULES: schedules must be true or false, "
+            "got 'maybe'",
+        ),
+        (
+            "HARVESTER_SIMULATE_RATE_LIMIT",
+            "{ short_trades = 1.5 }",
+            "environment HARVESTER_SIMULATE_RATE_LIMIT: rate_limit.short_trades must be an "
+            "integer >= 0, got 1.5",
+        ),
+        (
+            "HARVESTER_SIMULATE_NO_DATA",
+            "00700.HK",
+            "environment HARVESTER_SIMULATE_NO_DATA: no_data must be canonical symbols like "
+            "'AAPL.US' or '700.HK', got '00700.HK'",
+        ),
+        ("HARVESTER_SIMULATE_", "x", "environment HARVESTER_SIMULATE_: unknown setting variable"),
+    ],
+)
+@pytest.mark.timeout(10)
+def test_a_bad_variable_is_one_line_naming_it(variable, text, message):
+    with pytest.raises(ValueError) as caught:
+        from_environ({variable: text})
+    assert str(caught.value) == message
+
+
+# One symbol rule: the harvester's ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["NODATAX.US", "ABCDEFGHIJ.US", "BRK.B.US", "A1.US", "700.HK", "600519.SH", "ABCDEFGHIJKL.SG"],
+)
+@pytest.mark.timeout(10)
+def test_the_gateway_takes_every_symbol_the_harvester_does(text):
+    assert parse_symbol(text).canonical == text
+    assert is_canonical(text)
+    assert GatewaySettings(no_data=(text,)).no_data == (text,)
+
+
+@pytest.mark.parametrize(
+    "text", ["ABCDEFGHIJK.US", "X.US.US", "aapl.us", "00700.HK", "AAPL", "1AAPL.US"]
+)
+@pytest.mark.timeout(10)
+def test_the_gateway_refuses_what_the_harvester_does_not_store(text):
+    assert not is_canonical(text)
+
+
+@pytest.mark.timeout(10)
+def test_a_long_us_code_is_served_in_both_styles():
+    assert parse_trades_symbol("NODATAX.US").canonical == "NODATAX.US"
+    assert parse_interest_symbol("US.ABCDEFGHIJ").canonical == "ABCDEFGHIJ.US"
