@@ -26,7 +26,7 @@ from harvester.sweep.quota import QUOTA_STOPPED
 
 log = logging.getLogger(__name__)
 
-MALFORMED_SHOWN = 20  # malformed lines logged one by one; the rest are counted
+MALFORMED_SHOWN = 20  # malformed lines ``plan`` logs one by one; the rest are counted
 CRASHED = "left by a crash"
 
 
@@ -48,10 +48,13 @@ class OpenedRun:
 class Universe:
     """The symbols file as a stream of new tasks, counting what it skips on the way."""
 
-    def __init__(self, path: Path, endpoints: Sequence[str], *, strict: bool) -> None:
+    def __init__(
+        self, path: Path, endpoints: Sequence[str], *, strict: bool, each: bool = False
+    ) -> None:
         self.path = path
         self.endpoints = tuple(endpoints)
         self.strict = strict
+        self.each = each  #: warn of each malformed line (``plan``); else once, summed up
         self.seen = 0  #: symbol lines read, duplicates included
         self.malformed = 0  #: lines that are not a symbol
         self._first_problem = ""
@@ -81,9 +84,17 @@ class Universe:
 
     def totals(self, new_tasks: int) -> Mapping[str, int]:
         """The run's counters once every line is read; a file with no symbol is refused."""
-        if self.malformed > MALFORMED_SHOWN:
+        if self.each and self.malformed > MALFORMED_SHOWN:
             log.warning(
                 "%s: %d more malformed lines skipped", self.path, self.malformed - MALFORMED_SHOWN
+            )
+        elif self.malformed and not self.each:
+            # Once a night, not once a line: the same file comes back every night.
+            log.warning(
+                "%s: %d malformed lines skipped, the first %s; harvester plan lists them",
+                self.path,
+                self.malformed,
+                self._first_problem,
             )
         if not self.seen:
             # An empty universe is a broken file (a generator that failed), not a quiet night.
@@ -105,7 +116,7 @@ class Universe:
             raise ConfigError(f"{self.path} line {lineno}: {error}")
         self.malformed += 1
         self._first_problem = self._first_problem or f"line {lineno}: {error}"
-        if self.malformed <= MALFORMED_SHOWN:
+        if self.each and self.malformed <= MALFORMED_SHOWN:
             log.warning("%s line %d: %s; skipped", self.path, lineno, error)
 
 
@@ -142,7 +153,9 @@ def read_universe(settings: Settings) -> tuple[dict[tuple[str, str], bool], Mapp
     For ``plan``: what a new run would record, without recording it.
     """
     names = [endpoint.name for endpoint in settings.endpoints]
-    universe = Universe(Path(settings.sweep.symbols), names, strict=settings.sweep.strict)
+    universe = Universe(
+        Path(settings.sweep.symbols), names, strict=settings.sweep.strict, each=True
+    )
     tasks: dict[tuple[str, str], bool] = {}
     for symbol, endpoint, status, _ in universe.tasks():
         tasks.setdefault((symbol, endpoint), status != TaskStatus.UNSUPPORTED.value)
