@@ -29,6 +29,7 @@ from pathlib import Path
 
 from harvester.exits import COMMANDS, markdown_table
 from harvester.settings.doc import default_toml, settings_table
+from harvester.simulate.cli import settings_markdown as simulate_settings_table
 from harvester.store.doc import database_doc
 from harvester.upstream.endpoints.openapi import CODES, DUPLICATE
 
@@ -183,6 +184,7 @@ def sections(root: Path) -> dict[str, Callable[[], str]]:
     """Every generated section's name and the function that writes its text."""
     return {
         "settings": settings_table,
+        "simulate settings": simulate_settings_table,
         "database": database_doc,
         "rooms": rooms_markdown,
         "layers": partial(layers_markdown, root),
