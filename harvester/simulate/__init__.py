@@ -10,8 +10,9 @@ running gateway can be stepped through; with ``schedules`` on, each market x
 endpoint pair publishes on its own calendar and now and then restates a
 recent record. Markets can close on holidays, and chosen symbols publish a day
 late, are suspended or delisted, or have chosen records restated. It encodes
-the wire format on its own and imports nothing else from ``harvester``, so an
-adapter bug shows up as a failing test.
+the wire format on its own, so an adapter bug shows up as a failing test: from
+``harvester`` it takes only the rule of which symbols exist (the harvester's
+symbol parser, so both accept the same codes) and the settings' variable names.
 
 Modules: ``settings`` (GatewaySettings), ``symbols``, ``dates``, ``draws``
 and ``data`` (the records), ``calendars`` (who publishes when), ``restate``
