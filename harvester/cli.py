@@ -34,7 +34,7 @@ from harvester.catalog import OPENAPI
 from harvester.errors import ConfigError, HarvesterError, InternalError, UsageError
 from harvester.exits import SWEEP, Exit, help_text
 from harvester.model import RunStatus, RunSummary, StopKind
-from harvester.read import chart, check, explore, query
+from harvester.read import changes, chart, check, explore, export, query
 from harvester.read.status import newest_line, read_newest_days, read_status
 from harvester.settings.config import DEFAULT_CONFIG, Settings, command_settings, load_settings
 from harvester.simulate import GatewaySettings, add_arguments, settings_from_args
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--port", type=port_or_any, default=8787, help="port (0 = any free port)")
     add_arguments(simulate)
     simulate.set_defaults(run=_run_simulate)
-    for module in (query, check, explore, plan, chart):
+    for module in (query, export, changes, check, explore, plan, chart):
         module.add_parsers(commands, common)
     return parser
 

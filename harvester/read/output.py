@@ -4,10 +4,10 @@ Every writer takes the column names and the rows in chunks (lists of tuples, as
 ``cursor.fetchmany`` gives them) and writes bytes as it goes, so a million rows
 cost the memory of one chunk; only the table, which must know its widths,
 holds its rows. Values go out as SQLite gave them: NULL is an empty CSV field,
-``null`` in JSON and ``-`` in a table. ``destination`` is stdout, a FIFO or a
-device written directly, or a regular file written atomically; ``stdout_closed``
-is what a command does when the reader of its pipe went away
-(``harvester export t | head``). While a file is written atomically, SIGTERM and
+``null`` in JSON and ``-`` in a table, whose long text cells wrap to fit the terminal.
+``destination`` is stdout, a FIFO or a device written directly, or a regular file
+written atomically; ``stdout_closed`` is what a command does when the reader of its
+pipe went away (``harvester export t | head``). While a file is written atomically, SIGTERM and
 SIGHUP raise ``Stopped``, as SIGINT raises KeyboardInterrupt, so its temporary
 file is removed; ``emit`` turns it into the signal's exit code (143, 129).
 """
@@ -18,10 +18,12 @@ import contextlib
 import csv
 import io
 import os
+import shutil
 import signal
 import stat
 import sys
 import tempfile
+import textwrap
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -33,6 +35,10 @@ from harvester.errors import UsageError
 from harvester.exits import Exit
 
 FORMATS = ("table", "csv", "json", "jsonl")
+#: A table's width when ``$COLUMNS`` is unset and stdout is no terminal (a file, a pipe).
+TABLE_WIDTH = 120
+#: Text cells this wide or narrower are never wrapped: dates, times, run ids, symbols.
+WRAP_ABOVE = 30
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # SIGINT raises KeyboardInterrupt already
 NULL = "-"
 
@@ -85,14 +91,49 @@ def _cell(value: Any) -> str:
     return NULL if value is None else str(value)
 
 
-def table_text(columns: Sequence[str], rows: Sequence[Row]) -> str:
-    """An aligned table: a header, a rule, numbers right-aligned, NULL as ``-``."""
+def table_width() -> int:
+    """The width a table fits in: ``$COLUMNS``, else the terminal's, else ``TABLE_WIDTH``."""
+    return shutil.get_terminal_size((TABLE_WIDTH, 24)).columns
+
+
+def _fitted(widths: list[int], text: Sequence[bool], width: int | None) -> list[int]:
+    """Column widths within ``width``, narrowing only text columns wider than ``WRAP_ABOVE``.
+
+    The widest are narrowed first, to one width, and none below ``WRAP_ABOVE``: a date,
+    a time, a run id or a symbol is never wrapped, and a table of nothing else keeps its
+    width however narrow the terminal.
+    """
+    excess = sum(widths) + 2 * (len(widths) - 1) - (width or 0)
+    wide = [w for w, is_text in zip(widths, text, strict=True) if is_text and w > WRAP_ABOVE]
+    if width is None or excess <= 0 or not wide:
+        return widths
+    cap = max(wide)
+    while cap > WRAP_ABOVE and sum(max(0, w - cap) for w in wide) < excess:
+        cap -= 1
+    return [min(w, cap) if is_text else w for w, is_text in zip(widths, text, strict=True)]
+
+
+def _pieces(cell: str, width: int) -> list[str]:
+    """A cell's lines in a column ``width`` wide: wrapped at spaces, a long word cut."""
+    if len(cell) <= width:
+        return [cell]
+    return textwrap.wrap(cell, width, break_on_hyphens=False) or [""]
+
+
+def table_text(columns: Sequence[str], rows: Sequence[Row], *, width: int | None = None) -> str:
+    """An aligned table: a header, a rule, numbers right-aligned, NULL as ``-``.
+
+    Within ``width`` (None: any width) long text cells, error messages above all, are
+    wrapped onto lines of their own under their column, never cut: the table holds every
+    character a CSV would.
+    """
     cells = [[_cell(value) for value in row] for row in rows]
     numeric = [
         all(isinstance(row[i], int | float) or row[i] is None for row in rows)
         for i in range(len(columns))
     ]
-    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
+    natural = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(columns)]
+    widths = _fitted(natural, [not right for right in numeric], width)
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
@@ -100,18 +141,22 @@ def table_text(columns: Sequence[str], rows: Sequence[Row]) -> str:
             for value, width, right in zip(values, widths, numeric, strict=True)
         ).rstrip()
 
-    return (
-        "\n".join(
-            [line(columns), line(["-" * width for width in widths]), *(line(row) for row in cells)]
-        )
-        + "\n"
-    )
+    def lines(row: Sequence[str]) -> list[str]:
+        pieces = [_pieces(cell, width) for cell, width in zip(row, widths, strict=True)]
+        depth = max(map(len, pieces))
+        return [line([p[n] if n < len(p) else "" for p in pieces]) for n in range(depth)]
+
+    out = [line(columns), line(["-" * width for width in widths])]
+    for row in cells:
+        out += lines(row)
+    return "\n".join(out) + "\n"
 
 
 def write_rows(out: BinaryIO, fmt: str, columns: Sequence[str], chunks: Chunks) -> None:
-    """Write the rows in ``fmt`` (one of FORMATS)."""
+    """Write the rows in ``fmt`` (one of FORMATS); a table fits ``table_width()``."""
     if fmt == "table":
-        out.write(table_text(columns, [row for chunk in chunks for row in chunk]).encode())
+        rows = [row for chunk in chunks for row in chunk]
+        out.write(table_text(columns, rows, width=table_width()).encode())
     elif fmt == "csv":
         _csv(out, columns, chunks)
     elif fmt == "json":

@@ -1,11 +1,11 @@
-"""``harvester show | latest | export``: the stored data read back, read-only, in any format.
+"""``harvester show | latest``: symbols' series and the newest day of each, in any format.
 
-``show`` prints symbols' time series, ``latest`` the cross-section on each
-symbol's newest day, ``export`` any table or view as a stream. All three open
-the file read-only (they never block a sweep), read the views of schema
-version 3, and put user text into SQL only as a parameter or as a name first
-found in the file itself. Their exit codes are declared in ``harvester.exits``
-(``READ``), and ``-h`` shows them.
+``show`` prints symbols' time series, ``latest`` the cross-section on each symbol's
+newest day, as stored now or as known at a moment (``--as-of``, ``read.asof``). Both open
+the file read-only (they never block a sweep), read the views of schema version 3, and
+put user text into SQL only as a parameter or as a name first found in the file itself.
+Their exit codes are declared in ``harvester.exits`` (``READ``), and ``-h`` shows them;
+``export`` and ``changes`` have modules of their own.
 """
 
 from __future__ import annotations
@@ -14,31 +14,30 @@ import argparse
 import sqlite3
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from harvester.arguments import AS_OF_HELP, day, moment, positive_count
-from harvester.catalog import ENDPOINTS
+from harvester.arguments import AS_OF_HELP, as_of, day, positive_count
 from harvester.errors import UsageError
-from harvester.exits import READ, Exit, help_text
+from harvester.exits import Exit
 from harvester.model import SUPPORTED_MARKETS, symbol_from_canonical
-from harvester.read.output import FORMATS, chunked, emit, table_text, write_rows
-from harvester.settings.config import command_settings
-from harvester.settings.symbols import SymbolSyntaxError, parse_symbol
-from harvester.store.columns import RELATIONS, SIDE_BY_SIDE
-from harvester.store.database import (
-    HISTORY_VERSION,
-    VIEWS_VERSION,
-    added_in,
-    readable_version,
-    reading,
+from harvester.read.asof import latest_known_at, resolve
+from harvester.read.commands import (
+    ALL,
+    ENDPOINT_NAMES,
+    add_format,
+    columns_of,
+    command_parser,
+    db_path,
+    endpoints_in,
+    quote,
 )
+from harvester.read.output import FORMATS, chunked, emit, table_text, table_width, write_rows
+from harvester.settings.symbols import SymbolSyntaxError, parse_symbol
+from harvester.store.columns import SIDE_BY_SIDE
+from harvester.store.database import HISTORY_VERSION, VIEWS_VERSION, added_in, reading
 from harvester.store.history import AS_OF
-from harvester.store.history import TABLES as HISTORY_TABLES
-from harvester.store.lock import own_file
 
 PROVENANCE = ("run_id", "fetched_at")  # left out of show and latest; export has them
-ENDPOINT_NAMES = tuple(endpoint.name for endpoint in ENDPOINTS)
 #: ``latest``'s default ``--by``: each data set's headline figure, one both markets fill.
 #: For short_positions that is ``short_ratio`` (upstream ``rate``; the other is ``close``),
 #: whose unit the vendor leaves unsaid: compare it within one market (``--market``).
@@ -47,26 +46,6 @@ DEFAULT_BY = {
     "short_interest": "short_percent",
     "short_positions": "short_ratio",
 }
-ALL = "all"
-
-
-def _quote(name: str) -> str:
-    """An SQL identifier, quoted; only ever applied to names read from the file."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def columns_of(db: sqlite3.Connection, name: str) -> list[str]:
-    """The column names of a table or view, in order; empty when there is no such thing."""
-    return [row[0] for row in db.execute("SELECT name FROM pragma_table_info(?)", (name,))]
-
-
-def _db_path(args: argparse.Namespace) -> Path:
-    return Path(command_settings(args).sweep.db)
-
-
-def _or(names: Sequence[str]) -> str:
-    """``a, b or c``."""
-    return f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
 
 
 # show -------------------------------------------------------------------------------------
@@ -127,13 +106,13 @@ def _series(
             return "? AS endpoint"
         source = taken.get(name)
         if source is None or source not in own:
-            return f"NULL AS {_quote(name)}"
-        return _quote(source) if source == name else f"{_quote(source)} AS {_quote(name)}"
+            return f"NULL AS {quote(name)}"
+        return quote(source) if source == name else f"{quote(source)} AS {quote(name)}"
 
     select = ", ".join(map(column, names))
     params: list[Any] = [endpoint] if "endpoint" in names else []
     source = f"{endpoint}_versions" if args.as_of else view
-    sql = f"SELECT {select} FROM {_quote(source)} WHERE symbol = ?"
+    sql = f"SELECT {select} FROM {quote(source)} WHERE symbol = ?"
     params.append(symbol)
     if args.as_of:
         sql += f" AND {AS_OF}"
@@ -181,14 +160,6 @@ def _missing_line(
     return f"harvester: {symbol}: no {named} rows stored{after}{when}{why}\n"
 
 
-def _endpoints(db: sqlite3.Connection, chosen: str) -> tuple[str, ...]:
-    """The endpoints ``--endpoint`` names; ``all``: every one whose table the file has."""
-    if chosen != ALL:
-        return (chosen,)
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    return tuple(name for name in ENDPOINT_NAMES if added_in(name) <= version)
-
-
 class _Show:
     """What ``show`` prints, counting each symbol's rows as they go out."""
 
@@ -196,7 +167,7 @@ class _Show:
         self, db: sqlite3.Connection, symbols: Sequence[str], args: argparse.Namespace
     ) -> None:
         self.db, self.symbols, self.args = db, symbols, args
-        self.endpoints = _endpoints(db, args.endpoint)
+        self.endpoints = endpoints_in(db, args.endpoint)
         self.counts = dict.fromkeys(symbols, 0)
 
     def _chunks(
@@ -221,7 +192,7 @@ class _Show:
             rows = [row for chunk in self._chunks(endpoint, names) for row in chunk]
             if rows:
                 title = "" if len(self.endpoints) == 1 else f"{endpoint}\n"
-                out.write((gap + title + table_text(names, rows)).encode())
+                out.write((gap + title + table_text(names, rows, width=table_width())).encode())
                 gap = "\n"
 
     def write(self, out: BinaryIO) -> None:
@@ -253,7 +224,8 @@ def _show(args: argparse.Namespace) -> int:
     need = HISTORY_VERSION if args.as_of else VIEWS_VERSION
     if args.endpoint != ALL:
         need = max(need, added_in(args.endpoint))
-    with reading(_db_path(args), at_least=need) as db:
+    with reading(db_path(args), at_least=need) as db:
+        args.as_of = resolve(db, args.as_of, "--as-of")  # a run id: when it finished
         show = _Show(db, symbols, args)
         code = emit(None, show.write)
         if code:  # stdout closed early: the counts are not the whole story
@@ -268,7 +240,8 @@ def _show(args: argparse.Namespace) -> int:
 
 def _latest(args: argparse.Namespace) -> int:
     view = f"latest_{args.endpoint}"
-    with reading(_db_path(args), at_least=max(VIEWS_VERSION, added_in(args.endpoint))) as db:
+    need = max(HISTORY_VERSION if args.as_of else VIEWS_VERSION, added_in(args.endpoint))
+    with reading(db_path(args), at_least=need) as db:
         every = columns_of(db, view)
         by = args.by or DEFAULT_BY[args.endpoint]
         if by not in every:
@@ -277,12 +250,18 @@ def _latest(args: argparse.Namespace) -> int:
             )
         source = f"{args.market.lower()}_{args.endpoint}" if args.market else view
         names = [name for name in columns_of(db, source) if name not in PROVENANCE]
-        sql = f"SELECT {', '.join(map(_quote, names))} FROM {_quote(view)}"
-        params: list[Any] = []
+        when = resolve(db, args.as_of, "--as-of")
+        # As of T: each symbol's newest day among the values known then, in the same columns.
+        rows, params = (
+            (quote(view), [])
+            if when is None
+            else (f"({latest_known_at(args.endpoint)})", [when, when])
+        )
+        sql = f"SELECT {', '.join(map(quote, names))} FROM {rows}"
         if args.market:
             sql += " WHERE market = ?"
             params.append(args.market)
-        sql += f" ORDER BY {_quote(by)} IS NULL, {_quote(by)} DESC, symbol"
+        sql += f" ORDER BY {quote(by)} IS NULL, {quote(by)} DESC, symbol"
         if args.top:
             sql += " LIMIT ?"
             params.append(args.top)
@@ -290,102 +269,12 @@ def _latest(args: argparse.Namespace) -> int:
         return emit(None, lambda out: write_rows(out, args.format, names, chunked(cursor)))
 
 
-# export -----------------------------------------------------------------------------------
-
-
-def _export_filter(
-    name: str, names: Sequence[str], args: argparse.Namespace
-) -> tuple[str, list[Any]]:
-    """The WHERE clause of ``--market`` and ``--since``, refused where their column is absent."""
-    clauses, params = [], []
-    for flag, column, value, op in (
-        ("--market", "market", args.market, "="),
-        ("--since", "trade_date", args.since, ">="),
-    ):
-        if value is None:
-            continue
-        if column not in names:
-            raise UsageError(
-                f"{flag}: {name} has no {column} column; leave {flag} out, or "
-                f"export a table or view that has one"
-            )
-        clauses.append(f"{column} {op} ?")
-        params.append(value)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
-
-
-def _older(name: str, version: int) -> str:
-    """Why a file of schema ``version`` may lack ``name``: a sweep would add it."""
-    if version < VIEWS_VERSION:
-        return (
-            f"; its schema version {version} predates the views: run a sweep on it once to add them"
-        )
-    if name in RELATIONS:  # a table or view of a later schema
-        return f"; {name} came after its schema version {version}: run a sweep on it once to add it"
-    return ""
-
-
-def _export(args: argparse.Namespace) -> int:
-    path = _db_path(args)
-    own = None if args.output in (None, "-") else own_file(Path(args.output), path)
-    if own is not None:
-        raise UsageError(f"-o {args.output}: that is {own}; name another file")
-    with reading(path) as db:
-        known = [
-            row[0]
-            for row in db.execute(
-                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
-                r"AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY type, name"
-            )
-        ]
-        name = {known_name.lower(): known_name for known_name in known}.get(args.name.lower())
-        if name is None:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            raise UsageError(
-                f"database {path}: no table or view named {args.name!r}; choose "
-                f"one of: {', '.join(known)}{_older(args.name.lower(), version)}"
-            )
-        if args.as_of:
-            if name not in HISTORY_TABLES:
-                raise UsageError(
-                    f"--as-of: {name} keeps no history; choose one of: {', '.join(HISTORY_TABLES)}"
-                )
-            readable_version(db, path, at_least=HISTORY_VERSION)
-            name = f"{name}_versions"
-        where, params = _export_filter(name, columns_of(db, name), args)
-        if args.as_of:
-            where += (" AND " if where else " WHERE ") + AS_OF
-            params += [args.as_of, args.as_of]
-        cursor = db.execute(f"SELECT * FROM {_quote(name)}{where}", params)
-        names = [column[0] for column in cursor.description]
-        return emit(args.output, lambda out: write_rows(out, args.format, names, chunked(cursor)))
-
-
 # the command line -------------------------------------------------------------------------
 
 
-def _format(parser: argparse.ArgumentParser, formats: Sequence[str], default: str) -> None:
-    parser.add_argument(
-        "--format", choices=formats, default=default, help=f"output format (default {default})"
-    )
-
-
-def _parser(
-    commands: Any, common: argparse.ArgumentParser, name: str, summary: str, examples: str
-) -> Any:
-    return commands.add_parser(
-        name,
-        parents=[common],
-        help=summary,
-        description=summary[0].upper() + summary[1:] + ".",
-        epilog="examples:\n" + examples + "\nexit codes:\n" + help_text(READ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``show``, ``latest`` and ``export`` to ``commands`` (argparse subparsers)."""
-    show = _parser(
+    """Add ``show`` and ``latest`` to ``commands`` (argparse subparsers)."""
+    show = command_parser(
         commands,
         common,
         "show",
@@ -412,18 +301,19 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     window.add_argument("--since", type=day, metavar="DATE", help="from DATE on (YYYY-MM-DD)")
     show.add_argument(
-        "--as-of", type=moment, metavar="T", help=f"the values known at T: {AS_OF_HELP}"
+        "--as-of", type=as_of, metavar="T", help=f"the values known at T: {AS_OF_HELP}"
     )
-    _format(show, FORMATS, "table")
+    add_format(show, FORMATS, "table")
     show.set_defaults(run=_show)
 
-    latest = _parser(
+    latest = command_parser(
         commands,
         common,
         "latest",
         "every symbol on its newest stored day, sorted",
         "  harvester latest --market US --top 10\n"
-        "  harvester latest --endpoint short_interest --by days_to_cover --top 5\n",
+        "  harvester latest --endpoint short_interest --by days_to_cover --top 5\n"
+        "  harvester latest --market US --top 3 --as-of yesterday\n",
     )
     latest.add_argument(
         "--endpoint",
@@ -445,41 +335,11 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         + ")",
     )
     latest.add_argument("--top", type=positive_count, metavar="N", help="only the first N")
-    _format(latest, FORMATS, "table")
-    latest.set_defaults(run=_latest)
-
-    export = _parser(
-        commands,
-        common,
-        "export",
-        "stream a table or view as CSV, JSON or JSON lines",
-        "  harvester export short_trades --market HK --since 2026-01-01 -o hk.csv\n"
-        "  harvester export snapshot --format jsonl | head\n",
-    )
-    export.add_argument("name", metavar="TABLE_OR_VIEW", help="e.g. short_trades, snapshot")
-    export.add_argument(
-        "--market",
-        type=str.upper,
-        choices=SUPPORTED_MARKETS,
-        help="one market's rows (where there is a market column)",
-    )
-    export.add_argument(
-        "--since",
-        type=day,
-        metavar="DATE",
-        help="rows from DATE on (where there is a trade_date column)",
-    )
-    export.add_argument(
+    latest.add_argument(
         "--as-of",
-        type=moment,
+        type=as_of,
         metavar="T",
-        help=f"{_or(HISTORY_TABLES)} as known at T: {AS_OF_HELP}",
+        help=f"each symbol's newest day among the values known at T: {AS_OF_HELP}",
     )
-    export.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="write FILE whole or not at all (default, or -: stdout)",
-    )
-    _format(export, FORMATS[1:], "csv")
-    export.set_defaults(run=_export)
+    add_format(latest, FORMATS, "table")
+    latest.set_defaults(run=_latest)

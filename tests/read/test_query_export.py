@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from harvester.read.output import atomic_file
+from harvester.read.output import atomic_file, table_text
 from harvester.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -90,21 +91,70 @@ def run(harvester: Run, swept: Any) -> Run:
 
 @pytest.fixture(scope="module")
 def medium_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """200,000 rows: an export far larger than a pipe's buffer."""
-    return build_trades(tmp_path_factory.mktemp("medium") / "h.sqlite", 200_000)
+    """50,000 rows: an export far larger than a pipe's buffer (4.4 MB as CSV: 68 times
+    Linux's 64 KiB, 4 times the most a pipe can be given)."""
+    return build_trades(tmp_path_factory.mktemp("medium") / "h.sqlite", 50_000)
+
+
+#: What a data table's export has after its own data, plain or --as-of (docs/reading.md).
+TAIL = ("first_seen_at", "valid_from", "valid_to", "run_id", "fetched_at")
+
+
+def exported(swept: Any, table: str, where: str = "", params: tuple[Any, ...] = ()) -> str:
+    """SQL for the rows ``export TABLE`` prints: the table's columns but its provenance, then
+    ``TAIL``, the current values' valid_from and valid_to read from the versions view."""
+    own = [row[1] for row in swept.rows(f"SELECT * FROM pragma_table_info('{table}')")]
+    head = ", ".join(f"t.{name}" for name in own if name not in TAIL)
+    return (
+        f"SELECT {head}, t.first_seen_at, v.valid_from, v.valid_to, t.run_id, t.fetched_at "
+        f"FROM {table} AS t JOIN {table}_versions AS v ON v.symbol = t.symbol "
+        f"AND v.trade_date = t.trade_date AND v.valid_to IS NULL {where} "
+        "ORDER BY t.symbol, t.trade_date"
+    )
+
+
+def by_key(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda row: (row["symbol"], row["trade_date"]))
 
 
 def test_export_of_a_table_as_csv_is_every_row(run: Run, swept: Any) -> None:
     result = run("export", "short_trades")
     assert result.returncode == 0, result.stderr
-    want = table_rows(swept, "SELECT * FROM short_trades")
+    want = table_rows(swept, exported(swept, "short_trades"))
     assert len(want) > 100
-    assert list(csv.DictReader(io.StringIO(result.stdout))) == as_csv(want)
+    assert by_key(list(csv.DictReader(io.StringIO(result.stdout)))) == as_csv(want)
     assert result.stdout.splitlines()[0] == ",".join(want[0])
+    assert list(want[0])[-5:] == list(TAIL) and list(want[0])[:3] == [
+        "symbol",
+        "market",
+        "trade_date",
+    ]
+
+
+@pytest.mark.parametrize("table", ["short_trades", "short_interest", "short_positions"])
+def test_plain_and_as_of_exports_have_the_same_columns(table: str, run: Run) -> None:
+    now = run("export", table)
+    # The end of today, after the sweep: every value is known and still current.
+    known = run("export", table, "--as-of", "today")
+    assert now.returncode == known.returncode == 0, (now.stderr, known.stderr)
+    header = now.stdout.splitlines()[0]
+    assert known.stdout.splitlines()[0] == header and header.endswith(",".join(TAIL))
+    plain = list(csv.DictReader(io.StringIO(now.stdout)))
+    as_of = list(csv.DictReader(io.StringIO(known.stdout)))
+    # The same values; as of a moment, the last fetch (maybe later) is left out.
+    assert by_key(as_of) == by_key([row | {"run_id": "", "fetched_at": ""} for row in plain])
+    assert all(row["run_id"] for row in plain)
 
 
 @pytest.mark.parametrize(
-    "name", ["snapshot", "latest_short_interest", "hk_short_trades", "run_problems"]
+    "name",
+    [
+        "snapshot",
+        # The other views are read in process by tests/store/test_views.py: slow here.
+        pytest.param("latest_short_interest", marks=pytest.mark.slow),
+        pytest.param("hk_short_trades", marks=pytest.mark.slow),
+        pytest.param("run_problems", marks=pytest.mark.slow),
+    ],
 )
 def test_export_of_a_view_as_json_and_jsonl(name: str, run: Run, swept: Any) -> None:
     want = table_rows(swept, f"SELECT * FROM {name}")
@@ -123,9 +173,11 @@ def test_market_and_since_filter_where_the_columns_exist(run: Run, swept: Any) -
     )
     assert result.returncode == 0, result.stderr
     want = table_rows(
-        swept, "SELECT * FROM short_interest WHERE market = 'HK' AND trade_date >= ?", (day,)
+        swept,
+        exported(swept, "short_interest", "WHERE t.market = 'HK' AND t.trade_date >= ?"),
+        (day,),
     )
-    assert json.loads(result.stdout) == want and len(want) == 3
+    assert by_key(json.loads(result.stdout)) == want and len(want) == 3
 
 
 @pytest.mark.parametrize(
@@ -135,13 +187,65 @@ def test_market_and_since_filter_where_the_columns_exist(run: Run, swept: Any) -
         (["us_short_trades", "--market", "US"], "--market: us_short_trades has no market column"),
         (["snapshot", "--since", "2026-01-01"], "--since: snapshot has no trade_date column"),
         (["short_trades", "--since", "2026-13-01"], "not a date: '2026-13-01'"),
-        (["short_trades", "--format", "table"], "invalid choice: 'table'"),
+        (["short_trades", "--format", "xml"], "invalid choice: 'xml'"),
     ],
 )
 def test_a_filter_without_its_column_is_one_line(
     args: list[str], said: str, run: Run, error_line: Callable[..., str]
 ) -> None:
     assert said in error_line(run("export", *args))
+
+
+def _column(lines: list[str], name: str) -> list[str]:
+    """One column's cells of a table, a cell wrapped over several lines joined again."""
+    header, rule, *body = lines
+    spans = [match.span() for match in re.finditer(r"-+", rule)]
+    start, end = spans[header.split().index(name)]
+    cells: list[str] = []
+    for line in body:
+        piece = line[start:end].strip()
+        if line[: spans[0][1]].strip():  # a row's first line
+            cells.append(piece)
+        elif piece:
+            cells[-1] += " " + piece
+    return cells
+
+
+@pytest.mark.parametrize("width", [150, 100])
+def test_export_as_a_table_wraps_long_messages_and_keeps_every_word(
+    width: int, harvester: Run, swept: Any
+) -> None:
+    result = harvester(
+        "export",
+        "run_problems",
+        "--format",
+        "table",
+        "--db",
+        str(swept.db),
+        env={"COLUMNS": str(width)},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    want = table_rows(swept, "SELECT * FROM run_problems")
+    assert len(want) >= 4 and len(lines) > len(want) + 2  # some message took two lines
+    assert _column(lines, "error_message") == [row["error_message"] or "-" for row in want]
+    assert _column(lines, "updated_at") == [row["updated_at"] for row in want]  # never wrapped
+    # Within the width while the messages can narrow; never a message narrower than 31.
+    assert max(map(len, lines)) <= max(width, len(lines[0]) - len("error_message") + 31)
+
+
+def test_a_table_wraps_only_long_text_and_only_when_asked() -> None:
+    columns = ["key", "message", "count"]
+    rows = [("a" * 8, "word " * 19 + "end", 1234567), ("b", None, None)]
+    whole = table_text(columns, rows).splitlines()
+    assert len(whole) == 4 and whole[2].endswith("word end  1234567")
+    fitted = table_text(columns, rows, width=60).splitlines()
+    assert max(map(len, fitted)) <= 60 and len(fitted) > 4
+    assert _column(fitted, "message") == [rows[0][1], "-"]
+    assert fitted[2].startswith("aaaaaaaa  word") and fitted[2].endswith("1234567")
+    # Nothing wide enough to wrap: the table keeps its width, however narrow the terminal.
+    narrow = table_text(["run_id"], [("20261206T214224Z-7bea59",)], width=10)
+    assert narrow.splitlines()[2] == "20261206T214224Z-7bea59"
 
 
 def test_an_unknown_name_lists_the_tables_and_views(
