@@ -1,7 +1,8 @@
 """Every exit code of the harvester, declared once, with what it means to each command.
 
 A code means something to ``sweep``, to ``check``, to the read commands (``show``,
-``latest`` and ``export`` share one table) and to ``plan``. From these declarations come
+``latest``, ``export`` and ``changes`` share one table; ``chart`` exits 0 or
+``Exit.USAGE``) and to ``plan``. From these declarations come
 the commands' return values, their ``-h`` epilogs (``help_text``) and the docs' tables
 (``markdown_table``, embedded by ``harvester.docs``). ``status``, ``explore`` and
 ``datasette-metadata`` exit 0, or ``Exit.USAGE`` on any error; a bug is

@@ -1,4 +1,5 @@
-"""Reading the file back: show, latest, export and their formats, status, check, Datasette.
+"""Reading the file back: show, latest, export, changes and their formats, --as-of, chart,
+status, check, Datasette.
 
 Read-only; never imports the sweep.
 """
