@@ -357,9 +357,13 @@ def _run_simulate(args: argparse.Namespace) -> int:
 
 
 async def _simulate(args: argparse.Namespace) -> int:
-    base = GatewaySettings()
     if args.config is not None:
         base = gateway_settings(load_settings(args.config))
+    else:  # the gateway's defaults, and the HARVESTER_SIMULATE_* variables over them
+        try:
+            base = GatewaySettings.from_mapping(from_environ(os.environ))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
     try:
         settings = settings_from_args(args, base)
     except ValueError as exc:

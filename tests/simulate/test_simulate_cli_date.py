@@ -202,16 +202,16 @@ def test_a_config_file_adds_to_the_shipped_one(
 def simulate_process(
     clean_env: Callable[..., dict[str, str]], first_line: Callable[..., str]
 ) -> Iterator[Callable[..., tuple[str, subprocess.Popen[str]]]]:
-    """``start(*flags)``: ``harvester simulate --port 0`` started; its first stdout line."""
+    """``start(*flags, **env)``: ``harvester simulate --port 0`` started; its first stdout line."""
     started: list[subprocess.Popen[str]] = []
 
-    def start(*flags: str) -> tuple[str, subprocess.Popen[str]]:
+    def start(*flags: str, **env: str) -> tuple[str, subprocess.Popen[str]]:
         process = subprocess.Popen(
             [sys.executable, "-m", "harvester", "simulate", "--port", "0", *flags],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env=clean_env(),
+            env=clean_env(**env),
         )
         started.append(process)
         return first_line(process), process
@@ -242,3 +242,21 @@ def test_simulate_takes_a_symbol_the_harvester_takes(
         url = f"{gateway.url}/v1/quote/NODATAX.US/short-selling/short-trades?count=5"
         with urllib.request.urlopen(url, timeout=10) as answer:
             assert json.load(answer)["code"] == -10
+
+
+@pytest.mark.timeout(60)
+def test_simulate_without_a_config_takes_the_variables(
+    simulate_process: Callable[..., tuple[str, subprocess.Popen[str]]],
+    harvester: Run,
+) -> None:
+    line, process = simulate_process(HARVESTER_SIMULATE_TODAY="2026-05-20")
+    url = line.removeprefix("simulated gateway listening on ").strip()
+    with urllib.request.urlopen(f"{url}/_sim/today", timeout=10) as answer:
+        assert json.load(answer)["today"] == "2026-05-20"
+    process.send_signal(signal.SIGINT)
+    bad = harvester("simulate", "--port", "0", env={"HARVESTER_SIMULATE_TODAY": "soon"})
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines() == [
+        "harvester: error: environment HARVESTER_SIMULATE_TODAY: today must be a date like "
+        "2026-05-18, got 'soon'"
+    ]
