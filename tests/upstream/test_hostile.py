@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from harvester.model import RunStatus
 from harvester.simulate import Gateway, GatewaySettings
 from harvester.sweep.fetch import OVERLOAD_TRIES
+from harvester.sweep.ledger import Universe
 from harvester.sweep.run import run_sweep
 
 Answer = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -299,6 +300,7 @@ async def test_redirect_to_another_host_fails_the_task_without_following(
     assert failure(db, "MOVED.US")[:3] == ("failed", 1, "http_302")
 
 
+@pytest.mark.slow  # ~3 s: BUSY.US's 429s slow the pacer; each fault alone has quick tests
 async def test_gateway_faults_forever_fail_only_their_symbol(
     sweep_simulated: Callable[..., Awaitable[Any]], task_map: Tasks
 ) -> None:
@@ -359,6 +361,14 @@ async def test_a_hostile_symbols_file_sends_only_intended_paths(
         outcomes = gateway.stats.as_dict()["by_outcome"]
     assert outcomes == {"short_trades": {"ok": 3}, "short_interest": {"ok": 3}}
     assert summary.malformed_lines == 9
+    # The sweep warns once, naming the first; plan (each=True) names every one.
+    assert [m for m in caplog.messages if "malformed" in m] == [
+        f"{settings.sweep.symbols}: 9 malformed lines skipped, the first line 3: not a symbol: "
+        "'../x'; harvester plan lists them"
+    ]
+    caplog.clear()
+    universe = Universe(Path(settings.sweep.symbols), ["short_trades"], strict=False, each=True)
+    list(universe.tasks())
     reported = sorted(
         int(m.split(" line ")[1].split(":")[0]) for m in caplog.messages if " line " in m
     )
