@@ -244,6 +244,7 @@ def test_one_failed_task_within_max_failed_exits_0_and_is_named(
     assert text.startswith("run ") and f"1 tasks failed: {FAILING} short_trades" in text
 
 
+@pytest.mark.slow  # ~3 s of subprocesses; the count form has a fast test
 @pytest.mark.timeout(60)
 def test_max_failed_as_a_share_of_the_runs_tasks(harvester: Run, swept: Swept) -> None:
     # 20 tasks, 2 failed: 10% allows 2, 5% allows 1.
@@ -256,6 +257,7 @@ def test_max_failed_as_a_share_of_the_runs_tasks(harvester: Run, swept: Swept) -
     assert check(harvester, swept.db, "--today", SERVED, "--max-failed", "9.99%")[0] == 3
 
 
+@pytest.mark.slow  # ~6 s: a subprocess per bad value
 @pytest.mark.timeout(60)
 def test_bad_values_are_one_line_errors(
     harvester: Run, error_line: ErrorLine, swept: Swept
