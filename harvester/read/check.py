@@ -9,7 +9,7 @@ latest run's malformed symbols lines, which the sweep only logs. The
 codes and what they mean are declared in ``harvester.exits`` (``Exit``), and ``-h``
 shows them.
 
-Besides the run, it judges the data: each market's newest stored day of each data set
+Besides the run, it judges the data (harvester.read.freshness): each market's newest stored day of each data set
 the dialect serves must be no older than ``published_by`` (harvester.catalog) allows on
 the reference day, the one ``--today`` names, else the simulated gateway's served day of
 the latest run, else today in the exchange's time zone.
@@ -24,28 +24,25 @@ import sqlite3
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
-from harvester.catalog import published_by
 from harvester.exits import CHECK, CHECK_PRECEDENCE, Exit, help_text
 from harvester.model import (
-    MARKET_TZ,
-    SUPPORTED_MARKETS,
     RunStatus,
     TaskStatus,
     duration_text,
     tasks_in,
     utc_time,
 )
+from harvester.read.freshness import Freshness, behind_line, freshness, reference_days
 from harvester.read.status import mark_orphans, read_consistent, read_newest, read_runs
-from harvester.settings.config import EndpointConfig, command_settings
+from harvester.settings.config import command_settings
 from harvester.store.database import corrupt, is_empty, readable_version
 from harvester.store.lock import LockHolder
 
@@ -109,36 +106,6 @@ class Tolerance:
 
 
 NONE_FAILED = Tolerance("0")
-
-
-@dataclass(frozen=True, slots=True)
-class Freshness:
-    """One market's newest stored day of one data set, against the newest due by ``reference``."""
-
-    endpoint: str
-    market: str
-    newest: date
-    reference: date  #: ``--today``, the simulated gateway's served day, or today there
-    stale_after: int  #: ``[endpoints.NAME] stale_after_<market>``, in business days
-
-    @property
-    def expected(self) -> date:
-        """The newest day that should be stored by ``reference``, at the latest."""
-        return published_by(self.reference, self.stale_after)
-
-    @property
-    def stale(self) -> bool:
-        """Whether the newest stored day is older than ``expected``."""
-        return self.newest < self.expected
-
-    @property
-    def setting(self) -> str:
-        """The setting that says how late this market publishes this data set."""
-        return f"[endpoints.{self.endpoint}] stale_after_{self.market.lower()}"
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``--json`` object of one pair (orjson writes a date as ``YYYY-MM-DD``)."""
-        return {**asdict(self), "expected": self.expected, "stale": self.stale}
 
 
 def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -301,47 +268,6 @@ def _count(run: dict[str, Any], status: TaskStatus) -> int:
     return tasks_in(run["tasks"], status)
 
 
-def reference_days(
-    today: date | None, run: dict[str, Any] | None, now: datetime
-) -> tuple[dict[str, date], str]:
-    """The day each market's data is judged on, and where it came from.
-
-    ``--today``; else the latest run's ``served_day`` (a ``--simulate`` run's: the simulated
-    gateway serves a fixed day; a file older than schema version 8 has no such column);
-    else ``now`` in each exchange's time zone.
-    """
-    if today is not None:
-        return dict.fromkeys(SUPPORTED_MARKETS, today), "--today"
-    served = run.get("served_day") if run else None
-    if served:
-        return dict.fromkeys(SUPPORTED_MARKETS, date.fromisoformat(served)), "served_day"
-    return {
-        market: now.astimezone(ZoneInfo(MARKET_TZ[market])).date() for market in SUPPORTED_MARKETS
-    }, "clock"
-
-
-def freshness(
-    newest: list[dict[str, str]], endpoints: Sequence[EndpointConfig], days: dict[str, date]
-) -> list[Freshness]:
-    """Each stored (data set, market) pair of ``endpoints`` against its ``stale_after``.
-
-    A market with no rows of a data set is not judged: it may be one that market does not
-    publish, or a universe without symbols of it.
-    """
-    settings = {endpoint.name: endpoint for endpoint in endpoints}
-    return [
-        Freshness(
-            pair["endpoint"],
-            pair["market"],
-            date.fromisoformat(pair["newest"]),
-            days[pair["market"]],
-            getattr(settings[pair["endpoint"]], f"stale_after_{pair['market'].lower()}"),
-        )
-        for pair in newest
-        if pair["endpoint"] in settings
-    ]
-
-
 def find_problems(
     finding: Finding,
     max_age: float,
@@ -373,7 +299,7 @@ def find_problems(
     stale = _stale(run, max_age, now)
     if stale:
         problems.append(Problem(Exit.STALE, stale))
-    problems += [Problem(Exit.BEHIND, _behind_line(pair)) for pair in fresh if pair.stale]
+    problems += [Problem(Exit.BEHIND, behind_line(pair)) for pair in fresh if pair.stale]
     return problems
 
 
@@ -414,16 +340,6 @@ def _failed_line(run: dict[str, Any], failed: list[dict[str, Any]], max_failed: 
     return (
         f"run {run['run_id']}: {len(failed)} tasks failed{over}: {_named(failed)}; "
         "harvester check --json lists them with their errors"
-    )
-
-
-def _behind_line(pair: Freshness) -> str:
-    return (
-        f"{pair.market} {pair.endpoint} is behind: newest stored day {pair.newest}, expected "
-        f"{pair.expected} at the latest ({pair.setting} = {pair.stale_after} business days "
-        f"before {pair.reference}); harvester sweep --full asks every symbol anew, and if upstream "
-        f"has nothing newer either, {pair.market} publishes it later than that: raise "
-        f"stale_after_{pair.market.lower()}"
     )
 
 

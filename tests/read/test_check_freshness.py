@@ -23,7 +23,7 @@ import pytest
 from fixtures_swept import FAILING, Swept
 
 from harvester.catalog import published_by
-from harvester.read.check import reference_days
+from harvester.read.freshness import reference_days
 from harvester.read.status import newest_line, read_newest, read_newest_days
 from harvester.simulate.settings import DEFAULT_TODAY
 
