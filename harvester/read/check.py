@@ -9,10 +9,10 @@ latest run's malformed symbols lines, which the sweep only logs. The
 codes and what they mean are declared in ``harvester.exits`` (``Exit``), and ``-h``
 shows them.
 
-Besides the run, it judges the data (harvester.read.freshness): each market's newest stored day of each data set
-the dialect serves must be no older than ``published_by`` (harvester.catalog) allows on
-the reference day, the one ``--today`` names, else the simulated gateway's served day of
-the latest run, else today in the exchange's time zone.
+Besides the run, it judges the data (harvester.read.freshness): each market's newest
+stored day of each data set the dialect serves must be no older than ``published_by``
+(harvester.catalog) allows on the reference day, the one ``--today`` names, else the
+simulated gateway's served day of the latest run, else today in the exchange's time zone.
 """
 
 from __future__ import annotations
