@@ -1,9 +1,10 @@
 """Datasette over a swept database: the metadata, its canned queries through the JSON API,
 the descriptions on its pages, and ``harvester explore``, which serves on 127.0.0.1 only.
 
-The tests that start Datasette are skipped only when it is not installed (the ``explore``
-extra; CI installs it with README's test command). Each one ends the servers it started,
-by pid, and every wait has a deadline.
+The tests that start Datasette are slow tests, a server each (CI's slow job runs them; the
+metadata and the health query are checked here without one), skipped only when it is not
+installed (the ``explore`` extra; CI installs it with README's test command). Each one ends
+the servers it started, by pid, and every wait has a deadline.
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ def datasette(
 # Through Datasette -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_each_canned_query_answers_through_the_json_api(
     datasette: tuple[Server, Swept, Path],
 ) -> None:
@@ -227,6 +229,7 @@ def test_each_canned_query_answers_through_the_json_api(
             assert server.json(f"{NAME}/{name}.json?_shape=array&symbol={style}") == canonical
 
 
+@pytest.mark.slow
 def test_descriptions_appear_on_the_table_and_view_pages(
     datasette: tuple[Server, Swept, Path],
 ) -> None:
@@ -260,6 +263,7 @@ def _listening_addresses(port: int) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_explore_serves_on_loopback_only_and_stops_with_its_datasette(
     copy_swept: Callable[[], Swept],
     free_port: Callable[[], int],
@@ -300,6 +304,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
 def test_datasette_ends_when_explore_is_killed_outright(
     copy_swept: Callable[[], Swept],

@@ -1,7 +1,9 @@
 """From outside: ``status`` reads a copy of the database that its user cannot write.
 
 A read-only file in a read-only folder, read by root and by uid 65534 (nobody); the file is
-left untouched and the listing is the same as on the original.
+left untouched and the listing is the same as on the original. A sweep and two or three
+processes a test: slow tests (CI's slow job runs them); tests/store/test_store_reads.py
+reads the status of a file in process and checks that it is left untouched.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytestmark = pytest.mark.slow
 
 NOBODY = 65534
 

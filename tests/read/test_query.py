@@ -145,12 +145,20 @@ def test_show_a_us_symbol_has_no_hk_columns_and_a_table_lines_up(run: Run, swept
     assert rule.startswith("-------  ")
 
 
+@pytest.fixture(scope="module")
+def shown_700(harvester: Run, swept: Any) -> str:
+    """``show 00700.HK --format csv`` on the swept database, run once for the module."""
+    args = ("--config", str(swept.config), "--db", str(swept.db))
+    reference = harvester("show", "00700.HK", "--format", "csv", *args)
+    assert reference.returncode == 0, reference.stderr
+    return reference.stdout
+
+
 @pytest.mark.parametrize("style", ["HK.00700", "700.HK", "700.hk", " 00700.HK "])
-def test_every_style_of_a_symbol_shows_the_same(style: str, run: Run) -> None:
-    reference = run("show", "00700.HK", "--format", "csv")
+def test_every_style_of_a_symbol_shows_the_same(style: str, run: Run, shown_700: str) -> None:
     result = run("show", style, "--format", "csv")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == reference.stdout and "700.HK" in result.stdout
+    assert result.stdout == shown_700 and "700.HK" in result.stdout
 
 
 def test_last_n_is_each_symbols_n_newest_days(run: Run, swept: Any) -> None:

@@ -2,6 +2,9 @@
 
 The CLI as a subprocess in tmp_path: a bad URL, path, database or number, a misspelled
 variable, and a folder given as the database; no request goes out and no file appears.
+Every value is refused in process by tests/settings/test_config_values.py and
+test_config_ranges.py, so only four of the bad settings run here in the fast suite (a
+secret in the URL, a path, a database, a variable); the others are slow tests.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ CREDENTIALS = '[gateway]\nbase_url = "http://user:pw@127.0.0.1:1"\n'
 @pytest.mark.parametrize(
     ("text", "env", "needle"),
     [
-        pytest.param(CREDENTIALS, {}, "[gateway] base_url", id="url-with-credentials"),
+        pytest.param(
+            CREDENTIALS, {}, "[gateway] base_url", id="url-with-credentials", marks=pytest.mark.slow
+        ),
         pytest.param(
             CREDENTIALS,
             {"HARVESTER_TOKEN": TOKEN},
@@ -42,21 +47,28 @@ CREDENTIALS = '[gateway]\nbase_url = "http://user:pw@127.0.0.1:1"\n'
             {},
             "[gateway] base_url",
             id="port-99999",
+            marks=pytest.mark.slow,
         ),
         pytest.param(
-            '[gateway]\nbase_url = "http://[::1"\n', {}, "[gateway] base_url", id="unclosed-ipv6"
+            '[gateway]\nbase_url = "http://[::1"\n',
+            {},
+            "[gateway] base_url",
+            id="unclosed-ipv6",
+            marks=pytest.mark.slow,
         ),
         pytest.param(
             '[gateway]\nbase_url = "http://127.0.0.1:1/a b"\n',
             {},
             "[gateway] base_url",
             id="space-in-url",
+            marks=pytest.mark.slow,
         ),
         pytest.param(
             '[gateway]\nbase_url = "http://127.0.0.1:1/?x=1"\n',
             {},
             "[gateway] base_url",
             id="query-in-url",
+            marks=pytest.mark.slow,
         ),
         pytest.param(
             '[endpoints.short_trades]\npath = "/v1/{symbol}/t?x=1"\n',
@@ -69,20 +81,32 @@ CREDENTIALS = '[gateway]\nbase_url = "http://user:pw@127.0.0.1:1"\n'
             {},
             "[endpoints.short_trades] path",
             id="fragment-in-path",
+            marks=pytest.mark.slow,
         ),
-        pytest.param('[sweep]\ndb = ""\n', {}, "[sweep] db", id="db-empty"),
-        pytest.param('[sweep]\ndb = "."\n', {}, "[sweep] db", id="db-dot"),
-        pytest.param('[sweep]\ndb = "/"\n', {}, "[sweep] db", id="db-root"),
+        pytest.param('[sweep]\ndb = ""\n', {}, "[sweep] db", id="db-empty", marks=pytest.mark.slow),
+        pytest.param('[sweep]\ndb = "."\n', {}, "[sweep] db", id="db-dot", marks=pytest.mark.slow),
+        pytest.param('[sweep]\ndb = "/"\n', {}, "[sweep] db", id="db-root", marks=pytest.mark.slow),
         pytest.param('[sweep]\ndb = ":memory:"\n', {}, "[sweep] db", id="db-memory"),
-        pytest.param("[sweep]\nworkers = 10000000000\n", {}, "[sweep] workers", id="workers-1e10"),
+        pytest.param(
+            "[sweep]\nworkers = 10000000000\n",
+            {},
+            "[sweep] workers",
+            id="workers-1e10",
+            marks=pytest.mark.slow,
+        ),
         pytest.param(
             "[endpoints.short_trades]\nrate = 1e-9\n",
             {},
             "[endpoints.short_trades] rate",
             id="rate-1e-9",
+            marks=pytest.mark.slow,
         ),
         pytest.param(
-            "[sweep]\nlog_interval = 1e-300\n", {}, "[sweep] log_interval", id="log-interval-1e-300"
+            "[sweep]\nlog_interval = 1e-300\n",
+            {},
+            "[sweep] log_interval",
+            id="log-interval-1e-300",
+            marks=pytest.mark.slow,
         ),
         pytest.param(
             "",

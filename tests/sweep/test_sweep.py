@@ -90,6 +90,9 @@ async def test_minus_five_twice_then_success_takes_three_requests(
     assert swept.summary.failed == 0
 
 
+# ~2 s: a cluster of -5s slows the pacer; test_fetch_retries.py fails a task after
+# max_attempts in process, quickly.
+@pytest.mark.slow
 async def test_minus_five_forever_fails_after_max_attempts_others_unaffected(
     sweep_simulated: Sweep, task_map: Tasks
 ) -> None:
@@ -182,6 +185,7 @@ async def test_http_400_and_unknown_code_are_not_retried(
     assert tasks[("ODD.US", "short_trades")][4] == "-99"
 
 
+@pytest.mark.slow  # 140 requests at 40/s: ~2 s; tests/upstream/test_rate_limit.py is quick
 async def test_rate_limit_and_burst_hold_at_the_gateway(sweep_simulated: Sweep) -> None:
     rate, burst = 40.0, 1
     symbols = "".join(f"S{i}.US\n" for i in range(70))

@@ -1,7 +1,8 @@
 """From outside: a value that does not parse never erases a good one already stored.
 
 Three sweeps against an upstream whose close reads "N/A" in the second: the row is updated
-but keeps its good close, and the warning is counted.
+but keeps its good close, and the warning is counted. Three processes: a slow test (the
+store's and the adapters' own tests check the same in process).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 RunAsync = Callable[..., Awaitable[subprocess.CompletedProcess[str]]]
@@ -21,6 +23,7 @@ Write = Callable[[Path, str], Path]
 Upstreams = Callable[..., contextlib.AbstractAsyncContextManager[Any]]
 
 
+@pytest.mark.slow
 async def test_a_value_that_does_not_parse_never_erases_a_stored_one(
     tmp_path: Path,
     run_async: RunAsync,

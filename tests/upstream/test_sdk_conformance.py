@@ -7,7 +7,9 @@
 - A wrong secret stops a sweep of 50 symbols after a few requests, with one error line.
 
 The SDK's blocking calls hold the GIL, so every server it talks to runs in a process of its
-own. Every sweep runs with ``cwd=tmp_path`` (no ``config/harvester.toml``) and an environment
+own. Every test here is slow (processes, a few seconds in all): CI's slow job runs them,
+and tests/upstream/test_openapi_auth.py checks the signature against the SDK's quickly.
+Every sweep runs with ``cwd=tmp_path`` (no ``config/harvester.toml``) and an environment
 without ``HARVESTER_*``, ``LONGBRIDGE_*`` or ``LONGPORT_*`` variables but those it is given.
 """
 
@@ -36,6 +38,8 @@ import pytest
 from harvester.catalog import SHORT_POSITIONS, SHORT_TRADES, Endpoint
 from harvester.simulate import DEMO_ACCESS_TOKEN, DEMO_APP_KEY, DEMO_APP_SECRET
 from harvester.upstream.auth import Signed
+
+pytestmark = pytest.mark.slow
 
 CAPTURE_SERVER = Path(__file__).with_name("capture_server.py")
 RUN_TIMEOUT = 60.0  # seconds a sweep run to its end may take
