@@ -261,6 +261,7 @@ def test_several_problems_print_every_line_and_exit_with_the_first(
     assert codes(found) == [4, 3, 6] and code == 4
 
 
+@pytest.mark.slow  # ~3 s: a sweep and checks as subprocesses
 @pytest.mark.timeout(60)
 def test_malformed_symbols_lines_are_a_warning_that_changes_no_exit_code(
     harvester: Run, clean: Path, tmp_path: Path

@@ -116,6 +116,7 @@ def test_a_night_after_a_publication_asks_for_the_new_days_and_the_overlap(
     assert {newest[s] for s in ("AAPL.US", "MSFT.US")} == {"2026-05-15"}
 
 
+@pytest.mark.slow  # ~2.5 s of subprocesses; the rule has fast unit tests
 def test_a_symbol_refused_three_nights_running_is_skipped_until_its_recheck(
     night: Callable[..., dict[str, Any]], tmp_path: Path
 ) -> None:

@@ -182,6 +182,7 @@ def _skipped(found: dict[str, Any]) -> dict[tuple[str, str], int]:
     return {key: pair["skip"] for key, pair in pairs(found).items()}
 
 
+@pytest.mark.slow  # ~2.5 s of subprocesses; the rule has fast unit tests
 def test_dead_symbols_are_skipped_after_dead_after_runs_in_a_row(
     harvester: Run,
     copy_swept: Callable[[], Swept],
@@ -347,6 +348,7 @@ def _quota(quota: int, **more: str) -> dict[str, str]:
     return {"HARVESTER_GATEWAY_DAILY_QUOTA": str(quota), **more}
 
 
+@pytest.mark.slow  # ~3 s of plan subprocesses; _quota_warnings is pure
 def test_a_daily_quota_the_day_may_exceed_is_a_warning(
     harvester: Run,
     copy_swept: Callable[[], Swept],
