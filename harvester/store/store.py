@@ -65,6 +65,7 @@ class RunRow:
     run_id: str
     started_at: str
     status: RunStatus
+    stop_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +210,14 @@ class Store:
         """The newest run of ``kind`` (``sweep`` or ``backfill``) still ``running`` or
         ``interrupted``."""
         rows = await self._rows(
-            "SELECT run_id, started_at, status FROM runs WHERE status != 'completed' "
-            "AND kind = ? ORDER BY started_at DESC, rowid DESC LIMIT 1",
+            "SELECT run_id, started_at, status, stop_reason FROM runs "
+            "WHERE status != 'completed' AND kind = ? ORDER BY started_at DESC, rowid DESC LIMIT 1",
             (kind,),
         )
-        return RunRow(rows[0][0], rows[0][1], RunStatus(rows[0][2])) if rows else None
+        if not rows:
+            return None
+        run_id, started_at, status, stop_reason = rows[0]
+        return RunRow(run_id, started_at, RunStatus(status), stop_reason)
 
     async def start_run(
         self,

@@ -162,12 +162,6 @@ def read_universe(settings: Settings) -> tuple[dict[tuple[str, str], bool], Mapp
     return tasks, universe.totals(len(tasks))
 
 
-async def _stopped_by_quota(store: Store, run_id: str) -> bool:
-    """True if the daily quota stopped the run: it waits for a later day, however long."""
-    rows = await store.read("SELECT stop_reason FROM runs WHERE run_id = ?", (run_id,))
-    return bool(rows) and str(rows[0][0] or "").startswith(QUOTA_STOPPED)
-
-
 def _age_hours(started_at: str) -> float:
     return (datetime.now(UTC) - utc_time(started_at)).total_seconds() / 3600
 
@@ -186,8 +180,10 @@ async def open_run(
     if resume:
         run = await store.latest_unfinished_run(kind)
         max_age = settings.sweep.resume_max_age
+        # A run the quota stopped waits for a later day, however long.
         if run is not None and (
-            _age_hours(run.started_at) <= max_age or await _stopped_by_quota(store, run.run_id)
+            _age_hours(run.started_at) <= max_age
+            or (run.stop_reason or "").startswith(QUOTA_STOPPED)
         ):
             await store.resume_run(run.run_id, CRASHED)
             log.info("resuming run %s (started %s)", run.run_id, run.started_at)
