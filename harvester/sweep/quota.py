@@ -96,19 +96,20 @@ class DailyQuota:
     async def settle(self) -> None:
         """Give back what was written down and not used: at the end of an invocation."""
         async with self._lock:
-            unused, self._written = self._written - self.used, self.used
-            if unused and self.day is not None:
-                await self._ledger.add_requests(self.day.isoformat(), -unused)
+            await self._give_back()
+
+    async def _give_back(self) -> None:
+        """Write down only what ``day`` used, giving back the rest of the reservation."""
+        unused, self._written = self._written - self.used, self.used
+        if unused and self.day is not None:
+            await self._ledger.add_requests(self.day.isoformat(), -unused)
 
     async def _today(self) -> None:
         """Start counting today's UTC day, if it is not the one counted."""
         today = utc_day(self._clock())
         if today == self.day:
             return
-        if self.day is not None:
-            unused = self._written - self.used
-            if unused:
-                await self._ledger.add_requests(self.day.isoformat(), -unused)
+        await self._give_back()  # the day before: what it used, no more
         self.day = today
         self.used = self._written = await self._ledger.requests_on(today.isoformat())
         self.reached = False
