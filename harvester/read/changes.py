@@ -34,6 +34,7 @@ from harvester.read.commands import (
     ALL,
     ENDPOINT_NAMES,
     add_format,
+    add_market,
     columns_of,
     command_parser,
     db_path,
@@ -286,11 +287,6 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="T",
         help="the window's end (default now): what the changes were as of T; not with --run",
     )
-    changes.add_argument(
-        "--market",
-        type=str.upper,
-        choices=SUPPORTED_MARKETS,
-        help="one market's rows",
-    )
+    add_market(changes, "one market's rows")
     add_format(changes, FORMATS, "table")
     changes.set_defaults(run=_changes)

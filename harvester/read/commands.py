@@ -16,6 +16,7 @@ from typing import Any
 
 from harvester.catalog import ENDPOINTS
 from harvester.exits import READ, help_text
+from harvester.model import SUPPORTED_MARKETS
 from harvester.settings.config import command_settings
 from harvester.store.database import added_in
 
@@ -49,6 +50,11 @@ def endpoints_in(db: sqlite3.Connection, chosen: str) -> tuple[str, ...]:
         return (chosen,)
     version = db.execute("PRAGMA user_version").fetchone()[0]
     return tuple(name for name in ENDPOINT_NAMES if added_in(name) <= version)
+
+
+def add_market(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--market US|HK``, in any case; ``what`` says what it narrows to."""
+    parser.add_argument("--market", type=str.upper, choices=SUPPORTED_MARKETS, help=what)
 
 
 def add_format(parser: argparse.ArgumentParser, formats: Sequence[str], default: str) -> None:

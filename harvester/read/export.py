@@ -16,10 +16,10 @@ from typing import Any
 
 from harvester.arguments import AS_OF_HELP, as_of, day
 from harvester.errors import UsageError
-from harvester.model import SUPPORTED_MARKETS
 from harvester.read.asof import known_at, resolve
 from harvester.read.commands import (
     add_format,
+    add_market,
     columns_of,
     command_parser,
     db_path,
@@ -164,12 +164,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         "  harvester export run_problems --format table\n",
     )
     export.add_argument("name", metavar="TABLE_OR_VIEW", help="e.g. short_trades, snapshot")
-    export.add_argument(
-        "--market",
-        type=str.upper,
-        choices=SUPPORTED_MARKETS,
-        help="one market's rows (where there is a market column)",
-    )
+    add_market(export, "one market's rows (where there is a market column)")
     export.add_argument(
         "--since",
         type=day,

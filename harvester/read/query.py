@@ -25,6 +25,7 @@ from harvester.read.commands import (
     ALL,
     ENDPOINT_NAMES,
     add_format,
+    add_market,
     columns_of,
     command_parser,
     db_path,
@@ -321,12 +322,7 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
         default="short_trades",
         help="which data (default short_trades)",
     )
-    latest.add_argument(
-        "--market",
-        type=str.upper,
-        choices=SUPPORTED_MARKETS,
-        help="one market's symbols, with the columns it fills",
-    )
+    add_market(latest, "one market's symbols, with the columns it fills")
     latest.add_argument(
         "--by",
         metavar="COLUMN",
